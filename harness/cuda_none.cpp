@@ -1,0 +1,47 @@
+// The CUDA backend in a build without CUDA: everything reports "not built", nothing can be bound.
+#include <stdexcept>
+#include <string>
+
+// clang-format off
+#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
+// clang-format on
+#include "harness/ceilings.hpp"
+#include "harness/device.hpp"
+#include "harness/timing.hpp"
+
+namespace opbench {
+
+BackendStatus cuda_status() {
+  return BackendStatus{"cuda", false, "not built: nvcc was not found at configure time"};
+}
+
+std::vector<std::string> cuda_device_names() {
+  return {};
+}
+
+std::string cuda_runtime_version() {
+  return "";
+}
+
+void check_cuda(int err, const char* what) {
+  if (err != 0) {
+    throw std::runtime_error(std::string(what) + ": CUDA error " + std::to_string(err) +
+                             " (CUDA backend not built)");
+  }
+}
+
+BindFn bind_device(DeviceLaunchFn /*launch*/) {
+  return [](const TensorMap&, TensorMap&, const Params&) -> std::unique_ptr<BoundKernel> {
+    throw std::runtime_error("CUDA backend not built");
+  };
+}
+
+std::unique_ptr<TimingStrategy> make_cuda_event_timing() {
+  return nullptr;
+}
+
+std::unique_ptr<BoundKernel> make_device_copy(double /*bytes*/) {
+  return nullptr;
+}
+
+}  // namespace opbench

@@ -1,0 +1,95 @@
+#pragma once
+// How a suite declares an operation: its tensors, axes, cost model, tolerance, float64 reference
+// and implementations. An op states *what*; the runner decides how to check and time it.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/dtype.hpp"
+#include "harness/params.hpp"
+#include "harness/tensor.hpp"
+
+namespace opbench {
+
+// An input or output tensor. `dims` names axes of the op or its derived dims, so a shape follows
+// from a parameter point and, the other way round, a user's .npy input sets those axes.
+struct TensorDecl {
+  std::string name;
+  std::vector<std::string> dims;
+  bool output = false;
+  // Integer output (top-k ids, tree leaves): compared exactly, stored as i64.
+  bool index = false;
+  // Inputs only: "$dist" draws from the case's `dist` axis; anything else is a fixed distribution
+  // (for example "uniform(0.5,1.5)" for a scale that must stay positive).
+  std::string dist = "$dist";
+};
+
+// Compulsory work of one execution: the flops it must do and the bytes it must move at least
+// (each input read once, each output written once).
+struct Cost {
+  double flops = 0;
+  double bytes = 0;
+};
+
+// |out - ref| <= atol + rtol * |ref|, element by element.
+struct Tolerance {
+  double atol = 0;
+  double rtol = 0;
+};
+
+// What an implementation runs once bound to one case's tensors.
+class BoundKernel {
+ public:
+  virtual ~BoundKernel() = default;
+  virtual void run() = 0;  // one execution; on a device it may return before the work finishes
+  virtual void sync() {}   // wait for the device to finish what run() started
+  virtual void fetch() {}  // copy device outputs into the host tensors given at bind time
+};
+
+// Binds an implementation to a case. `outputs` are allocated (and poisoned) by the runner with the
+// declared shapes; the kernel writes into them (or, on a device, fetch() copies into them).
+using BindFn = std::function<std::unique_ptr<BoundKernel>(const TensorMap& inputs,
+                                                          TensorMap& outputs, const Params& p)>;
+
+struct Impl {
+  std::string name;     // "cpu.plain", "cpu.fast", "cuda.fast", "onednn", "ref"
+  std::string backend;  // "ref", "cpu" or "cuda": which machine runs it and how it is timed
+  std::vector<DType> dtypes = {DType::f32};
+  // Empty string (or no function) when the point is supported; else why not, for `list` and skips.
+  std::function<std::string(const Params&)> unsupported;
+  BindFn bind;
+  bool is_reference = false;
+};
+
+// Adapts a plain host function to a BindFn.
+using HostKernelFn = std::function<void(const TensorMap& in, TensorMap& out, const Params& p)>;
+BindFn bind_host(HostKernelFn fn);
+
+struct Op {
+  std::string suite;  // "norm"
+  std::string name;   // "layernorm"
+  std::string title;  // one line for `list`
+  std::string paper;  // where the equation comes from
+  std::vector<Axis> axes;
+  std::map<std::string, std::function<std::int64_t(const Params&)>> derived;
+  std::vector<TensorDecl> tensors;
+  std::vector<DType> dtypes = {DType::f32};
+  std::function<Cost(const Params&, DType)> cost;
+  std::function<Tolerance(DType)> tolerance;
+  // "" when the parameter point is valid, else one line naming the problem.
+  std::function<std::string(const Params&)> validate;
+  // Float64 reference: reads the inputs (any dtype), writes float64 outputs (i64 for index ones).
+  HostKernelFn reference;
+  std::vector<Impl> impls;  // the reference is added as impl "ref" by the registry
+
+  Shape shape_of(const TensorDecl& t, const Params& p) const;
+  const TensorDecl* find_tensor(const std::string& name) const;
+  const Axis* find_axis(const std::string& name) const;
+  const Impl* find_impl(const std::string& name) const;
+  std::string full_name() const { return suite + "/" + name; }
+};
+
+}  // namespace opbench

@@ -1,0 +1,76 @@
+#include "harness/registry.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "harness/errors.hpp"
+
+namespace opbench {
+
+namespace {
+// The reference as an implementation, so it is timed like the others (the speedup baseline).
+Impl reference_impl(const Op& op) {
+  Impl ref;
+  ref.name = "ref";
+  ref.backend = "ref";
+  ref.dtypes = op.dtypes;
+  ref.is_reference = true;
+  ref.bind = bind_host(op.reference);
+  return ref;
+}
+}  // namespace
+
+Op& Registry::add_op(Op op) {
+  for (const Op& o : ops_) {
+    if (o.name == op.name) throw std::logic_error("op registered twice: " + op.name);
+  }
+  if (!op.reference) throw std::logic_error("op without a reference: " + op.name);
+  op.impls.insert(op.impls.begin(), reference_impl(op));
+  ops_.push_back(std::move(op));
+  return ops_.back();
+}
+
+void Registry::add_impl(const std::string& suite, const std::string& op, Impl impl) {
+  for (Op& o : ops_) {
+    if (o.suite == suite && o.name == op) {
+      if (o.find_impl(impl.name)) throw std::logic_error("impl registered twice: " + impl.name);
+      o.impls.push_back(std::move(impl));
+      return;
+    }
+  }
+  throw UsageError("cannot add an implementation to unknown op " + suite + "/" + op);
+}
+
+void Registry::set_backend_status(BackendStatus status) {
+  for (auto& b : backends_) {
+    if (b.name == status.name) {
+      b = std::move(status);
+      return;
+    }
+  }
+  backends_.push_back(std::move(status));
+}
+
+std::vector<std::string> Registry::suite_names() const {
+  std::vector<std::string> out;
+  for (const Op& o : ops_) {
+    if (std::find(out.begin(), out.end(), o.suite) == out.end()) out.push_back(o.suite);
+  }
+  return out;
+}
+
+const Op* Registry::find_op(const std::string& name) const {
+  for (const Op& o : ops_) {
+    if (o.name == name || o.full_name() == name) return &o;
+  }
+  return nullptr;
+}
+
+const BackendStatus* Registry::backend(const std::string& name) const {
+  for (const auto& b : backends_) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+}  // namespace opbench

@@ -1,0 +1,352 @@
+// run_cases(): for every planned case, make its inputs (once per dataset), compute the float64
+// reference (once per dataset), bind and run the implementation once on poisoned outputs, compare,
+// then time it through Google Benchmark. A case that throws is recorded and the run goes on.
+#include "harness/runner.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "harness/build_info.hpp"
+#include "harness/ceilings.hpp"
+#include "harness/device.hpp"
+#include "harness/errors.hpp"
+#include "harness/gbench_driver.hpp"
+#include "harness/timing.hpp"
+
+namespace opbench {
+
+namespace {
+
+std::uint64_t mix64(std::uint64_t x) {  // SplitMix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// Inputs and float64 reference outputs of one (op, dtype, parameter point).
+struct Dataset {
+  std::string key;
+  TensorMap inputs;
+  TensorMap reference;
+  DatasetRecord record;
+  std::string error;  // the reference itself failed
+};
+
+Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selection& sel,
+                     std::uint64_t base_seed) {
+  Dataset d;
+  d.key = c.dataset_key;
+  d.record.key = c.dataset_key;
+  const Op& op = *c.op;
+  for (const auto& t : op.tensors) {
+    if (t.output) continue;
+    TensorRecord rec;
+    rec.name = t.name;
+    if (auto in = sel.inputs.find(t.name); in != sel.inputs.end()) {
+      d.inputs[t.name] = data.read_npy(in->second);
+      rec.source = in->second;
+    } else {
+      Tensor x(c.dtype, op.shape_of(t, c.params));
+      rec.dist = t.dist == "$dist" ? c.params.str("dist") : t.dist;
+      rec.seed = mix64(base_seed ^ fnv1a(op.name + "/" + t.name));
+      data.fill(x, rec.dist, rec.seed);
+      d.inputs[t.name] = x;
+      rec.source = "generated";
+    }
+    const Tensor& x = d.inputs[t.name];
+    rec.dtype = std::string(dtype_name(x.dtype()));
+    rec.shape = x.shape();
+    rec.checksum = data.checksum(x);
+    d.record.tensors.push_back(rec);
+  }
+  for (const auto& t : op.tensors) {
+    if (!t.output) continue;
+    Tensor y(t.index ? DType::i64 : DType::f64, op.shape_of(t, c.params));
+    y.poison();
+    d.reference[t.name] = y;
+  }
+  try {
+    op.reference(d.inputs, d.reference, c.params);
+  } catch (const std::exception& e) {
+    d.error = std::string("reference failed: ") + e.what();
+  }
+  return d;
+}
+
+TensorMap allocate_outputs(const CasePlan& c) {
+  TensorMap out;
+  for (const auto& t : c.op->tensors) {
+    if (!t.output) continue;
+    DType dt = t.index ? DType::i64 : (c.impl->is_reference ? DType::f64 : c.dtype);
+    Tensor y(dt, c.op->shape_of(t, c.params));
+    y.poison();
+    out[t.name] = y;
+  }
+  return out;
+}
+
+Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const TensorMap& ref) {
+  Agreement total;
+  const Tolerance tol = c.op->tolerance ? c.op->tolerance(c.dtype) : Tolerance{};
+  for (const auto& t : c.op->tensors) {
+    if (!t.output) continue;
+    merge_agreement(total, compare_tensor(t.name, out.at(t.name), ref.at(t.name), tol, t.index));
+  }
+  return total;
+}
+
+std::string case_folder(const std::string& key) {
+  std::string s = key;
+  for (char& ch : s) {
+    if (ch == '/') ch = '.';
+    if (ch == ':') ch = '-';
+  }
+  return s;
+}
+
+// --dump: inputs, the reference and each implementation's outputs as .npy, and case.json.
+class Dumper {
+ public:
+  Dumper(std::string dir, const DataProvider& data) : dir_(std::move(dir)), data_(data) {}
+  bool enabled() const { return !dir_.empty(); }
+  void dataset(const CasePlan& c, const Dataset& d) {
+    folder_ = dir_ + "/" + case_folder(d.key);
+    std::filesystem::create_directories(folder_);
+    for (const auto& [name, t] : d.inputs) data_.write_npy(t, folder_ + "/" + name + ".npy");
+    for (const auto& [name, t] : d.reference) {
+      data_.write_npy(t, folder_ + "/ref." + name + ".npy");
+    }
+    info_ = nlohmann::json{{"name", d.key},
+                           {"suite", c.op->suite},
+                           {"op", c.op->name},
+                           {"dtype", std::string(dtype_name(c.dtype))},
+                           {"params", nlohmann::json::object()},
+                           {"inputs", nlohmann::json::array()},
+                           {"impls", nlohmann::json::array()}};
+    for (const auto& [k, v] : c.params.items()) {
+      const bool integer = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+      info_["params"][k] = integer ? nlohmann::json(std::stoll(v)) : nlohmann::json(v);
+    }
+    for (const auto& t : d.record.tensors) {
+      info_["inputs"].push_back({{"name", t.name},
+                                 {"source", t.source},
+                                 {"dist", t.dist},
+                                 {"seed", t.seed},
+                                 {"checksum", t.checksum}});
+    }
+    write_info();
+  }
+  void impl(const CasePlan& c, const TensorMap& out, const Agreement& a) {
+    for (const auto& [name, t] : out) {
+      data_.write_npy(t, folder_ + "/" + c.impl->name + "." + name + ".npy");
+    }
+    info_["impls"].push_back({{"impl", c.impl->name},
+                              {"checked", a.checked},
+                              {"passed", a.checked && a.passed},
+                              {"mismatches", a.mismatches},
+                              {"max_abs_err", a.max_abs_err},
+                              {"first_mismatch", a.first_mismatch}});
+    write_info();
+  }
+
+ private:
+  void write_info() {
+    std::ofstream f(folder_ + "/case.json");
+    f << info_.dump(2) << "\n";
+  }
+  std::string dir_, folder_;
+  const DataProvider& data_;
+  nlohmann::json info_;
+};
+
+nlohmann::json synthetic_context() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+  return {{"date", date},
+          {"host_name", host},
+          {"executable", "opbench"},
+          {"num_cpus", hardware_threads()},
+          {"library_build_type", "release"}};
+}
+
+class Progress {
+ public:
+  Progress(bool on, std::size_t total) : on_(on), total_(total) {}
+  void show(std::size_t i, const std::string& what, const std::string& name) {
+    if (!on_) return;
+    std::cerr << "\r\033[K[" << i + 1 << "/" << total_ << "] " << what << " " << name << std::flush;
+  }
+  ~Progress() {
+    if (on_) std::cerr << "\r\033[K" << std::flush;
+  }
+
+ private:
+  bool on_;
+  std::size_t total_;
+};
+
+}  // namespace
+
+RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
+                    const DataProvider& data, const Selection& sel, const RunOptions& options) {
+  (void)reg;
+  RunResult result;
+  result.threads = options.threads > 0 ? options.threads : hardware_threads();
+  omp_set_num_threads(result.threads);
+  openblas_set_num_threads(result.threads);
+  result.build = build_info();
+  result.timed = options.time;
+  result.command_line = options.command_line;
+  result.devices.push_back("cpu: " + cpu_model_name() + ", " + std::to_string(result.threads) +
+                           " threads");
+  for (const auto& d : cuda_device_names()) result.devices.push_back(d);
+  result.gbench = {{"context", synthetic_context()}, {"benchmarks", nlohmann::json::array()}};
+  if (options.time) init_gbench(options.benchmark_flags);
+  const std::string filter = options.time ? gbench_filter() : "";
+
+  // Ceilings first: a copy of each distinct size per backend, and an SGEMM on the CPU.
+  bool have_context = false;
+  auto measure_ceiling = [&](const std::string& backend, const std::string& kind, double bytes,
+                             double flops, std::unique_ptr<BoundKernel> k) {
+    if (!k) return;
+    auto timing = make_timing(backend);
+    if (!timing) return;
+    std::ostringstream name;
+    name << "ceiling/" << kind << "/" << backend << "/"
+         << (kind == "copy" ? "bytes:" + std::to_string(static_cast<long long>(bytes))
+                            : "flops:" + std::to_string(static_cast<long long>(flops)));
+    auto r = run_gbench(name.str(),
+                        timing->manual_time() ? ClockKind::manual_time : ClockKind::real_time,
+                        [&](benchmark::State& st) { timing->measure(st, *k); });
+    if (!have_context) {
+      result.gbench["context"] = r.context;
+      have_context = true;
+    }
+    Ceiling c{backend, kind, bytes, flops, representative_seconds(r.benchmarks)};
+    result.ceilings.push_back(c);
+  };
+  if (options.time) {
+    std::vector<std::pair<std::string, double>> copies;
+    bool any_host = false;
+    for (const auto& c : plan) {
+      if (!c.skip_reason.empty() || !gbench_filter_matches(filter, c.name)) continue;
+      const std::string backend = c.impl->backend == "cuda" ? "cuda" : "cpu";
+      any_host = any_host || backend == "cpu";
+      const double bytes = c.op->cost ? c.op->cost(c.params, c.dtype).bytes : 0;
+      std::pair<std::string, double> key{backend, bytes};
+      if (bytes > 0 && std::find(copies.begin(), copies.end(), key) == copies.end()) {
+        copies.push_back(key);
+      }
+    }
+    Progress progress(options.progress, copies.size() + 1);
+    std::size_t i = 0;
+    if (any_host) {
+      progress.show(i++, "ceiling", "sgemm 1024");
+      const int n = 1024;
+      measure_ceiling("cpu", "sgemm", 0, 2.0 * n * n * n, make_host_sgemm(n));
+    }
+    for (const auto& [backend, bytes] : copies) {
+      progress.show(i++, "ceiling", "copy " + std::to_string(static_cast<long long>(bytes)));
+      measure_ceiling(backend, "copy", bytes, 0,
+                      backend == "cuda" ? make_device_copy(bytes) : make_host_copy(bytes));
+    }
+  }
+
+  Dumper dumper(options.dump_dir, data);
+  std::optional<Dataset> dataset;
+  Progress progress(options.progress, plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const CasePlan& c = plan[i];
+    if (!gbench_filter_matches(filter, c.name)) continue;
+    CaseRecord rec;
+    rec.name = c.name;
+    rec.suite = c.op->suite;
+    rec.op = c.op->name;
+    rec.impl = c.impl->name;
+    rec.backend = c.impl->backend;
+    rec.dtype = std::string(dtype_name(c.dtype));
+    rec.params = c.params;
+    rec.cost = c.op->cost ? c.op->cost(c.params, c.dtype) : Cost{};
+    rec.is_reference = c.impl->is_reference;
+    rec.dataset = c.dataset_key;
+    if (!c.skip_reason.empty()) {
+      rec.error = "skipped: " + c.skip_reason;
+      result.cases.push_back(rec);
+      continue;
+    }
+    progress.show(i, "checking", c.name);
+    if (!dataset || dataset->key != c.dataset_key) {
+      dataset.reset();  // free the previous dataset before making the next
+      dataset = make_dataset(c, data, sel, options.seed);
+      result.datasets.push_back(dataset->record);
+      if (dumper.enabled()) dumper.dataset(c, *dataset);
+    }
+    if (!dataset->error.empty()) {
+      rec.error = dataset->error;
+      result.cases.push_back(rec);
+      continue;
+    }
+    TensorMap outputs = allocate_outputs(c);
+    std::unique_ptr<BoundKernel> kernel;
+    try {
+      kernel = c.impl->bind(dataset->inputs, outputs, c.params);
+      kernel->run();
+      kernel->sync();
+      kernel->fetch();
+      if (!c.impl->is_reference) {
+        rec.agreement = compare_outputs(c, outputs, dataset->reference);
+      }
+      if (dumper.enabled()) dumper.impl(c, outputs, rec.agreement);
+    } catch (const std::exception& e) {
+      rec.error = e.what();
+      result.cases.push_back(rec);
+      continue;
+    }
+    if (options.time) {
+      progress.show(i, "timing", c.name);
+      auto timing = make_timing(c.impl->backend);
+      std::string error;
+      auto r =
+          run_gbench(c.name, timing->manual_time() ? ClockKind::manual_time : ClockKind::real_time,
+                     [&](benchmark::State& st) {
+                       try {
+                         timing->measure(st, *kernel);
+                       } catch (const std::exception& e) {
+                         error = e.what();
+                         st.SkipWithError(error.c_str());
+                       }
+                     });
+      if (!error.empty()) rec.error = error;
+      if (!have_context) {
+        result.gbench["context"] = r.context;
+        have_context = true;
+      }
+      for (auto& b : r.benchmarks) result.gbench["benchmarks"].push_back(std::move(b));
+    }
+    result.cases.push_back(rec);
+  }
+  return result;
+}
+
+}  // namespace opbench

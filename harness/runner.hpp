@@ -1,0 +1,54 @@
+#pragma once
+// Plans the cases of a selection, checks each implementation against the float64 reference, and
+// times them through Google Benchmark. Cases are independent: each one's results are kept as it
+// finishes, and a kernel that throws costs only its own case.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/data_provider.hpp"
+#include "harness/registry.hpp"
+#include "harness/results.hpp"
+
+namespace opbench {
+
+struct Selection {
+  std::vector<std::string> suites, ops, impls, backends, dtypes;  // empty: all
+  bool full = false;                                  // the full sweep instead of the quick one
+  std::map<std::string, std::string> axis_overrides;  // axis name -> "1024,4096"
+  std::map<std::string, std::string> inputs;          // tensor name -> path of a .npy
+};
+
+struct RunOptions {
+  bool time = true;        // false: agreement only (`opbench check`)
+  std::string dump_dir;    // write every case as .npy files here
+  int threads = 0;         // 0: all cores
+  std::uint64_t seed = 1;  // base seed of the generated inputs
+  bool progress = false;   // a progress line on stderr
+  // Google Benchmark flags passed through (--benchmark_repetitions=3, ...).
+  std::vector<std::string> benchmark_flags;
+  std::string command_line;  // recorded in the report
+};
+
+// One (op, impl, dtype, parameter point).
+struct CasePlan {
+  const Op* op = nullptr;
+  const Impl* impl = nullptr;
+  DType dtype = DType::f32;
+  Params params;
+  std::string name;         // "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal"
+  std::string dataset_key;  // the name without the impl
+  std::string skip_reason;  // non-empty: the impl does not support this point (listed, not run)
+};
+
+// Validates the selection (unknown names, bad axis values, bad .npy inputs, shapes too large for
+// this machine's memory) and expands it; throws UsageError with one line on any problem.
+std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
+                                 const DataProvider& data);
+
+// Checks (and unless options.time is false, times) every planned case.
+RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
+                    const DataProvider& data, const Selection& sel, const RunOptions& options);
+
+}  // namespace opbench

@@ -1,0 +1,174 @@
+#include "harness/tensor.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <stdexcept>
+
+#include "harness/errors.hpp"
+
+namespace opbench {
+
+std::int64_t shape_numel(const Shape& s) {
+  std::int64_t n = 1;
+  for (std::int64_t d : s) {
+    if (d < 0) throw UsageError("negative dimension in shape " + shape_string(s));
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d) {
+      throw UsageError("shape " + shape_string(s) + " overflows a 64-bit element count");
+    }
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_string(const Shape& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+namespace {
+struct AlignedFree {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+constexpr std::size_t kAlignment = 64;
+}  // namespace
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+  std::size_t n = bytes();
+  std::size_t rounded = (n + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;  // keep a valid pointer for empty tensors
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (!p) throw std::bad_alloc();
+  storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), AlignedFree{});
+}
+
+namespace {
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
+template <>
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::i32;
+}
+template <>
+constexpr DType dtype_of<std::int64_t>() {
+  return DType::i64;
+}
+template <>
+constexpr DType dtype_of<std::uint16_t>() {
+  return DType::f16;  // raw half bits; bf16 shares the type, checked by size below
+}
+}  // namespace
+
+template <class T>
+T* Tensor::data() {
+  if (dtype_ != dtype_of<T>() && !(sizeof(T) == 2 && dtype_size(dtype_) == 2)) {
+    throw std::logic_error("tensor holds " + std::string(dtype_name(dtype_)) +
+                           ", accessed as another type");
+  }
+  return reinterpret_cast<T*>(storage_.get());
+}
+template <class T>
+const T* Tensor::data() const {
+  return const_cast<Tensor*>(this)->data<T>();
+}
+template float* Tensor::data<float>();
+template double* Tensor::data<double>();
+template std::int32_t* Tensor::data<std::int32_t>();
+template std::int64_t* Tensor::data<std::int64_t>();
+template std::uint16_t* Tensor::data<std::uint16_t>();
+template const float* Tensor::data<float>() const;
+template const double* Tensor::data<double>() const;
+template const std::int32_t* Tensor::data<std::int32_t>() const;
+template const std::int64_t* Tensor::data<std::int64_t>() const;
+template const std::uint16_t* Tensor::data<std::uint16_t>() const;
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (bytes()) std::memcpy(t.raw(), raw(), bytes());
+  return t;
+}
+
+void Tensor::poison() {
+  switch (dtype_) {
+    case DType::f32: {
+      float* p = data<float>();
+      for (std::int64_t i = 0; i < numel_; ++i) p[i] = std::numeric_limits<float>::quiet_NaN();
+      break;
+    }
+    case DType::f64: {
+      double* p = data<double>();
+      for (std::int64_t i = 0; i < numel_; ++i) p[i] = std::numeric_limits<double>::quiet_NaN();
+      break;
+    }
+    case DType::f16:
+    case DType::bf16:
+      std::memset(raw(), 0xFF, bytes());  // all-ones half and bfloat16 patterns are NaN
+      break;
+    case DType::i32: {
+      std::int32_t* p = data<std::int32_t>();
+      for (std::int64_t i = 0; i < numel_; ++i) p[i] = std::numeric_limits<std::int32_t>::min();
+      break;
+    }
+    case DType::i64: {
+      std::int64_t* p = data<std::int64_t>();
+      for (std::int64_t i = 0; i < numel_; ++i) p[i] = std::numeric_limits<std::int64_t>::min();
+      break;
+    }
+  }
+}
+
+namespace {
+double half_to_double(std::uint16_t h) {
+  int sign = h >> 15, exp = (h >> 10) & 0x1F, frac = h & 0x3FF;
+  double v;
+  if (exp == 0) {
+    v = std::ldexp(frac, -24);
+  } else if (exp == 31) {
+    v = frac ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  } else {
+    v = std::ldexp(frac + 1024, exp - 25);
+  }
+  return sign ? -v : v;
+}
+double bf16_to_double(std::uint16_t h) {
+  std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+}  // namespace
+
+double Tensor::value_as_double(std::int64_t i) const {
+  switch (dtype_) {
+    case DType::f32:
+      return data<float>()[i];
+    case DType::f64:
+      return data<double>()[i];
+    case DType::f16:
+      return half_to_double(data<std::uint16_t>()[i]);
+    case DType::bf16:
+      return bf16_to_double(data<std::uint16_t>()[i]);
+    case DType::i32:
+      return data<std::int32_t>()[i];
+    case DType::i64:
+      return static_cast<double>(data<std::int64_t>()[i]);
+  }
+  return 0;
+}
+
+}  // namespace opbench

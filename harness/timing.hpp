@@ -1,0 +1,24 @@
+#pragma once
+// How one case is timed inside Google Benchmark's loop: host wall-clock for CPU backends, device
+// events (manual time) for CUDA. The runner picks one by backend; ops never time themselves.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+
+#include "harness/op.hpp"
+
+namespace opbench {
+
+class TimingStrategy {
+ public:
+  virtual ~TimingStrategy() = default;
+  virtual bool manual_time() const = 0;
+  virtual void measure(benchmark::State& state, BoundKernel& kernel) = 0;
+};
+
+std::unique_ptr<TimingStrategy> make_timing(const std::string& backend);
+// Device-event timing; defined in cuda_timing.cpp when CUDA is built (nullptr otherwise).
+std::unique_ptr<TimingStrategy> make_cuda_event_timing();
+
+}  // namespace opbench

@@ -1,0 +1,277 @@
+// The `onednn` peer of the norm family (contract in onednn_norm.hpp): oneDNN layer and batch
+// normalization bound once per case, executed by run(). Written against the oneDNN 2.x API (2.3 or
+// newer: separate scale and shift); the primitive descriptors also build with the 3.x constructors.
+#include "kernels/cpu/onednn_norm.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace opbench::onednn {
+namespace {
+
+using dnnl::memory;
+
+[[noreturn]] void fail(const std::string& op, const std::string& what) {
+  throw std::runtime_error("onednn " + op + ": " + what);
+}
+
+const char* status_name(dnnl_status_t s) {
+  switch (s) {
+    case dnnl_success:
+      return "success";
+    case dnnl_out_of_memory:
+      return "out_of_memory";
+    case dnnl_invalid_arguments:
+      return "invalid_arguments";
+    case dnnl_unimplemented:
+      return "unimplemented";
+    case dnnl_iterator_ends:
+      return "iterator_ends";
+    case dnnl_runtime_error:
+      return "runtime_error";
+    case dnnl_not_required:
+      return "not_required";
+    default:
+      return "unknown status";
+  }
+}
+
+// "oneDNN error while <stage>: <oneDNN's message> (dnnl_status invalid_arguments)".
+std::string describe(const char* stage, const dnnl::error& e) {
+  return std::string("oneDNN error while ") + stage + ": " + e.what() + " (dnnl_status " +
+         status_name(e.status) + ")";
+}
+
+std::string shape_text(const Tensor& t) {
+  return shape_string(t.shape());
+}
+
+// The named f32 tensor of a map, with the rank and dims expected (-1: any extent).
+const Tensor& require(const std::string& op, const TensorMap& m, const char* kind,
+                      const std::string& name, const Shape& dims) {
+  auto it = m.find(name);
+  if (it == m.end()) fail(op, std::string("missing ") + kind + " tensor \"" + name + "\"");
+  const Tensor& t = it->second;
+  if (t.empty() && t.numel() != 0) {
+    fail(op, std::string(kind) + " tensor \"" + name + "\" has no storage");
+  }
+  if (t.dtype() != DType::f32) {
+    fail(op, std::string(kind) + " tensor \"" + name + "\" is " +
+                 std::string(dtype_name(t.dtype())) + ", this peer supports f32 only");
+  }
+  bool ok = t.rank() == static_cast<int>(dims.size());
+  for (std::size_t i = 0; ok && i < dims.size(); ++i) {
+    ok = dims[i] < 0 || t.shape()[i] == dims[i];
+  }
+  if (!ok) {
+    std::string want = "[";
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      want += (i ? ", " : "") + (dims[i] < 0 ? std::string("*") : std::to_string(dims[i]));
+    }
+    fail(op, std::string(kind) + " tensor \"" + name + "\" has shape " + shape_text(t) +
+                 ", expected " + want + "]");
+  }
+  return t;
+}
+
+// One bound oneDNN primitive with every argument it executes with. The tensors whose buffers the
+// memory objects wrap are kept (copies share storage) so the buffers outlive the kernel.
+class DnnlKernel final : public BoundKernel {
+ public:
+  DnnlKernel(std::string op, dnnl::engine engine, dnnl::stream stream, dnnl::primitive prim,
+             std::unordered_map<int, memory> args, std::vector<Tensor> keep)
+      : op_(std::move(op)),
+        engine_(std::move(engine)),
+        stream_(std::move(stream)),
+        prim_(std::move(prim)),
+        args_(std::move(args)),
+        keep_(std::move(keep)) {}
+
+  void run() override {
+    try {
+      prim_.execute(stream_, args_);
+      stream_.wait();
+    } catch (const dnnl::error& e) {
+      fail(op_, describe("executing the primitive", e));
+    }
+  }
+
+ private:
+  std::string op_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::primitive prim_;
+  std::unordered_map<int, memory> args_;
+  std::vector<Tensor> keep_;
+};
+
+// A tensor bound to one execution argument of the primitive.
+struct UserArg {
+  int arg;
+  const Tensor* tensor;
+  const char* name;
+};
+
+// Binds a primitive: wraps the user tensors as its arguments (checking that oneDNN expects that
+// many bytes, a dense row-major layout being the only one a plain desc can describe), gives
+// oneDNN-owned buffers to the statistics it writes but the op does not output, and allocates the
+// user-mode scratchpad. Everything is allocated here, nothing in run().
+template <class Primitive, class PD>
+std::unique_ptr<BoundKernel> make_kernel(const std::string& op, const dnnl::engine& eng,
+                                         const PD& pd, const std::vector<UserArg>& user) {
+  std::unordered_map<int, memory> args;
+  std::vector<Tensor> keep;
+  for (const UserArg& u : user) {
+    const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, u.arg);
+    if (md.is_zero()) {
+      fail(op, std::string("oneDNN's primitive takes no argument for tensor \"") + u.name + "\"");
+    }
+    if (md.get_size() != u.tensor->bytes()) {
+      fail(op, std::string("oneDNN expects ") + std::to_string(md.get_size()) +
+                   " bytes for tensor \"" + u.name + "\" " + shape_text(*u.tensor) + ", it has " +
+                   std::to_string(u.tensor->bytes()));
+    }
+    // oneDNN takes sources and destinations through the same non-const handle; it never writes
+    // an input argument.
+    void* data = const_cast<void*>(u.tensor->raw());
+    args.emplace(u.arg, memory(md, eng, data));
+    keep.push_back(*u.tensor);
+  }
+  for (int arg : {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_WORKSPACE}) {
+    if (args.count(arg) != 0) continue;
+    const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
+    if (!md.is_zero()) args.emplace(arg, memory(md, eng));  // oneDNN allocates the buffer
+  }
+  const memory::desc scratch = pd.scratchpad_desc();
+  if (scratch.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratch, eng));
+  return std::make_unique<DnnlKernel>(op, eng, dnnl::stream(eng), Primitive(pd), std::move(args),
+                                      std::move(keep));
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory::desc plain_2d(std::int64_t rows, std::int64_t cols) {
+  return memory::desc({rows, cols}, memory::data_type::f32, memory::format_tag::ab);
+}
+
+dnnl::layer_normalization_forward::primitive_desc layernorm_pd(const dnnl::engine& eng,
+                                                               const memory::desc& data,
+                                                               float eps) {
+  const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  const auto prop = dnnl::prop_kind::forward_inference;
+  using PD = dnnl::layer_normalization_forward::primitive_desc;
+#if DNNL_VERSION_MAJOR >= 3
+  return PD(eng, prop, data, data, eps, flags, user_scratchpad());
+#else
+  return PD(dnnl::layer_normalization_forward::desc(prop, data, eps, flags), user_scratchpad(),
+            eng);
+#endif
+}
+
+dnnl::batch_normalization_forward::primitive_desc batchnorm_pd(const dnnl::engine& eng,
+                                                               const memory::desc& data, float eps,
+                                                               bool training) {
+  auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
+  const auto prop =
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  using PD = dnnl::batch_normalization_forward::primitive_desc;
+#if DNNL_VERSION_MAJOR >= 3
+  return PD(eng, prop, data, data, eps, flags, user_scratchpad());
+#else
+  return PD(dnnl::batch_normalization_forward::desc(prop, data, eps, flags), user_scratchpad(),
+            eng);
+#endif
+}
+
+std::unique_ptr<BoundKernel> bind_layernorm_impl(float eps, const TensorMap& in, TensorMap& out) {
+  const std::string op = "layernorm";
+  const Tensor& x = require(op, in, "input", "x", {-1, -1});
+  const std::int64_t rows = x.dim(0), cols = x.dim(1);
+  const Tensor& gamma = require(op, in, "input", "gamma", {cols});
+  const Tensor& beta = require(op, in, "input", "beta", {cols});
+  const Tensor& y = require(op, out, "output", "y", {rows, cols});
+  const char* stage = "creating the engine";
+  try {
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    stage = "creating the layer normalization primitive descriptor";
+    const auto pd = layernorm_pd(eng, plain_2d(rows, cols), eps);
+    stage = "binding memory and creating the primitive";
+    return make_kernel<dnnl::layer_normalization_forward>(op, eng, pd,
+                                                          {{DNNL_ARG_SRC, &x, "x"},
+                                                           {DNNL_ARG_SCALE, &gamma, "gamma"},
+                                                           {DNNL_ARG_SHIFT, &beta, "beta"},
+                                                           {DNNL_ARG_DST, &y, "y"}});
+  } catch (const dnnl::error& e) {
+    fail(op, describe(stage, e) + " for x " + shape_text(x));
+  }
+}
+
+std::unique_ptr<BoundKernel> bind_batchnorm_impl(float eps, bool training, const TensorMap& in,
+                                                 TensorMap& out) {
+  const std::string op = training ? "batchnorm_train" : "batchnorm_infer";
+  const Tensor& x = require(op, in, "input", "x", {-1, -1});
+  const std::int64_t rows = x.dim(0), cols = x.dim(1);
+  const Tensor& gamma = require(op, in, "input", "gamma", {cols});
+  const Tensor& beta = require(op, in, "input", "beta", {cols});
+  const Tensor& y = require(op, out, "output", "y", {rows, cols});
+  std::vector<UserArg> user = {{DNNL_ARG_SRC, &x, "x"},
+                               {DNNL_ARG_SCALE, &gamma, "gamma"},
+                               {DNNL_ARG_SHIFT, &beta, "beta"},
+                               {DNNL_ARG_DST, &y, "y"}};
+  if (!training) {
+    user.push_back(
+        {DNNL_ARG_MEAN, &require(op, in, "input", "running_mean", {cols}), "running_mean"});
+    user.push_back(
+        {DNNL_ARG_VARIANCE, &require(op, in, "input", "running_var", {cols}), "running_var"});
+  }
+  const char* stage = "creating the engine";
+  try {
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    stage = "creating the batch normalization primitive descriptor";
+    // {N, C} in format nc: 2-D batch normalization, statistics of each channel over the batch.
+    const auto pd = batchnorm_pd(eng, plain_2d(rows, cols), eps, training);
+    stage = "binding memory and creating the primitive";
+    return make_kernel<dnnl::batch_normalization_forward>(op, eng, pd, user);
+  } catch (const dnnl::error& e) {
+    fail(op, describe(stage, e) + " for x " + shape_text(x));
+  }
+}
+
+}  // namespace
+
+std::string version() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+BindFn bind_layernorm(float eps) {
+  return [eps](const TensorMap& in, TensorMap& out, const Params&) {
+    return bind_layernorm_impl(eps, in, out);
+  };
+}
+
+BindFn bind_batchnorm_infer(float eps) {
+  return [eps](const TensorMap& in, TensorMap& out, const Params&) {
+    return bind_batchnorm_impl(eps, false, in, out);
+  };
+}
+
+BindFn bind_batchnorm_train(float eps) {
+  return [eps](const TensorMap& in, TensorMap& out, const Params&) {
+    return bind_batchnorm_impl(eps, true, in, out);
+  };
+}
+
+}  // namespace opbench::onednn

@@ -1,0 +1,41 @@
+#pragma once
+// The `onednn` peer of the norm family: oneDNN's layer normalization and batch normalization
+// primitives (oneDNN 2.x, the Debian libdnnl-dev build with the OpenMP runtime). Built only when
+// CMake finds oneDNN (OPBENCH_HAVE_ONEDNN).
+//
+// Every binding does all of oneDNN's setup at bind time: engine, stream, primitive descriptor,
+// primitive, a user-managed scratchpad and memory objects that wrap the case's float32 tensors in
+// place (row-major, no copies). run() executes the primitive and waits for the stream, so a timed
+// run() is the execution alone. Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() of
+// the calling thread; set it (omp_set_num_threads) before binding, as some oneDNN kernels plan
+// their work split when the primitive is created.
+//
+// Semantics are those of reference/norm.hpp. Errors (a missing or non-f32 tensor, a shape
+// mismatch, a dnnl::error) are thrown as std::runtime_error with a message that starts with
+// "onednn <op>:" and names the tensor or the oneDNN status.
+#include <string>
+
+#include "harness/op.hpp"
+
+namespace opbench::onednn {
+
+// The oneDNN library version in use at run time, "2.6.3" (from dnnl_version()).
+std::string version();
+
+// LayerNorm per row: inputs "x"[rows, cols], "gamma"[cols], "beta"[cols] -> output "y"[rows, cols],
+// y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance of each row.
+// oneDNN forward_inference, flags use_scale | use_shift.
+BindFn bind_layernorm(float eps);
+
+// BatchNorm at inference: inputs "x"[rows = batch N, cols = channels C], "running_mean"[cols],
+// "running_var"[cols], "gamma"[cols], "beta"[cols] -> "y"[rows, cols],
+// y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
+// oneDNN forward_inference, flags use_global_stats | use_scale | use_shift, src in format nc.
+BindFn bind_batchnorm_infer(float eps);
+
+// BatchNorm in training: inputs "x"[rows, cols], "gamma"[cols], "beta"[cols] -> "y"[rows, cols],
+// with the mean and biased variance of each column over the rows. oneDNN forward_training, flags
+// use_scale | use_shift; the batch statistics oneDNN writes go to buffers owned by the kernel.
+BindFn bind_batchnorm_train(float eps);
+
+}  // namespace opbench::onednn

@@ -1,0 +1,1134 @@
+#include "reports/html_report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reports/json_report.hpp"
+
+namespace opbench::reports {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNoiseWarnPercent = 5.0;
+
+const json& empty_object() {
+  static const json kEmpty = json::object();
+  return kEmpty;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the document defensively: a missing or mistyped field gives a fallback, never a throw.
+
+const json& member(const json& obj, const char* key) {
+  if (!obj.is_object()) return empty_object();
+  auto it = obj.find(key);
+  return it != obj.end() ? *it : empty_object();
+}
+
+std::string str(const json& obj, const char* key, const std::string& fallback = "") {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// A number, or NaN when absent or null.
+double number(const json& obj, const char* key) {
+  if (!obj.is_object()) return NAN;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_number() ? it->get<double>() : NAN;
+}
+
+bool boolean(const json& obj, const char* key) {
+  if (!obj.is_object()) return false;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
+// A scalar as text: strings as they are, other values as JSON.
+std::string scalar_text(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting numbers.
+
+std::string printf_string(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+// `v` with about `digits` significant digits, never in exponent form: 335.9, 1.234, 12345.
+std::string significant(double v, int digits = 4) {
+  if (!std::isfinite(v)) return "-";
+  int before = v == 0 ? 1 : static_cast<int>(std::floor(std::log10(std::abs(v)))) + 1;
+  int decimals = std::clamp(digits - before, 0, 9);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string format_time(double seconds) {
+  if (!(seconds > 0) || !std::isfinite(seconds)) return "-";
+  if (seconds < 1e-6) return significant(seconds * 1e9) + " ns";
+  if (seconds < 1e-3) return significant(seconds * 1e6) + " µs";
+  if (seconds < 1) return significant(seconds * 1e3) + " ms";
+  return significant(seconds) + " s";
+}
+
+// 2129920 bytes -> "2.03 MiB"; 2.1e9 flops -> "2.15 GFLOP".
+std::string format_scaled(double v, const char* unit, bool binary) {
+  if (!(v > 0) || !std::isfinite(v)) return "-";
+  const char* decimal[] = {"", "K", "M", "G", "T", "P"};
+  const char* twos[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  const double base = binary ? 1024 : 1000;
+  int i = 0;
+  while (v >= base && i < 5) {
+    v /= base;
+    ++i;
+  }
+  return significant(v, 3) + " " + (binary ? twos[i] : decimal[i]) + unit;
+}
+
+// An integer count as digits ("?" when unknown; beyond 64 bits in exponent form).
+std::string format_count(double v) {
+  if (!std::isfinite(v)) return "?";
+  if (std::abs(v) >= 9e18) return printf_string("%.3g", v);
+  return std::to_string(static_cast<long long>(v));
+}
+
+// The value of a data-v attribute: the number to 10 significant digits, "" when unknown (sorts
+// last).
+std::string sort_value(double v) {
+  return std::isfinite(v) ? printf_string("%.10g", v) : "";
+}
+
+double unit_seconds(const std::string& unit) {
+  if (unit == "ns") return 1e-9;
+  if (unit == "us") return 1e-6;
+  if (unit == "ms") return 1e-3;
+  if (unit == "s") return 1;
+  return 0;
+}
+
+double entry_seconds(const json& e) {
+  double t = number(e, "real_time") * unit_seconds(str(e, "time_unit", "ns"));
+  return std::isfinite(t) && t > 0 && !boolean(e, "error_occurred") ? t : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML building blocks.
+
+std::string esc(const std::string& s) {
+  return html_escape(s);
+}
+
+// A table cell: `html` is already escaped. Numeric cells carry their value in data-v so that the
+// sort is numeric and unknown values sort last.
+struct Cell {
+  std::string html;
+  std::string cls;
+  bool numeric = false;
+  double value = NAN;
+  std::string title;  // escaped
+};
+
+Cell text_cell(const std::string& text, std::string cls = "") {
+  return {esc(text), std::move(cls), false, NAN, ""};
+}
+
+Cell num_cell(const std::string& text, double value, std::string cls = "") {
+  return {esc(text), cls.empty() ? "num" : "num " + cls, true, value, ""};
+}
+
+struct Column {
+  const char* name;
+  bool numeric;       // sorted by data-v, aligned right
+  const char* title;  // the header's tooltip
+  bool left = false;  // numeric sort, but aligned left (the agreement columns)
+};
+
+void open_table(std::string& out, const std::vector<Column>& columns, const char* cls = "") {
+  out += "<table class=\"sortable";
+  if (*cls) out += std::string(" ") + cls;
+  out += "\">\n<thead><tr>";
+  for (const Column& c : columns) {
+    out += "<th";
+    if (c.numeric) out += c.left ? " data-type=\"num\"" : " class=\"num\" data-type=\"num\"";
+    if (c.title && *c.title) out += std::string(" title=\"") + c.title + "\"";
+    out += ">" + esc(c.name) + "</th>";
+  }
+  out += "</tr></thead>\n<tbody>\n";
+}
+
+void close_table(std::string& out) {
+  out += "</tbody>\n</table>\n";
+}
+
+void add_row(std::string& out, const std::vector<Cell>& cells, const std::string& cls = "") {
+  out += cls.empty() ? "<tr>" : "<tr class=\"" + cls + "\">";
+  for (const Cell& c : cells) {
+    out += "<td";
+    if (!c.cls.empty()) out += " class=\"" + c.cls + "\"";
+    if (c.numeric) out += " data-v=\"" + sort_value(c.value) + "\"";
+    if (!c.title.empty()) out += " title=\"" + c.title + "\"";
+    out += ">" + c.html + "</td>";
+  }
+  out += "</tr>\n";
+}
+
+// An anchor id from arbitrary text: letters, digits and '-' only, made unique by `index`.
+std::string anchor(const std::string& prefix, std::size_t index, const std::string& text) {
+  std::string id = prefix + "-" + std::to_string(index) + "-";
+  for (unsigned char ch : text) id += std::isalnum(ch) ? static_cast<char>(ch) : '-';
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model: runs, and one row per case with its timing matched from Google Benchmark's entries.
+
+struct Run {
+  const json* doc = nullptr;
+  const json* ob = nullptr;  // the opbench block (an empty object when absent)
+  std::string label;         // the file name, shown in the run column
+  std::string source;        // the path as given
+  bool timed = true;
+};
+
+enum class Status { kReference, kPassed, kFailed, kError, kSkipped, kUnchecked };
+
+struct Row {
+  std::size_t run = 0;
+  const json* c = nullptr;       // the entry of opbench.cases
+  const json* timing = nullptr;  // the benchmark entry whose time is shown
+  double seconds = 0;
+  double noise_percent = NAN;
+  double ref_seconds = 0;    // the reference of the same run, op and point
+  double plain_seconds = 0;  // cpu.plain of the same run, op and point
+  Status status = Status::kUnchecked;
+  std::string op;     // "suite/op"
+  std::string point;  // dtype and parameters
+  std::string impl;
+  bool is_reference = false;
+};
+
+// The labels of the run column: file names; the full path where two share a file name; a number
+// where nothing tells them apart.
+std::vector<std::string> run_labels(const std::vector<std::string>& sources, std::size_t n) {
+  std::vector<std::string> labels(n);
+  std::map<std::string, int> count;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string src = i < sources.size() ? sources[i] : "";
+    std::string name = std::filesystem::path(src).filename().string();
+    labels[i] = !name.empty() ? name : !src.empty() ? src : "run " + std::to_string(i + 1);
+    ++count[labels[i]];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (count[labels[i]] > 1 && i < sources.size() && !sources[i].empty()) labels[i] = sources[i];
+  }
+  std::map<std::string, int> seen;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (++seen[labels[i]] > 1) labels[i] += " (" + std::to_string(i + 1) + ")";
+  }
+  return labels;
+}
+
+std::vector<Run> make_runs(const std::vector<json>& reports,
+                           const std::vector<std::string>& sources) {
+  std::vector<std::string> labels = run_labels(sources, reports.size());
+  std::vector<Run> runs;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    Run r;
+    r.doc = &reports[i];
+    const json& ob = member(reports[i], "opbench");
+    r.ob = ob.is_object() ? &ob : &empty_object();
+    r.label = labels[i];
+    r.source = i < sources.size() ? sources[i] : "";
+    r.timed = !r.ob->contains("timed") || boolean(*r.ob, "timed");
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+// The parameter point as "rows=64 cols=4096", in axis order: taken from the end of the case name
+// (".../f32/rows:64/cols:4096"), else from the params object.
+std::string compact_params(const json& c) {
+  std::string name = str(c, "name");
+  std::string prefix =
+      str(c, "suite") + "/" + str(c, "op") + "/" + str(c, "impl") + "/" + str(c, "dtype") + "/";
+  std::string out;
+  if (!name.empty() && name.rfind(prefix, 0) == 0) {
+    std::string tail = name.substr(prefix.size());
+    std::size_t start = 0;
+    while (start <= tail.size()) {
+      std::size_t slash = std::min(tail.find('/', start), tail.size());
+      std::string part = tail.substr(start, slash - start);
+      if (auto colon = part.find(':'); colon != std::string::npos) part[colon] = '=';
+      if (!part.empty()) out += (out.empty() ? "" : " ") + part;
+      start = slash + 1;
+    }
+    return out;
+  }
+  const json& params = member(c, "params");
+  if (params.is_object()) {
+    for (const auto& [k, v] : params.items()) {
+      out += (out.empty() ? "" : " ") + k + "=" + scalar_text(v);
+    }
+  }
+  return out;
+}
+
+bool is_skip(const std::string& error) {
+  return error.rfind("skipped: ", 0) == 0;
+}
+
+Status status_of(const json& c) {
+  std::string error = str(c, "error");
+  if (!error.empty()) return is_skip(error) ? Status::kSkipped : Status::kError;
+  const json& a = member(c, "agreement");
+  if (boolean(c, "is_reference") || str(c, "impl") == "ref") {
+    return boolean(a, "checked") && !boolean(a, "passed") ? Status::kFailed : Status::kReference;
+  }
+  if (!boolean(a, "checked")) return Status::kUnchecked;
+  return boolean(a, "passed") ? Status::kPassed : Status::kFailed;
+}
+
+// The rows of one run: every case of opbench.cases, matched to its timing entries by run_name
+// (the same rule build_report used): the median aggregate, else the median repetition, else the
+// mean; the cv aggregate gives the noise.
+void collect_rows(const Run& run, std::size_t index, std::vector<Row>& rows) {
+  const std::size_t first = rows.size();
+  std::map<std::string, std::size_t> by_name;
+  const json& cases = member(*run.ob, "cases");
+  if (cases.is_array()) {
+    for (const json& c : cases) {
+      if (!c.is_object()) continue;
+      Row row;
+      row.run = index;
+      row.c = &c;
+      row.status = status_of(c);
+      row.op = str(c, "suite") + "/" + str(c, "op");
+      row.impl = str(c, "impl");
+      row.is_reference = boolean(c, "is_reference") || row.impl == "ref";
+      row.point = str(c, "dtype") + " " + compact_params(c);
+      by_name.emplace(str(c, "name"), rows.size());
+      rows.push_back(std::move(row));
+    }
+  }
+  std::map<std::size_t, std::vector<const json*>> iterations;
+  std::map<std::size_t, std::map<std::string, const json*>> aggregates;
+  const json& benchmarks = member(*run.doc, "benchmarks");
+  if (run.timed && benchmarks.is_array()) {
+    for (const json& e : benchmarks) {
+      std::string run_name = str(e, "run_name", str(e, "name"));
+      for (const std::string& candidate : case_name_candidates(run_name)) {
+        auto it = by_name.find(candidate);
+        if (it == by_name.end()) continue;
+        if (str(e, "run_type") == "aggregate") {
+          aggregates[it->second][str(e, "aggregate_name")] = &e;
+        } else {
+          iterations[it->second].push_back(&e);
+        }
+        break;
+      }
+    }
+  }
+  for (std::size_t i = first; i < rows.size(); ++i) {
+    Row& r = rows[i];
+    auto& aggs = aggregates[i];
+    auto& its = iterations[i];
+    if (auto it = aggs.find("median"); it != aggs.end()) {
+      r.timing = it->second;
+    } else if (!its.empty()) {
+      // The median repetition (the lower one of an even count), so its rates match its time.
+      std::vector<const json*> sorted = its;
+      std::stable_sort(sorted.begin(), sorted.end(), [](const json* a, const json* b) {
+        return entry_seconds(*a) < entry_seconds(*b);
+      });
+      r.timing = sorted[(sorted.size() - 1) / 2];
+    } else if (auto mean = aggs.find("mean"); mean != aggs.end()) {
+      r.timing = mean->second;
+    }
+    if (r.timing != nullptr) r.seconds = entry_seconds(*r.timing);
+    if (auto cv = aggs.find("cv"); cv != aggs.end()) {
+      r.noise_percent = number(*cv->second, "real_time") * 100;  // GB writes cv as a fraction
+    }
+  }
+  // Speedups: the reference and cpu.plain of the same run, op and point.
+  std::map<std::string, double> ref_s, plain_s;
+  for (std::size_t i = first; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::string key = r.op + "\n" + r.point;
+    if (r.is_reference && r.seconds > 0 && !ref_s.count(key)) ref_s[key] = r.seconds;
+    if (r.impl == "cpu.plain" && r.seconds > 0) plain_s[key] = r.seconds;
+  }
+  for (std::size_t i = first; i < rows.size(); ++i) {
+    Row& r = rows[i];
+    std::string key = r.op + "\n" + r.point;
+    if (auto it = ref_s.find(key); it != ref_s.end()) r.ref_seconds = it->second;
+    if (auto it = plain_s.find(key); it != plain_s.end()) r.plain_seconds = it->second;
+  }
+}
+
+double ceiling_fraction_of(const Row& r) {
+  return r.timing ? number(*r.timing, "ceiling_fraction") : NAN;
+}
+
+struct Counts {
+  int cases = 0, passed = 0, failed = 0, errors = 0, skipped = 0, references = 0, unchecked = 0;
+  void add(Status s) {
+    ++cases;
+    switch (s) {
+      case Status::kPassed:
+        ++passed;
+        break;
+      case Status::kFailed:
+        ++failed;
+        break;
+      case Status::kError:
+        ++errors;
+        break;
+      case Status::kSkipped:
+        ++skipped;
+        break;
+      case Status::kReference:
+        ++references;
+        break;
+      case Status::kUnchecked:
+        ++unchecked;
+        break;
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Cells shared by the tables.
+
+const char* row_class(Status s) {
+  switch (s) {
+    case Status::kFailed:
+      return "fail";
+    case Status::kError:
+      return "error";
+    case Status::kSkipped:
+      return "skipped";
+    case Status::kReference:
+      return "ref";
+    default:
+      return "";
+  }
+}
+
+Cell agreement_cell(const Row& r) {
+  const json& c = *r.c;
+  const json& a = member(c, "agreement");
+  Cell cell;
+  cell.numeric = true;  // sorts by severity
+  switch (r.status) {
+    case Status::kError:
+      cell.html = "<span class=\"badge bad\">ERROR</span> " + esc(str(c, "error"));
+      cell.cls = "agree";
+      cell.value = 4;
+      break;
+    case Status::kFailed: {
+      double rel = number(a, "max_rel_err");
+      cell.html =
+          "<span class=\"badge bad\">FAIL</span> " + esc(format_count(number(a, "mismatches"))) +
+          "/" + esc(format_count(number(a, "elements"))) +
+          " max_rel=" + esc(std::isfinite(rel) ? printf_string("%.3g", rel) : std::string("nan"));
+      std::string first = str(a, "first_mismatch");
+      if (!first.empty()) {
+        cell.html += "<div class=\"sub\">first mismatch: " + esc(first) + "</div>";
+      }
+      cell.cls = "agree";
+      cell.value = 3;
+      break;
+    }
+    case Status::kUnchecked:
+      cell.html = "<span class=\"muted\">not checked</span>";
+      cell.cls = "agree";
+      cell.value = 2;
+      break;
+    case Status::kSkipped:
+      cell.html = "<span class=\"badge skip\">skipped</span> " +
+                  esc(str(c, "error").substr(std::string("skipped: ").size()));
+      cell.cls = "agree";
+      cell.value = 1;
+      break;
+    case Status::kPassed: {
+      cell.html = "<span class=\"badge good\">ok</span>";
+      double rel = number(a, "max_rel_err");
+      if (std::isfinite(rel)) {
+        cell.title = esc("max_rel_err " + printf_string("%.3g", rel) + ", max_abs_err " +
+                         printf_string("%.3g", number(a, "max_abs_err")));
+      }
+      cell.cls = "agree";
+      cell.value = 0;
+      break;
+    }
+    case Status::kReference:
+      cell.html = "<span class=\"muted\">reference</span>";
+      cell.cls = "agree";
+      cell.value = -1;
+      break;
+  }
+  return cell;
+}
+
+// A horizontal bar of the ceiling fraction: the track is 100% of the ceiling; a fraction above 1
+// (the ceiling is understated) fills the track in the warning colour with a mark at the end.
+std::string ceiling_bar(double fraction) {
+  constexpr int kWidth = 100, kHeight = 10;
+  std::string out = "<svg class=\"bar\" width=\"" + std::to_string(kWidth) + "\" height=\"" +
+                    std::to_string(kHeight) + "\" viewBox=\"0 0 " + std::to_string(kWidth) + " " +
+                    std::to_string(kHeight) + "\" role=\"img\">";
+  out += "<rect class=\"track\" x=\"0\" y=\"0\" width=\"" + std::to_string(kWidth) +
+         "\" height=\"" + std::to_string(kHeight) + "\"/>";
+  if (std::isfinite(fraction) && fraction > 0) {
+    double w = std::min(fraction, 1.0) * kWidth;
+    out += std::string("<rect class=\"") + (fraction > 1.0 ? "over" : "fill") +
+           "\" x=\"0\" y=\"0\" width=\"" + printf_string("%.2f", w) + "\" height=\"" +
+           std::to_string(kHeight) + "\"/>";
+    if (fraction > 1.0) {
+      out += "<rect class=\"mark\" x=\"" + std::to_string(kWidth - 3) +
+             "\" y=\"0\" width=\"3\" height=\"" + std::to_string(kHeight) + "\"/>";
+    }
+  }
+  out +=
+      "<title>" +
+      esc(std::isfinite(fraction) ? printf_string("%.1f%% of the measured ceiling", fraction * 100)
+                                  : std::string("no ceiling known")) +
+      "</title></svg>";
+  return out;
+}
+
+Cell speedup_cell(double base, double seconds) {
+  double v = base > 0 && seconds > 0 ? base / seconds : NAN;
+  return num_cell(std::isfinite(v) ? printf_string("%.2fx", v) : "-", v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page sections, one function each.
+
+void render_style(std::string& out) {
+  out += R"(<style>
+:root { --fg: #1d2330; --muted: #6b7280; --line: #dde1e8; --head: #f3f5f8; --good: #137333;
+        --bad: #b3261e; --failbg: #fdecea; --errbg: #fff1e0; --warnbg: #fff8d6; --accent: #2f6fde; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       color: var(--fg); margin: 0 auto; padding: 20px 28px 40px; max-width: 1500px; }
+h1 { font-size: 24px; margin: 0 0 2px; }
+h1 .version { font-weight: 400; color: var(--muted); font-size: 16px; }
+h2 { font-size: 19px; margin: 30px 0 10px; padding-bottom: 4px;
+     border-bottom: 2px solid var(--line); }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+              font-size: 12.5px; }
+nav { margin: 8px 0 0; color: var(--muted); }
+nav a { color: var(--accent); text-decoration: none; margin-right: 12px; }
+.runs { display: flex; flex-wrap: wrap; gap: 14px; }
+.runcard { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; flex: 1 1 420px; }
+.runcard h3 { margin: 0 0 6px; }
+.runcard dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
+.runcard dt { color: var(--muted); }
+.runcard dd { margin: 0; overflow-wrap: anywhere; }
+.tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 6px 0 12px; }
+.tile { border: 1px solid var(--line); border-radius: 6px; padding: 6px 14px; min-width: 110px; }
+.tile .n { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.tile .l { color: var(--muted); font-size: 12px; }
+.tile.bad { border-color: var(--bad); background: var(--failbg); }
+.tile.bad .n { color: var(--bad); }
+.tile.good .n { color: var(--good); }
+table { border-collapse: collapse; margin: 4px 0 12px; font-variant-numeric: tabular-nums; }
+th, td { padding: 3px 9px; border-bottom: 1px solid var(--line); text-align: left;
+         vertical-align: top; }
+th { background: var(--head); font-weight: 600; white-space: nowrap; position: sticky; top: 0; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th:hover { background: #e6eaf0; }
+th[aria-sort=ascending]::after { content: " \25B2"; font-size: 10px; }
+th[aria-sort=descending]::after { content: " \25BC"; font-size: 10px; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+td.impl { font-weight: 600; white-space: nowrap; }
+td.params, td.runcol { white-space: nowrap; }
+tbody:not(.sorted) tr.group td { border-top: 2px solid #c5cad3; }
+tr.fail td { background: var(--failbg); }
+tr.error td { background: var(--errbg); }
+tr.skipped td { color: var(--muted); }
+tr.ref td.impl { color: var(--muted); }
+td.warn { background: var(--warnbg) !important; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px;
+          font-weight: 700; }
+.badge.good { color: var(--good); background: #e6f4ea; }
+.badge.bad { color: #fff; background: var(--bad); }
+.badge.skip { color: var(--muted); background: #eceff3; }
+.badge.dirty { color: #8a4b00; background: #ffe8c2; }
+.badge.clean { color: var(--good); background: #e6f4ea; }
+.muted { color: var(--muted); }
+.sub { font-size: 12px; color: var(--bad);
+       font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+td.agree { max-width: 520px; overflow-wrap: anywhere; }
+td.ceil { white-space: nowrap; }
+svg.bar { vertical-align: middle; margin-right: 6px; }
+svg.bar .track { fill: #e8ebf0; }
+svg.bar .fill { fill: #4a86e8; }
+svg.bar .over { fill: #e69138; }
+svg.bar .mark { fill: var(--bad); }
+ul.log { margin: 4px 0 10px; padding-left: 22px; }
+footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
+</style>
+)";
+}
+
+// Sortable tables: a click on a header sorts the body by that column (numeric by data-v where the
+// header says data-type="num", else natural text order); a second click reverses. Unknown numbers
+// sort last either way.
+void render_script(std::string& out) {
+  out += R"(<script>
+(function () {
+  function key(row, col) {
+    var cell = row.cells[col];
+    if (!cell) return "";
+    var v = cell.getAttribute("data-v");
+    return v === null ? cell.textContent.trim() : v;
+  }
+  function sortBy(table, col, th) {
+    var asc = th.getAttribute("aria-sort") !== "ascending";
+    var heads = table.tHead.rows[0].cells;
+    for (var i = 0; i < heads.length; i++) heads[i].removeAttribute("aria-sort");
+    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+    var numeric = th.getAttribute("data-type") === "num";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a, col), y = key(b, col);
+      if (numeric) {
+        var fx = parseFloat(x), fy = parseFloat(y), nx = isNaN(fx), ny = isNaN(fy);
+        if (nx || ny) return nx === ny ? 0 : (nx ? 1 : -1);
+        return asc ? fx - fy : fy - fx;
+      }
+      var c = x.localeCompare(y, undefined, {numeric: true});
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    body.classList.add("sorted");
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, col) {
+      th.addEventListener("click", function () { sortBy(table, col, th); });
+    });
+  });
+})();
+</script>
+)";
+}
+
+void render_run_header(std::string& out, const Run& run) {
+  const json& ob = *run.ob;
+  const json& context = member(*run.doc, "context");
+  const json& git = member(ob, "git");
+  const json& build = member(ob, "build");
+  auto item = [&](const char* name, const std::string& html) {
+    out += std::string("<dt>") + name + "</dt><dd>" + html + "</dd>\n";
+  };
+  auto or_none = [](const std::string& s) {
+    return s.empty() ? std::string("<span class=\"muted\">none</span>") : esc(s);
+  };
+
+  out += "<div class=\"runcard\">\n<h3>" + esc(run.label) + "</h3>\n<dl>\n";
+  std::string tool = str(ob, "tool", "opbench");
+  std::string version = str(ob, "tool_version");
+  item("tool", esc(tool + (version.empty() ? "" : " " + version)));
+  item("mode", run.timed ? "run (checked and timed)" : "check (agreement only)");
+  std::string commit = str(git, "commit");
+  std::string commit_html = commit.empty() ? "<span class=\"muted\">unknown</span>"
+                                           : "<code title=\"" + esc(commit) + "\">" +
+                                                 esc(commit.substr(0, 12)) + "</code>";
+  if (git.is_object() && git.contains("dirty")) {
+    commit_html += boolean(git, "dirty") ? " <span class=\"badge dirty\">dirty</span>"
+                                         : " <span class=\"badge clean\">clean</span>";
+  }
+  item("commit", commit_html);
+  item("date", or_none(str(context, "date")));
+  std::string machine = str(context, "host_name");
+  double cpus = number(context, "num_cpus"), mhz = number(context, "mhz_per_cpu");
+  if (std::isfinite(cpus)) machine += (machine.empty() ? "" : ", ") + format_count(cpus) + " CPUs";
+  if (std::isfinite(mhz)) machine += " @ " + format_count(mhz) + " MHz";
+  item("machine", or_none(machine));
+  std::string devices;
+  const json& dev = member(ob, "devices");
+  if (dev.is_array()) {
+    for (const json& d : dev) devices += (devices.empty() ? "" : "<br>") + esc(scalar_text(d));
+  }
+  item("devices", devices.empty() ? "<span class=\"muted\">none recorded</span>" : devices);
+  double threads = number(ob, "threads");
+  item("threads", std::isfinite(threads) ? esc(format_count(threads)) : "-");
+  std::string b = str(build, "build_type");
+  std::string compiler = str(build, "compiler");
+  if (!compiler.empty()) b += (b.empty() ? "" : ", ") + compiler;
+  if (boolean(build, "native")) b += (b.empty() ? "" : ", ") + std::string("native");
+  std::string build_html = or_none(b);
+  std::string flags = str(build, "cxx_flags");
+  if (!flags.empty()) build_html += "<br><code>" + esc(flags) + "</code>";
+  item("build", build_html);
+  item("libraries", "BLAS " + or_none(str(build, "blas")) + " · CUDA " +
+                        or_none(str(build, "cuda")) + " · oneDNN " + or_none(str(build, "onednn")));
+  std::string command = str(ob, "command_line");
+  if (!command.empty()) item("command", "<code>" + esc(command) + "</code>");
+  if (!run.source.empty()) item("report", "<code>" + esc(run.source) + "</code>");
+  out += "</dl>\n</div>\n";
+}
+
+void render_header(std::string& out, const std::vector<Run>& runs,
+                   const std::vector<std::pair<std::string, std::string>>& op_anchors) {
+  std::string version = runs.empty() ? "" : str(*runs.front().ob, "tool_version");
+  out += "<header>\n<h1>opbench";
+  if (!version.empty()) out += " <span class=\"version\">" + esc(version) + "</span>";
+  out += "</h1>\n<nav><a href=\"#summary\">summary</a><a href=\"#ceilings\">ceilings</a>";
+  for (const auto& [id, name] : op_anchors) out += "<a href=\"#" + id + "\">" + esc(name) + "</a>";
+  out += "</nav>\n";
+  out += "<h2 id=\"runs\">" + std::string(runs.size() > 1 ? "runs" : "run") + "</h2>\n";
+  out += "<div class=\"runs\">\n";
+  for (const Run& run : runs) render_run_header(out, run);
+  if (runs.empty()) out += "<p class=\"muted\">No reports given.</p>\n";
+  out += "</div>\n</header>\n";
+}
+
+void render_tile(std::string& out, int n, const char* label, const char* cls) {
+  out += std::string("<div class=\"tile ") + cls + "\"><div class=\"n\">" + std::to_string(n) +
+         "</div><div class=\"l\">" + label + "</div></div>";
+}
+
+void render_summary(std::string& out, const std::vector<Run>& runs, const std::vector<Row>& rows) {
+  const bool several = runs.size() > 1;
+  Counts total;
+  std::vector<Counts> per_run(runs.size());
+  for (const Row& r : rows) {
+    total.add(r.status);
+    per_run[r.run].add(r.status);
+  }
+  out += "<section id=\"summary\">\n<h2>summary</h2>\n<div class=\"tiles\">";
+  render_tile(out, total.cases, "cases", "");
+  render_tile(out, total.passed, "passed", total.passed > 0 ? "good" : "");
+  render_tile(out, total.failed, "failed agreement", total.failed > 0 ? "bad" : "");
+  render_tile(out, total.errors, "errors", total.errors > 0 ? "bad" : "");
+  render_tile(out, total.skipped, "skipped", "");
+  out += "</div>\n";
+  if (total.references > 0 || total.unchecked > 0) {
+    out += "<p class=\"muted\">" + std::to_string(total.references) + " reference case" +
+           (total.references == 1 ? "" : "s") +
+           " (the float64 baseline, not checked against itself)";
+    if (total.unchecked > 0) out += ", " + std::to_string(total.unchecked) + " not checked";
+    out += ".</p>\n";
+  }
+
+  if (several) {
+    open_table(out, {{"run", false, ""},
+                     {"mode", false, ""},
+                     {"cases", true, ""},
+                     {"passed", true, ""},
+                     {"failed", true, "failed agreement"},
+                     {"errors", true, ""},
+                     {"skipped", true, ""}});
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const Counts& c = per_run[i];
+      add_row(
+          out,
+          {text_cell(runs[i].label, "runcol"), text_cell(runs[i].timed ? "run" : "check"),
+           num_cell(std::to_string(c.cases), c.cases), num_cell(std::to_string(c.passed), c.passed),
+           num_cell(std::to_string(c.failed), c.failed, c.failed > 0 ? "warn" : ""),
+           num_cell(std::to_string(c.errors), c.errors, c.errors > 0 ? "warn" : ""),
+           num_cell(std::to_string(c.skipped), c.skipped)},
+          c.failed + c.errors > 0 ? "fail" : "");
+    }
+    close_table(out);
+  }
+
+  // The failing cases: agreement failures with their first mismatch, and errors.
+  std::vector<const Row*> problems, skipped;
+  for (const Row& r : rows) {
+    if (r.status == Status::kFailed || r.status == Status::kError) problems.push_back(&r);
+    if (r.status == Status::kSkipped) skipped.push_back(&r);
+  }
+  if (!problems.empty()) {
+    out += "<h3>failing cases</h3>\n";
+    std::vector<Column> cols;
+    if (several) cols.push_back({"run", false, ""});
+    cols.insert(cols.end(), {{"case", false, ""},
+                             {"agreement", true, "", true},
+                             {"max_rel", true, "largest relative error"},
+                             {"first mismatch / error", false, ""}});
+    open_table(out, cols);
+    for (const Row* r : problems) {
+      const json& c = *r->c;
+      const json& a = member(c, "agreement");
+      std::vector<Cell> cells;
+      if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+      cells.push_back(text_cell(str(c, "name"), "mono"));
+      if (r->status == Status::kError) {
+        cells.push_back({"<span class=\"badge bad\">ERROR</span>", "agree", true, 4, ""});
+        cells.push_back(num_cell("-", NAN));
+        cells.push_back(text_cell(str(c, "error"), "agree"));
+      } else {
+        double rel = number(a, "max_rel_err");
+        cells.push_back({"<span class=\"badge bad\">FAIL</span> " +
+                             esc(format_count(number(a, "mismatches")) + "/" +
+                                 format_count(number(a, "elements"))),
+                         "", true, number(a, "mismatches"), ""});
+        cells.push_back(num_cell(std::isfinite(rel) ? printf_string("%.3g", rel) : "nan", rel));
+        std::string first = str(a, "first_mismatch");
+        cells.push_back(text_cell(first.empty() ? "-" : first, "mono"));
+      }
+      add_row(out, cells, row_class(r->status));
+    }
+    close_table(out);
+  } else if (!rows.empty()) {
+    out +=
+        "<p><span class=\"badge good\">ok</span> every checked implementation agrees with the "
+        "reference.</p>\n";
+  }
+  if (!skipped.empty()) {
+    out += "<details><summary>" + std::to_string(skipped.size()) + " skipped case" +
+           (skipped.size() == 1 ? "" : "s") + "</summary>\n<ul class=\"log\">\n";
+    for (const Row* r : skipped) {
+      out += "<li>" + (several ? esc(runs[r->run].label) + ": " : std::string()) + "<code>" +
+             esc(str(*r->c, "name")) +
+             "</code>: " + esc(str(*r->c, "error").substr(std::string("skipped: ").size())) +
+             "</li>\n";
+    }
+    out += "</ul>\n</details>\n";
+  }
+
+  // Notes in the spirit of nvbench's log: noisy timings and ceilings that are understated.
+  std::vector<std::string> notes;
+  for (const Row& r : rows) {
+    std::string who = (several ? runs[r.run].label + ": " : std::string()) + str(*r.c, "name");
+    if (r.noise_percent > kNoiseWarnPercent) {
+      notes.push_back(esc(who + ": noise " + printf_string("%.1f", r.noise_percent) + "% is over " +
+                          printf_string("%.0f", kNoiseWarnPercent) + "%"));
+    }
+    double fraction = ceiling_fraction_of(r);
+    if (fraction > 1.0) {
+      notes.push_back(esc(who + ": " + printf_string("%.2f", fraction) +
+                          " of the measured ceiling; the ceiling is understated, not the kernel "
+                          "magic"));
+    }
+  }
+  if (!notes.empty()) {
+    out += "<h3>notes</h3>\n<ul class=\"log\">\n";
+    for (const std::string& n : notes) out += "<li>" + n + "</li>\n";
+    out += "</ul>\n";
+  }
+  out += "</section>\n";
+}
+
+void render_ceilings(std::string& out, const std::vector<Run>& runs) {
+  const bool several = runs.size() > 1;
+  out += "<section id=\"ceilings\">\n<h2>ceilings</h2>\n";
+  std::vector<Column> cols;
+  if (several) cols.push_back({"run", false, ""});
+  cols.insert(cols.end(), {{"backend", false, ""},
+                           {"kind", false, "copy: bytes read + written; sgemm: a large SGEMM"},
+                           {"size", true, ""},
+                           {"time", true, "median time of one execution"},
+                           {"GB/s", true, ""},
+                           {"GFLOP/s", true, ""}});
+  bool any = false;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const json& ceilings = member(*runs[i].ob, "ceilings");
+    if (!ceilings.is_array()) continue;
+    for (const json& c : ceilings) {
+      if (!c.is_object()) continue;
+      if (!any) open_table(out, cols);
+      any = true;
+      std::string kind = str(c, "kind");
+      double seconds = number(c, "seconds");
+      double bytes = number(c, "bytes"), flops = number(c, "flops");
+      double gbps = number(c, "gbps"), gflops = number(c, "gflops");
+      bool gemm = kind == "sgemm";
+      if (!std::isfinite(gbps) && !gemm && seconds > 0) gbps = bytes / seconds / 1e9;
+      if (!std::isfinite(gflops) && gemm && seconds > 0) gflops = flops / seconds / 1e9;
+      if (gemm) gbps = NAN;
+      if (!gemm) gflops = NAN;
+      std::vector<Cell> cells;
+      if (several) cells.push_back(text_cell(runs[i].label, "runcol"));
+      cells.push_back(text_cell(str(c, "backend")));
+      cells.push_back(text_cell(kind));
+      cells.push_back(gemm ? num_cell(format_scaled(flops, "FLOP", false), flops)
+                           : num_cell(format_scaled(bytes, "B", true), bytes));
+      cells.push_back(num_cell(format_time(seconds), seconds));
+      cells.push_back(num_cell(significant(gbps), gbps));
+      cells.push_back(num_cell(significant(gflops), gflops));
+      add_row(out, cells);
+    }
+  }
+  if (any) {
+    close_table(out);
+  } else {
+    out += "<p class=\"muted\">No ceilings were measured (an agreement check measures none).</p>\n";
+  }
+  out += "</section>\n";
+}
+
+// The rows of one op in display order: parameter points in order of appearance; within a point
+// the reference first, then implementations in order of appearance, each run after the other.
+std::vector<const Row*> op_rows_in_order(const std::vector<const Row*>& members) {
+  std::vector<std::string> points, impls;
+  for (const Row* r : members) {
+    if (std::find(points.begin(), points.end(), r->point) == points.end())
+      points.push_back(r->point);
+    if (std::find(impls.begin(), impls.end(), r->impl) == impls.end()) impls.push_back(r->impl);
+  }
+  auto index = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) - v.begin();
+  };
+  std::vector<const Row*> sorted = members;
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const Row* a, const Row* b) {
+    auto pa = index(points, a->point), pb = index(points, b->point);
+    if (pa != pb) return pa < pb;
+    if (a->is_reference != b->is_reference) return a->is_reference;
+    auto ia = index(impls, a->impl), ib = index(impls, b->impl);
+    if (ia != ib) return ia < ib;
+    return a->run < b->run;
+  });
+  return sorted;
+}
+
+void render_timed_table(std::string& out, const std::vector<Run>& runs,
+                        const std::vector<const Row*>& rows) {
+  const bool several = runs.size() > 1;
+  std::vector<Column> cols;
+  if (several) cols.push_back({"run", false, "the report file"});
+  cols.insert(cols.end(),
+              {{"impl", false, ""},
+               {"dtype", false, ""},
+               {"params", false, ""},
+               {"time", true, "median over repetitions where there are several"},
+               {"noise", true, "coefficient of variation over repetitions"},
+               {"GB/s", true, "compulsory bytes over time"},
+               {"GFLOP/s", true, ""},
+               {"ceiling", true, "fraction of the machine's ceiling measured in the same run"},
+               {"vs ref", true, "speedup over the float64 reference (same run and point)"},
+               {"vs cpu.plain", true, "speedup over cpu.plain (same run and point)"},
+               {"agreement", true, "against the float64 reference", true}});
+  open_table(out, cols);
+  const std::string* last_point = nullptr;
+  for (const Row* r : rows) {
+    const json& c = *r->c;
+    const json& e = r->timing ? *r->timing : empty_object();
+    std::vector<Cell> cells;
+    if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+    cells.push_back(text_cell(r->impl, "impl"));
+    cells.push_back(text_cell(str(c, "dtype")));
+    cells.push_back(text_cell(compact_params(c), "params"));
+    cells.push_back(num_cell(format_time(r->seconds), r->seconds > 0 ? r->seconds : NAN));
+    cells.push_back(num_cell(std::isfinite(r->noise_percent)
+                                 ? printf_string("%.2f%%", r->noise_percent)
+                                 : std::string("-"),
+                             r->noise_percent, r->noise_percent > kNoiseWarnPercent ? "warn" : ""));
+    double gbps = number(e, "gbps"), gflops = number(e, "gflops");
+    cells.push_back(num_cell(significant(gbps), gbps));
+    cells.push_back(num_cell(significant(gflops), gflops));
+    double fraction = number(e, "ceiling_fraction");
+    Cell ceil = num_cell("", fraction, fraction > 1.0 ? "ceil warn" : "ceil");
+    ceil.html = ceiling_bar(fraction) +
+                esc(std::isfinite(fraction) ? printf_string("%.1f%%", fraction * 100) : "-");
+    cells.push_back(std::move(ceil));
+    cells.push_back(speedup_cell(r->ref_seconds, r->seconds));
+    cells.push_back(speedup_cell(r->plain_seconds, r->seconds));
+    cells.push_back(agreement_cell(*r));
+    std::string cls = row_class(r->status);
+    if (last_point != nullptr && *last_point != r->point) cls += cls.empty() ? "group" : " group";
+    last_point = &r->point;
+    add_row(out, cells, cls);
+  }
+  close_table(out);
+}
+
+void render_check_table(std::string& out, const std::vector<Run>& runs,
+                        const std::vector<const Row*>& rows) {
+  const bool several = runs.size() > 1;
+  std::vector<Column> cols;
+  if (several) cols.push_back({"run", false, "the report file"});
+  cols.insert(cols.end(), {{"impl", false, ""},
+                           {"dtype", false, ""},
+                           {"params", false, ""},
+                           {"elements", true, "elements compared"},
+                           {"max_abs", true, "largest absolute error"},
+                           {"max_rel", true, "largest relative error"},
+                           {"rel_l2", true, "||out - ref|| / ||ref||"},
+                           {"agreement", true, "against the float64 reference", true}});
+  open_table(out, cols, "check");
+  const std::string* last_point = nullptr;
+  for (const Row* r : rows) {
+    const json& c = *r->c;
+    const json& a = member(c, "agreement");
+    bool checked = boolean(a, "checked") && r->status != Status::kError;
+    auto err = [&](const char* key) {
+      double v = checked ? number(a, key) : NAN;
+      return num_cell(std::isfinite(v) ? printf_string("%.3g", v) : std::string("-"), v);
+    };
+    std::vector<Cell> cells;
+    if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+    cells.push_back(text_cell(r->impl, "impl"));
+    cells.push_back(text_cell(str(c, "dtype")));
+    cells.push_back(text_cell(compact_params(c), "params"));
+    double elements = checked ? number(a, "elements") : NAN;
+    cells.push_back(num_cell(std::isfinite(elements) ? format_count(elements) : "-", elements));
+    cells.push_back(err("max_abs_err"));
+    cells.push_back(err("max_rel_err"));
+    cells.push_back(err("rel_l2_err"));
+    cells.push_back(agreement_cell(*r));
+    std::string cls = row_class(r->status);
+    if (last_point != nullptr && *last_point != r->point) cls += cls.empty() ? "group" : " group";
+    last_point = &r->point;
+    add_row(out, cells, cls);
+  }
+  close_table(out);
+}
+
+// The ops in order of first appearance, each with its anchor id.
+std::vector<std::pair<std::string, std::string>> op_anchors(const std::vector<Row>& rows) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> seen;
+  for (const Row& r : rows) {
+    if (seen.insert(r.op).second) out.emplace_back(anchor("op", out.size(), r.op), r.op);
+  }
+  return out;
+}
+
+// One section per suite/op: the timed rows in one table, rows of check-only runs in an agreement
+// table (both when runs of either kind are given together).
+void render_op_tables(std::string& out, const std::vector<Run>& runs, const std::vector<Row>& rows,
+                      const std::vector<std::pair<std::string, std::string>>& anchors) {
+  for (const auto& [id, op] : anchors) {
+    std::vector<const Row*> timed, checked;
+    for (const Row& r : rows) {
+      if (r.op != op) continue;
+      (runs[r.run].timed ? timed : checked).push_back(&r);
+    }
+    std::string suite = op.substr(0, op.find('/'));
+    std::string name = op.substr(op.find('/') + 1);
+    out += "<section class=\"op\">\n<h2 id=\"" + id + "\"><span class=\"muted\">" + esc(suite) +
+           " /</span> " + esc(name) + "</h2>\n";
+    if (!timed.empty()) {
+      if (!checked.empty()) out += "<h3>timings</h3>\n";
+      render_timed_table(out, runs, op_rows_in_order(timed));
+    }
+    if (!checked.empty()) {
+      if (!timed.empty()) out += "<h3>agreement check</h3>\n";
+      render_check_table(out, runs, op_rows_in_order(checked));
+    }
+    out += "</section>\n";
+  }
+  if (anchors.empty()) out += "<p class=\"muted\">The reports hold no cases.</p>\n";
+}
+
+}  // namespace
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  const std::string replacement = "\xEF\xBF\xBD";  // U+FFFD
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned char ch = s[i];
+    if (ch < 0x80) {
+      switch (ch) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
+        case '\t':
+        case '\n':
+          out += static_cast<char>(ch);
+          break;
+        default:
+          if (ch < 0x20 || ch == 0x7f) {
+            out += replacement;
+          } else {
+            out += static_cast<char>(ch);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: copied when well formed (no overlongs, no surrogates, <= U+10FFFF).
+    std::size_t len = ch >= 0xC2 && ch <= 0xDF   ? 2
+                      : ch >= 0xE0 && ch <= 0xEF ? 3
+                      : ch >= 0xF0 && ch <= 0xF4 ? 4
+                                                 : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      ok = !(ch == 0xE0 && s[i + 1] < 0xA0) && !(ch == 0xED && s[i + 1] >= 0xA0);
+    }
+    if (ok && len == 4) {
+      ok = !(ch == 0xF0 && s[i + 1] < 0x90) && !(ch == 0xF4 && s[i + 1] >= 0x90);
+    }
+    if (ok) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += replacement;
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string render_html(const std::vector<json>& reports, const std::vector<std::string>& sources) {
+  std::vector<Run> runs = make_runs(reports, sources);
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < runs.size(); ++i) collect_rows(runs[i], i, rows);
+  std::vector<std::pair<std::string, std::string>> anchors = op_anchors(rows);
+
+  std::string title = "opbench report";
+  for (std::size_t i = 0; i < runs.size() && i < 3; ++i) title += (i ? ", " : ": ") + runs[i].label;
+  if (runs.size() > 3) title += ", ...";
+
+  std::string out;
+  out.reserve(64 * 1024);
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>" + esc(title) + "</title>\n";
+  render_style(out);
+  out += "</head>\n<body>\n";
+  render_header(out, runs, anchors);
+  out += "<main>\n";
+  render_summary(out, runs, rows);
+  render_ceilings(out, runs);
+  render_op_tables(out, runs, rows, anchors);
+  out += "</main>\n<footer>Generated by opbench from " + std::to_string(runs.size()) + " report" +
+         (runs.size() == 1 ? "" : "s") +
+         ". Self-contained: no network access, no external assets. Click a column header to "
+         "sort.</footer>\n";
+  render_script(out);
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace opbench::reports

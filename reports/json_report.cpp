@@ -1,0 +1,560 @@
+#include "reports/json_report.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <string_view>
+
+#include "harness/errors.hpp"
+#include "reports/atomic_file.hpp"
+
+namespace opbench::reports {
+
+using nlohmann::json;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+// A finite double, or null: NaN and Inf have no JSON spelling.
+json num(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+// "4096" -> 4096, "-3" -> -3; anything else (including "007", "1e3", "2^12") stays text.
+json param_value(const std::string& s) {
+  std::string_view digits = s;
+  if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+  bool canonical = !digits.empty() && (digits.size() == 1 || digits.front() != '0');
+  for (char c : digits) canonical = canonical && c >= '0' && c <= '9';
+  if (canonical) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && end == s.data() + s.size() && s != "-0") return v;
+  }
+  return s;
+}
+
+json params_json(const Params& p) {
+  json out = json::object();
+  for (const auto& [k, v] : p.items()) out[k] = param_value(v);
+  return out;
+}
+
+json cost_json(const Cost& c) {
+  return {{"flops", num(c.flops)}, {"bytes", num(c.bytes)}};
+}
+
+json agreement_json(const Agreement& a) {
+  return {{"checked", a.checked},
+          {"passed", a.passed},
+          {"max_abs_err", num(a.max_abs_err)},
+          {"max_rel_err", num(a.max_rel_err)},
+          {"rel_l2_err", num(a.rel_l2_err)},
+          {"mismatches", a.mismatches},
+          {"elements", a.elements},
+          {"first_mismatch", a.first_mismatch}};
+}
+
+// The fields a case adds to each of its benchmark entries and to opbench.cases.
+void add_case_fields(json& out, const CaseRecord& c) {
+  out["suite"] = c.suite;
+  out["op"] = c.op;
+  out["impl"] = c.impl;
+  out["backend"] = c.backend;
+  out["dtype"] = c.dtype;
+  out["params"] = params_json(c.params);
+  out["dataset"] = c.dataset;
+  out["cost"] = cost_json(c.cost);
+  out["agreement"] = agreement_json(c.agreement);
+  out["is_reference"] = c.is_reference;
+  if (!c.error.empty()) out["error"] = c.error;
+}
+
+json ceiling_json(const Ceiling& c) {
+  return {{"backend", c.backend},
+          {"kind", c.kind},
+          {"bytes", num(c.bytes)},
+          {"flops", num(c.flops)},
+          {"seconds", num(c.seconds)},
+          {"gbps", c.bytes > 0 && c.seconds > 0 ? num(c.gbps()) : json(nullptr)},
+          {"gflops", c.flops > 0 && c.seconds > 0 ? num(c.gflops()) : json(nullptr)}};
+}
+
+json tensor_json(const TensorRecord& t) {
+  return {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},      {"source", t.source},
+          {"dist", t.dist}, {"seed", t.seed},   {"checksum", t.checksum}};
+}
+
+// Seconds per unit of Google Benchmark's "time_unit"; 0 when unknown.
+double unit_seconds(const std::string& unit) {
+  if (unit == "ns") return 1e-9;
+  if (unit == "us") return 1e-6;
+  if (unit == "ms") return 1e-3;
+  if (unit == "s") return 1;
+  return 0;
+}
+
+// The time of one execution an entry states, in seconds; 0 when it states none (an error, a
+// spread such as stddev or cv, a complexity fit).
+double entry_seconds(const json& e) {
+  if (e.value("error_occurred", false)) return 0;
+  if (e.value("run_type", "") == "aggregate") {
+    std::string agg = e.value("aggregate_name", "");
+    if (agg == "stddev" || agg == "cv" || e.value("aggregate_unit", "time") != "time") return 0;
+  }
+  auto rt = e.find("real_time");
+  if (rt == e.end() || !rt->is_number()) return 0;
+  double t = rt->get<double>() * unit_seconds(e.value("time_unit", "ns"));
+  return std::isfinite(t) && t > 0 ? t : 0;
+}
+
+// The ceilings of the machine a case runs on. The reference runs on the host, so it uses the
+// host's ("cpu") ceilings.
+struct CeilingPick {
+  double copy_gbps = 0;
+  double gemm_gflops = 0;
+};
+
+CeilingPick pick_ceilings(const std::vector<Ceiling>& ceilings, const std::string& case_backend,
+                          double cost_bytes) {
+  const std::string backend = case_backend == "ref" ? "cpu" : case_backend;
+  CeilingPick pick;
+  double best_distance = std::numeric_limits<double>::infinity();
+  for (const Ceiling& c : ceilings) {
+    if (c.backend != backend || c.seconds <= 0) continue;
+    if (c.kind == "copy" && c.bytes > 0 && cost_bytes > 0) {
+      // The copy of the same size; else the nearest size (on a log scale: 1 MiB is nearer to
+      // 2 MiB than to 0.1 MiB).
+      double distance = c.bytes == cost_bytes ? -1 : std::abs(std::log(c.bytes / cost_bytes));
+      if (distance < best_distance) {
+        best_distance = distance;
+        pick.copy_gbps = c.gbps();
+      }
+    } else if (c.kind == "sgemm" && c.flops > 0) {
+      pick.gemm_gflops = std::max(pick.gemm_gflops, c.gflops());
+    }
+  }
+  return pick;
+}
+
+void add_rates(json& entry, const CaseRecord& c, const std::vector<Ceiling>& ceilings) {
+  double s = entry_seconds(entry);
+  entry["gbps"] = s > 0 && c.cost.bytes > 0 ? num(c.cost.bytes / s / 1e9) : json(nullptr);
+  entry["gflops"] = s > 0 && c.cost.flops > 0 ? num(c.cost.flops / s / 1e9) : json(nullptr);
+  json fraction = nullptr;
+  if (s > 0) {
+    CeilingPick pick = pick_ceilings(ceilings, c.backend, c.cost.bytes);
+    if (pick.copy_gbps > 0 || pick.gemm_gflops > 0) {
+      double f = ceiling_fraction(c.cost, s, pick.copy_gbps, pick.gemm_gflops);
+      if (std::isfinite(f) && f > 0) fraction = f;
+    }
+  }
+  entry["ceiling_fraction"] = fraction;
+}
+
+bool is_gbench_suffix(std::string_view part) {
+  if (part == "manual_time" || part == "real_time" || part == "process_time") return true;
+  for (std::string_view prefix :
+       {"min_time:", "min_warmup_time:", "repeats:", "iterations:", "threads:"}) {
+    if (part.size() > prefix.size() && part.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: each check names the JSON path of the field it looked at.
+
+std::string type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "binary";
+  }
+}
+
+enum class T { object, array, string, boolean, integer, number, number_or_null };
+
+const char* expected_name(T t) {
+  switch (t) {
+    case T::object:
+      return "an object";
+    case T::array:
+      return "an array";
+    case T::string:
+      return "a string";
+    case T::boolean:
+      return "a boolean";
+    case T::integer:
+      return "an integer";
+    case T::number:
+      return "a number";
+    case T::number_or_null:
+      return "a number or null";
+  }
+  return "?";
+}
+
+bool has_type(const json& v, T t) {
+  switch (t) {
+    case T::object:
+      return v.is_object();
+    case T::array:
+      return v.is_array();
+    case T::string:
+      return v.is_string();
+    case T::boolean:
+      return v.is_boolean();
+    case T::integer:  // as in JSON Schema, 3.0 is an integer
+      return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                       v.get<double>() == std::floor(v.get<double>()));
+    case T::number:
+      return v.is_number();
+    case T::number_or_null:
+      return v.is_number() || v.is_null();
+  }
+  return false;
+}
+
+struct Field {
+  const char* name;
+  T type;
+};
+
+class Validator {
+ public:
+  // The first problem found, or "".
+  std::string problem;
+
+  bool ok() const { return problem.empty(); }
+
+  // Checks that `obj[name]` exists with type `t`; returns it or nullptr.
+  const json* field(const json& obj, const std::string& path, const std::string& name, T t) {
+    if (!ok()) return nullptr;
+    std::string p = path.empty() ? name : path + "." + name;
+    auto it = obj.find(name);
+    if (it == obj.end()) {
+      problem = p + ": missing";
+      return nullptr;
+    }
+    return check(*it, p, t) ? &*it : nullptr;
+  }
+
+  // Like field(), but a missing field is fine.
+  const json* optional(const json& obj, const std::string& path, const std::string& name, T t) {
+    if (!ok() || !obj.contains(name)) return nullptr;
+    return field(obj, path, name, t);
+  }
+
+  bool check(const json& v, const std::string& path, T t) {
+    if (!ok()) return false;
+    if (!has_type(v, t)) {
+      problem = path + ": expected " + expected_name(t) + ", got " + type_name(v);
+      return false;
+    }
+    return true;
+  }
+
+  void fields(const json& obj, const std::string& path, std::initializer_list<Field> list) {
+    for (const Field& f : list) field(obj, path, f.name, f.type);
+  }
+
+  void cost(const json& obj, const std::string& path) {
+    if (const json* c = field(obj, path, "cost", T::object)) {
+      fields(*c, path + ".cost", {{"flops", T::number_or_null}, {"bytes", T::number_or_null}});
+    }
+  }
+
+  void agreement(const json& obj, const std::string& path) {
+    if (const json* a = field(obj, path, "agreement", T::object)) {
+      fields(*a, path + ".agreement",
+             {{"checked", T::boolean},
+              {"passed", T::boolean},
+              {"max_abs_err", T::number_or_null},
+              {"max_rel_err", T::number_or_null},
+              {"rel_l2_err", T::number_or_null},
+              {"mismatches", T::integer},
+              {"elements", T::integer},
+              {"first_mismatch", T::string}});
+    }
+  }
+
+  void params(const json& obj, const std::string& path) {
+    if (const json* p = field(obj, path, "params", T::object)) {
+      for (const auto& [k, v] : p->items()) {
+        if (!ok()) return;
+        if (!v.is_number_integer() && !v.is_string()) {
+          problem =
+              path + ".params." + k + ": expected an integer or a string, got " + type_name(v);
+        }
+      }
+    }
+  }
+
+  // The fields a case adds to its benchmark entries and to opbench.cases.
+  void case_fields(const json& obj, const std::string& path) {
+    fields(obj, path,
+           {{"suite", T::string},
+            {"op", T::string},
+            {"impl", T::string},
+            {"backend", T::string},
+            {"dtype", T::string}});
+    params(obj, path);
+    field(obj, path, "dataset", T::string);
+    cost(obj, path);
+    agreement(obj, path);
+    field(obj, path, "is_reference", T::boolean);
+    optional(obj, path, "error", T::string);
+  }
+};
+
+std::string idx(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+}  // namespace
+
+std::vector<std::string> case_name_candidates(const std::string& run_name) {
+  std::vector<std::string> out{run_name};
+  std::string name = run_name;
+  while (true) {
+    auto slash = name.rfind('/');
+    if (slash == std::string::npos || !is_gbench_suffix(std::string_view(name).substr(slash + 1)))
+      break;
+    name.resize(slash);
+    out.push_back(name);
+  }
+  return out;
+}
+
+json build_report(const RunResult& run) {
+  json doc = json::object();
+  doc["context"] = run.gbench.is_object() && run.gbench.contains("context")
+                       ? run.gbench.at("context")
+                       : json::object();
+
+  std::map<std::string, const CaseRecord*> by_name;
+  for (const CaseRecord& c : run.cases) by_name.emplace(c.name, &c);
+
+  json benchmarks = json::array();
+  if (run.gbench.is_object() && run.gbench.contains("benchmarks") &&
+      run.gbench.at("benchmarks").is_array()) {
+    for (json entry : run.gbench.at("benchmarks")) {
+      if (entry.is_object()) {
+        std::string run_name = entry.value("run_name", entry.value("name", ""));
+        const CaseRecord* match = nullptr;
+        for (const std::string& candidate : case_name_candidates(run_name)) {
+          if (auto it = by_name.find(candidate); it != by_name.end()) {
+            match = it->second;
+            break;
+          }
+        }
+        if (match != nullptr) {
+          add_case_fields(entry, *match);
+          add_rates(entry, *match, run.ceilings);
+        }
+      }
+      benchmarks.push_back(std::move(entry));
+    }
+  }
+  doc["benchmarks"] = std::move(benchmarks);
+
+  json ob = json::object();
+  ob["schema_version"] = kSchemaVersion;
+  ob["tool"] = "opbench";
+  ob["tool_version"] = run.build.tool_version;
+  ob["git"] = {{"commit", run.build.git_commit}, {"dirty", run.build.git_dirty}};
+  ob["build"] = {{"compiler", run.build.compiler},
+                 {"cxx_flags", run.build.cxx_flags},
+                 {"build_type", run.build.build_type},
+                 {"native", run.build.native},
+                 {"blas", run.build.blas},
+                 {"cuda", run.build.cuda},
+                 {"onednn", run.build.onednn}};
+  ob["devices"] = run.devices;
+  ob["threads"] = run.threads;
+  ob["timed"] = run.timed;
+  ob["command_line"] = run.command_line;
+  json ceilings = json::array();
+  for (const Ceiling& c : run.ceilings) ceilings.push_back(ceiling_json(c));
+  ob["ceilings"] = std::move(ceilings);
+  json datasets = json::object();
+  for (const DatasetRecord& d : run.datasets) {
+    json tensors = json::array();
+    for (const TensorRecord& t : d.tensors) tensors.push_back(tensor_json(t));
+    datasets[d.key] = {{"tensors", std::move(tensors)}};
+  }
+  ob["datasets"] = std::move(datasets);
+  json cases = json::array();
+  for (const CaseRecord& c : run.cases) {
+    json cj = {{"name", c.name}};
+    add_case_fields(cj, c);
+    cases.push_back(std::move(cj));
+  }
+  ob["cases"] = std::move(cases);
+  doc["opbench"] = std::move(ob);
+  return doc;
+}
+
+std::string validate_report(const json& doc) {
+  Validator v;
+  if (!doc.is_object()) return "(top level): expected an object, got " + type_name(doc);
+  const json* ob = v.field(doc, "", "opbench", T::object);
+  if (!v.ok()) return v.problem;
+  // The version first: a newer report may have changed any other field.
+  const json* version = v.field(*ob, "opbench", "schema_version", T::integer);
+  if (!v.ok()) return v.problem;
+  double value = version->get<double>();  // exact for any version that could be meant
+  if (value > kSchemaVersion) {
+    return "schema_version " + version->dump() + " is newer than this opbench understands (" +
+           std::to_string(kSchemaVersion) + "); upgrade opbench";
+  }
+  if (value < 1) {
+    return "opbench.schema_version: expected a positive integer, got " + version->dump();
+  }
+
+  v.field(doc, "", "context", T::object);
+  const json* benchmarks = v.field(doc, "", "benchmarks", T::array);
+
+  v.fields(*ob, "opbench",
+           {{"tool", T::string},
+            {"tool_version", T::string},
+            {"threads", T::integer},
+            {"timed", T::boolean},
+            {"command_line", T::string}});
+  if (const json* git = v.field(*ob, "opbench", "git", T::object)) {
+    v.fields(*git, "opbench.git", {{"commit", T::string}, {"dirty", T::boolean}});
+  }
+  if (const json* build = v.field(*ob, "opbench", "build", T::object)) {
+    v.fields(*build, "opbench.build",
+             {{"compiler", T::string},
+              {"cxx_flags", T::string},
+              {"build_type", T::string},
+              {"native", T::boolean},
+              {"blas", T::string},
+              {"cuda", T::string},
+              {"onednn", T::string}});
+  }
+  if (const json* devices = v.field(*ob, "opbench", "devices", T::array)) {
+    for (std::size_t i = 0; i < devices->size(); ++i) {
+      v.check((*devices)[i], idx("opbench.devices", i), T::string);
+    }
+  }
+  if (const json* ceilings = v.field(*ob, "opbench", "ceilings", T::array)) {
+    for (std::size_t i = 0; i < ceilings->size(); ++i) {
+      std::string p = idx("opbench.ceilings", i);
+      if (v.check((*ceilings)[i], p, T::object)) {
+        v.fields((*ceilings)[i], p,
+                 {{"backend", T::string},
+                  {"kind", T::string},
+                  {"bytes", T::number_or_null},
+                  {"flops", T::number_or_null},
+                  {"seconds", T::number_or_null},
+                  {"gbps", T::number_or_null},
+                  {"gflops", T::number_or_null}});
+      }
+    }
+  }
+  if (const json* datasets = v.field(*ob, "opbench", "datasets", T::object)) {
+    for (const auto& [key, d] : datasets->items()) {
+      std::string p = "opbench.datasets[\"" + key + "\"]";
+      if (!v.check(d, p, T::object)) break;
+      const json* tensors = v.field(d, p, "tensors", T::array);
+      if (tensors == nullptr) break;
+      for (std::size_t i = 0; i < tensors->size(); ++i) {
+        std::string tp = idx(p + ".tensors", i);
+        const json& t = (*tensors)[i];
+        if (!v.check(t, tp, T::object)) break;
+        v.fields(t, tp,
+                 {{"name", T::string},
+                  {"dtype", T::string},
+                  {"source", T::string},
+                  {"dist", T::string},
+                  {"seed", T::integer},
+                  {"checksum", T::string}});
+        if (const json* shape = v.field(t, tp, "shape", T::array)) {
+          for (std::size_t j = 0; j < shape->size(); ++j) {
+            v.check((*shape)[j], idx(tp + ".shape", j), T::integer);
+          }
+        }
+      }
+    }
+  }
+  if (const json* cases = v.field(*ob, "opbench", "cases", T::array)) {
+    for (std::size_t i = 0; i < cases->size(); ++i) {
+      std::string p = idx("opbench.cases", i);
+      if (!v.check((*cases)[i], p, T::object)) break;
+      v.field((*cases)[i], p, "name", T::string);
+      v.case_fields((*cases)[i], p);
+    }
+  }
+  if (benchmarks != nullptr) {
+    for (std::size_t i = 0; i < benchmarks->size(); ++i) {
+      std::string p = idx("benchmarks", i);
+      const json& e = (*benchmarks)[i];
+      if (!v.check(e, p, T::object)) break;
+      v.field(e, p, "name", T::string);
+      if (!e.contains("op")) continue;  // an entry opbench did not add to: Google Benchmark's own
+      v.case_fields(e, p);
+      v.fields(e, p,
+               {{"gbps", T::number_or_null},
+                {"gflops", T::number_or_null},
+                {"ceiling_fraction", T::number_or_null}});
+    }
+  }
+  return v.problem;
+}
+
+json read_report(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw UsageError(path + ": cannot read the report (it is a folder)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot read the report (" + std::strerror(errno) + ")");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw UsageError(path + ": cannot read the report (read error)");
+  json doc;
+  try {
+    doc = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw UsageError(path + ": not valid JSON at byte " + std::to_string(e.byte));
+  }
+  if (std::string problem = validate_report(doc); !problem.empty()) {
+    throw UsageError(path + ": " + problem);
+  }
+  return doc;
+}
+
+std::string dump_report(const json& report) {
+  return report.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+void write_report(const std::string& path, const json& report) {
+  write_file_atomically(path, dump_report(report));
+}
+
+}  // namespace opbench::reports

@@ -1,0 +1,25 @@
+#include "harness/build_info.hpp"
+#include "harness/device.hpp"
+#include "suites/suites.hpp"
+
+#ifdef OPBENCH_HAVE_ONEDNN
+#include "kernels/cpu/onednn_norm.hpp"
+#endif
+
+namespace opbench {
+
+void register_all_suites(Registry& reg) {
+  reg.set_backend_status({"ref", true, "float64 reference, one thread"});
+  reg.set_backend_status(
+      {"cpu", true, cpu_model_name() + ", " + std::to_string(hardware_threads()) + " threads"});
+  reg.set_backend_status(cuda_status());
+#ifdef OPBENCH_HAVE_ONEDNN
+  reg.set_backend_status({"onednn", true, "oneDNN " + onednn::version() + " (peer, runs on cpu)"});
+#else
+  reg.set_backend_status(
+      {"onednn", false, "not built: oneDNN was not found at configure time (Debian: libdnnl-dev)"});
+#endif
+  register_norm_suite(reg);
+}
+
+}  // namespace opbench

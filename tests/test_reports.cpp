@@ -1,0 +1,1289 @@
+// Tests of reports/: the JSON report (building, matching Google Benchmark entries to cases, rates
+// and ceiling fractions, reading and validating), the schema file, atomic writes, Google
+// Benchmark's compare.py on our files, and the console summary.
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness/errors.hpp"
+#include "harness/results.hpp"
+#include "reports/atomic_file.hpp"
+#include "reports/console_summary.hpp"
+#include "reports/json_report.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using opbench::UsageError;
+namespace rep = opbench::reports;
+
+namespace {
+
+const std::string kPoint = "rows:64/cols:4096/dist:normal";
+const std::string kRef = "norm/layernorm/ref/f32/" + kPoint;
+const std::string kPlain = "norm/layernorm/cpu.plain/f32/" + kPoint;
+const std::string kFast = "norm/layernorm/cpu.fast/f32/" + kPoint;
+const std::string kCuda = "norm/layernorm/cuda.fast/f32/" + kPoint;
+const std::string kBroken = "norm/rmsnorm/cpu.fast/f32/" + kPoint;
+const std::string kDataset = "norm/layernorm/f32/" + kPoint;
+
+// LayerNorm of x[64, 4096] with gamma, beta: read x, gamma, beta, write y.
+constexpr double kBytes = 2.0 * 64 * 4096 * 4 + 2.0 * 4096 * 4;  // 2129920
+constexpr double kFlops = 8.0 * 64 * 4096;                       // 2097152
+
+// Exactly the shape Google Benchmark 1.7.1's JSONReporter writes (captured from a real run with
+// --benchmark_repetitions=3 for cpu.fast, and UseManualTime() for the CUDA case), plus an entry
+// that only looks like one of our cases and one that is no case at all.
+const char* kGbenchJson = R"({
+  "context": {
+    "date": "2026-11-23T01:05:43+00:00",
+    "host_name": "vm",
+    "executable": "./opbench",
+    "num_cpus": 2,
+    "mhz_per_cpu": 2096,
+    "cpu_scaling_enabled": false,
+    "caches": [{"type": "Data", "level": 1, "size": 32768, "num_sharing": 1}],
+    "load_avg": [0.800293, 0.279297, 0.11377],
+    "library_build_type": "release"
+  },
+  "benchmarks": [
+    {"name": "norm/layernorm/ref/f32/rows:64/cols:4096/dist:normal", "family_index": 0,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/ref/f32/rows:64/cols:4096/dist:normal", "run_type": "iteration",
+     "repetitions": 1, "repetition_index": 0, "threads": 1, "iterations": 140,
+     "real_time": 5.0e+06, "cpu_time": 4.9e+06, "time_unit": "ns"},
+    {"name": "norm/layernorm/cpu.plain/f32/rows:64/cols:4096/dist:normal", "family_index": 1,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.plain/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+     "iterations": 875, "real_time": 8.0e+05, "cpu_time": 7.9e+05, "time_unit": "ns"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal", "family_index": 2,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "iteration", "repetitions": 3, "repetition_index": 0, "threads": 1,
+     "iterations": 3500, "real_time": 190.0, "cpu_time": 189.0, "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal", "family_index": 2,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "iteration", "repetitions": 3, "repetition_index": 1, "threads": 1,
+     "iterations": 3500, "real_time": 200.0, "cpu_time": 199.0, "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal", "family_index": 2,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "iteration", "repetitions": 3, "repetition_index": 2, "threads": 1,
+     "iterations": 3500, "real_time": 230.0, "cpu_time": 229.0, "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal_mean", "family_index": 2,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "aggregate", "repetitions": 3, "threads": 1, "aggregate_name": "mean",
+     "aggregate_unit": "time", "iterations": 3, "real_time": 206.66666666666666,
+     "cpu_time": 205.66666666666666, "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal_median",
+     "family_index": 2, "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "aggregate", "repetitions": 3, "threads": 1, "aggregate_name": "median",
+     "aggregate_unit": "time", "iterations": 3, "real_time": 200.0, "cpu_time": 199.0,
+     "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal_stddev",
+     "family_index": 2, "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "aggregate", "repetitions": 3, "threads": 1, "aggregate_name": "stddev",
+     "aggregate_unit": "time", "iterations": 3, "real_time": 20.816659994661325,
+     "cpu_time": 20.816659994661325, "time_unit": "us"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal_cv", "family_index": 2,
+     "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal",
+     "run_type": "aggregate", "repetitions": 3, "threads": 1, "aggregate_name": "cv",
+     "aggregate_unit": "percentage", "iterations": 3, "real_time": 0.01,
+     "cpu_time": 0.0101, "time_unit": "us"},
+    {"name": "norm/layernorm/cuda.fast/f32/rows:64/cols:4096/dist:normal/manual_time",
+     "family_index": 3, "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cuda.fast/f32/rows:64/cols:4096/dist:normal/manual_time",
+     "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+     "iterations": 350000, "real_time": 2000.0, "cpu_time": 3.3, "time_unit": "ns"},
+    {"name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal/extra:1",
+     "family_index": 4, "per_family_instance_index": 0,
+     "run_name": "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal/extra:1",
+     "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+     "iterations": 10, "real_time": 1.0, "cpu_time": 1.0, "time_unit": "ns"},
+    {"name": "some_other_benchmark", "family_index": 5, "per_family_instance_index": 0,
+     "run_name": "some_other_benchmark", "run_type": "iteration", "repetitions": 1,
+     "repetition_index": 0, "threads": 1, "iterations": 10, "real_time": 1.0, "cpu_time": 1.0,
+     "time_unit": "ns"}
+  ]
+})";
+
+opbench::Params point() {
+  opbench::Params p;
+  p.set("rows", "64");
+  p.set("cols", "4096");
+  p.set("dist", "normal");
+  return p;
+}
+
+opbench::CaseRecord make_case(const std::string& name, const std::string& op,
+                              const std::string& impl, const std::string& backend) {
+  opbench::CaseRecord c;
+  c.name = name;
+  c.suite = "norm";
+  c.op = op;
+  c.impl = impl;
+  c.backend = backend;
+  c.dtype = "f32";
+  c.params = point();
+  c.cost = {kFlops, kBytes};
+  c.dataset = "norm/" + op + "/f32/" + kPoint;
+  return c;
+}
+
+opbench::Agreement passed_agreement() {
+  opbench::Agreement a;
+  a.checked = true;
+  a.passed = true;
+  a.max_abs_err = 2.5e-7;
+  a.max_rel_err = 1e-6;
+  a.rel_l2_err = 3e-8;
+  a.elements = 64 * 4096;
+  return a;
+}
+
+opbench::RunResult make_run() {
+  opbench::RunResult run;
+  run.gbench = json::parse(kGbenchJson);
+
+  opbench::CaseRecord ref = make_case(kRef, "layernorm", "ref", "ref");
+  ref.is_reference = true;
+  opbench::CaseRecord plain = make_case(kPlain, "layernorm", "cpu.plain", "cpu");
+  plain.agreement = passed_agreement();
+  opbench::CaseRecord fast = make_case(kFast, "layernorm", "cpu.fast", "cpu");
+  fast.agreement = passed_agreement();
+  opbench::CaseRecord cuda = make_case(kCuda, "layernorm", "cuda.fast", "cuda");
+  cuda.agreement.checked = true;
+  cuda.agreement.passed = false;
+  cuda.agreement.max_abs_err = 0.25;
+  cuda.agreement.max_rel_err = 0.5;
+  cuda.agreement.rel_l2_err = 1e-3;
+  cuda.agreement.mismatches = 3;
+  cuda.agreement.elements = 64 * 4096;
+  cuda.agreement.first_mismatch = "y[3, 17]: got 1.5, want 1.25";
+  opbench::CaseRecord broken = make_case(kBroken, "rmsnorm", "cpu.fast", "cpu");
+  broken.error = "kernel threw: boom";
+  broken.agreement.max_abs_err = std::numeric_limits<double>::quiet_NaN();
+  broken.agreement.rel_l2_err = std::numeric_limits<double>::infinity();
+  run.cases = {ref, plain, fast, cuda, broken};
+
+  opbench::DatasetRecord d;
+  d.key = kDataset;
+  d.tensors = {{"x", "f32", {64, 4096}, "generated", "normal", 11, "xxh64:0123456789abcdef"},
+               {"gamma", "f32", {4096}, "generated", "uniform(0.5,1.5)", 12, "xxh64:1"},
+               {"beta", "f32", {4096}, "/data/beta.npy", "", 0, "xxh64:2"}};
+  run.datasets = {d};
+
+  // cpu: a copy of exactly the case's bytes (21.2992 GB/s) and a bigger one; an SGEMM.
+  // cuda: copies of 4 MiB and 256 MiB (none of the case's size); an SGEMM.
+  run.ceilings = {{"cpu", "copy", kBytes, 0, 1e-4},
+                  {"cpu", "copy", 64.0 * 1024 * 1024, 0, 1e-2},
+                  {"cpu", "sgemm", 0, 2.0 * 1024 * 1024 * 1024, 0.02},
+                  {"cuda", "copy", 4.0 * 1024 * 1024, 0, 2e-6},
+                  {"cuda", "copy", 256.0 * 1024 * 1024, 0, 1e-4},
+                  {"cuda", "sgemm", 0, 2.0 * 4096 * 4096 * 4096, 0.003}};
+  run.build.tool_version = "0.1.0";
+  run.build.git_commit = "0123456789abcdef0123456789abcdef01234567";
+  run.build.git_dirty = true;
+  run.build.compiler = "GNU 12.2.0";
+  run.build.cxx_flags = "-O3 -DNDEBUG -march=native -fopenmp";
+  run.build.build_type = "Release";
+  run.build.native = true;
+  run.build.blas = "libopenblas.so";
+  run.build.cuda = "12.4";
+  run.build.onednn = "";
+  run.devices = {"cpu: AMD EPYC 7B13", "cuda:0: NVIDIA H100 80GB HBM3"};
+  run.threads = 2;
+  run.timed = true;
+  run.command_line = "opbench run --suite norm --benchmark_repetitions=3";
+  return run;
+}
+
+// The check-only result of the same cases: no timings.
+opbench::RunResult make_check_run() {
+  opbench::RunResult run = make_run();
+  run.gbench["benchmarks"] = json::array();
+  run.timed = false;
+  run.ceilings.clear();
+  run.command_line = "opbench check --suite norm";
+  return run;
+}
+
+const json& entry(const json& report, std::size_t i) {
+  return report.at("benchmarks").at(i);
+}
+
+// A fresh folder under the system's temp folder, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "opbench_test_reports.XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename());
+    return out;
+  }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// The UsageError message of `fn`, or "" when it did not throw one.
+template <class F>
+std::string usage_error(F&& fn) {
+  try {
+    fn();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct Command {
+  int rc = -1;
+  std::string output;
+};
+
+Command run_command(const std::string& cmd) {
+  Command r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A Python 3 interpreter that can import `module`: `python3` on PATH first, then the system's
+// (where Debian's python3-* packages live); "" when none can.
+std::string python_with(const std::string& module) {
+  for (const char* py : {"python3", "/usr/bin/python3"}) {
+    if (run_command(std::string(py) + " -c 'import " + module + "'").rc == 0) return py;
+  }
+  return "";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// build_report: Google Benchmark's document kept, entries augmented
+
+TEST(BuildReport, KeepsGoogleBenchmarksContextAndEntriesUnchanged) {
+  opbench::RunResult run = make_run();
+  json report = rep::build_report(run);
+  EXPECT_EQ(report.at("context"), run.gbench.at("context"));
+  const json& original = run.gbench.at("benchmarks");
+  ASSERT_EQ(report.at("benchmarks").size(), original.size());
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    for (const auto& [key, value] : original[i].items()) {
+      EXPECT_EQ(entry(report, i).at(key), value) << "benchmarks[" << i << "]." << key;
+    }
+  }
+}
+
+TEST(BuildReport, AddsTheCaseFieldsToEachEntryOfTheCase) {
+  json report = rep::build_report(make_run());
+  const json& e = entry(report, 3);  // cpu.fast, repetition 1
+  EXPECT_EQ(e.at("suite"), "norm");
+  EXPECT_EQ(e.at("op"), "layernorm");
+  EXPECT_EQ(e.at("impl"), "cpu.fast");
+  EXPECT_EQ(e.at("backend"), "cpu");
+  EXPECT_EQ(e.at("dtype"), "f32");
+  EXPECT_EQ(e.at("params"), json::parse(R"({"rows": 64, "cols": 4096, "dist": "normal"})"));
+  EXPECT_TRUE(e.at("params").at("rows").is_number_integer());
+  EXPECT_EQ(e.at("dataset"), kDataset);
+  EXPECT_EQ(e.at("cost").at("bytes"), kBytes);
+  EXPECT_EQ(e.at("cost").at("flops"), kFlops);
+  EXPECT_EQ(e.at("is_reference"), false);
+  EXPECT_FALSE(e.contains("error"));
+  const json& a = e.at("agreement");
+  EXPECT_EQ(a.at("checked"), true);
+  EXPECT_EQ(a.at("passed"), true);
+  EXPECT_EQ(a.at("max_abs_err"), 2.5e-7);
+  EXPECT_EQ(a.at("max_rel_err"), 1e-6);
+  EXPECT_EQ(a.at("rel_l2_err"), 3e-8);
+  EXPECT_EQ(a.at("mismatches"), 0);
+  EXPECT_EQ(a.at("elements"), 64 * 4096);
+  EXPECT_EQ(a.at("first_mismatch"), "");
+  EXPECT_EQ(entry(report, 0).at("is_reference"), true);
+}
+
+TEST(BuildReport, ParamValuesThatAreDecimalIntegersBecomeNumbers) {
+  opbench::RunResult run = make_run();
+  opbench::Params p;
+  p.set("rows", "64");
+  p.set("neg", "-3");
+  p.set("lead", "007");
+  p.set("pow", "2^12");
+  p.set("huge", "99999999999999999999");
+  p.set("dist", "normal");
+  run.cases[2].params = p;
+  json params = rep::build_report(run).at("opbench").at("cases").at(2).at("params");
+  EXPECT_EQ(params, json::parse(R"({"rows": 64, "neg": -3, "lead": "007", "pow": "2^12",
+                                   "huge": "99999999999999999999", "dist": "normal"})"));
+}
+
+TEST(BuildReport, MatchesEntriesByRunNameIncludingManualTimeAndAggregates) {
+  json report = rep::build_report(make_run());
+  for (std::size_t i = 2; i <= 8; ++i) EXPECT_EQ(entry(report, i).at("impl"), "cpu.fast") << i;
+  EXPECT_EQ(entry(report, 1).at("impl"), "cpu.plain");
+  // ".../manual_time" belongs to the CUDA case.
+  EXPECT_EQ(entry(report, 9).at("impl"), "cuda.fast");
+  EXPECT_EQ(entry(report, 9).at("backend"), "cuda");
+  EXPECT_EQ(entry(report, 9).at("agreement").at("passed"), false);
+  // "/extra:1" is no suffix of Google Benchmark's; the other is no case: both kept unchanged.
+  const json original = json::parse(kGbenchJson).at("benchmarks");
+  EXPECT_EQ(entry(report, 10), original.at(10));
+  EXPECT_EQ(entry(report, 11), original.at(11));
+}
+
+TEST(BuildReport, CaseNameCandidatesStripOnlyGoogleBenchmarkSuffixes) {
+  EXPECT_EQ(rep::case_name_candidates("a/b:1/min_time:0.500/repeats:3/manual_time/threads:2"),
+            (std::vector<std::string>{"a/b:1/min_time:0.500/repeats:3/manual_time/threads:2",
+                                      "a/b:1/min_time:0.500/repeats:3/manual_time",
+                                      "a/b:1/min_time:0.500/repeats:3", "a/b:1/min_time:0.500",
+                                      "a/b:1"}));
+  EXPECT_EQ(rep::case_name_candidates("a/b/real_time"),
+            (std::vector<std::string>{"a/b/real_time", "a/b"}));
+  EXPECT_EQ(
+      rep::case_name_candidates("a/b/process_time/iterations:10"),
+      (std::vector<std::string>{"a/b/process_time/iterations:10", "a/b/process_time", "a/b"}));
+  EXPECT_EQ(rep::case_name_candidates("a/dist:normal/extra:1"),
+            (std::vector<std::string>{"a/dist:normal/extra:1"}));
+  EXPECT_EQ(rep::case_name_candidates("a/threads:"), (std::vector<std::string>{"a/threads:"}));
+}
+
+TEST(BuildReport, CaseWhoseNameEndsLikeASuffixStillMatchesExactly) {
+  opbench::RunResult run = make_run();
+  run.cases[2].name = kFast + "/threads:4";  // an axis that happens to be called "threads"
+  run.gbench["benchmarks"][3]["run_name"] = kFast + "/threads:4/manual_time";
+  json report = rep::build_report(run);
+  EXPECT_EQ(entry(report, 3).at("impl"), "cpu.fast");
+  EXPECT_FALSE(entry(report, 2).contains("op"));  // no case of that name any more
+}
+
+TEST(BuildReport, RatesFollowRealTimeInItsUnit) {
+  json report = rep::build_report(make_run());
+  const json& fast = entry(report, 6);                                     // the median: 200 us
+  EXPECT_DOUBLE_EQ(fast.at("gbps").get<double>(), kBytes / 200e-6 / 1e9);  // 10.6496
+  EXPECT_DOUBLE_EQ(fast.at("gflops").get<double>(), kFlops / 200e-6 / 1e9);
+  const json& plain = entry(report, 1);  // 800000 ns
+  EXPECT_DOUBLE_EQ(plain.at("gbps").get<double>(), kBytes / 800e-6 / 1e9);
+  EXPECT_DOUBLE_EQ(entry(report, 2).at("gbps").get<double>(), kBytes / 190e-6 / 1e9);
+}
+
+TEST(BuildReport, CeilingFractionUsesTheSameSizeCopyAndTheSgemmOfTheBackend) {
+  json report = rep::build_report(make_run());
+  // cpu.fast median 200 us. The cpu copy of exactly kBytes moves 21.2992 GB/s, so kBytes need
+  // 100 us; the SGEMM (2^31 flops in 20 ms = 107.37 GFLOP/s) needs 19.53 us for kFlops. The
+  // roofline allows max(100, 19.53) = 100 us: fraction 100 / 200 = 0.5.
+  EXPECT_NEAR(entry(report, 6).at("ceiling_fraction").get<double>(), 0.5, 1e-12);
+  // 190 us: 100 / 190.
+  EXPECT_NEAR(entry(report, 2).at("ceiling_fraction").get<double>(), 100.0 / 190.0, 1e-12);
+}
+
+TEST(BuildReport, CeilingFractionFallsBackToTheNearestCopySize) {
+  json report = rep::build_report(make_run());
+  // No cuda copy of kBytes (2.03 MiB): the nearest is 4 MiB in 2 us = 2097.152 GB/s, so kBytes
+  // need 1.015625 us; the SGEMM (2 * 4096^3 in 3 ms) needs 0.0458 us. Measured: 2 us.
+  const double copy_gbps = 4.0 * 1024 * 1024 / 2e-6 / 1e9;
+  ASSERT_DOUBLE_EQ(copy_gbps, 2097.152);
+  EXPECT_NEAR(entry(report, 9).at("ceiling_fraction").get<double>(), 1.015625e-6 / 2e-6, 1e-12);
+}
+
+TEST(BuildReport, ReferenceUsesTheHostCeilings) {
+  json report = rep::build_report(make_run());
+  // ref: 5 ms; host copy allows 100 us.
+  EXPECT_NEAR(entry(report, 0).at("ceiling_fraction").get<double>(), 100e-6 / 5e-3, 1e-12);
+}
+
+TEST(BuildReport, SpreadsHaveNoRatesAndUnknownCeilingsGiveNull) {
+  json report = rep::build_report(make_run());
+  for (std::size_t i : {7u, 8u}) {  // stddev, cv
+    EXPECT_TRUE(entry(report, i).at("gbps").is_null()) << i;
+    EXPECT_TRUE(entry(report, i).at("gflops").is_null()) << i;
+    EXPECT_TRUE(entry(report, i).at("ceiling_fraction").is_null()) << i;
+  }
+  EXPECT_TRUE(entry(report, 5).at("gbps").is_number());  // mean
+  EXPECT_TRUE(entry(report, 6).at("gbps").is_number());  // median
+
+  opbench::RunResult run = make_run();
+  run.ceilings.clear();
+  json no_ceilings = rep::build_report(run);
+  EXPECT_TRUE(entry(no_ceilings, 6).at("ceiling_fraction").is_null());
+  EXPECT_TRUE(entry(no_ceilings, 6).at("gbps").is_number());
+}
+
+TEST(BuildReport, OpbenchBlockRecordsTheRun) {
+  json ob = rep::build_report(make_run()).at("opbench");
+  EXPECT_EQ(ob.at("schema_version"), rep::kSchemaVersion);
+  EXPECT_EQ(ob.at("tool"), "opbench");
+  EXPECT_EQ(ob.at("tool_version"), "0.1.0");
+  EXPECT_EQ(ob.at("git"), json::parse(R"({"commit": "0123456789abcdef0123456789abcdef01234567",
+                                          "dirty": true})"));
+  EXPECT_EQ(ob.at("build").at("native"), true);
+  EXPECT_EQ(ob.at("build").at("cxx_flags"), "-O3 -DNDEBUG -march=native -fopenmp");
+  EXPECT_EQ(ob.at("build").at("onednn"), "");
+  EXPECT_EQ(ob.at("devices").size(), 2u);
+  EXPECT_EQ(ob.at("threads"), 2);
+  EXPECT_EQ(ob.at("timed"), true);
+  EXPECT_EQ(ob.at("command_line"), "opbench run --suite norm --benchmark_repetitions=3");
+
+  ASSERT_EQ(ob.at("ceilings").size(), 6u);
+  const json& copy = ob.at("ceilings").at(0);
+  EXPECT_EQ(copy.at("backend"), "cpu");
+  EXPECT_EQ(copy.at("kind"), "copy");
+  EXPECT_NEAR(copy.at("gbps").get<double>(), 21.2992, 1e-9);
+  EXPECT_TRUE(copy.at("gflops").is_null());
+  const json& sgemm = ob.at("ceilings").at(2);
+  EXPECT_NEAR(sgemm.at("gflops").get<double>(), 107.3741824, 1e-6);
+  EXPECT_TRUE(sgemm.at("gbps").is_null());
+
+  const json& x = ob.at("datasets").at(kDataset).at("tensors").at(0);
+  EXPECT_EQ(x, json::parse(R"({"name": "x", "dtype": "f32", "shape": [64, 4096],
+                               "source": "generated", "dist": "normal", "seed": 11,
+                               "checksum": "xxh64:0123456789abcdef"})"));
+
+  ASSERT_EQ(ob.at("cases").size(), 5u);
+  EXPECT_EQ(ob.at("cases").at(3).at("name"), kCuda);
+  EXPECT_EQ(ob.at("cases").at(3).at("agreement").at("mismatches"), 3);
+  const json& broken = ob.at("cases").at(4);
+  EXPECT_EQ(broken.at("error"), "kernel threw: boom");
+  EXPECT_TRUE(broken.at("agreement").at("max_abs_err").is_null());  // NaN
+  EXPECT_TRUE(broken.at("agreement").at("rel_l2_err").is_null());   // Inf
+  EXPECT_EQ(broken.at("agreement").at("max_rel_err"), 0);
+}
+
+TEST(BuildReport, CheckOnlyReportCarriesCasesWithoutBenchmarks) {
+  json report = rep::build_report(make_check_run());
+  EXPECT_TRUE(report.at("benchmarks").empty());
+  EXPECT_EQ(report.at("opbench").at("timed"), false);
+  EXPECT_EQ(report.at("opbench").at("cases").size(), 5u);
+  EXPECT_EQ(report.at("opbench").at("cases").at(3).at("agreement").at("passed"), false);
+  EXPECT_EQ(rep::validate_report(report), "");
+}
+
+TEST(BuildReport, NonFiniteNumbersNeverMakeInvalidJson) {
+  opbench::RunResult run = make_run();
+  run.cases[2].cost.bytes = std::numeric_limits<double>::quiet_NaN();
+  run.gbench["benchmarks"][3]["real_time"] = std::numeric_limits<double>::infinity();
+  run.cases[1].agreement.max_rel_err = -std::numeric_limits<double>::infinity();
+  std::string text = rep::dump_report(rep::build_report(run));
+  json back = json::parse(text);  // throws if the text were not JSON
+  EXPECT_EQ(text.find("NaN"), std::string::npos);
+  EXPECT_EQ(text.find("Infinity"), std::string::npos);
+  EXPECT_EQ(rep::validate_report(back), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing and reading
+
+TEST(ReadReport, RoundTripsThroughAFile) {
+  TempDir dir;
+  json report = rep::build_report(make_run());
+  rep::write_report(dir.file("run.json"), report);
+  json back = rep::read_report(dir.file("run.json"));
+  EXPECT_EQ(back, report);
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"run.json"});
+}
+
+TEST(ReadReport, MissingFieldIsNamedByItsPath) {
+  TempDir dir;
+  json report = rep::build_report(make_run());
+  report["benchmarks"][3]["agreement"].erase("passed");
+  write_text(dir.file("r.json"), report.dump());
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.file("r.json")); }),
+            dir.file("r.json") + ": benchmarks[3].agreement.passed: missing");
+  EXPECT_EQ(rep::validate_report(report), "benchmarks[3].agreement.passed: missing");
+}
+
+TEST(ReadReport, WrongTypeIsNamedByItsPath) {
+  json report = rep::build_report(make_run());
+  report["opbench"]["threads"] = "two";
+  EXPECT_EQ(rep::validate_report(report), "opbench.threads: expected an integer, got string");
+  report = rep::build_report(make_run());
+  report["opbench"]["cases"][1]["params"]["rows"] = 6.5;
+  EXPECT_EQ(rep::validate_report(report),
+            "opbench.cases[1].params.rows: expected an integer or a string, got number");
+  report = rep::build_report(make_run());
+  report["benchmarks"][9]["ceiling_fraction"] = "high";
+  EXPECT_EQ(rep::validate_report(report),
+            "benchmarks[9].ceiling_fraction: expected a number or null, got string");
+  report = rep::build_report(make_run());
+  report["opbench"]["datasets"][kDataset]["tensors"][0]["shape"][1] = "4096";
+  EXPECT_EQ(rep::validate_report(report), "opbench.datasets[\"" + kDataset +
+                                              "\"].tensors[0].shape[1]: expected an integer, "
+                                              "got string");
+  EXPECT_EQ(rep::validate_report(json::array()), "(top level): expected an object, got array");
+}
+
+TEST(ReadReport, NewerSchemaVersionAsksForAnUpgrade) {
+  TempDir dir;
+  json report = rep::build_report(make_run());
+  report["opbench"]["schema_version"] = 7;
+  report["opbench"].erase("cases");  // a newer schema may change anything else
+  write_text(dir.file("new.json"), report.dump());
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.file("new.json")); }),
+            dir.file("new.json") +
+                ": schema_version 7 is newer than this opbench understands (1); upgrade opbench");
+  report["opbench"]["schema_version"] = "1";
+  EXPECT_EQ(rep::validate_report(report),
+            "opbench.schema_version: expected an integer, got string");
+  report["opbench"]["schema_version"] = 0;
+  EXPECT_EQ(rep::validate_report(report),
+            "opbench.schema_version: expected a positive integer, got 0");
+}
+
+TEST(ReadReport, MalformedJsonNamesTheByte) {
+  TempDir dir;
+  write_text(dir.file("bad.json"), R"({"benchmarks": [})");
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.file("bad.json")); }),
+            dir.file("bad.json") + ": not valid JSON at byte 17");
+  std::string text = rep::dump_report(rep::build_report(make_run()));
+  write_text(dir.file("half.json"), text.substr(0, text.size() / 2));  // a half-written file
+  std::string msg = usage_error([&] { rep::read_report(dir.file("half.json")); });
+  EXPECT_NE(msg.find(dir.file("half.json") + ": not valid JSON at byte "), std::string::npos)
+      << msg;
+  write_text(dir.file("empty.json"), "");
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.file("empty.json")); }),
+            dir.file("empty.json") + ": not valid JSON at byte 1");
+}
+
+TEST(ReadReport, MissingFileAndNotAReport) {
+  TempDir dir;
+  std::string msg = usage_error([&] { rep::read_report(dir.file("nope.json")); });
+  EXPECT_EQ(msg.rfind(dir.file("nope.json") + ": cannot read the report", 0), 0u) << msg;
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.path().string()); }),
+            dir.path().string() + ": cannot read the report (it is a folder)");
+  // Plain Google Benchmark output is not an opbench report.
+  write_text(dir.file("gb.json"), kGbenchJson);
+  EXPECT_EQ(usage_error([&] { rep::read_report(dir.file("gb.json")); }),
+            dir.file("gb.json") + ": opbench: missing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema file agrees with validate_report
+
+TEST(Schema, ReportsValidateAgainstTheSchemaFileAndBrokenOnesDoNot) {
+  std::string py = python_with("jsonschema");
+  if (py.empty()) {
+    GTEST_SKIP() << "python3 with the jsonschema module not found (Debian: apt-get install "
+                    "python3-jsonschema); the schema file was not checked";
+  }
+  // Each document, whether it must be valid, and (for broken ones) the path validate_report names.
+  struct Doc {
+    std::string label;
+    json doc;
+    bool valid;
+  };
+  std::vector<Doc> docs;
+  json good = rep::build_report(make_run());
+  docs.push_back({"run", good, true});
+  docs.push_back({"check", rep::build_report(make_check_run()), true});
+  auto broken = [&](const std::string& label, auto&& mutate, const std::string& path) {
+    json d = good;
+    mutate(d);
+    std::string problem = rep::validate_report(d);
+    EXPECT_EQ(problem.rfind(path, 0), 0u) << label << ": " << problem;
+    docs.push_back({label, d, false});
+  };
+  broken(
+      "no opbench", [](json& d) { d.erase("opbench"); }, "opbench: missing");
+  broken(
+      "no context", [](json& d) { d.erase("context"); }, "context: missing");
+  broken(
+      "benchmarks object", [](json& d) { d["benchmarks"] = json::object(); }, "benchmarks:");
+  broken(
+      "newer", [](json& d) { d["opbench"]["schema_version"] = 2; }, "schema_version 2");
+  for (const char* f : {"tool", "tool_version", "git", "build", "devices", "threads", "timed",
+                        "command_line", "ceilings", "datasets", "cases"}) {
+    broken(
+        std::string("opbench.") + f, [&](json& d) { d["opbench"].erase(f); },
+        std::string("opbench.") + f + ": missing");
+  }
+  broken(
+      "git.dirty", [](json& d) { d["opbench"]["git"]["dirty"] = "yes"; }, "opbench.git.dirty");
+  broken(
+      "build.native", [](json& d) { d["opbench"]["build"].erase("native"); },
+      "opbench.build.native");
+  broken(
+      "devices[0]", [](json& d) { d["opbench"]["devices"][0] = 1; }, "opbench.devices[0]");
+  broken(
+      "ceilings[1].gbps", [](json& d) { d["opbench"]["ceilings"][1]["gbps"] = "fast"; },
+      "opbench.ceilings[1].gbps");
+  broken(
+      "ceilings[1].seconds", [](json& d) { d["opbench"]["ceilings"][1].erase("seconds"); },
+      "opbench.ceilings[1].seconds");
+  broken(
+      "tensor seed",
+      [](json& d) { d["opbench"]["datasets"][kDataset]["tensors"][1]["seed"] = 1.5; },
+      "opbench.datasets");
+  broken(
+      "cases[0].name", [](json& d) { d["opbench"]["cases"][0].erase("name"); },
+      "opbench.cases[0].name: missing");
+  broken(
+      "cases[4].error", [](json& d) { d["opbench"]["cases"][4]["error"] = 1; },
+      "opbench.cases[4].error");
+  // ("op" itself is what marks an entry as opbench's: without it, an entry is Google Benchmark's.)
+  for (const char* f : {"suite", "impl", "backend", "dtype", "params", "dataset", "cost",
+                        "agreement", "is_reference", "gbps", "gflops", "ceiling_fraction"}) {
+    broken(
+        std::string("benchmarks[6].") + f, [&](json& d) { d["benchmarks"][6].erase(f); },
+        std::string("benchmarks[6].") + f + ": missing");
+  }
+  for (const char* f : {"checked", "passed", "max_abs_err", "max_rel_err", "rel_l2_err",
+                        "mismatches", "elements", "first_mismatch"}) {
+    broken(
+        std::string("agreement.") + f, [&](json& d) { d["benchmarks"][9]["agreement"].erase(f); },
+        std::string("benchmarks[9].agreement.") + f + ": missing");
+  }
+  broken(
+      "cost.bytes", [](json& d) { d["benchmarks"][0]["cost"]["bytes"] = "2 MiB"; },
+      "benchmarks[0].cost.bytes");
+  broken(
+      "mismatches float", [](json& d) { d["benchmarks"][9]["agreement"]["mismatches"] = 2.5; },
+      "benchmarks[9].agreement.mismatches");
+  broken(
+      "entry name", [](json& d) { d["benchmarks"][11].erase("name"); },
+      "benchmarks[11].name: missing");
+
+  TempDir dir;
+  json all = json::array();
+  for (const Doc& d : docs) all.push_back({d.label, d.doc, d.valid});
+  write_text(dir.file("docs.json"), all.dump());
+  write_text(dir.file("check.py"), R"(import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+bad = 0
+for label, doc, valid in json.load(open(sys.argv[2])):
+    errors = list(validator.iter_errors(doc))
+    if bool(errors) == valid:
+        bad += 1
+        print("MISMATCH", label, "expected", "valid" if valid else "invalid",
+              [e.message for e in errors][:3])
+print("checked", len(json.load(open(sys.argv[2]))), "documents")
+sys.exit(1 if bad else 0)
+)");
+  Command r = run_command(py + " " + dir.file("check.py") + " " + OPBENCH_REPORT_SCHEMA_PATH + " " +
+                          dir.file("docs.json"));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("checked " + std::to_string(docs.size()) + " documents"),
+            std::string::npos)
+      << r.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google Benchmark's compare.py reads our reports
+
+TEST(CompareScript, GoogleBenchmarksCompareReadsTwoReports) {
+  const std::string script = "/usr/share/benchmark/compare.py";
+  if (!fs::exists(script)) {
+    GTEST_SKIP() << script << " not found (Debian: apt-get install libbenchmark-tools)";
+  }
+  std::string py = python_with("scipy");
+  if (py.empty()) {
+    GTEST_SKIP() << "no python3 with scipy, which " << script
+                 << " needs (Debian: apt-get install python3-scipy)";
+  }
+  TempDir dir;
+  opbench::RunResult run = make_run();
+  rep::write_report(dir.file("a.json"), rep::build_report(run));
+  for (json& e : run.gbench["benchmarks"]) e["real_time"] = e["real_time"].get<double>() * 0.9;
+  rep::write_report(dir.file("b.json"), rep::build_report(run));
+  Command r = run_command(py + " " + script + " benchmarks " + dir.file("a.json") + " " +
+                          dir.file("b.json"));
+  EXPECT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find(kFast), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(kCuda + "/manual_time"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("-0.1000"), std::string::npos) << r.output;  // 10% faster
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic writes
+
+TEST(AtomicFile, ReplacesTheFileAndLeavesNoTemporary) {
+  TempDir dir;
+  write_text(dir.file("r.json"), "old");
+  rep::write_file_atomically(dir.file("r.json"), "new contents\n");
+  EXPECT_EQ(read_text(dir.file("r.json")), "new contents\n");
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"r.json"});
+}
+
+TEST(AtomicFile, FailedWriteKeepsTheOldFileAndRemovesTheTemporary) {
+  TempDir dir;
+  const std::string target = dir.file("r.json");
+  write_text(target, "old report");
+  // Make write() itself fail (EFBIG) with a file size limit, in a child so the limit and the
+  // ignored SIGXFSZ never touch this process.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{};
+    ::getrlimit(RLIMIT_FSIZE, &lim);
+    lim.rlim_cur = 4096;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    try {
+      rep::write_file_atomically(target, std::string(1 << 20, 'x'));
+    } catch (const UsageError& e) {
+      std::string msg = e.what();
+      ::_exit(msg.rfind("cannot write report to " + target + ": write failed", 0) == 0 ? 0 : 3);
+    } catch (...) {
+      ::_exit(4);
+    }
+    ::_exit(5);  // did not throw
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: wrong message, 4: wrong exception, 5: no exception";
+  EXPECT_EQ(read_text(target), "old report");
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"r.json"});
+}
+
+TEST(AtomicFile, FailedRenameRemovesTheTemporary) {
+  TempDir dir;
+  fs::create_directory(dir.file("r.json"));  // a folder where the file should go
+  write_text(dir.file("r.json") + "/keep", "x");
+  std::string msg = usage_error([&] { rep::write_file_atomically(dir.file("r.json"), "new"); });
+  EXPECT_EQ(msg.rfind("cannot write report to " + dir.file("r.json") + ": rename failed", 0), 0u)
+      << msg;
+  EXPECT_EQ(read_text(dir.file("r.json") + "/keep"), "x");
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"r.json"});
+}
+
+TEST(AtomicFile, UnwritableFolderKeepsTheOldFile) {
+  TempDir dir;
+  const std::string target = dir.file("r.json");
+  write_text(target, "old report");
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec |
+                                  fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  // Root ignores permission bits, so a child running as root first becomes "nobody".
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+      ::_exit(6);
+    }
+    if (FILE* f = std::fopen(dir.file("probe").c_str(), "w")) {
+      std::fclose(f);
+      std::remove(dir.file("probe").c_str());
+      ::_exit(6);
+    }
+    std::string write_msg = usage_error([&] { rep::write_file_atomically(target, "new"); });
+    if (write_msg.rfind("cannot write report to " + target + ": ", 0) != 0) ::_exit(3);
+    std::string check_msg = usage_error([&] { rep::check_writable(target); });
+    if (check_msg.rfind("cannot write report to " + target + ": folder ", 0) != 0 ||
+        check_msg.find("is not writable") == std::string::npos) {
+      ::_exit(4);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 6) {
+    GTEST_SKIP() << "cannot make a folder unwritable for this process (root that cannot drop to "
+                    "uid 65534); the failed-write case is covered by FailedWriteKeeps...";
+  }
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: write_file_atomically did not fail as expected, 4: "
+                                       "check_writable did not";
+  EXPECT_EQ(read_text(target), "old report");
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"r.json"});
+}
+
+TEST(AtomicFile, CheckWritable) {
+  TempDir dir;
+  EXPECT_NO_THROW(rep::check_writable(dir.file("r.json")));
+  EXPECT_NO_THROW(rep::check_writable(dir.file("r.json")));  // twice: the probe was removed
+  EXPECT_TRUE(dir.names().empty());
+
+  std::string missing = dir.file("no/such/folder/r.json");
+  EXPECT_EQ(usage_error([&] { rep::check_writable(missing); }),
+            "cannot write report to " + missing + ": folder " + dir.file("no/such/folder") +
+                " does not exist");
+  EXPECT_EQ(usage_error([&] { rep::check_writable(dir.path().string()); }),
+            "cannot write report to " + dir.path().string() + ": it is a folder, not a file");
+  write_text(dir.file("plainfile"), "");
+  EXPECT_EQ(usage_error([&] { rep::check_writable(dir.file("plainfile/r.json")); }),
+            "cannot write report to " + dir.file("plainfile/r.json") + ": " +
+                dir.file("plainfile") + " is not a folder");
+  // /proc takes no new files, not even from root.
+  std::string msg = usage_error([] { rep::check_writable("/proc/opbench-report.json"); });
+  EXPECT_EQ(msg.rfind("cannot write report to /proc/opbench-report.json: folder /proc is not "
+                      "writable",
+                      0),
+            0u)
+      << msg;
+  EXPECT_NE(usage_error([] { rep::check_writable(""); }), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The console summary
+
+TEST(ConsoleSummary, OneTablePerOpWithRatesSpeedupsAndAgreement) {
+  std::ostringstream out;
+  rep::print_summary(rep::build_report(make_run()), out, false);
+  std::string s = out.str();
+  SCOPED_TRACE(s);
+  EXPECT_EQ(s.find("\x1b["), std::string::npos);
+  EXPECT_NE(s.find("cpu: AMD EPYC 7B13"), std::string::npos);
+  EXPECT_NE(s.find("## norm/layernorm"), std::string::npos);
+  EXPECT_NE(s.find("## norm/rmsnorm"), std::string::npos);
+  for (const char* impl : {"| ref ", "| cpu.plain ", "| cpu.fast ", "| cuda.fast "}) {
+    EXPECT_NE(s.find(impl), std::string::npos) << impl;
+  }
+  EXPECT_NE(s.find("rows=64 cols=4096 dist=normal"), std::string::npos);
+  EXPECT_NE(s.find("200.0 us"), std::string::npos);  // cpu.fast: the median
+  EXPECT_NE(s.find("1.00%"), std::string::npos);     // its cv
+  EXPECT_NE(s.find("50.0%"), std::string::npos);     // its ceiling fraction
+  EXPECT_NE(s.find("25.00x"), std::string::npos);    // 5 ms / 200 us
+  EXPECT_NE(s.find("4.00x"), std::string::npos);     // 800 us / 200 us
+  EXPECT_NE(s.find("2.000 us"), std::string::npos);  // cuda.fast
+  EXPECT_NE(s.find("FAIL 3/262144 max_rel=0.5"), std::string::npos);
+  EXPECT_NE(s.find("ERROR"), std::string::npos);
+  EXPECT_NE(s.find("kernel threw: boom"), std::string::npos);
+  EXPECT_NE(s.find("21.30 GB/s"), std::string::npos);  // the cpu copy ceiling
+  EXPECT_NE(s.find("107.4 GFLOP/s"), std::string::npos);
+  EXPECT_NE(s.find("5 cases, 2 passed, 1 failed agreement, 1 errors\n"), std::string::npos);
+
+  // Every line of a table has the same width (aligned columns).
+  std::istringstream lines(s);
+  std::string line;
+  std::size_t width = 0;
+  bool in_table = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| impl ", 0) == 0) {
+      width = line.size();
+      in_table = true;
+    } else if (in_table && !line.empty() && line[0] == '|') {
+      EXPECT_EQ(line.size(), width) << line;
+    } else {
+      in_table = false;
+    }
+  }
+}
+
+TEST(ConsoleSummary, ColourOnlyWhenAsked) {
+  std::ostringstream out;
+  rep::print_summary(rep::build_report(make_run()), out, true);
+  EXPECT_NE(out.str().find("\x1b[31mFAIL"), std::string::npos);
+  EXPECT_NE(out.str().find("\x1b[32mok"), std::string::npos);
+}
+
+TEST(ConsoleSummary, CheckOnlyReportShowsAgreement) {
+  std::ostringstream out;
+  rep::print_summary(rep::build_report(make_check_run()), out, false);
+  std::string s = out.str();
+  SCOPED_TRACE(s);
+  EXPECT_NE(s.find("# opbench check"), std::string::npos);
+  EXPECT_NE(s.find("max_rel"), std::string::npos);
+  EXPECT_EQ(s.find("GB/s"), std::string::npos);
+  EXPECT_NE(s.find("cuda.fast"), std::string::npos);
+  EXPECT_NE(s.find("FAIL 3/262144"), std::string::npos);
+  EXPECT_NE(s.find("5 cases, 2 passed, 1 failed agreement, 1 errors"), std::string::npos);
+}
+
+TEST(ConsoleSummary, PrintsAReadBackReport) {
+  TempDir dir;
+  rep::write_report(dir.file("r.json"), rep::build_report(make_run()));
+  std::ostringstream a, b;
+  rep::print_summary(rep::build_report(make_run()), a, false);
+  rep::print_summary(rep::read_report(dir.file("r.json")), b, false);
+  EXPECT_EQ(a.str(), b.str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTML page (reports/html_report.hpp; included here so the tests above stay as they were)
+
+#include "reports/html_report.hpp"
+
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string html_of(const opbench::RunResult& run, const std::string& source = "run.json") {
+  return rep::render_html({rep::build_report(run)}, {source});
+}
+
+// The part of the page from the heading of `op` to the end of its section.
+std::string op_section(const std::string& html, const std::string& op) {
+  std::size_t at = html.find("</span> " + op + "</h2>");
+  if (at == std::string::npos) return "";
+  std::size_t end = html.find("</section>", at);
+  return html.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// chromium on PATH, or "" (the rendering tests skip then).
+std::string chromium_binary() {
+  for (const char* name : {"chromium", "chromium-browser"}) {
+    if (run_command(std::string("command -v ") + name + " >/dev/null").rc == 0) return name;
+  }
+  return "";
+}
+
+std::string chromium_command(const std::string& binary, const TempDir& dir) {
+  return "timeout 120 " + binary +
+         " --headless --no-sandbox --disable-gpu --disable-background-networking"
+         " --disable-component-update --disable-sync --no-first-run --user-data-dir=" +
+         dir.file("profile");
+}
+
+}  // namespace
+
+TEST(HtmlReport, HasTheHeaderSummaryCeilingsAndOneTablePerOp) {
+  std::string html = html_of(make_run());
+  SCOPED_TRACE(html);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("<meta charset=\"utf-8\">"), std::string::npos);
+  EXPECT_NE(html.find("</html>\n"), std::string::npos);
+  // Header: tool, version, commit with its dirty flag, date, machine, devices, threads, build.
+  EXPECT_NE(html.find("opbench 0.1.0"), std::string::npos);
+  EXPECT_NE(html.find("0123456789ab"), std::string::npos);
+  EXPECT_NE(html.find(">dirty<"), std::string::npos);
+  EXPECT_NE(html.find("2026-11-23T01:05:43+00:00"), std::string::npos);
+  EXPECT_NE(html.find("vm, 2 CPUs"), std::string::npos);
+  EXPECT_NE(html.find("cpu: AMD EPYC 7B13"), std::string::npos);
+  EXPECT_NE(html.find("cuda:0: NVIDIA H100 80GB HBM3"), std::string::npos);
+  EXPECT_NE(html.find("<dt>threads</dt><dd>2</dd>"), std::string::npos);
+  EXPECT_NE(html.find("-O3 -DNDEBUG -march=native -fopenmp"), std::string::npos);
+  EXPECT_NE(html.find("GNU 12.2.0"), std::string::npos);
+  // Summary: the counts, and the failing cases with their first mismatch.
+  EXPECT_NE(html.find("<div class=\"n\">5</div><div class=\"l\">cases</div>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">2</div><div class=\"l\">passed</div>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">1</div><div class=\"l\">failed agreement</div>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">1</div><div class=\"l\">errors</div>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">0</div><div class=\"l\">skipped</div>"), std::string::npos);
+  std::size_t failing = html.find("failing cases");
+  ASSERT_NE(failing, std::string::npos);
+  EXPECT_NE(html.find(kCuda, failing), std::string::npos);
+  EXPECT_NE(html.find("y[3, 17]: got 1.5, want 1.25", failing), std::string::npos);
+  EXPECT_NE(html.find("kernel threw: boom", failing), std::string::npos);
+  // Ceilings: backend, kind, size, rate.
+  std::size_t ceilings = html.find("<section id=\"ceilings\">");
+  ASSERT_NE(ceilings, std::string::npos);
+  for (const char* s : {">copy<", ">sgemm<", ">2.03 MiB<", ">21.30<", ">107.4<", ">45813<"}) {
+    EXPECT_NE(html.find(s, ceilings), std::string::npos) << s;
+  }
+  // One section per op, every implementation named in it.
+  std::string layernorm = op_section(html, "layernorm");
+  std::string rmsnorm = op_section(html, "rmsnorm");
+  ASSERT_NE(layernorm, "");
+  ASSERT_NE(rmsnorm, "");
+  for (const char* impl : {"ref", "cpu.plain", "cpu.fast", "cuda.fast"}) {
+    EXPECT_NE(layernorm.find(std::string("<td class=\"impl\">") + impl + "</td>"),
+              std::string::npos)
+        << impl;
+  }
+  EXPECT_NE(rmsnorm.find("<td class=\"impl\">cpu.fast</td>"), std::string::npos);
+  EXPECT_NE(layernorm.find("rows=64 cols=4096 dist=normal"), std::string::npos);
+  // The reference comes first within its point.
+  EXPECT_LT(layernorm.find(">ref<"), layernorm.find(">cpu.plain<"));
+}
+
+TEST(HtmlReport, TimedTableShowsMedianTimeNoiseRatesCeilingBarsAndSpeedups) {
+  std::string layernorm = op_section(html_of(make_run()), "layernorm");
+  SCOPED_TRACE(layernorm);
+  for (const char* col : {">impl<", ">dtype<", ">params<", ">time<", ">noise<", ">GB/s<",
+                          ">GFLOP/s<", ">ceiling<", ">vs ref<", ">vs cpu.plain<", ">agreement<"}) {
+    EXPECT_NE(layernorm.find(col), std::string::npos) << col;
+  }
+  EXPECT_NE(layernorm.find(">200.0 µs<"), std::string::npos);  // cpu.fast: the median
+  EXPECT_NE(layernorm.find(">5.000 ms<"), std::string::npos);  // ref
+  EXPECT_NE(layernorm.find(">2.000 µs<"), std::string::npos);  // cuda.fast
+  EXPECT_NE(layernorm.find(">1.00%<"), std::string::npos);     // cpu.fast's cv
+  EXPECT_NE(layernorm.find(">10.65<"), std::string::npos);     // its GB/s
+  EXPECT_NE(layernorm.find("50.0%<"), std::string::npos);      // its ceiling fraction
+  EXPECT_NE(layernorm.find(">25.00x<"), std::string::npos);    // 5 ms / 200 us
+  EXPECT_NE(layernorm.find(">4.00x<"), std::string::npos);     // 800 us / 200 us
+  // One inline-SVG bar per row, its fill proportional to the fraction (50 of 100 px).
+  EXPECT_EQ(count_of(layernorm, "<svg class=\"bar\""), 4u);
+  EXPECT_NE(layernorm.find("class=\"fill\" x=\"0\" y=\"0\" width=\"50.00\""), std::string::npos);
+  // Numeric cells carry their value for sorting; unknown values an empty one.
+  EXPECT_NE(layernorm.find("data-v=\"0.0002\""), std::string::npos);
+  EXPECT_NE(layernorm.find("data-v=\"\""), std::string::npos);
+  // The failing row is highlighted and marked FAIL with its counts.
+  EXPECT_EQ(count_of(layernorm, "<tr class=\"fail\">"), 1u);
+  EXPECT_NE(layernorm.find(">FAIL</span> 3/262144 max_rel=0.5"), std::string::npos);
+  EXPECT_NE(layernorm.find("first mismatch: y[3, 17]: got 1.5, want 1.25"), std::string::npos);
+  std::size_t fail_row = layernorm.find("<tr class=\"fail\">");
+  EXPECT_NE(layernorm.find(">cuda.fast<", fail_row), std::string::npos);
+  // An errored case: its row is marked and says why.
+  std::string rmsnorm = op_section(html_of(make_run()), "rmsnorm");
+  EXPECT_NE(rmsnorm.find("<tr class=\"error\">"), std::string::npos);
+  EXPECT_NE(rmsnorm.find(">ERROR</span> kernel threw: boom"), std::string::npos);
+}
+
+TEST(HtmlReport, TablesAreSortableByClickingAHeader) {
+  std::string html = html_of(make_run());
+  EXPECT_EQ(count_of(html, "<table class=\"sortable"), count_of(html, "<table"));
+  EXPECT_NE(html.find("<th class=\"num\" data-type=\"num\""), std::string::npos);
+  EXPECT_NE(html.find("addEventListener(\"click\""), std::string::npos);
+  EXPECT_NE(html.find("getAttribute(\"data-v\")"), std::string::npos);
+}
+
+TEST(HtmlReport, IsSelfContained) {
+  for (const std::string& html :
+       {html_of(make_run()), html_of(make_check_run()),
+        rep::render_html({rep::build_report(make_run()), rep::build_report(make_check_run())},
+                         {"a.json", "b.json"})}) {
+    std::string s = lower(html);
+    EXPECT_EQ(s.find("http://"), std::string::npos);
+    EXPECT_EQ(s.find("https://"), std::string::npos);
+    EXPECT_EQ(s.find("<script src"), std::string::npos);
+    EXPECT_EQ(s.find("<link"), std::string::npos);
+    EXPECT_EQ(s.find("<img"), std::string::npos);
+    EXPECT_EQ(s.find("<iframe"), std::string::npos);
+    EXPECT_EQ(s.find("@import"), std::string::npos);
+    EXPECT_EQ(s.find("url("), std::string::npos);
+    EXPECT_EQ(s.find(" src="), std::string::npos);
+    EXPECT_EQ(count_of(s, "<style>"), 1u);
+    EXPECT_EQ(count_of(s, "<script>"), 1u);
+  }
+}
+
+TEST(HtmlReport, EscapesEveryStringFromTheReport) {
+  opbench::RunResult run = make_run();
+  run.cases[4].error = "kernel threw: <script>alert('x')</script> & \"more\"";
+  run.cases[3].agreement.first_mismatch = "y[0] <b>bold</b>";
+  run.devices.push_back("cpu: <img onerror=x>");
+  run.command_line = "opbench run --op '<layernorm>'";
+  std::string html = html_of(run, "dir/<evil>.json");
+  SCOPED_TRACE(html);
+  EXPECT_EQ(html.find("<script>alert"), std::string::npos);
+  EXPECT_NE(html.find("kernel threw: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; "
+                      "&quot;more&quot;"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<b>bold"), std::string::npos);
+  EXPECT_NE(html.find("y[0] &lt;b&gt;bold&lt;/b&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("cpu: &lt;img onerror=x&gt;"), std::string::npos);
+  EXPECT_NE(html.find("&#39;&lt;layernorm&gt;&#39;"), std::string::npos);
+  EXPECT_NE(html.find("&lt;evil&gt;.json"), std::string::npos);
+  EXPECT_EQ(html.find("<evil>"), std::string::npos);
+  EXPECT_EQ(count_of(html, "<script>"), 1u);  // only the page's own
+}
+
+TEST(HtmlReport, HtmlEscapeReplacesMarkupInvalidUtf8AndControlCharacters) {
+  EXPECT_EQ(rep::html_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(rep::html_escape("µs ✓ 𝑥"), "µs ✓ 𝑥");  // valid UTF-8 is kept
+  EXPECT_EQ(rep::html_escape("a\xff"
+                             "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(rep::html_escape("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(rep::html_escape("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+  EXPECT_EQ(rep::html_escape(std::string("x\0y\x1b", 4)), "x\xEF\xBF\xBDy\xEF\xBF\xBD");
+  EXPECT_EQ(rep::html_escape("a\tb\nc"), "a\tb\nc");
+}
+
+TEST(HtmlReport, CheckOnlyReportRendersItsAgreementTable) {
+  std::string html = html_of(make_check_run(), "check.json");
+  SCOPED_TRACE(html);
+  EXPECT_NE(html.find("check (agreement only)"), std::string::npos);
+  EXPECT_NE(html.find("No ceilings were measured"), std::string::npos);
+  std::string layernorm = op_section(html, "layernorm");
+  ASSERT_NE(layernorm, "");
+  EXPECT_NE(layernorm.find("<table class=\"sortable check\">"), std::string::npos);
+  for (const char* col : {">elements<", ">max_abs<", ">max_rel<", ">rel_l2<", ">agreement<"}) {
+    EXPECT_NE(layernorm.find(col), std::string::npos) << col;
+  }
+  // No timing columns anywhere.
+  for (const char* col : {">time<", ">GB/s<", ">vs ref<", "<svg"}) {
+    EXPECT_EQ(html.find(col), std::string::npos) << col;
+  }
+  for (const char* impl : {"ref", "cpu.plain", "cpu.fast", "cuda.fast"}) {
+    EXPECT_NE(layernorm.find(std::string("<td class=\"impl\">") + impl + "</td>"),
+              std::string::npos)
+        << impl;
+  }
+  EXPECT_NE(layernorm.find(">262144<"), std::string::npos);
+  EXPECT_NE(layernorm.find(">2.5e-07<"), std::string::npos);
+  EXPECT_NE(layernorm.find(">FAIL</span> 3/262144 max_rel=0.5"), std::string::npos);
+  EXPECT_NE(layernorm.find("<tr class=\"fail\">"), std::string::npos);
+  EXPECT_NE(op_section(html, "rmsnorm").find("kernel threw: boom"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">1</div><div class=\"l\">failed agreement</div>"),
+            std::string::npos);
+}
+
+TEST(HtmlReport, SkippedCasesAreCountedAndSayWhy) {
+  opbench::RunResult run = make_run();
+  run.cases[3].error = "skipped: CUDA driver version is insufficient";
+  run.cases[3].agreement = opbench::Agreement{};
+  std::string html = html_of(run);
+  SCOPED_TRACE(html);
+  EXPECT_NE(html.find("<div class=\"n\">1</div><div class=\"l\">skipped</div>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">0</div><div class=\"l\">failed agreement</div>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">1</div><div class=\"l\">errors</div>"), std::string::npos);
+  std::string layernorm = op_section(html, "layernorm");
+  EXPECT_NE(layernorm.find("<tr class=\"skipped\">"), std::string::npos);
+  EXPECT_NE(layernorm.find(">skipped</span> CUDA driver version is insufficient"),
+            std::string::npos);
+}
+
+TEST(HtmlReport, SeveralReportsGetARunColumn) {
+  std::string one = html_of(make_run(), "/tmp/x/nightly.json");
+  EXPECT_EQ(one.find(">run</th>"), std::string::npos);
+
+  std::string html =
+      rep::render_html({rep::build_report(make_run()), rep::build_report(make_check_run())},
+                       {"/tmp/x/nightly.json", "/tmp/y/check.json"});
+  SCOPED_TRACE(html);
+  std::string layernorm = op_section(html, "layernorm");
+  // A timings table for the timed run and an agreement table for the check, both with a run
+  // column naming the file.
+  EXPECT_EQ(count_of(layernorm, "<th title=\"the report file\">run</th>"), 2u);
+  EXPECT_EQ(count_of(layernorm, "<td class=\"runcol\">nightly.json</td>"), 4u);
+  EXPECT_EQ(count_of(layernorm, "<td class=\"runcol\">check.json</td>"), 4u);
+  EXPECT_NE(layernorm.find(">timings<"), std::string::npos);
+  EXPECT_NE(layernorm.find(">agreement check<"), std::string::npos);
+  // A header per run, and counts summed over both.
+  EXPECT_NE(html.find("<h3>nightly.json</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>check.json</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">10</div><div class=\"l\">cases</div>"), std::string::npos);
+  EXPECT_NE(html.find("<div class=\"n\">2</div><div class=\"l\">failed agreement</div>"),
+            std::string::npos);
+
+  // Files of the same name are told apart by their paths.
+  std::string same =
+      rep::render_html({rep::build_report(make_run()), rep::build_report(make_run())},
+                       {"/tmp/a/r.json", "/tmp/b/r.json"});
+  EXPECT_NE(same.find("<td class=\"runcol\">/tmp/a/r.json</td>"), std::string::npos);
+  EXPECT_NE(same.find("<td class=\"runcol\">/tmp/b/r.json</td>"), std::string::npos);
+  // Speedups stay within a run: each run's cpu.fast is 25x its own reference.
+  EXPECT_EQ(count_of(op_section(same, "layernorm"), ">25.00x<"), 2u);
+}
+
+TEST(HtmlReport, RendersAReadBackReportAndToleratesPartialDocuments) {
+  TempDir dir;
+  rep::write_report(dir.file("r.json"), rep::build_report(make_run()));
+  EXPECT_EQ(rep::render_html({rep::read_report(dir.file("r.json"))}, {"r.json"}),
+            html_of(make_run(), "r.json"));
+
+  // Missing blocks and fields never throw; the page says what it lacks.
+  std::string empty = rep::render_html({json::object()}, {});
+  EXPECT_NE(empty.find("The reports hold no cases."), std::string::npos);
+  EXPECT_NE(empty.find("<h3>run 1</h3>"), std::string::npos);
+  EXPECT_NE(rep::render_html({}, {}).find("No reports given."), std::string::npos);
+  json odd = rep::build_report(make_run());
+  odd["opbench"]["cases"].push_back(42);
+  odd["opbench"]["cases"].push_back({{"name", 1}, {"agreement", "?"}});
+  odd["opbench"]["ceilings"].push_back({{"kind", 3}});
+  odd["opbench"]["devices"] = "not a list";
+  odd["context"] = nullptr;
+  odd["benchmarks"].push_back({{"run_name", kFast}, {"real_time", "slow"}});
+  EXPECT_NO_THROW(rep::render_html({odd}, {"odd.json"}));
+}
+
+TEST(HtmlReport, RendersHeadlessInChromium) {
+  std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    GTEST_SKIP() << "chromium is not installed (Debian package chromium): the page is not "
+                    "rendered to a screenshot";
+  }
+  TempDir dir;
+  std::string page = dir.file("page.html");
+  write_text(page,
+             rep::render_html({rep::build_report(make_run()), rep::build_report(make_check_run())},
+                              {"run.json", "check.json"}));
+  std::string png = dir.file("page.png");
+  Command r = run_command(chromium_command(chromium, dir) + " --screenshot=" + png +
+                          " --window-size=1400,2000 file://" + page);
+  ASSERT_EQ(r.rc, 0) << r.output;
+  std::string image = read_text(png);
+  ASSERT_GT(image.size(), 20000u) << r.output;  // a blank page is a few KiB
+  EXPECT_EQ(image.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST(HtmlReport, ClickingATimeHeaderSortsTheRowsInChromium) {
+  std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    GTEST_SKIP() << "chromium is not installed (Debian package chromium): the inline script is "
+                    "not run";
+  }
+  TempDir dir;
+  std::string html = html_of(make_run());
+  // Click the "time" header of the layernorm table once (ascending), after the page's script.
+  std::string click = R"(<script>
+var section = document.querySelector("h2[id$='norm-layernorm']").parentNode;
+var heads = section.querySelector("table").tHead.rows[0].cells;
+for (var i = 0; i < heads.length; i++) if (heads[i].textContent === "time") heads[i].click();
+</script>
+</body>)";
+  std::size_t body_end = html.rfind("</body>");
+  ASSERT_NE(body_end, std::string::npos);
+  html.replace(body_end, std::string("</body>").size(), click);
+  std::string page = dir.file("page.html");
+  write_text(page, html);
+  Command r =
+      run_command(chromium_command(chromium, dir) + " --dump-dom file://" + page + " 2>/dev/null");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  std::string dom = op_section(r.output, "layernorm");
+  ASSERT_NE(dom, "") << r.output;
+  EXPECT_NE(dom.find("aria-sort=\"ascending\""), std::string::npos);
+  std::size_t cuda = dom.find(">cuda.fast<"), fast = dom.find(">cpu.fast<"),
+              plain = dom.find(">cpu.plain<"), ref = dom.find(">ref<");
+  ASSERT_NE(cuda, std::string::npos);
+  EXPECT_LT(cuda, fast);   // 2 us
+  EXPECT_LT(fast, plain);  // 200 us
+  EXPECT_LT(plain, ref);   // 800 us, then 5 ms
+}

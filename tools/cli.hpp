@@ -1,0 +1,38 @@
+#pragma once
+// The subcommands of the opbench command line. Each returns the process exit code:
+// 0 all good, 1 an implementation failed agreement (or errored), 2 bad usage or bad input.
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "harness/runner.hpp"
+
+namespace opbench::cli {
+
+namespace po = boost::program_options;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+using Args = std::vector<std::string>;
+
+// Options shared by run, check and list: the selection of suites, ops, impls, axes, inputs.
+struct SelectionOptions {
+  std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs;
+  bool quick = false, full = false;
+  // `sweep`: --quick, --full and --axis (run and check); `inputs`: --input.
+  void add_to(po::options_description& desc, bool sweep, bool inputs);
+  Selection to_selection() const;  // throws UsageError on malformed NAME=VALUE
+};
+
+int cmd_list(const Args& args);
+int cmd_run(const Args& args, bool time);
+int cmd_report(const Args& args);
+
+// Parses `args` against `desc`; unregistered options are an error unless `passthrough` collects
+// them (the --benchmark_* flags of run). Throws UsageError with one line.
+po::variables_map parse(const Args& args, const po::options_description& desc,
+                        std::vector<std::string>* passthrough = nullptr);
+
+}  // namespace opbench::cli

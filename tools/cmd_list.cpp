@@ -1,0 +1,101 @@
+// `opbench list`: suites, ops, implementations, axes, and which backends can run here.
+#include <algorithm>
+#include <iostream>
+
+#include "harness/errors.hpp"
+#include "suites/suites.hpp"
+#include "tools/cli.hpp"
+
+namespace opbench::cli {
+
+namespace {
+std::string join(const std::vector<std::string>& v, const char* sep = ",") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+}  // namespace
+
+int cmd_list(const Args& args) {
+  po::options_description desc(
+      "opbench list [options]\n\nLists suites, ops, implementations, "
+      "axes and the backends available here.\n\nOptions");
+  SelectionOptions sel;
+  bool help = false;
+  desc.add_options()("help,h", po::bool_switch(&help), "this help");
+  sel.add_to(desc, false, false);
+  parse(args, desc);
+  if (help) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  Registry reg;
+  register_all_suites(reg);
+  Selection s = sel.to_selection();
+  auto in = [](const std::vector<std::string>& f, const std::string& n) {
+    return f.empty() || std::find(f.begin(), f.end(), n) != f.end();
+  };
+  std::vector<std::string> suites = reg.suite_names(), ops;
+  for (const auto& op : reg.ops()) ops.push_back(op.name);
+  for (const auto& name : s.suites) {
+    if (std::find(suites.begin(), suites.end(), name) == suites.end()) {
+      throw UsageError("unknown suite '" + name + "'; known: " + join(suites, ", "));
+    }
+  }
+  for (const auto& name : s.ops) {
+    if (std::find(ops.begin(), ops.end(), name) == ops.end()) {
+      throw UsageError("unknown op '" + name + "'; known: " + join(ops, ", "));
+    }
+  }
+  std::vector<std::string> impls, backends;
+  for (const auto& op : reg.ops()) {
+    for (const auto& i : op.impls) {
+      if (std::find(impls.begin(), impls.end(), i.name) == impls.end()) impls.push_back(i.name);
+    }
+  }
+  for (const auto& b : reg.backends()) backends.push_back(b.name);
+  for (const auto& name : s.impls) {
+    if (std::find(impls.begin(), impls.end(), name) == impls.end()) {
+      throw UsageError("unknown implementation '" + name + "'; known: " + join(impls, ", "));
+    }
+  }
+  for (const auto& name : s.backends) {
+    if (std::find(backends.begin(), backends.end(), name) == backends.end()) {
+      throw UsageError("unknown backend '" + name + "'; known: " + join(backends, ", "));
+    }
+  }
+
+  // Names are valid: only now print anything.
+  std::cout << "Backends:\n";
+  for (const auto& b : reg.backends()) {
+    std::cout << "  " << b.name << (b.available ? "  available: " : "  NOT available: ") << b.detail
+              << "\n";
+  }
+  for (const auto& suite : suites) {
+    if (!in(s.suites, suite)) continue;
+    std::cout << "\nSuite " << suite << ":\n";
+    for (const auto& op : reg.ops()) {
+      if (op.suite != suite || !in(s.ops, op.name)) continue;
+      std::cout << "  " << op.name << ": " << op.title << "\n";
+      std::cout << "    paper: " << op.paper << "\n";
+      std::cout << "    tensors:";
+      for (const auto& t : op.tensors) {
+        std::cout << " " << (t.output ? "->" : "") << t.name << "[" << join(t.dims) << "]";
+      }
+      std::cout << "\n    axes:";
+      for (const auto& a : op.axes) {
+        std::cout << " " << a.name << "=" << join(a.quick) << " (full " << join(a.full) << ")";
+      }
+      std::cout << "\n    impls:";
+      for (const auto& i : op.impls) {
+        if (!in(s.impls, i.name) || !in(s.backends, i.backend)) continue;
+        const BackendStatus* b = reg.backend(i.name == "onednn" ? "onednn" : i.backend);
+        std::cout << " " << i.name << ((b && !b->available) ? " (unavailable here)" : "");
+      }
+      std::cout << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace opbench::cli

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages opbench needs, only those that are missing.
+# CUDA is not a Debian package here: nvcc is used when it is on PATH or in /usr/local/cuda.
+set -euo pipefail
+packages=(
+  cmake g++ make git pkg-config
+  libbenchmark-dev libopenblas-dev nlohmann-json3-dev libboost-program-options-dev libgtest-dev
+  libdnnl-dev                                  # optional peer (oneDNN), found automatically
+  libbenchmark-tools python3-scipy             # Google Benchmark's compare.py reads our reports
+  python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all packages present"
+  exit 0
+fi
+echo "install_deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

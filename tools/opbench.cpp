@@ -1,0 +1,69 @@
+// opbench: check and time the core operations of recent neural-network papers.
+// Usage: opbench <list|run|check> [options]; every subcommand has --help.
+#include <iostream>
+#include <new>
+
+#include "harness/build_info.hpp"
+#include "harness/errors.hpp"
+#include "tools/cli.hpp"
+
+namespace {
+
+const char* const kUsage =
+    "usage: opbench <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list    suites, ops, implementations, axes, and the backends available here\n"
+    "  run     check every implementation against the float64 reference, time it, write a "
+    "JSON report\n"
+    "  check   agreement only, no timing (a fast correctness gate)\n"
+    "  report  render JSON reports as one self-contained HTML page\n"
+    "\n"
+    "  opbench <command> --help   options of a command\n"
+    "  opbench --version          version, commit and build\n"
+    "\n"
+    "exit codes: 0 all good, 1 an implementation failed agreement, 2 bad usage or bad input\n";
+
+int dispatch(int argc, char** argv) {
+  using namespace opbench::cli;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string command = argv[1];
+  Args args(argv + 2, argv + argc);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "--version") {
+    auto b = opbench::build_info();
+    std::cout << "opbench " << b.tool_version << " (commit " << b.git_commit.substr(0, 12)
+              << (b.git_dirty ? ", dirty" : "") << "; " << b.compiler << "; " << b.build_type
+              << "; native " << (b.native ? "on" : "off") << "; CUDA " << b.cuda << ")\n";
+    return kExitOk;
+  }
+  if (command == "list") return cmd_list(args);
+  if (command == "run") return cmd_run(args, true);
+  if (command == "check") return cmd_run(args, false);
+  if (command == "report") return cmd_report(args);
+  throw opbench::UsageError("unknown command '" + command +
+                            "'; commands: list, run, check, report");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const opbench::UsageError& e) {
+    std::cerr << "opbench: error: " << e.what() << "\n";
+    return opbench::cli::kExitUsage;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "opbench: error: out of memory\n";
+    return opbench::cli::kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "opbench: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}
