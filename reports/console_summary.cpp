@@ -8,84 +8,14 @@
 #include <vector>
 
 #include "reports/json_report.hpp"
+#include "reports/report_view.hpp"
 
 namespace opbench::reports {
 
 using nlohmann::json;
+using namespace view;
 
 namespace {
-
-constexpr double kNoiseWarnPercent = 5.0;
-
-std::string str(const json& obj, const char* key, const std::string& fallback = "") {
-  if (!obj.is_object()) return fallback;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-// A number, or NaN when absent or null.
-double number(const json& obj, const char* key) {
-  if (!obj.is_object()) return NAN;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_number() ? it->get<double>() : NAN;
-}
-
-bool boolean(const json& obj, const char* key) {
-  if (!obj.is_object()) return false;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::string printf_string(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
-// `v` with about `digits` significant digits, never in exponent form: 335.9, 1.234, 12345.
-std::string significant(double v, int digits = 4) {
-  if (!std::isfinite(v)) return "-";
-  int before = v == 0 ? 1 : static_cast<int>(std::floor(std::log10(std::abs(v)))) + 1;
-  int decimals = std::clamp(digits - before, 0, 9);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string format_time(double seconds) {
-  if (!(seconds > 0) || !std::isfinite(seconds)) return "-";
-  if (seconds < 1e-6) return significant(seconds * 1e9) + " ns";
-  if (seconds < 1e-3) return significant(seconds * 1e6) + " us";
-  if (seconds < 1) return significant(seconds * 1e3) + " ms";
-  return significant(seconds) + " s";
-}
-
-// 2129920 bytes -> "2.03 MiB"; 2.1e9 flops -> "2.15 GFLOP".
-std::string format_scaled(double v, const char* unit, bool binary) {
-  if (!(v > 0) || !std::isfinite(v)) return "-";
-  const char* decimal[] = {"", "K", "M", "G", "T", "P"};
-  const char* twos[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
-  const double base = binary ? 1024 : 1000;
-  int i = 0;
-  while (v >= base && i < 5) {
-    v /= base;
-    ++i;
-  }
-  return significant(v, 3) + " " + (binary ? twos[i] : decimal[i]) + unit;
-}
-
-double unit_seconds(const std::string& unit) {
-  if (unit == "ns") return 1e-9;
-  if (unit == "us") return 1e-6;
-  if (unit == "ms") return 1e-3;
-  if (unit == "s") return 1;
-  return 0;
-}
-
-double entry_seconds(const json& e) {
-  double t = number(e, "real_time") * unit_seconds(str(e, "time_unit", "ns"));
-  return std::isfinite(t) && t > 0 && !boolean(e, "error_occurred") ? t : 0;
-}
 
 // A table whose columns are padded to the widest cell; numbers right-aligned. Colour codes are
 // added after padding so they never shift a column.
@@ -151,32 +81,6 @@ struct Row {
   double seconds = 0;
   double noise_percent = NAN;
 };
-
-std::string compact_params(const json& c) {
-  // The case name ends with the parameter point in axis order: ".../rows:64/cols:4096".
-  std::string name = str(c, "name");
-  std::string prefix =
-      str(c, "suite") + "/" + str(c, "op") + "/" + str(c, "impl") + "/" + str(c, "dtype") + "/";
-  std::string out;
-  if (!name.empty() && name.rfind(prefix, 0) == 0) {
-    std::string tail = name.substr(prefix.size());
-    std::size_t start = 0;
-    while (start <= tail.size()) {
-      std::size_t slash = std::min(tail.find('/', start), tail.size());
-      std::string part = tail.substr(start, slash - start);
-      if (auto colon = part.find(':'); colon != std::string::npos) part[colon] = '=';
-      if (!part.empty()) out += (out.empty() ? "" : " ") + part;
-      start = slash + 1;
-    }
-    return out;
-  }
-  if (c.contains("params") && c["params"].is_object()) {
-    for (const auto& [k, v] : c["params"].items()) {
-      out += (out.empty() ? "" : " ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
-    }
-  }
-  return out;
-}
 
 Table::Cell agreement_cell(const json& c) {
   if (!str(c, "error").empty()) return {"ERROR", kRed};

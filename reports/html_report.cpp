@@ -12,93 +12,17 @@
 #include <vector>
 
 #include "reports/json_report.hpp"
+#include "reports/report_view.hpp"
 
 namespace opbench::reports {
 
 using nlohmann::json;
+using namespace view;
 
 namespace {
 
-constexpr double kNoiseWarnPercent = 5.0;
-
-const json& empty_object() {
-  static const json kEmpty = json::object();
-  return kEmpty;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Reading the document defensively: a missing or mistyped field gives a fallback, never a throw.
-
-const json& member(const json& obj, const char* key) {
-  if (!obj.is_object()) return empty_object();
-  auto it = obj.find(key);
-  return it != obj.end() ? *it : empty_object();
-}
-
-std::string str(const json& obj, const char* key, const std::string& fallback = "") {
-  if (!obj.is_object()) return fallback;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-// A number, or NaN when absent or null.
-double number(const json& obj, const char* key) {
-  if (!obj.is_object()) return NAN;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_number() ? it->get<double>() : NAN;
-}
-
-bool boolean(const json& obj, const char* key) {
-  if (!obj.is_object()) return false;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() && it->get<bool>();
-}
-
-// A scalar as text: strings as they are, other values as JSON.
-std::string scalar_text(const json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting numbers.
-
-std::string printf_string(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
-// `v` with about `digits` significant digits, never in exponent form: 335.9, 1.234, 12345.
-std::string significant(double v, int digits = 4) {
-  if (!std::isfinite(v)) return "-";
-  int before = v == 0 ? 1 : static_cast<int>(std::floor(std::log10(std::abs(v)))) + 1;
-  int decimals = std::clamp(digits - before, 0, 9);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string format_time(double seconds) {
-  if (!(seconds > 0) || !std::isfinite(seconds)) return "-";
-  if (seconds < 1e-6) return significant(seconds * 1e9) + " ns";
-  if (seconds < 1e-3) return significant(seconds * 1e6) + " µs";
-  if (seconds < 1) return significant(seconds * 1e3) + " ms";
-  return significant(seconds) + " s";
-}
-
-// 2129920 bytes -> "2.03 MiB"; 2.1e9 flops -> "2.15 GFLOP".
-std::string format_scaled(double v, const char* unit, bool binary) {
-  if (!(v > 0) || !std::isfinite(v)) return "-";
-  const char* decimal[] = {"", "K", "M", "G", "T", "P"};
-  const char* twos[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
-  const double base = binary ? 1024 : 1000;
-  int i = 0;
-  while (v >= base && i < 5) {
-    v /= base;
-    ++i;
-  }
-  return significant(v, 3) + " " + (binary ? twos[i] : decimal[i]) + unit;
-}
+// Formatting numbers (more in report_view.hpp).
 
 // An integer count as digits ("?" when unknown; beyond 64 bits in exponent form).
 std::string format_count(double v) {
@@ -111,19 +35,6 @@ std::string format_count(double v) {
 // last).
 std::string sort_value(double v) {
   return std::isfinite(v) ? printf_string("%.10g", v) : "";
-}
-
-double unit_seconds(const std::string& unit) {
-  if (unit == "ns") return 1e-9;
-  if (unit == "us") return 1e-6;
-  if (unit == "ms") return 1e-3;
-  if (unit == "s") return 1;
-  return 0;
-}
-
-double entry_seconds(const json& e) {
-  double t = number(e, "real_time") * unit_seconds(str(e, "time_unit", "ns"));
-  return std::isfinite(t) && t > 0 && !boolean(e, "error_occurred") ? t : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,34 +169,6 @@ std::vector<Run> make_runs(const std::vector<json>& reports,
     runs.push_back(std::move(r));
   }
   return runs;
-}
-
-// The parameter point as "rows=64 cols=4096", in axis order: taken from the end of the case name
-// (".../f32/rows:64/cols:4096"), else from the params object.
-std::string compact_params(const json& c) {
-  std::string name = str(c, "name");
-  std::string prefix =
-      str(c, "suite") + "/" + str(c, "op") + "/" + str(c, "impl") + "/" + str(c, "dtype") + "/";
-  std::string out;
-  if (!name.empty() && name.rfind(prefix, 0) == 0) {
-    std::string tail = name.substr(prefix.size());
-    std::size_t start = 0;
-    while (start <= tail.size()) {
-      std::size_t slash = std::min(tail.find('/', start), tail.size());
-      std::string part = tail.substr(start, slash - start);
-      if (auto colon = part.find(':'); colon != std::string::npos) part[colon] = '=';
-      if (!part.empty()) out += (out.empty() ? "" : " ") + part;
-      start = slash + 1;
-    }
-    return out;
-  }
-  const json& params = member(c, "params");
-  if (params.is_object()) {
-    for (const auto& [k, v] : params.items()) {
-      out += (out.empty() ? "" : " ") + k + "=" + scalar_text(v);
-    }
-  }
-  return out;
 }
 
 bool is_skip(const std::string& error) {
@@ -867,7 +750,7 @@ void render_ceilings(std::string& out, const std::vector<Run>& runs) {
       cells.push_back(text_cell(kind));
       cells.push_back(gemm ? num_cell(format_scaled(flops, "FLOP", false), flops)
                            : num_cell(format_scaled(bytes, "B", true), bytes));
-      cells.push_back(num_cell(format_time(seconds), seconds));
+      cells.push_back(num_cell(format_time(seconds, "µs"), seconds));
       cells.push_back(num_cell(significant(gbps), gbps));
       cells.push_back(num_cell(significant(gflops), gflops));
       add_row(out, cells);
@@ -932,7 +815,7 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
     cells.push_back(text_cell(r->impl, "impl"));
     cells.push_back(text_cell(str(c, "dtype")));
     cells.push_back(text_cell(compact_params(c), "params"));
-    cells.push_back(num_cell(format_time(r->seconds), r->seconds > 0 ? r->seconds : NAN));
+    cells.push_back(num_cell(format_time(r->seconds, "µs"), r->seconds > 0 ? r->seconds : NAN));
     cells.push_back(num_cell(std::isfinite(r->noise_percent)
                                  ? printf_string("%.2f%%", r->noise_percent)
                                  : std::string("-"),

@@ -14,6 +14,7 @@
 
 #include "harness/errors.hpp"
 #include "reports/atomic_file.hpp"
+#include "reports/report_view.hpp"
 
 namespace opbench::reports {
 
@@ -94,15 +95,6 @@ json tensor_json(const TensorRecord& t) {
           {"dist", t.dist}, {"seed", t.seed},   {"checksum", t.checksum}};
 }
 
-// Seconds per unit of Google Benchmark's "time_unit"; 0 when unknown.
-double unit_seconds(const std::string& unit) {
-  if (unit == "ns") return 1e-9;
-  if (unit == "us") return 1e-6;
-  if (unit == "ms") return 1e-3;
-  if (unit == "s") return 1;
-  return 0;
-}
-
 // The time of one execution an entry states, in seconds; 0 when it states none (an error, a
 // spread such as stddev or cv, a complexity fit).
 double entry_seconds(const json& e) {
@@ -113,7 +105,7 @@ double entry_seconds(const json& e) {
   }
   auto rt = e.find("real_time");
   if (rt == e.end() || !rt->is_number()) return 0;
-  double t = rt->get<double>() * unit_seconds(e.value("time_unit", "ns"));
+  double t = rt->get<double>() * view::unit_seconds(e.value("time_unit", "ns"));
   return std::isfinite(t) && t > 0 ? t : 0;
 }
 
