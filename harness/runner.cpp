@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -218,8 +219,9 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   result.build = build_info();
   result.timed = options.time;
   result.command_line = options.command_line;
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   result.devices.push_back("cpu: " + cpu_model_name() + ", " + std::to_string(result.threads) +
-                           " threads");
+                           " threads, OMP_WAIT_POLICY=" + (wait_policy ? wait_policy : "default"));
   for (const auto& d : cuda_device_names()) result.devices.push_back(d);
   result.gbench = {{"context", synthetic_context()}, {"benchmarks", nlohmann::json::array()}};
   if (options.time) init_gbench(options.benchmark_flags);
