@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -27,10 +28,13 @@ inline constexpr int kW = OPBENCH_SIMD_W;
 typedef float vf __attribute__((vector_size(kW * sizeof(float))));
 typedef std::int32_t vi __attribute__((vector_size(kW * sizeof(float))));
 
+template <std::size_t... I>
+inline vf splat_lanes(float s, std::index_sequence<I...>) {
+  return vf{((void)I, s)...};
+}
+// All lanes s (one broadcast instruction).
 inline vf splat(float s) {
-  vf v;
-  for (int i = 0; i < kW; ++i) v[i] = s;
-  return v;
+  return splat_lanes(s, std::make_index_sequence<kW>{});
 }
 
 inline vf load(const float* p) {
