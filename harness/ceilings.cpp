@@ -3,7 +3,12 @@
 #include <cblas.h>
 #include <omp.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -13,16 +18,25 @@ namespace opbench {
 
 namespace {
 
+// Copies half of `bytes` (so it moves `bytes`, read + write) split over the OpenMP threads, by
+// whichever is faster here at this size: memcpy, or a copy with non-temporal (streaming) stores.
+// glibc's memcpy picks streaming stores only above a threshold derived from the L3 size, which a
+// VM may report as hundreds of MiB; a kernel that streams its output would then beat the ceiling.
+// The ceiling is the machine's best same-size copy, so a kernel above it means the ceiling is
+// wrong.
 class HostCopy final : public BoundKernel {
  public:
   explicit HostCopy(double bytes)
-      : half_(static_cast<std::size_t>(std::max(bytes / 2, 64.0))),
-        src_(DType::f32, {static_cast<std::int64_t>((half_ + 3) / 4)}),
-        dst_(DType::f32, {static_cast<std::int64_t>((half_ + 3) / 4)}) {
-    // First touch from the same threads that copy, so pages land where they are used.
-    run();
+      : half_((static_cast<std::size_t>(std::max(bytes / 2, 64.0)) + 63) / 64 * 64),
+        src_(DType::f32, {static_cast<std::int64_t>(half_ / 4)}),
+        dst_(DType::f32, {static_cast<std::int64_t>(half_ / 4)}) {
     float* s = src_.data<float>();
     for (std::int64_t i = 0; i < src_.numel(); ++i) s[i] = static_cast<float>(i % 1024);
+    streaming_ = false;
+    const double plain = best_of(5);
+    streaming_ = true;
+    const double stream = best_of(5);
+    streaming_ = stream < plain;
   }
   void run() override {
     const auto* src = static_cast<const std::byte*>(src_.raw());
@@ -30,7 +44,7 @@ class HostCopy final : public BoundKernel {
     const std::size_t n = half_;
     // Small copies stay on one thread, as the kernels do for small sizes: fork/join costs more.
     if (n < (std::size_t{1} << 18)) {
-      std::memcpy(dst, src, n);
+      copy(dst, src, n);
       return;
     }
 #pragma omp parallel
@@ -40,13 +54,43 @@ class HostCopy final : public BoundKernel {
       const std::size_t chunk = (n / threads + 63) / 64 * 64;
       const std::size_t begin = std::min(n, t * chunk);
       const std::size_t end = std::min(n, begin + chunk);
-      if (end > begin) std::memcpy(dst + begin, src + begin, end - begin);
+      if (end > begin) copy(dst + begin, src + begin, end - begin);
     }
   }
 
  private:
+  // `n` is a multiple of 64 and both pointers are 64-byte aligned (Tensor storage, 64-byte chunks).
+  void copy(std::byte* dst, const std::byte* src, std::size_t n) const {
+#if defined(__SSE2__)
+    if (streaming_) {
+      for (std::size_t i = 0; i < n; i += 64) {
+        for (std::size_t k = 0; k < 64; k += 16) {
+          _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + k),
+                           _mm_load_si128(reinterpret_cast<const __m128i*>(src + i + k)));
+        }
+      }
+      _mm_sfence();
+      return;
+    }
+#endif
+    std::memcpy(dst, src, n);
+  }
+
+  double best_of(int n) {
+    run();  // warm-up and first touch from the copying threads
+    double best = 1e30;
+    for (int i = 0; i < n; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      run();
+      best = std::min(
+          best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return best;
+  }
+
   std::size_t half_;
   Tensor src_, dst_;
+  bool streaming_ = false;
 };
 
 class HostSgemm final : public BoundKernel {

@@ -58,9 +58,10 @@ bool gbench_filter_matches(const std::string& filter, const std::string& name) {
 }
 
 GbenchResult run_gbench(const std::string& name, ClockKind clock,
-                        const std::function<void(benchmark::State&)>& body) {
+                        const std::function<void(benchmark::State&)>& body, int repetitions) {
   benchmark::ClearRegisteredBenchmarks();
   auto* b = benchmark::RegisterBenchmark(name.c_str(), body);
+  if (repetitions > 0) b->Repetitions(repetitions);
   if (clock == ClockKind::manual_time) {
     b->UseManualTime();
   } else {
@@ -94,6 +95,17 @@ double representative_seconds(const nlohmann::json& benchmarks) {
     }
   }
   return n ? sum / n : 0;
+}
+
+double fastest_seconds(const nlohmann::json& benchmarks) {
+  double best = 0;
+  for (const auto& b : benchmarks) {
+    if (b.value("error_occurred", false)) return 0;
+    if (b.value("run_type", "") != "iteration") continue;
+    const double t = to_seconds(b.value("real_time", 0.0), b.value("time_unit", "ns"));
+    if (t > 0 && (best == 0 || t < best)) best = t;
+  }
+  return best;
 }
 
 }  // namespace opbench

@@ -26,11 +26,14 @@ struct GbenchResult {
 
 enum class ClockKind { real_time, manual_time };
 
+// `repetitions` > 0 fixes the repetitions of this benchmark (else Google Benchmark's flag decides).
 GbenchResult run_gbench(const std::string& name, ClockKind clock,
-                        const std::function<void(benchmark::State&)>& body);
+                        const std::function<void(benchmark::State&)>& body, int repetitions = 0);
 
 // The representative time of one benchmark in seconds: the median aggregate when repetitions
 // produced one, else the mean real time of its iteration entries; 0 when it errored.
 double representative_seconds(const nlohmann::json& benchmarks);
+// The fastest repetition in seconds (0 when it errored): a ceiling is the best the machine did.
+double fastest_seconds(const nlohmann::json& benchmarks);
 
 }  // namespace opbench
