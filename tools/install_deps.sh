@@ -8,6 +8,7 @@ packages=(
   libdnnl-dev                                  # optional peer (oneDNN), found automatically
   libbenchmark-tools python3-scipy             # Google Benchmark's compare.py reads our reports
   python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
+  chromium                                     # renders the HTML report headless in a test
 )
 missing=()
 for p in "${packages[@]}"; do
