@@ -182,6 +182,23 @@ class Dumper {
   nlohmann::json info_;
 };
 
+// Times `kernel` as one Google Benchmark run. A kernel that throws ends its benchmark with
+// SkipWithError and leaves the message in `error`; it never escapes into Google Benchmark.
+GbenchResult time_kernel(const std::string& name, TimingStrategy& timing, BoundKernel& kernel,
+                         std::string& error, int repetitions = 0) {
+  return run_gbench(
+      name, timing.manual_time() ? ClockKind::manual_time : ClockKind::real_time,
+      [&](benchmark::State& st) {
+        try {
+          timing.measure(st, kernel);
+        } catch (const std::exception& e) {
+          error = e.what();
+          st.SkipWithError(error.c_str());
+        }
+      },
+      repetitions);
+}
+
 nlohmann::json synthetic_context() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -243,17 +260,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
          << (kind == "copy" ? "bytes:" + std::to_string(static_cast<long long>(bytes))
                             : "flops:" + std::to_string(static_cast<long long>(flops)));
     std::string error;
-    auto r = run_gbench(
-        name.str(), timing->manual_time() ? ClockKind::manual_time : ClockKind::real_time,
-        [&](benchmark::State& st) {
-          try {
-            timing->measure(st, *k);
-          } catch (const std::exception& e) {
-            error = e.what();
-            st.SkipWithError(error.c_str());
-          }
-        },
-        kCeilingRepetitions);
+    auto r = time_kernel(name.str(), *timing, *k, error, kCeilingRepetitions);
     if (!error.empty()) return;  // no ceiling: fractions against it stay unknown (null)
     if (!have_context) {
       result.gbench["context"] = r.context;
@@ -345,16 +352,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
       progress.show(i, "timing", c.name);
       auto timing = make_timing(c.impl->backend);
       std::string error;
-      auto r =
-          run_gbench(c.name, timing->manual_time() ? ClockKind::manual_time : ClockKind::real_time,
-                     [&](benchmark::State& st) {
-                       try {
-                         timing->measure(st, *kernel);
-                       } catch (const std::exception& e) {
-                         error = e.what();
-                         st.SkipWithError(error.c_str());
-                       }
-                     });
+      auto r = time_kernel(c.name, *timing, *kernel, error);
       if (!error.empty()) rec.error = error;
       if (!have_context) {
         result.gbench["context"] = r.context;
