@@ -83,6 +83,7 @@ struct Row {
 };
 
 Table::Cell agreement_cell(const json& c) {
+  if (is_skip(str(c, "error"))) return {"skipped"};
   if (!str(c, "error").empty()) return {"ERROR", kRed};
   if (boolean(c, "is_reference")) return {"ref"};
   const json& a = c.contains("agreement") ? c["agreement"] : json();
@@ -209,12 +210,15 @@ void print_summary(const json& report, std::ostream& out, bool color) {
   }
 
   std::vector<std::string> log;
-  int passed = 0, failed = 0, errors = 0;
+  int passed = 0, failed = 0, errors = 0, skipped = 0;
   for (const Row& r : rows) {
     const json& c = *r.c;
     const json& a = c.contains("agreement") ? c["agreement"] : kEmpty;
     std::string name = str(c, "name");
-    if (!str(c, "error").empty()) {
+    if (is_skip(str(c, "error"))) {
+      ++skipped;
+      log.push_back(name + ": " + str(c, "error"));
+    } else if (!str(c, "error").empty()) {
       ++errors;
       log.push_back(name + ": error: " + str(c, "error"));
     } else if (boolean(a, "checked")) {
@@ -307,7 +311,9 @@ void print_summary(const json& report, std::ostream& out, bool color) {
     out << "\n";
   }
   out << rows.size() << " cases, " << passed << " passed, " << failed << " failed agreement, "
-      << errors << " errors\n";
+      << errors << " errors";
+  if (skipped > 0) out << ", " << skipped << " skipped (listed in the log)";
+  out << "\n";
 }
 
 }  // namespace opbench::reports

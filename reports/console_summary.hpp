@@ -3,9 +3,8 @@
 // GB/s, GFLOP/s, fraction of the machine's ceiling, speedup over the reference and agreement, in
 // the spirit of nvbench's markdown tables. Works on the report document, so it can be printed
 // again from a saved report.
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 namespace opbench::reports {
 

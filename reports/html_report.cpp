@@ -171,10 +171,6 @@ std::vector<Run> make_runs(const std::vector<json>& reports,
   return runs;
 }
 
-bool is_skip(const std::string& error) {
-  return error.rfind("skipped: ", 0) == 0;
-}
-
 Status status_of(const json& c) {
   std::string error = str(c, "error");
   if (!error.empty()) return is_skip(error) ? Status::kSkipped : Status::kError;

@@ -116,4 +116,8 @@ std::string compact_params(const json& c) {
   return out;
 }
 
+bool is_skip(const std::string& error) {
+  return error.rfind("skipped: ", 0) == 0;
+}
+
 }  // namespace opbench::reports::view

@@ -49,4 +49,8 @@ double entry_seconds(const nlohmann::json& e);
 // case name (".../f32/rows:64/cols:4096"), else from the params object.
 std::string compact_params(const nlohmann::json& c);
 
+// A case the planner listed but did not run (its backend has no device here, or the
+// implementation does not support the point): its error starts with "skipped: ".
+bool is_skip(const std::string& error);
+
 }  // namespace opbench::reports::view

@@ -1287,3 +1287,33 @@ for (var i = 0; i < heads.length; i++) if (heads[i].textContent === "time") head
   EXPECT_LT(fast, plain);  // 200 us
   EXPECT_LT(plain, ref);   // 800 us, then 5 ms
 }
+
+// A case listed but not run (no device here) is counted as skipped, not as an error.
+TEST(ConsoleSummarySkips, SkippedCasesAreNotErrors) {
+  opbench::RunResult run;
+  run.timed = false;
+  run.gbench = {{"context", {{"date", "2026-11-23"}, {"num_cpus", 2}}},
+                {"benchmarks", nlohmann::json::array()}};
+  opbench::CaseRecord skipped;
+  skipped.name = "norm/layernorm/cuda.fast/f32/rows:4/cols:8";
+  skipped.suite = "norm";
+  skipped.op = "layernorm";
+  skipped.impl = "cuda.fast";
+  skipped.backend = "cuda";
+  skipped.dtype = "f32";
+  skipped.params.set("rows", "4");
+  skipped.params.set("cols", "8");
+  skipped.error = "skipped: built, but no usable device";
+  opbench::CaseRecord broken = skipped;
+  broken.name = "norm/layernorm/cpu.broken/f32/rows:4/cols:8";
+  broken.impl = "cpu.broken";
+  broken.backend = "cpu";
+  broken.error = "kernel exploded";
+  run.cases = {skipped, broken};
+  std::ostringstream out;
+  opbench::reports::print_summary(opbench::reports::build_report(run), out, false);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("2 cases, 0 passed, 0 failed agreement, 1 errors, 1 skipped"), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("skipped: built, but no usable device"), std::string::npos) << s;
+}
