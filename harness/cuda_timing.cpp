@@ -46,6 +46,17 @@ class EventPair {
   cudaEvent_t stop_ = nullptr;
 };
 
+// Seconds for `batch` back-to-back runs of `kernel`, between two events on the default stream.
+double time_batch(EventPair& ev, BoundKernel& kernel, int batch) {
+  check_cuda(cudaEventRecord(ev.start(), 0), "cudaEventRecord(start)");
+  for (int i = 0; i < batch; ++i) kernel.run();
+  check_cuda(cudaEventRecord(ev.stop(), 0), "cudaEventRecord(stop)");
+  check_cuda(cudaEventSynchronize(ev.stop()), "cudaEventSynchronize after the kernel");
+  float ms = 0.0f;
+  check_cuda(cudaEventElapsedTime(&ms, ev.start(), ev.stop()), "cudaEventElapsedTime");
+  return static_cast<double>(ms) / 1e3;
+}
+
 // Times each iteration between two events on the default stream. A kernel of a few microseconds
 // is dominated by launch latency when timed alone, so each iteration runs a batch of back-to-back
 // launches (sized from a probe to last ~50 us, at most 1000) and reports the time per launch, as
@@ -65,17 +76,6 @@ class CudaEventTiming final : public TimingStrategy {
       state.SetIterationTime(time_batch(ev, kernel, batch) / batch);
     }
     state.counters["launches_per_sample"] = batch;
-  }
-
- private:
-  static double time_batch(EventPair& ev, BoundKernel& kernel, int batch) {
-    check_cuda(cudaEventRecord(ev.start(), 0), "cudaEventRecord(start)");
-    for (int i = 0; i < batch; ++i) kernel.run();
-    check_cuda(cudaEventRecord(ev.stop(), 0), "cudaEventRecord(stop)");
-    check_cuda(cudaEventSynchronize(ev.stop()), "cudaEventSynchronize after the kernel");
-    float ms = 0.0f;
-    check_cuda(cudaEventElapsedTime(&ms, ev.start(), ev.stop()), "cudaEventElapsedTime");
-    return static_cast<double>(ms) / 1e3;
   }
 };
 
@@ -127,15 +127,7 @@ class DeviceCopy final : public BoundKernel {
   double best_of(EventPair& ev, int n) {
     run();
     double best = 1e30;
-    for (int i = 0; i < n; ++i) {
-      check_cuda(cudaEventRecord(ev.start(), 0), "cudaEventRecord(start)");
-      run();
-      check_cuda(cudaEventRecord(ev.stop(), 0), "cudaEventRecord(stop)");
-      check_cuda(cudaEventSynchronize(ev.stop()), "cudaEventSynchronize (device copy probe)");
-      float ms = 0.0f;
-      check_cuda(cudaEventElapsedTime(&ms, ev.start(), ev.stop()), "cudaEventElapsedTime");
-      best = std::min(best, static_cast<double>(ms));
-    }
+    for (int i = 0; i < n; ++i) best = std::min(best, time_batch(ev, *this, 1));
     return best;
   }
 
