@@ -40,6 +40,22 @@ struct Tolerance {
   double rtol = 0;
 };
 
+// The outcome of comparing one implementation's outputs with the reference's (DESIGN.md,
+// "Agreement").
+struct Agreement {
+  bool checked = false;  // false for the reference itself and for cases that were not run
+  bool passed = false;
+  double max_abs_err = 0;
+  double max_rel_err = 0;
+  double rel_l2_err = 0;        // ||out - ref|| / ||ref|| over the finite elements
+  std::int64_t mismatches = 0;  // elements out of tolerance (NaN/Inf position mismatches included)
+  std::int64_t elements = 0;    // elements compared
+  std::string first_mismatch;   // "y[3, 17]: got 1.5, want 1.25" (empty when none)
+  // Decisions the reference itself cannot make (a routing value within rounding of zero, equal
+  // scores at the k-th place): the implementation's answer was accepted and counted here.
+  std::int64_t ties = 0;
+};
+
 // What an implementation runs once bound to one case's tensors.
 class BoundKernel {
  public:
@@ -83,6 +99,18 @@ struct Op {
   std::function<std::string(const Params&)> validate;
   // Float64 reference: reads the inputs (any dtype), writes float64 outputs (i64 for index ones).
   HostKernelFn reference;
+  // Optional: the whole comparison of an implementation's outputs `out` with the reference's
+  // `ref`, for ops where element-wise comparison is not the rule (routing decisions, top-k ids with
+  // ties: count them in Agreement::ties). Unset: compare_tensor() on every output.
+  std::function<Agreement(const TensorMap& in, const TensorMap& out, const TensorMap& ref,
+                          const Params& p, Tolerance tol)>
+      compare;
+  // Sampled agreement (DESIGN.md): when `reference_flops` of a case exceeds the runner's budget,
+  // the reference runs on a seeded sample of indices along `sample_axis` (an axis that is the
+  // leading dim of every output and of the inputs that have it; rows along it are independent)
+  // and the implementation's outputs are compared on those rows. `--full-check` turns it off.
+  std::string sample_axis;
+  std::function<double(const Params&)> reference_flops;
   std::vector<Impl> impls;  // the reference is added as impl "ref" by the registry
 
   Shape shape_of(const TensorDecl& t, const Params& p) const;

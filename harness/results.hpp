@@ -52,7 +52,7 @@ struct Ceiling {
 };
 
 struct BuildInfo {
-  std::string tool_version, git_commit, compiler, cxx_flags, build_type, blas, cuda, onednn;
+  std::string tool_version, git_commit, compiler, cxx_flags, build_type, blas, cuda, onednn, faiss;
   bool git_dirty = false;
   bool native = false;
 };

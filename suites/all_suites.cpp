@@ -19,6 +19,12 @@ void register_all_suites(Registry& reg) {
   reg.set_backend_status(
       {"onednn", false, "not built: oneDNN was not found at configure time (Debian: libdnnl-dev)"});
 #endif
+#ifdef OPBENCH_HAVE_FAISS
+  reg.set_backend_status({"faiss", true, "FAISS (peer, runs on cpu)"});
+#else
+  reg.set_backend_status(
+      {"faiss", false, "not built: FAISS was not found at configure time (Debian: libfaiss-dev)"});
+#endif
   register_norm_suite(reg);
 }
 

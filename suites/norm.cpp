@@ -2,12 +2,14 @@
 // training), GroupNorm, EvoNorm-S0/B0, Online Normalization, Weight Standardization and the fused
 // residual-add variants. Each op declares tensors, axes, cost and tolerance, and binds its float64
 // reference and its implementations.
+#include "reference/norm.hpp"
+
 #include <vector>
 
 #include "harness/device.hpp"
 #include "kernels/cpu/norm_fast.hpp"
 #include "kernels/cpu/norm_plain.hpp"
-#include "reference/norm.hpp"
+#include "suites/common.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -21,6 +23,8 @@ namespace opbench {
 
 namespace {
 
+using namespace suite;
+
 constexpr double kEps = 1e-5;
 constexpr double kOnlineAlpha = 0.99;  // Online Normalization's forward decay (alpha_f)
 
@@ -28,35 +32,10 @@ constexpr double kOnlineAlpha = 0.99;  // Online Normalization's forward decay (
 const char* const kScale = "uniform(0.5,1.5)";
 const char* const kShift = "normal(0,0.1)";
 
-// Inputs as float64 arrays for the reference.
-struct F64 {
-  std::vector<double> v;
-  explicit F64(const Tensor& t) : v(static_cast<std::size_t>(t.numel())) {
-    if (t.dtype() == DType::f32) {
-      const float* p = t.data<float>();
-      for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = p[i];
-    } else {
-      for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = t.value_as_double(i);
-    }
-  }
-  const double* p() const { return v.data(); }
-};
-
-double* out64(TensorMap& out, const char* name) { return out.at(name).data<double>(); }
-const float* in32(const TensorMap& in, const char* name) { return in.at(name).data<float>(); }
-float* out32(TensorMap& out, const char* name) { return out.at(name).data<float>(); }
-
-Axis int_axis(const char* name, std::vector<std::string> quick, std::vector<std::string> full,
-              const char* help) {
-  return Axis{name, Axis::Kind::integer, std::move(quick), std::move(full), help};
-}
-
 Axis dist_axis() {
-  return Axis{"dist",
-              Axis::Kind::text,
-              {"normal"},
-              {"normal", "uniform", "llm_outliers", "offset", "constant_rows"},
-              "distribution of the main input (scales and statistics use fixed ones)"};
+  return suite::dist_axis({"normal"},
+                          {"normal", "uniform", "llm_outliers", "offset", "constant_rows"},
+                          "distribution of the main input (scales and statistics use fixed ones)");
 }
 
 std::vector<Axis> row_axes() {
@@ -80,13 +59,6 @@ std::string groups_valid(const Params& p) {
   return "";
 }
 
-TensorDecl in(const char* name, std::vector<std::string> dims, const char* dist = "$dist") {
-  return TensorDecl{name, std::move(dims), false, false, dist};
-}
-TensorDecl out(const char* name, std::vector<std::string> dims) {
-  return TensorDecl{name, std::move(dims), true, false, ""};
-}
-
 // Memory-bound cost: bytes of every tensor once, `flops_per_element` over the main tensor.
 std::function<Cost(const Params&, DType)> elementwise_cost(double flops_per_element) {
   return [flops_per_element](const Params&, DType) { return Cost{flops_per_element, 0}; };
@@ -95,7 +67,9 @@ std::function<Cost(const Params&, DType)> elementwise_cost(double flops_per_elem
 // Tolerance of the whole family in float32: the error budget of a sound float32 kernel (shifted
 // or two-pass statistics over up to ~1e5 elements) is ~1e-6 relative; 1e-4 leaves room for
 // rsqrt and tanh approximations, and still rejects a one-pass variance under an offset.
-Tolerance norm_tolerance(DType) { return {1e-5, 1e-4}; }
+Tolerance norm_tolerance(DType) {
+  return {1e-5, 1e-4};
+}
 
 // An op with the common parts filled in; the cost is bytes of all tensors plus flops per element
 // of the main input.
@@ -109,41 +83,13 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
   op.axes = std::move(axes);
   op.tensors = std::move(tensors);
   op.tolerance = norm_tolerance;
-  op.cost = [tensors = op.tensors, op_axes = op.axes, flops_per_element](const Params& p,
-                                                                          DType dt) {
-    Op shape_helper;
-    shape_helper.axes = op_axes;
-    Cost c;
-    double main = 0;
-    for (const auto& t : tensors) {
-      double n = 1;
-      for (auto d : shape_helper.shape_of(t, p)) n *= static_cast<double>(d);
-      c.bytes += n * static_cast<double>(dtype_size(dt));
-      if (!t.output && main == 0) main = n;
-    }
-    c.flops = flops_per_element * main;
-    return c;
+  op.cost = [shape_helper = op, flops_per_element](const Params& p, DType dt) {
+    const Shape main = shape_helper.shape_of(shape_helper.tensors.front(), p);
+    return Cost{flops_per_element * static_cast<double>(shape_numel(main)),
+                suite::tensor_bytes(shape_helper, p, dt)};
   };
   return op;
 }
-
-Impl host_impl(const char* name, HostKernelFn fn) {
-  Impl i;
-  i.name = name;
-  i.backend = "cpu";
-  i.bind = bind_host(std::move(fn));
-  return i;
-}
-
-#ifdef OPBENCH_HAVE_CUDA
-Impl cuda_impl(DeviceLaunchFn fn) {
-  Impl i;
-  i.name = "cuda.fast";
-  i.backend = "cuda";
-  i.bind = bind_device(std::move(fn));
-  return i;
-}
-#endif
 
 #ifdef OPBENCH_HAVE_ONEDNN
 Impl onednn_impl(BindFn bind) {
@@ -170,8 +116,8 @@ void register_layernorm(Registry& reg) {
                    in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
                   8);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
-    ref::layernorm(F64(i.at("x")).p(), F64(i.at("gamma")).p(), F64(i.at("beta")).p(),
-                   out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
+    ref::layernorm(F64(i.at("x")).p(), F64(i.at("gamma")).p(), F64(i.at("beta")).p(), out64(o, "y"),
+                   p.i("rows"), p.i("cols"), kEps);
   };
   auto call = [](auto fn) {
     return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
@@ -184,31 +130,30 @@ void register_layernorm(Registry& reg) {
   op.impls.push_back(onednn_impl(onednn::bind_layernorm(static_cast<float>(kEps))));
 #endif
 #ifdef OPBENCH_HAVE_CUDA
-  op.impls.push_back(cuda_impl([](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
-    cuda::layernorm(i.at("x").data<float>(), i.at("gamma").data<float>(),
-                    i.at("beta").data<float>(), o.at("y").data<float>(), p.i("rows"), p.i("cols"),
-                    static_cast<float>(kEps));
-  }));
+  op.impls.push_back(
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::layernorm(i.at("x").data<float>(), i.at("gamma").data<float>(),
+                        i.at("beta").data<float>(), o.at("y").data<float>(), p.i("rows"),
+                        p.i("cols"), static_cast<float>(kEps));
+      }));
 #endif
   reg.add_op(std::move(op));
 }
 
 // RMSNorm-like ops: x, gamma -> y.
-void register_rms_like(Registry& reg, const char* name, const char* title, const char* paper,
-                       void (*reference)(const double*, const double*, double*, std::int64_t,
-                                         std::int64_t, double),
-                       void (*plain)(const float*, const float*, float*, std::int64_t,
-                                     std::int64_t, float),
-                       void (*fast)(const float*, const float*, float*, std::int64_t, std::int64_t,
-                                    float),
-                       double flops) {
-  Op op = make_op(name, title, paper, row_axes(),
-                  {in("x", {"rows", "cols"}), in("gamma", {"cols"}, kScale),
-                   out("y", {"rows", "cols"})},
-                  flops);
+void register_rms_like(
+    Registry& reg, const char* name, const char* title, const char* paper,
+    void (*reference)(const double*, const double*, double*, std::int64_t, std::int64_t, double),
+    void (*plain)(const float*, const float*, float*, std::int64_t, std::int64_t, float),
+    void (*fast)(const float*, const float*, float*, std::int64_t, std::int64_t, float),
+    double flops) {
+  Op op = make_op(
+      name, title, paper, row_axes(),
+      {in("x", {"rows", "cols"}), in("gamma", {"cols"}, kScale), out("y", {"rows", "cols"})},
+      flops);
   op.reference = [reference](const TensorMap& i, TensorMap& o, const Params& p) {
-    reference(F64(i.at("x")).p(), F64(i.at("gamma")).p(), out64(o, "y"), p.i("rows"),
-              p.i("cols"), kEps);
+    reference(F64(i.at("x")).p(), F64(i.at("gamma")).p(), out64(o, "y"), p.i("rows"), p.i("cols"),
+              kEps);
   };
   auto call = [](auto fn) {
     return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
@@ -219,24 +164,23 @@ void register_rms_like(Registry& reg, const char* name, const char* title, const
   add_plain_fast(op, call(plain), call(fast));
 #ifdef OPBENCH_HAVE_CUDA
   if (std::string(name) == "rmsnorm") {
-    op.impls.push_back(
-        cuda_impl([](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
-          cuda::rmsnorm(i.at("x").data<float>(), i.at("gamma").data<float>(),
-                        o.at("y").data<float>(), p.i("rows"), p.i("cols"),
-                        static_cast<float>(kEps));
-        }));
+    op.impls.push_back(cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o,
+                                                 const Params& p) {
+      cuda::rmsnorm(i.at("x").data<float>(), i.at("gamma").data<float>(), o.at("y").data<float>(),
+                    p.i("rows"), p.i("cols"), static_cast<float>(kEps));
+    }));
   }
 #endif
   reg.add_op(std::move(op));
 }
 
 void register_dyt(Registry& reg) {
-  Op op = make_op("dyt", "Dynamic Tanh: gamma * tanh(alpha * x) + beta",
-                  "Zhu, Chen, He, LeCun, Liu 2025, eq. 1", row_axes(),
-                  {in("x", {"rows", "cols"}), in("alpha", {"1"}, "uniform(0.4,0.6)"),
-                   in("gamma", {"cols"}, kScale), in("beta", {"cols"}, kShift),
-                   out("y", {"rows", "cols"})},
-                  4);
+  Op op = make_op(
+      "dyt", "Dynamic Tanh: gamma * tanh(alpha * x) + beta",
+      "Zhu, Chen, He, LeCun, Liu 2025, eq. 1", row_axes(),
+      {in("x", {"rows", "cols"}), in("alpha", {"1"}, "uniform(0.4,0.6)"),
+       in("gamma", {"cols"}, kScale), in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
+      4);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::dyt(F64(i.at("x")).p(), i.at("alpha").value_as_double(0), F64(i.at("gamma")).p(),
              F64(i.at("beta")).p(), out64(o, "y"), p.i("rows"), p.i("cols"));
@@ -252,15 +196,14 @@ void register_dyt(Registry& reg) {
 }
 
 void register_batchnorm(Registry& reg) {
-  Op infer = make_op(
-      "batchnorm_infer", "BatchNorm, inference: running statistics per column",
-      "Ioffe & Szegedy 2015, Alg. 2 step 11",
-      {int_axis("rows", {"64", "4096"}, {"1", "64", "4096", "16384"}, "batch"),
-       int_axis("cols", {"4096"}, {"64", "4096"}, "channels"), dist_axis()},
-      {in("x", {"rows", "cols"}), in("running_mean", {"cols"}, "normal(0,0.5)"),
-       in("running_var", {"cols"}, "uniform(0.5,2)"), in("gamma", {"cols"}, kScale),
-       in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
-      4);
+  Op infer = make_op("batchnorm_infer", "BatchNorm, inference: running statistics per column",
+                     "Ioffe & Szegedy 2015, Alg. 2 step 11",
+                     {int_axis("rows", {"64", "4096"}, {"1", "64", "4096", "16384"}, "batch"),
+                      int_axis("cols", {"4096"}, {"64", "4096"}, "channels"), dist_axis()},
+                     {in("x", {"rows", "cols"}), in("running_mean", {"cols"}, "normal(0,0.5)"),
+                      in("running_var", {"cols"}, "uniform(0.5,2)"), in("gamma", {"cols"}, kScale),
+                      in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
+                     4);
   infer.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::batchnorm_infer(F64(i.at("x")).p(), F64(i.at("running_mean")).p(),
                          F64(i.at("running_var")).p(), F64(i.at("gamma")).p(),
@@ -309,13 +252,13 @@ void register_batchnorm(Registry& reg) {
 void register_groupnorm(Registry& reg) {
   Op op = make_op("groupnorm", "GroupNorm: statistics over c/groups channels x hw",
                   "Wu & He 2018, eqs. 1-3 and 7", nchw_axes(true),
-                  {in("x", {"n", "c", "hw"}), in("gamma", {"c"}, kScale),
-                   in("beta", {"c"}, kShift), out("y", {"n", "c", "hw"})},
+                  {in("x", {"n", "c", "hw"}), in("gamma", {"c"}, kScale), in("beta", {"c"}, kShift),
+                   out("y", {"n", "c", "hw"})},
                   8);
   op.validate = groups_valid;
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
-    ref::groupnorm(F64(i.at("x")).p(), F64(i.at("gamma")).p(), F64(i.at("beta")).p(),
-                   out64(o, "y"), p.i("n"), p.i("c"), p.i("hw"), p.i("groups"), kEps);
+    ref::groupnorm(F64(i.at("x")).p(), F64(i.at("gamma")).p(), F64(i.at("beta")).p(), out64(o, "y"),
+                   p.i("n"), p.i("c"), p.i("hw"), p.i("groups"), kEps);
   };
   auto call = [](auto fn) {
     return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
@@ -370,16 +313,15 @@ void register_evonorm(Registry& reg) {
 }
 
 void register_online_norm(Registry& reg) {
-  Op op = make_op("online_norm", "Online Normalization forward: running statistics over samples",
-                  "Chiley et al. 2019, eqs. 6-8",
-                  {int_axis("n", {"64"}, {"16", "64", "256"}, "samples, in order"),
-                   int_axis("c", {"64"}, {"64", "256"}, "channels"),
-                   int_axis("hw", {"256", "4096"}, {"1", "1024", "4096"}, "spatial size"),
-                   dist_axis()},
-                  {in("x", {"n", "c", "hw"}), in("mu0", {"c"}, kShift),
-                   in("var0", {"c"}, "uniform(0.5,2)"), in("gamma", {"c"}, kScale),
-                   in("beta", {"c"}, kShift), out("y", {"n", "c", "hw"})},
-                  8);
+  Op op = make_op(
+      "online_norm", "Online Normalization forward: running statistics over samples",
+      "Chiley et al. 2019, eqs. 6-8",
+      {int_axis("n", {"64"}, {"16", "64", "256"}, "samples, in order"),
+       int_axis("c", {"64"}, {"64", "256"}, "channels"),
+       int_axis("hw", {"256", "4096"}, {"1", "1024", "4096"}, "spatial size"), dist_axis()},
+      {in("x", {"n", "c", "hw"}), in("mu0", {"c"}, kShift), in("var0", {"c"}, "uniform(0.5,2)"),
+       in("gamma", {"c"}, kScale), in("beta", {"c"}, kShift), out("y", {"n", "c", "hw"})},
+      8);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::online_norm(F64(i.at("x")).p(), F64(i.at("mu0")).p(), F64(i.at("var0")).p(),
                      F64(i.at("gamma")).p(), F64(i.at("beta")).p(), out64(o, "y"), p.i("n"),
@@ -397,12 +339,12 @@ void register_online_norm(Registry& reg) {
 }
 
 void register_weight_std(Registry& reg) {
-  Op op = make_op("weight_std", "Weight Standardization: (w - mean_row) / sqrt(var_row + eps)",
-                  "Qiao, Wang, Liu, Shen, Yuille 2019, eq. 2",
-                  {int_axis("rows", {"256"}, {"64", "256", "1024"}, "output channels"),
-                   int_axis("cols", {"576", "4608"}, {"27", "576", "4608"}, "fan-in (c_in k k)"),
-                   dist_axis()},
-                  {in("w", {"rows", "cols"}), out("y", {"rows", "cols"})}, 6);
+  Op op = make_op(
+      "weight_std", "Weight Standardization: (w - mean_row) / sqrt(var_row + eps)",
+      "Qiao, Wang, Liu, Shen, Yuille 2019, eq. 2",
+      {int_axis("rows", {"256"}, {"64", "256", "1024"}, "output channels"),
+       int_axis("cols", {"576", "4608"}, {"27", "576", "4608"}, "fan-in (c_in k k)"), dist_axis()},
+      {in("w", {"rows", "cols"}), out("y", {"rows", "cols"})}, 6);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::weight_std(F64(i.at("w")).p(), out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
   };
@@ -416,13 +358,12 @@ void register_weight_std(Registry& reg) {
 }
 
 void register_fused_add(Registry& reg) {
-  Op ln = make_op("add_layernorm", "Residual add then LayerNorm: sum = x + r, y = LN(sum)",
-                  "pre-norm transformer block (Xiong et al. 2020); LayerNorm: Ba et al. 2016",
-                  row_axes(),
-                  {in("x", {"rows", "cols"}), in("residual", {"rows", "cols"}),
-                   in("gamma", {"cols"}, kScale), in("beta", {"cols"}, kShift),
-                   out("y", {"rows", "cols"}), out("sum", {"rows", "cols"})},
-                  9);
+  Op ln = make_op(
+      "add_layernorm", "Residual add then LayerNorm: sum = x + r, y = LN(sum)",
+      "pre-norm transformer block (Xiong et al. 2020); LayerNorm: Ba et al. 2016", row_axes(),
+      {in("x", {"rows", "cols"}), in("residual", {"rows", "cols"}), in("gamma", {"cols"}, kScale),
+       in("beta", {"cols"}, kShift), out("y", {"rows", "cols"}), out("sum", {"rows", "cols"})},
+      9);
   ln.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::add_layernorm(F64(i.at("x")).p(), F64(i.at("residual")).p(), F64(i.at("gamma")).p(),
                        F64(i.at("beta")).p(), out64(o, "sum"), out64(o, "y"), p.i("rows"),
@@ -437,12 +378,12 @@ void register_fused_add(Registry& reg) {
   add_plain_fast(ln, call_ln(cpu::plain::add_layernorm), call_ln(cpu::fast::add_layernorm));
   reg.add_op(std::move(ln));
 
-  Op rms = make_op("add_rmsnorm", "Residual add then RMSNorm: sum = x + r, y = RMSNorm(sum)",
-                   "pre-norm transformer block; RMSNorm: Zhang & Sennrich 2019", row_axes(),
-                   {in("x", {"rows", "cols"}), in("residual", {"rows", "cols"}),
-                    in("gamma", {"cols"}, kScale), out("y", {"rows", "cols"}),
-                    out("sum", {"rows", "cols"})},
-                   5);
+  Op rms = make_op(
+      "add_rmsnorm", "Residual add then RMSNorm: sum = x + r, y = RMSNorm(sum)",
+      "pre-norm transformer block; RMSNorm: Zhang & Sennrich 2019", row_axes(),
+      {in("x", {"rows", "cols"}), in("residual", {"rows", "cols"}), in("gamma", {"cols"}, kScale),
+       out("y", {"rows", "cols"}), out("sum", {"rows", "cols"})},
+      5);
   rms.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::add_rmsnorm(F64(i.at("x")).p(), F64(i.at("residual")).p(), F64(i.at("gamma")).p(),
                      out64(o, "sum"), out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
@@ -464,10 +405,9 @@ void register_norm_suite(Registry& reg) {
   register_rms_like(reg, "rmsnorm", "RMSNorm: x / sqrt(mean(x^2) + eps) * gamma",
                     "Zhang & Sennrich 2019, eq. 4", ref::rmsnorm, cpu::plain::rmsnorm,
                     cpu::fast::rmsnorm, 4);
-  register_rms_like(reg, "crmsnorm",
-                    "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
-                    "Jiang et al. 2023, eq. 9", ref::crmsnorm, cpu::plain::crmsnorm,
-                    cpu::fast::crmsnorm, 5);
+  register_rms_like(
+      reg, "crmsnorm", "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
+      "Jiang et al. 2023, eq. 9", ref::crmsnorm, cpu::plain::crmsnorm, cpu::fast::crmsnorm, 5);
   register_dyt(reg);
   register_batchnorm(reg);
   register_groupnorm(reg);

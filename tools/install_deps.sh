@@ -6,6 +6,7 @@ packages=(
   cmake g++ make git pkg-config
   libbenchmark-dev libopenblas-dev nlohmann-json3-dev libboost-program-options-dev libgtest-dev
   libdnnl-dev                                  # optional peer (oneDNN), found automatically
+  libfaiss-dev                                 # optional peer (FAISS), found automatically
   libbenchmark-tools python3-scipy             # Google Benchmark's compare.py reads our reports
   python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
   chromium                                     # renders the HTML report headless in a test

@@ -1,0 +1,59 @@
+#include "suites/common.hpp"
+
+namespace opbench::suite {
+
+F64::F64(const Tensor& t) : v(static_cast<std::size_t>(t.numel())) {
+  if (t.dtype() == DType::f32) {
+    const float* p = t.data<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = p[i];
+  } else {
+    for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = t.value_as_double(i);
+  }
+}
+
+Axis int_axis(const char* name, std::vector<std::string> quick, std::vector<std::string> full,
+              const char* help) {
+  return Axis{name, Axis::Kind::integer, std::move(quick), std::move(full), help};
+}
+
+Axis dist_axis(std::vector<std::string> quick, std::vector<std::string> full, const char* help) {
+  return Axis{"dist", Axis::Kind::text, std::move(quick), std::move(full), help};
+}
+
+TensorDecl in(const char* name, std::vector<std::string> dims, const char* dist) {
+  return TensorDecl{name, std::move(dims), false, false, dist};
+}
+TensorDecl out(const char* name, std::vector<std::string> dims) {
+  return TensorDecl{name, std::move(dims), true, false, ""};
+}
+TensorDecl out_index(const char* name, std::vector<std::string> dims) {
+  return TensorDecl{name, std::move(dims), true, true, ""};
+}
+
+double tensor_bytes(const Op& op, const Params& p, DType dt) {
+  double bytes = 0;
+  for (const auto& t : op.tensors) {
+    double n = 1;
+    for (auto d : op.shape_of(t, p)) n *= static_cast<double>(d);
+    bytes += n * static_cast<double>(t.index ? sizeof(std::int64_t) : dtype_size(dt));
+  }
+  return bytes;
+}
+
+Impl host_impl(const char* name, HostKernelFn fn) {
+  Impl i;
+  i.name = name;
+  i.backend = "cpu";
+  i.bind = bind_host(std::move(fn));
+  return i;
+}
+
+Impl cuda_impl(const char* name, DeviceLaunchFn fn) {
+  Impl i;
+  i.name = name;
+  i.backend = "cuda";
+  i.bind = bind_device(std::move(fn));
+  return i;
+}
+
+}  // namespace opbench::suite
