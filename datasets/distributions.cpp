@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kKnownSpecs =
     "known: normal, uniform, llm_outliers, offset, constant_rows, "
-    "or fixed normal(mean,std), uniform(lo,hi), constant(v)";
+    "or fixed normal(mean,std), uniform(lo,hi), constant(v), bernoulli(p)";
 
 std::string_view trim(std::string_view s) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
@@ -322,6 +322,15 @@ void fill_float(Tensor& t, const DistSpec& spec, std::uint64_t seed) {
       parallel_fill<S>(p, n, cols, [&](std::int64_t, std::int64_t, std::int64_t) { return v; });
       return;
     }
+    case DistKind::bernoulli: {
+      const double prob = spec.a;
+      parallel_fill<S>(p, n, cols,
+                       [&, uniform = UniformCursor(seed, Stream::element)](
+                           std::int64_t i, std::int64_t, std::int64_t) mutable {
+                         return uniform(i) < prob ? 1.0 : 0.0;
+                       });
+      return;
+    }
   }
 }
 
@@ -361,6 +370,8 @@ std::string spec_text(const DistSpec& s) {
       return "uniform(" + fmt(s.a) + "," + fmt(s.b) + ")";
     case DistKind::constant:
       return "constant(" + fmt(s.a) + ")";
+    case DistKind::bernoulli:
+      return "bernoulli(" + fmt(s.a) + ")";
   }
   return "?";
 }
@@ -404,7 +415,7 @@ DistSpec parse_distribution(std::string_view spec_in) {
     throw UsageError("unknown distribution '" + std::string(spec_in) + "' (" + kKnownSpecs + ")");
   }
   const std::string_view name = trim(spec.substr(0, open));
-  if (name != "normal" && name != "uniform" && name != "constant") {
+  if (name != "normal" && name != "uniform" && name != "constant" && name != "bernoulli") {
     throw UsageError("unknown distribution '" + std::string(spec_in) + "' (" + kKnownSpecs + ")");
   }
   if (spec.back() != ')') malformed(spec_in, "missing ')' at the end");
@@ -414,6 +425,11 @@ DistSpec parse_distribution(std::string_view spec_in) {
   if (name == "constant") {
     if (args.size() != 1) malformed(spec_in, "constant(v) takes 1 number");
     return {DistKind::constant, args[0], 0};
+  }
+  if (name == "bernoulli") {
+    if (args.size() != 1) malformed(spec_in, "bernoulli(p) takes 1 number");
+    if (!(args[0] >= 0 && args[0] <= 1)) malformed(spec_in, "p must be in [0, 1]");
+    return {DistKind::bernoulli, args[0], 0};
   }
   if (args.size() != 2) {
     malformed(spec_in, name == "normal" ? "normal(mean,std) takes 2 numbers"

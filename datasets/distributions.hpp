@@ -17,6 +17,8 @@
 //   normal(m,s)     mean m, std s >= 0
 //   uniform(lo,hi)  in [lo, hi), lo < hi
 //   constant(v)     every element v (also for i32/i64 when v is an integer)
+//   bernoulli(p)    exactly 1 with probability p, else exactly 0 (gates that are exactly open or
+//                   shut), 0 <= p <= 1
 // Values are computed in double and rounded once (to nearest even) to the tensor's dtype: f32,
 // f64, f16, bf16; i32/i64 take only constant(v). distributions.cpp is built with -ffp-contract=off
 // so that mean + std * z is never fused; a CUDA port must do the same (--fmad=false or
@@ -134,6 +136,7 @@ enum class DistKind {
   normal_fixed,   // normal(mean, std)
   uniform_fixed,  // uniform(lo, hi)
   constant,       // constant(v)
+  bernoulli,      // bernoulli(p): 1 with probability p, else 0
 };
 
 struct DistSpec {

@@ -74,6 +74,7 @@ void merge_agreement(Agreement& total, const Agreement& part) {
   if (total.first_mismatch.empty()) total.first_mismatch = part.first_mismatch;
   total.mismatches += part.mismatches;
   total.elements += part.elements;
+  total.ties += part.ties;
   total.passed = total.passed && part.passed;
 }
 

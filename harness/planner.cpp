@@ -185,7 +185,13 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
         } else if (auto ov = sel.axis_overrides.find(axis.name); ov != sel.axis_overrides.end()) {
           auto v = parse_axis_values(axis, ov->second);
           if (axis.name == "dist") {
+            // The generic distributions, plus the scenarios the op defines on its own dist axis.
             auto known = data.distributions();
+            for (const auto& list : {axis.quick, axis.full}) {
+              for (const auto& d : list) {
+                if (std::find(known.begin(), known.end(), d) == known.end()) known.push_back(d);
+              }
+            }
             for (const auto& d : v) {
               if (std::find(known.begin(), known.end(), d) == known.end()) {
                 throw UsageError("axis 'dist': unknown distribution '" + d +

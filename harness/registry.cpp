@@ -25,6 +25,16 @@ Op& Registry::add_op(Op op) {
     if (o.name == op.name) throw std::logic_error("op registered twice: " + op.name);
   }
   if (!op.reference) throw std::logic_error("op without a reference: " + op.name);
+  if (!op.sample_axis.empty()) {
+    if (!op.find_axis(op.sample_axis) || !op.reference_flops) {
+      throw std::logic_error(op.name + ": sample axis needs a declared axis and reference_flops");
+    }
+    for (const auto& t : op.tensors) {
+      if (t.output && (t.dims.empty() || t.dims.front() != op.sample_axis)) {
+        throw std::logic_error(op.name + ": output " + t.name + " must lead with the sample axis");
+      }
+    }
+  }
   op.impls.insert(op.impls.begin(), reference_impl(op));
   ops_.push_back(std::move(op));
   return ops_.back();

@@ -25,6 +25,11 @@ struct TensorRecord {
 struct DatasetRecord {
   std::string key;  // "norm/layernorm/f32/rows:64/cols:4096/dist:normal"
   std::vector<TensorRecord> tensors;
+  // Sampled agreement: the rows along `sample_axis` that were checked (empty axis: all of them).
+  std::string sample_axis;
+  std::vector<std::int64_t> sample_rows;
+  std::int64_t sample_of = 0;
+  std::uint64_t sample_seed = 0;
 };
 
 struct CaseRecord {

@@ -23,6 +23,7 @@
 #include "harness/device.hpp"
 #include "harness/errors.hpp"
 #include "harness/gbench_driver.hpp"
+#include "harness/sampling.hpp"
 #include "harness/timing.hpp"
 
 namespace opbench {
@@ -46,21 +47,36 @@ std::uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// Inputs and float64 reference outputs of one (op, dtype, parameter point).
+// Inputs and float64 reference outputs of one (op, dtype, parameter point). With a sample, the
+// reference covers only the sampled rows: `ref_inputs` and `ref_params` are what it ran on.
 struct Dataset {
   std::string key;
   TensorMap inputs;
+  Sample sample;
+  TensorMap ref_inputs;
+  Params ref_params;
   TensorMap reference;
   DatasetRecord record;
   std::string error;  // the reference itself failed
 };
 
+std::string input_spec(const Op& op, const TensorDecl& t, const Params& p) {
+  const std::string dist = p.has("dist") ? p.str("dist") : "";
+  if (op.input_dist) {
+    std::string spec = op.input_dist(t, dist);
+    if (!spec.empty()) return spec;
+  }
+  return t.dist == "$dist" ? dist : t.dist;
+}
+
 Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selection& sel,
-                     std::uint64_t base_seed) {
+                     const RunOptions& options) {
   Dataset d;
   d.key = c.dataset_key;
   d.record.key = c.dataset_key;
   const Op& op = *c.op;
+  std::vector<TensorRecord> records;
+  bool user_input = false;
   for (const auto& t : op.tensors) {
     if (t.output) continue;
     TensorRecord rec;
@@ -68,28 +84,45 @@ Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selectio
     if (auto in = sel.inputs.find(t.name); in != sel.inputs.end()) {
       d.inputs[t.name] = data.read_npy(in->second);
       rec.source = in->second;
+      user_input = true;
     } else {
       Tensor x(c.dtype, op.shape_of(t, c.params));
-      rec.dist = t.dist == "$dist" ? c.params.str("dist") : t.dist;
-      rec.seed = mix64(base_seed ^ fnv1a(op.name + "/" + t.name));
+      rec.dist = input_spec(op, t, c.params);
+      rec.seed = mix64(options.seed ^ fnv1a(op.name + "/" + t.name));
       data.fill(x, rec.dist, rec.seed);
       d.inputs[t.name] = x;
       rec.source = "generated";
     }
-    const Tensor& x = d.inputs[t.name];
+    records.push_back(rec);
+  }
+  if (op.prepare_inputs && !user_input) op.prepare_inputs(d.inputs, c.params);
+  for (auto& rec : records) {
+    const Tensor& x = d.inputs.at(rec.name);
     rec.dtype = std::string(dtype_name(x.dtype()));
     rec.shape = x.shape();
     rec.checksum = data.checksum(x);
     d.record.tensors.push_back(rec);
   }
+  if (!options.full_check) {
+    d.sample = choose_sample(op, c.params, options.reference_budget_flops,
+                             mix64(options.seed ^ fnv1a(c.dataset_key + "/sample")));
+  }
+  d.ref_params = sampled_params(c.params, d.sample);
+  d.ref_inputs = gather_rows(op, d.inputs, d.sample);
+  if (d.sample.active()) {
+    d.record.sample_axis = d.sample.axis;
+    d.record.sample_rows = d.sample.rows;
+    d.record.sample_of = d.sample.of;
+    d.record.sample_seed = d.sample.seed;
+  }
   for (const auto& t : op.tensors) {
     if (!t.output) continue;
-    Tensor y(t.index ? DType::i64 : DType::f64, op.shape_of(t, c.params));
+    Tensor y(t.index ? DType::i64 : DType::f64, op.shape_of(t, d.ref_params));
     y.poison();
     d.reference[t.name] = y;
   }
   try {
-    op.reference(d.inputs, d.reference, c.params);
+    op.reference(d.ref_inputs, d.reference, d.ref_params);
   } catch (const std::exception& e) {
     d.error = std::string("reference failed: ") + e.what();
   }
@@ -108,14 +141,27 @@ TensorMap allocate_outputs(const CasePlan& c) {
   return out;
 }
 
-Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const TensorMap& ref) {
-  Agreement total;
+// The implementation's outputs against the reference, on the sampled rows when sampled; the op's
+// own comparison (ties in routing or top-k) when it has one.
+Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d) {
   const Tolerance tol = c.op->tolerance ? c.op->tolerance(c.dtype) : Tolerance{};
+  const TensorMap checked = gather_rows(*c.op, out, d.sample);
+  if (c.op->compare) return c.op->compare(d.ref_inputs, checked, d.reference, d.ref_params, tol);
+  Agreement total;
   for (const auto& t : c.op->tensors) {
     if (!t.output) continue;
-    merge_agreement(total, compare_tensor(t.name, out.at(t.name), ref.at(t.name), tol, t.index));
+    merge_agreement(
+        total, compare_tensor(t.name, checked.at(t.name), d.reference.at(t.name), tol, t.index));
   }
   return total;
+}
+
+nlohmann::json sample_json(const DatasetRecord& r) {
+  if (r.sample_axis.empty()) return nullptr;
+  return {{"axis", r.sample_axis},
+          {"rows", r.sample_rows},
+          {"of", r.sample_of},
+          {"seed", r.sample_seed}};
 }
 
 std::string case_folder(const std::string& key) {
@@ -145,6 +191,7 @@ class Dumper {
                            {"dtype", std::string(dtype_name(c.dtype))},
                            {"params", nlohmann::json::object()},
                            {"inputs", nlohmann::json::array()},
+                           {"sample", sample_json(d.record)},
                            {"impls", nlohmann::json::array()}};
     for (const auto& [k, v] : c.params.items()) {
       const bool integer = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
@@ -323,12 +370,21 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
     progress.show(i, "checking", c.name);
     if (!dataset || dataset->key != c.dataset_key) {
       dataset.reset();  // free the previous dataset before making the next
-      dataset = make_dataset(c, data, sel, options.seed);
+      dataset = make_dataset(c, data, sel, options);
       result.datasets.push_back(dataset->record);
       if (dumper.enabled()) dumper.dataset(c, *dataset);
     }
     if (!dataset->error.empty()) {
       rec.error = dataset->error;
+      result.cases.push_back(rec);
+      continue;
+    }
+    if (c.impl->is_reference && dataset->sample.active()) {
+      // The whole float64 reference is what sampling avoids; timing it would cost the same.
+      rec.error = "skipped: float64 reference checked on a sample of " +
+                  std::to_string(dataset->sample.rows.size()) + " of " +
+                  std::to_string(dataset->sample.of) + " " + dataset->sample.axis +
+                  " (--full-check runs and times it whole)";
       result.cases.push_back(rec);
       continue;
     }
@@ -340,7 +396,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
       kernel->sync();
       kernel->fetch();
       if (!c.impl->is_reference) {
-        rec.agreement = compare_outputs(c, outputs, dataset->reference);
+        rec.agreement = compare_outputs(c, outputs, *dataset);
       }
       if (dumper.enabled()) dumper.impl(c, outputs, rec.agreement);
     } catch (const std::exception& e) {

@@ -29,6 +29,10 @@ struct RunOptions {
   // Google Benchmark flags passed through (--benchmark_repetitions=3, ...).
   std::vector<std::string> benchmark_flags;
   std::string command_line;  // recorded in the report
+  // Sampled agreement: a reference costing more than this runs on a seeded sample of rows along
+  // the op's sample axis (about one second of float64 reference per dataset).
+  double reference_budget_flops = 1e9;
+  bool full_check = false;  // --full-check: never sample
 };
 
 // One (op, impl, dtype, parameter point).

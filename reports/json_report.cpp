@@ -62,7 +62,18 @@ json agreement_json(const Agreement& a) {
           {"rel_l2_err", num(a.rel_l2_err)},
           {"mismatches", a.mismatches},
           {"elements", a.elements},
-          {"first_mismatch", a.first_mismatch}};
+          {"first_mismatch", a.first_mismatch},
+          {"ties", a.ties}};
+}
+
+// The rows a sampled agreement checked (null: all of them).
+json sample_json(const DatasetRecord& d) {
+  if (d.sample_axis.empty()) return nullptr;
+  return {{"axis", d.sample_axis},
+          {"count", d.sample_rows.size()},
+          {"of", d.sample_of},
+          {"seed", d.sample_seed},
+          {"rows", d.sample_rows}};
 }
 
 // The fields a case adds to each of its benchmark entries and to opbench.cases.
@@ -396,7 +407,7 @@ json build_report(const RunResult& run) {
   for (const DatasetRecord& d : run.datasets) {
     json tensors = json::array();
     for (const TensorRecord& t : d.tensors) tensors.push_back(tensor_json(t));
-    datasets[d.key] = {{"tensors", std::move(tensors)}};
+    datasets[d.key] = {{"tensors", std::move(tensors)}, {"sample", sample_json(d)}};
   }
   ob["datasets"] = std::move(datasets);
   json cases = json::array();

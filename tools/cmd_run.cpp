@@ -41,6 +41,7 @@ int cmd_run(const Args& args, bool time) {
   int repetitions = 0, threads = 0;
   double min_time = 0;
   std::uint64_t seed = 1;
+  bool full_check = false;
   desc.add_options()("help,h", po::bool_switch(&help), "this help");
   sel.add_to(desc, true, true);
   desc.add_options()("json", po::value(&json),
@@ -48,7 +49,10 @@ int cmd_run(const Args& args, bool time) {
                           : "write a report of the check here")(
       "dump", po::value(&dump), "write every case as .npy files and case.json under DIR")(
       "threads", po::value(&threads), "threads for kernels and ceilings (default: all cores)")(
-      "seed", po::value(&seed), "base seed of the generated inputs (default 1)");
+      "seed", po::value(&seed), "base seed of the generated inputs (default 1)")(
+      "full-check", po::bool_switch(&full_check),
+      "check every row against the float64 reference, even where it is slow enough that a "
+      "seeded sample of rows is checked by default (the report records the sample)");
   if (time) {
     desc.add_options()("repetitions", po::value(&repetitions),
                        "repetitions of each case (median and noise)")(
@@ -77,6 +81,7 @@ int cmd_run(const Args& args, bool time) {
   options.dump_dir = dump;
   options.threads = threads;
   options.seed = seed;
+  options.full_check = full_check;
   options.progress = isatty(STDERR_FILENO);
   options.command_line = quote_args(args, time);
   if (time) {
