@@ -82,20 +82,39 @@ struct Row {
   double noise_percent = NAN;
 };
 
-Table::Cell agreement_cell(const json& c) {
+// " (3 ties, sample 16/1024 tokens)": what an agreement verdict rests on, when it is not every
+// element decided by the reference.
+std::string agreement_basis(const json& a, const json* sample) {
+  std::vector<std::string> parts;
+  const double ties = number(a, "ties");
+  if (std::isfinite(ties) && ties > 0) {
+    parts.push_back(std::to_string(static_cast<long long>(ties)) + (ties == 1 ? " tie" : " ties"));
+  }
+  if (sample != nullptr && sample->is_object()) {
+    parts.push_back("sample " + std::to_string(static_cast<long long>(number(*sample, "count"))) +
+                    "/" + std::to_string(static_cast<long long>(number(*sample, "of"))) + " " +
+                    str(*sample, "axis"));
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? " (" : ", ") + p;
+  return out.empty() ? out : out + ")";
+}
+
+Table::Cell agreement_cell(const json& c, const json* sample) {
   if (is_skip(str(c, "error"))) return {"skipped"};
   if (!str(c, "error").empty()) return {"ERROR", kRed};
   if (boolean(c, "is_reference")) return {"ref"};
   const json& a = c.contains("agreement") ? c["agreement"] : json();
   if (!boolean(a, "checked")) return {"-"};
-  if (boolean(a, "passed")) return {"ok", kGreen};
+  if (boolean(a, "passed")) return {"ok" + agreement_basis(a, sample), kGreen};
   auto count = [&](const char* key) {
     double v = number(a, key);
     return std::isfinite(v) ? std::to_string(static_cast<long long>(v)) : std::string("?");
   };
   double rel = number(a, "max_rel_err");
   return {"FAIL " + count("mismatches") + "/" + count("elements") +
-              " max_rel=" + (std::isfinite(rel) ? printf_string("%.3g", rel) : "nan"),
+              " max_rel=" + (std::isfinite(rel) ? printf_string("%.3g", rel) : "nan") +
+              agreement_basis(a, sample),
           kRed};
 }
 
@@ -297,7 +316,14 @@ void print_summary(const json& report, std::ostream& out, bool color) {
           cells.push_back({err("max_rel_err")});
           cells.push_back({err("rel_l2_err")});
         }
-        cells.push_back(agreement_cell(c));
+        const json* sample = nullptr;
+        if (ob.contains("datasets") && ob["datasets"].is_object()) {
+          auto d = ob["datasets"].find(str(c, "dataset"));
+          if (d != ob["datasets"].end() && d->is_object() && d->contains("sample")) {
+            sample = &(*d)["sample"];
+          }
+        }
+        cells.push_back(agreement_cell(c, sample));
         t.add(std::move(cells));
       }
     }

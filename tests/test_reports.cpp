@@ -909,6 +909,27 @@ TEST(ConsoleSummary, OneTablePerOpWithRatesSpeedupsAndAgreement) {
   }
 }
 
+TEST(ConsoleSummary, SaysWhenAVerdictRestsOnTiesOrASample) {
+  opbench::RunResult run = make_check_run();
+  for (auto& c : run.cases) {
+    if (c.impl == "cpu.fast" && c.op == "layernorm") c.agreement.ties = 2;
+  }
+  run.datasets[0].sample_axis = "rows";
+  run.datasets[0].sample_rows = {3, 9, 40};
+  run.datasets[0].sample_of = 64;
+  run.datasets[0].sample_seed = 7;
+  std::ostringstream out;
+  const nlohmann::json report = rep::build_report(run);
+  rep::print_summary(report, out, false);
+  SCOPED_TRACE(out.str());
+  EXPECT_NE(out.str().find("ok (2 ties, sample 3/64 rows)"), std::string::npos);
+  EXPECT_NE(out.str().find("ok (sample 3/64 rows)"), std::string::npos);  // cpu.plain
+  const auto& sample = report["opbench"]["datasets"][run.datasets[0].key]["sample"];
+  EXPECT_EQ(sample["count"], 3);
+  EXPECT_EQ(sample["rows"], nlohmann::json({3, 9, 40}));
+  EXPECT_EQ(sample["seed"], 7);
+}
+
 TEST(ConsoleSummary, ColourOnlyWhenAsked) {
   std::ostringstream out;
   rep::print_summary(rep::build_report(make_run()), out, true);
