@@ -26,6 +26,7 @@ void register_all_suites(Registry& reg) {
       {"faiss", false, "not built: FAISS was not found at configure time (Debian: libfaiss-dev)"});
 #endif
   register_norm_suite(reg);
+  register_scan_suite(reg);
 }
 
 }  // namespace opbench

@@ -48,6 +48,14 @@ Impl host_impl(const char* name, HostKernelFn fn) {
   return i;
 }
 
+Impl peer_impl(const char* name, BindFn bind) {
+  Impl i;
+  i.name = name;
+  i.backend = "cpu";
+  i.bind = std::move(bind);
+  return i;
+}
+
 Impl cuda_impl(const char* name, DeviceLaunchFn fn) {
   Impl i;
   i.name = name;

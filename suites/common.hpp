@@ -46,6 +46,8 @@ double tensor_bytes(const Op& op, const Params& p, DType dt);
 
 // A float32 host kernel as implementation `name` ("cpu.plain", "cpu.fast", "openblas", ...).
 Impl host_impl(const char* name, HostKernelFn fn);
+// A peer library's implementation (named after the library: "onednn", "faiss"), run on the CPU.
+Impl peer_impl(const char* name, BindFn bind);
 // A CUDA kernel (launched on the default stream, no sync) as implementation `name`.
 Impl cuda_impl(const char* name, DeviceLaunchFn fn);
 

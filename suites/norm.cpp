@@ -91,16 +91,6 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
   return op;
 }
 
-#ifdef OPBENCH_HAVE_ONEDNN
-Impl onednn_impl(BindFn bind) {
-  Impl i;
-  i.name = "onednn";
-  i.backend = "cpu";
-  i.bind = std::move(bind);
-  return i;
-}
-#endif
-
 // --- row-wise ops over x[rows, cols] ----------------------------------------------------------
 
 template <class Plain, class Fast>
@@ -127,7 +117,7 @@ void register_layernorm(Registry& reg) {
   };
   add_plain_fast(op, call(cpu::plain::layernorm), call(cpu::fast::layernorm));
 #ifdef OPBENCH_HAVE_ONEDNN
-  op.impls.push_back(onednn_impl(onednn::bind_layernorm(static_cast<float>(kEps))));
+  op.impls.push_back(peer_impl("onednn", onednn::bind_layernorm(static_cast<float>(kEps))));
 #endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
@@ -218,7 +208,8 @@ void register_batchnorm(Registry& reg) {
   add_plain_fast(infer, call_infer(cpu::plain::batchnorm_infer),
                  call_infer(cpu::fast::batchnorm_infer));
 #ifdef OPBENCH_HAVE_ONEDNN
-  infer.impls.push_back(onednn_impl(onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
+  infer.impls.push_back(
+      peer_impl("onednn", onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(infer));
 
@@ -242,7 +233,8 @@ void register_batchnorm(Registry& reg) {
   add_plain_fast(train, call_train(cpu::plain::batchnorm_train),
                  call_train(cpu::fast::batchnorm_train));
 #ifdef OPBENCH_HAVE_ONEDNN
-  train.impls.push_back(onednn_impl(onednn::bind_batchnorm_train(static_cast<float>(kEps))));
+  train.impls.push_back(
+      peer_impl("onednn", onednn::bind_batchnorm_train(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(train));
 }

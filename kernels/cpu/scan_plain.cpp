@@ -1,0 +1,202 @@
+// cpu.plain of the scan family (contract in scan_plain.hpp): scalar float32 loops, one thread.
+#include "kernels/cpu/scan_plain.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/scan_projection.hpp"
+
+namespace opbench::cpu::plain {
+namespace {
+
+float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+// softplus(x) = log(1 + e^x), without overflow for large x.
+float softplus(float x) {
+  return std::max(x, 0.0f) + std::log1p(std::exp(-std::abs(x)));
+}
+// g and log g of the minGRU paper's log-space version (reference/scan.hpp, min_rnn_g).
+float g(float x) {
+  return x >= 0.0f ? x + 0.5f : sigmoid(x);
+}
+float log_g(float x) {
+  return x >= 0.0f ? std::log(x + 0.5f) : -softplus(-x);
+}
+
+}  // namespace
+
+void linear_scan(const float* a, const float* b, const float* h0, float* h, std::int64_t batch,
+                 std::int64_t T, std::int64_t D) {
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* prev = t > 0 ? h + (n * T + t - 1) * D : h0 + n * D;
+      const std::int64_t row = (n * T + t) * D;
+      for (std::int64_t d = 0; d < D; ++d) h[row + d] = a[row + d] * prev[d] + b[row + d];
+    }
+  }
+}
+
+void linear_scan_backward(const float* a, const float* h0, const float* h, const float* dh,
+                          float* da, float* db, float* dh0, std::int64_t batch, std::int64_t T,
+                          std::int64_t D) {
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = T - 1; t >= 0; --t) {
+      const std::int64_t row = (n * T + t) * D;
+      const float* h_prev = t > 0 ? h + row - D : h0 + n * D;
+      for (std::int64_t d = 0; d < D; ++d) {
+        // delta_t = g_t + a_{t+1} delta_{t+1}; db holds delta.
+        const float carried = t + 1 < T ? a[row + D + d] * db[row + D + d] : 0.0f;
+        const float delta = dh[row + d] + carried;
+        db[row + d] = delta;
+        da[row + d] = delta * h_prev[d];
+      }
+    }
+    const std::int64_t first = n * T * D;
+    for (std::int64_t d = 0; d < D; ++d) dh0[n * D + d] = a[first + d] * db[first + d];
+  }
+}
+
+void log_scan(const float* log_a, const float* log_b, const float* log_h0, float* log_h,
+              std::int64_t batch, std::int64_t T, std::int64_t D) {
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      float a_star = 0.0f;          // sum of log a so far
+      float m = log_h0[n * D + d];  // running maximum of the log-sum-exp terms
+      float s = 1.0f;               // sum of exp(term - m)
+      for (std::int64_t t = 0; t < T; ++t) {
+        const std::int64_t i = (n * T + t) * D + d;
+        a_star += log_a[i];
+        const float term = log_b[i] - a_star;
+        if (term > m) {
+          s = s * std::exp(m - term) + 1.0f;
+          m = term;
+        } else {
+          s += std::exp(term - m);
+        }
+        log_h[i] = a_star + m + std::log(s);
+      }
+    }
+  }
+}
+
+namespace {
+
+// The minimal layers after their projection k[batch*T, G*D]: gate values a, b of the linear
+// recurrence (plain form) or their logarithms (log form), then the scan. `gates` writes, for one
+// row of k, a (or log a) and b (or log b) of the D channels.
+template <class Gates>
+void min_layer(const float* x, const float* w, const float* bias, const float* h0, float* h,
+               std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D, int G,
+               ScanForm form, Gates gates) {
+  const std::int64_t rows = batch * T;
+  float* k = scan_workspace(0, rows * G * D);
+  project(x, w, bias, k, rows, d_in, G * D);
+  float* av = scan_workspace(1, rows * D);
+  float* bv = scan_workspace(2, rows * D);
+  for (std::int64_t r = 0; r < rows; ++r) gates(k + r * G * D, av + r * D, bv + r * D, form);
+  if (form == ScanForm::plain) {
+    linear_scan(av, bv, h0, h, batch, T, D);
+    return;
+  }
+  float* log_h0 = scan_workspace(3, batch * D);
+  for (std::int64_t i = 0; i < batch * D; ++i) log_h0[i] = std::log(h0[i]);
+  log_scan(av, bv, log_h0, h, batch, T, D);
+  for (std::int64_t i = 0; i < rows * D; ++i) h[i] = std::exp(h[i]);
+}
+
+}  // namespace
+
+void mingru(const float* x, const float* w, const float* bias, const float* h0, float* h,
+            std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D, ScanForm form) {
+  min_layer(x, w, bias, h0, h, batch, T, d_in, D, 2, form,
+            [D](const float* k, float* a, float* b, ScanForm f) {
+              for (std::int64_t d = 0; d < D; ++d) {
+                const float kz = k[d], kh = k[D + d];
+                if (f == ScanForm::plain) {
+                  const float z = sigmoid(kz);
+                  a[d] = 1.0f - z;
+                  b[d] = z * g(kh);
+                } else {
+                  a[d] = -softplus(kz);               // log(1 - z)
+                  b[d] = -softplus(-kz) + log_g(kh);  // log z + log g(k_h)
+                }
+              }
+            });
+}
+
+void minlstm(const float* x, const float* w, const float* bias, const float* h0, float* h,
+             std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D, ScanForm form) {
+  min_layer(x, w, bias, h0, h, batch, T, d_in, D, 3, form,
+            [D](const float* k, float* a, float* b, ScanForm f) {
+              for (std::int64_t d = 0; d < D; ++d) {
+                const float kf = k[d], ki = k[D + d], kh = k[2 * D + d];
+                if (f == ScanForm::plain) {
+                  const float fg = sigmoid(kf), ig = sigmoid(ki);
+                  a[d] = fg / (fg + ig);
+                  b[d] = ig / (fg + ig) * g(kh);
+                } else {
+                  // log(i / f) = softplus(-k_f) - softplus(-k_i); f' = 1 / (1 + i/f).
+                  const float diff = softplus(-kf) - softplus(-ki);
+                  a[d] = -softplus(diff);
+                  b[d] = -softplus(-diff) + log_g(kh);
+                }
+              }
+            });
+}
+
+void gru(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+         float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D) {
+  const std::int64_t G = 3 * D;
+  float* kx = scan_workspace(0, batch * T * G);
+  project(x, w, bias, kx, batch * T, d_in, G);
+  float* kh = scan_workspace(1, G);
+  float* rh = scan_workspace(2, D);
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* prev = t > 0 ? h + (n * T + t - 1) * D : h0 + n * D;
+      const float* k = kx + (n * T + t) * G;
+      std::fill(kh, kh + G, 0.0f);
+      for (std::int64_t i = 0; i < D; ++i) {
+        for (std::int64_t j = 0; j < 2 * D; ++j) kh[j] += prev[i] * u[i * G + j];
+      }
+      for (std::int64_t j = 0; j < D; ++j) rh[j] = sigmoid(k[D + j] + kh[D + j]) * prev[j];
+      for (std::int64_t i = 0; i < D; ++i) {
+        for (std::int64_t j = 0; j < D; ++j) kh[2 * D + j] += rh[i] * u[i * G + 2 * D + j];
+      }
+      float* cur = h + (n * T + t) * D;
+      for (std::int64_t j = 0; j < D; ++j) {
+        const float z = sigmoid(k[j] + kh[j]);
+        cur[j] = (1.0f - z) * prev[j] + z * std::tanh(k[2 * D + j] + kh[2 * D + j]);
+      }
+    }
+  }
+}
+
+void lstm(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+          const float* c0, float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in,
+          std::int64_t D) {
+  const std::int64_t G = 4 * D;
+  float* kx = scan_workspace(0, batch * T * G);
+  project(x, w, bias, kx, batch * T, d_in, G);
+  float* k = scan_workspace(1, G);
+  float* c = scan_workspace(2, D);
+  for (std::int64_t n = 0; n < batch; ++n) {
+    std::copy(c0 + n * D, c0 + (n + 1) * D, c);
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* prev = t > 0 ? h + (n * T + t - 1) * D : h0 + n * D;
+      std::copy(kx + (n * T + t) * G, kx + (n * T + t + 1) * G, k);
+      for (std::int64_t i = 0; i < D; ++i) {
+        for (std::int64_t j = 0; j < G; ++j) k[j] += prev[i] * u[i * G + j];
+      }
+      float* cur = h + (n * T + t) * D;
+      for (std::int64_t d = 0; d < D; ++d) {
+        c[d] = sigmoid(k[D + d]) * c[d] + sigmoid(k[d]) * std::tanh(k[2 * D + d]);
+        cur[d] = sigmoid(k[3 * D + d]) * std::tanh(c[d]);
+      }
+    }
+  }
+}
+
+}  // namespace opbench::cpu::plain

@@ -1,0 +1,48 @@
+#pragma once
+// cpu.plain of the scan family: the straightforward float32 code a careful user writes first:
+// scalar loops, one thread, one step after another. The minimal layers project through OpenBLAS
+// SGEMM (as every framework does), then scan. Equations and argument order are those of
+// reference/scan.hpp; the log-space forms follow Heinsen 2023 (and the minGRU paper's code).
+#include <cstdint>
+
+namespace opbench::cpu {
+
+// Which formulation a minimal layer (minGRU, minLSTM) evaluates its scan in: the plain linear
+// recurrence h_t = a_t h_{t-1} + b_t, or Heinsen's log-space form (log-gates from softplus, the
+// candidate through log g, then a* + logcumsumexp(log b - a*), h = exp(log h)).
+enum class ScanForm { plain, log };
+
+}  // namespace opbench::cpu
+
+namespace opbench::cpu::plain {
+
+void linear_scan(const float* a, const float* b, const float* h0, float* h, std::int64_t batch,
+                 std::int64_t T, std::int64_t D);
+
+void linear_scan_backward(const float* a, const float* h0, const float* h, const float* dh,
+                          float* da, float* db, float* dh0, std::int64_t batch, std::int64_t T,
+                          std::int64_t D);
+
+// Heinsen's log-space scan: a*_t = sum_{s<=t} log a_s, then
+//   log h_t = a*_t + logcumsumexp(log h0, log b_0 - a*_0, ..., log b_t - a*_t)
+// with the log-sum-exp kept stable by a running maximum (as torch.logcumsumexp). An exact zero
+// gate (log a = -inf) makes a* = -inf and the result NaN: the formulation cannot represent it.
+void log_scan(const float* log_a, const float* log_b, const float* log_h0, float* log_h,
+              std::int64_t batch, std::int64_t T, std::int64_t D);
+
+void mingru(const float* x, const float* w, const float* bias, const float* h0, float* h,
+            std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D, ScanForm form);
+
+void minlstm(const float* x, const float* w, const float* bias, const float* h0, float* h,
+             std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D, ScanForm form);
+
+// GRU and LSTM: the input projection of all steps through SGEMM, then one step after another with
+// the recurrent product h_{t-1} U as scalar loops.
+void gru(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+         float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D);
+
+void lstm(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+          const float* c0, float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in,
+          std::int64_t D);
+
+}  // namespace opbench::cpu::plain

@@ -1,0 +1,322 @@
+// cuda.fast scans and minimal layers, float32 (contract in scan_cuda.hpp).
+//
+// The scans are chunked over T in three launches, because one thread per (batch, channel)
+// sequence gives a GPU far too few threads (8 x 1024 sequences against ~270k resident threads
+// on an H100): 1. every (batch, chunk, channel) reduces its chunk of kChunk steps to an
+// aggregate (the affine map A = prod a, B = local scan; in log space the sum of log a and the
+// chunk's local log-sum-exp); 2. one thread per sequence carries the state across the chunks;
+// 3. every chunk rescans from its carry and writes the output. Channel is the fastest index of
+// the threads, so every load and store of a warp is one coalesced run of a row. Traffic: a and b
+// read twice, h written once. The log-space form keeps Heinsen's arithmetic (a* as a running sum,
+// the log-sum-exp of log b - a* with a running maximum), so its error is that of the formulation.
+//
+// The minimal layers project with a shared-memory tiled SGEMM (cuBLAS would not fit the carried
+// bundle of the lent machines), compute the gates in one elementwise pass, then scan.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+// clang-format off
+#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
+// clang-format on
+#include "harness/device.hpp"
+#include "kernels/cuda/scan_cuda.hpp"
+
+namespace opbench::cuda {
+namespace {
+
+constexpr int kChunk = 64;     // steps per chunk
+constexpr int kThreads = 256;  // threads per block of the scan and elementwise kernels
+constexpr int kTile = 16;      // SGEMM tile
+
+// A device scratch buffer per slot, grown when a case needs more (never shrunk), so that timed
+// launches do not allocate.
+float* scratch(int slot, std::int64_t count) {
+  static float* ptr[6] = {};
+  static std::int64_t size[6] = {};
+  if (size[slot] < count) {
+    if (ptr[slot]) check_cuda(cudaFree(ptr[slot]), "cudaFree of scan scratch");
+    check_cuda(cudaMalloc(&ptr[slot], static_cast<std::size_t>(count) * sizeof(float)),
+               "cudaMalloc of scan scratch");
+    size[slot] = count;
+  }
+  return ptr[slot];
+}
+
+void check_launch(const char* what) {
+  check_cuda(cudaGetLastError(), what);
+}
+
+unsigned blocks_for(std::int64_t n) {
+  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
+}
+
+// --- linear scan ---------------------------------------------------------------------------
+
+// Thread (n, c, d): reduce chunk c of sequence (n, d) to (A, B).
+__global__ void linear_reduce(const float* __restrict__ a, const float* __restrict__ b,
+                              float* __restrict__ A, float* __restrict__ B, int64_t batch,
+                              int64_t T, int64_t D, int64_t chunks) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * chunks * D) return;
+  const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
+  const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
+  float pa = 1.0f, pb = 0.0f;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t i = (n * T + t) * D + d;
+    pb = a[i] * pb + b[i];
+    pa *= a[i];
+  }
+  A[idx] = pa;
+  B[idx] = pb;
+}
+
+// Thread (n, d): A[n, c, d] becomes the h entering chunk c.
+__global__ void linear_carry(const float* __restrict__ h0, float* __restrict__ A,
+                             const float* __restrict__ B, int64_t batch, int64_t D,
+                             int64_t chunks) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * D) return;
+  const int64_t d = idx % D, n = idx / D;
+  float carry = h0[idx];
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t k = (n * chunks + c) * D + d;
+    const float next = A[k] * carry + B[k];
+    A[k] = carry;
+    carry = next;
+  }
+}
+
+__global__ void linear_rescan(const float* __restrict__ a, const float* __restrict__ b,
+                              const float* __restrict__ carry, float* __restrict__ h, int64_t batch,
+                              int64_t T, int64_t D, int64_t chunks) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * chunks * D) return;
+  const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
+  const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
+  float state = carry[idx];
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t i = (n * T + t) * D + d;
+    state = a[i] * state + b[i];
+    h[i] = state;
+  }
+}
+
+// --- log-space scan (Heinsen) ----------------------------------------------------------------
+
+// Adds the term x to the running log-sum-exp m + log s (one exp per step). The accurate expf and
+// logf, not the __expf/__logf intrinsics: the scan is memory-bound, and their few-ulp errors
+// would add to the formulation's own.
+__device__ __forceinline__ void lse_push(float& m, float& s, float x) {
+  if (x > m) {
+    s = s * expf(m - x) + 1.0f;
+    m = x;
+  } else {
+    s += expf(x - m);
+  }
+}
+
+// Thread (n, c, d): the chunk's sum of log a (SA) and the log-sum-exp of log b - (local a*) as
+// M + log S.
+__global__ void log_reduce(const float* __restrict__ la, const float* __restrict__ lb,
+                           float* __restrict__ SA, float* __restrict__ M, float* __restrict__ S,
+                           int64_t batch, int64_t T, int64_t D, int64_t chunks) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * chunks * D) return;
+  const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
+  const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
+  float a_star = 0.0f, m = -INFINITY, s = 0.0f;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t i = (n * T + t) * D + d;
+    a_star += la[i];
+    lse_push(m, s, lb[i] - a_star);
+  }
+  SA[idx] = a_star;
+  M[idx] = m;
+  S[idx] = s;
+}
+
+// Thread (n, d): SA, M, S of chunk c become a* before the chunk and the log-sum-exp (in global
+// coordinates, log h0 included) of every term before it.
+__global__ void log_carry(const float* __restrict__ log_h0, float* __restrict__ SA,
+                          float* __restrict__ M, float* __restrict__ S, int64_t batch, int64_t D,
+                          int64_t chunks) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * D) return;
+  const int64_t d = idx % D, n = idx / D;
+  float a_star = 0.0f, m = log_h0[idx], s = 1.0f;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t k = (n * chunks + c) * D + d;
+    const float sa = SA[k], cm = M[k] - a_star, cs = S[k];  // the chunk's terms, globally
+    SA[k] = a_star;
+    M[k] = m;
+    S[k] = s;
+    if (cs > 0.0f) {  // merge (cm, cs) into (m, s)
+      if (cm > m) {
+        s = s * expf(m - cm) + cs;
+        m = cm;
+      } else {
+        s += cs * expf(cm - m);
+      }
+    }
+    a_star += sa;
+  }
+}
+
+__global__ void log_rescan(const float* __restrict__ la, const float* __restrict__ lb,
+                           const float* __restrict__ SA, const float* __restrict__ M,
+                           const float* __restrict__ S, float* __restrict__ out, int64_t batch,
+                           int64_t T, int64_t D, int64_t chunks, bool exp_output) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= batch * chunks * D) return;
+  const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
+  const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
+  float a_star = SA[idx], m = M[idx], s = S[idx];
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t i = (n * T + t) * D + d;
+    a_star += la[i];
+    lse_push(m, s, lb[i] - a_star);
+    const float log_h = a_star + m + logf(s);
+    out[i] = exp_output ? expf(log_h) : log_h;
+  }
+}
+
+void log_scan_impl(const float* la, const float* lb, const float* log_h0, float* out,
+                   std::int64_t batch, std::int64_t T, std::int64_t D, bool exp_output) {
+  const std::int64_t chunks = (T + kChunk - 1) / kChunk;
+  const std::int64_t n = batch * chunks * D;
+  float* SA = scratch(0, n);
+  float* M = scratch(1, n);
+  float* S = scratch(2, n);
+  log_reduce<<<blocks_for(n), kThreads>>>(la, lb, SA, M, S, batch, T, D, chunks);
+  check_launch("log_scan reduce");
+  log_carry<<<blocks_for(batch * D), kThreads>>>(log_h0, SA, M, S, batch, D, chunks);
+  check_launch("log_scan carry");
+  log_rescan<<<blocks_for(n), kThreads>>>(la, lb, SA, M, S, out, batch, T, D, chunks, exp_output);
+  check_launch("log_scan rescan");
+}
+
+// --- minimal layers --------------------------------------------------------------------------
+
+// k[rows, cols] = x[rows, K] w[K, cols] + bias, 16x16 shared-memory tiles.
+__global__ void project(const float* __restrict__ x, const float* __restrict__ w,
+                        const float* __restrict__ bias, float* __restrict__ k, int64_t rows,
+                        int64_t K, int64_t cols) {
+  __shared__ float xs[kTile][kTile];
+  __shared__ float ws[kTile][kTile + 1];
+  const int64_t r = blockIdx.y * static_cast<int64_t>(kTile) + threadIdx.y;
+  const int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
+  float acc = 0.0f;
+  for (int64_t k0 = 0; k0 < K; k0 += kTile) {
+    const int64_t kx = k0 + threadIdx.x, kw = k0 + threadIdx.y;
+    xs[threadIdx.y][threadIdx.x] = r < rows && kx < K ? x[r * K + kx] : 0.0f;
+    ws[threadIdx.y][threadIdx.x] = kw < K && j < cols ? w[kw * cols + j] : 0.0f;
+    __syncthreads();
+#pragma unroll
+    for (int q = 0; q < kTile; ++q) acc += xs[threadIdx.y][q] * ws[q][threadIdx.x];
+    __syncthreads();
+  }
+  if (r < rows && j < cols) k[r * cols + j] = acc + bias[j];
+}
+
+__device__ __forceinline__ float sigmoid(float x) {
+  return 1.0f / (1.0f + __expf(-x));
+}
+__device__ __forceinline__ float softplus(float x) {
+  return fmaxf(x, 0.0f) + log1pf(__expf(-fabsf(x)));
+}
+__device__ __forceinline__ float min_rnn_g(float x) {
+  return x >= 0.0f ? x + 0.5f : sigmoid(x);
+}
+__device__ __forceinline__ float log_g(float x) {
+  return x >= 0.0f ? __logf(x + 0.5f) : -softplus(-x);
+}
+
+// Element (row, d): a and b of the recurrence (or log a, log b) from the projection k[row, G*D].
+__global__ void gates(const float* __restrict__ k, float* __restrict__ a, float* __restrict__ b,
+                      int64_t rows, int64_t D, bool lstm, bool log_form) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= rows * D) return;
+  const int64_t d = idx % D, row = idx / D;
+  const int64_t G = lstm ? 3 : 2;
+  const float* kr = k + row * G * D;
+  if (!lstm) {
+    const float kz = kr[d], kh = kr[D + d];
+    if (log_form) {
+      const float sp = softplus(kz);
+      a[idx] = -sp;
+      b[idx] = kz - sp + log_g(kh);
+    } else {
+      const float z = sigmoid(kz);
+      a[idx] = 1.0f - z;
+      b[idx] = z * min_rnn_g(kh);
+    }
+    return;
+  }
+  const float kf = kr[d], ki = kr[D + d], kh = kr[2 * D + d];
+  if (log_form) {
+    const float diff = softplus(-kf) - softplus(-ki);
+    const float sp = softplus(diff);
+    a[idx] = -sp;
+    b[idx] = diff - sp + log_g(kh);
+  } else {
+    const float f = sigmoid(kf), i = sigmoid(ki);
+    a[idx] = f / (f + i);
+    b[idx] = i / (f + i) * min_rnn_g(kh);
+  }
+}
+
+__global__ void log_of(const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx < n) y[idx] = logf(x[idx]);
+}
+
+}  // namespace
+
+void linear_scan(const float* a, const float* b, const float* h0, float* h, std::int64_t batch,
+                 std::int64_t T, std::int64_t D) {
+  const std::int64_t chunks = (T + kChunk - 1) / kChunk;
+  const std::int64_t n = batch * chunks * D;
+  float* A = scratch(0, n);
+  float* B = scratch(1, n);
+  linear_reduce<<<blocks_for(n), kThreads>>>(a, b, A, B, batch, T, D, chunks);
+  check_launch("linear_scan reduce");
+  linear_carry<<<blocks_for(batch * D), kThreads>>>(h0, A, B, batch, D, chunks);
+  check_launch("linear_scan carry");
+  linear_rescan<<<blocks_for(n), kThreads>>>(a, b, A, h, batch, T, D, chunks);
+  check_launch("linear_scan rescan");
+}
+
+void log_scan(const float* log_a, const float* log_b, const float* log_h0, float* log_h,
+              std::int64_t batch, std::int64_t T, std::int64_t D) {
+  log_scan_impl(log_a, log_b, log_h0, log_h, batch, T, D, false);
+}
+
+void min_layer(MinLayer kind, const float* x, const float* w, const float* bias, const float* h0,
+               float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D,
+               bool log_form) {
+  const bool lstm = kind == MinLayer::minlstm;
+  const std::int64_t rows = batch * T, cols = (lstm ? 3 : 2) * D;
+  float* k = scratch(3, rows * cols);
+  const dim3 tile(kTile, kTile);
+  const dim3 grid(static_cast<unsigned>((cols + kTile - 1) / kTile),
+                  static_cast<unsigned>((rows + kTile - 1) / kTile));
+  project<<<grid, tile>>>(x, w, bias, k, rows, d_in, cols);
+  check_launch("min_layer projection");
+  float* a = scratch(4, rows * D);
+  float* b = scratch(5, rows * D);
+  gates<<<blocks_for(rows * D), kThreads>>>(k, a, b, rows, D, lstm, log_form);
+  check_launch("min_layer gates");
+  if (!log_form) {
+    linear_scan(a, b, h0, h, batch, T, D);
+    return;
+  }
+  // log h0 goes in k's scratch, free once the gates are computed.
+  log_of<<<blocks_for(batch * D), kThreads>>>(h0, k, batch * D);
+  check_launch("min_layer log h0");
+  log_scan_impl(a, b, k, h, batch, T, D, true);
+}
+
+}  // namespace opbench::cuda

@@ -1,0 +1,491 @@
+// The scan family: the linear recurrence h_t = a_t h_{t-1} + b_t (forward and backward), its
+// log-space form (Heinsen 2023), the minGRU and minLSTM layers in both forms (Feng et al. 2024,
+// "Were RNNs All We Needed?"), and the sequential GRU and LSTM they replace. Each op declares
+// tensors, axes, cost and agreement rule, and binds its float64 reference and implementations.
+//
+// Implementations: ref (float64), cpu.plain, cpu.fast, cpu.chunked and cpu.blelloch
+// (linear_scan), onednn (gru, lstm, when built with oneDNN), cuda.fast (linear_scan, log_scan,
+// mingru, minlstm, when built with CUDA). The minimal layers take the formulation as an axis,
+// `form=plain,log`, so both forms of one layer sit side by side in one table.
+#include "reference/scan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "harness/agreement.hpp"
+#include "harness/device.hpp"
+#include "kernels/cpu/scan_fast.hpp"
+#include "kernels/cpu/scan_plain.hpp"
+#include "suites/common.hpp"
+#include "suites/scan_agreement.hpp"
+#include "suites/suites.hpp"
+
+#ifdef OPBENCH_HAVE_ONEDNN
+#include "kernels/cpu/onednn_rnn.hpp"
+#endif
+#ifdef OPBENCH_HAVE_CUDA
+#include "kernels/cuda/scan_cuda.hpp"
+#endif
+
+namespace opbench {
+
+namespace {
+
+using namespace suite;
+using suite::scan::kUnitRoundoff;
+
+// --- input scenarios of the scans (the `dist` axis) ----------------------------------------------
+
+// What each tensor of a scan is drawn from under one scenario. Gates in (0, 1) exclude exact 0 so
+// that the log-space form has a finite log a; `bernoulli` is the scenario with exact 0 and 1.
+// The log-space op draws a, b and h0 in linear space (positive b and h0: its domain) and takes
+// their logs (prepare_inputs).
+struct Scenario {
+  const char* name;
+  const char* a;      // the gates
+  const char* b;      // the values (linear_scan); the saved h of the backward
+  const char* h0;     // the initial state
+  const char* b_pos;  // b and h0 of the log-space op (positive)
+  const char* help;
+};
+
+const Scenario kScenarios[] = {
+    {"uniform", "uniform(1e-6,1)", "uniform(-1,1)", "uniform(-1,1)", "uniform(0.001,1)",
+     "a ~ U(0, 1), b ~ U(-1, 1): short memory"},
+    {"near_one", "uniform(0.9999,0.9999999)", "normal(0,1)", "normal(0,1)", "uniform(0.001,1)",
+     "a in 1 - 1e-4 .. 1 - 1e-7 (float32 spacing below 1 is 6e-8), b ~ N(0, 1): long memory"},
+    {"bernoulli", "bernoulli(0.5)", "normal(0,1)", "normal(0,1)", "uniform(0.001,1)",
+     "a exactly 0 or 1 (p = 1/2): resets and pure sums"},
+    {"large_b", "uniform(1e-6,1)", "normal(0,10000)", "normal(0,10000)", "uniform(1,100000)",
+     "a ~ U(0, 1), b ~ N(0, 1e4) (log form: b in 1 .. 1e5)"},
+};
+
+const Scenario* find_scenario(const std::string& name) {
+  for (const auto& s : kScenarios) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+std::string scenario_names() {
+  std::string out;
+  for (const auto& s : kScenarios) out += (out.empty() ? "" : ", ") + std::string(s.name);
+  return out;
+}
+
+std::string scan_valid(const Params& p) {
+  if (!find_scenario(p.str("dist"))) {
+    return "dist '" + p.str("dist") + "' is not a scan scenario; known: " + scenario_names();
+  }
+  return "";
+}
+
+// Quick sweep scenarios: all but large_b by default. log_scan's quick sweep is near_one only: its
+// uniform and bernoulli cases fail by the formulation's own error (shown by the full sweep and
+// tests/test_suites_scan.cpp), and the quick sweep is the main job's pass/fail gate.
+std::vector<Axis> scan_axes(std::vector<std::string> quick_dists = {"uniform", "near_one",
+                                                                    "bernoulli"}) {
+  return {int_axis("batch", {"2"}, {"8"}, "independent sequences"),
+          int_axis("T", {"1024"}, {"64", "512", "4096"}, "sequence length (steps, sequential)"),
+          int_axis("D", {"256"}, {"1024"}, "channels (independent recurrences per step)"),
+          suite::dist_axis(std::move(quick_dists), {"uniform", "near_one", "bernoulli", "large_b"},
+                           "gate/value scenario: uniform, near_one, bernoulli, large_b")};
+}
+
+// --- common parts ---------------------------------------------------------------------------
+
+Op make_op(const char* name, const char* title, const char* paper, std::vector<Axis> axes,
+           std::vector<TensorDecl> tensors, std::function<double(const Params&)> flops,
+           std::int64_t gates = 0) {
+  Op op;
+  op.suite = "scan";
+  op.name = name;
+  op.title = title;
+  op.paper = paper;
+  op.axes = std::move(axes);
+  op.tensors = std::move(tensors);
+  // Layers: "GD" is the width of the stacked gate columns of their weights.
+  if (gates > 0) op.derived["GD"] = [gates](const Params& p) { return gates * p.i("D"); };
+  // The per-case rule is op.compare (T- and data-dependent); this base is what it scales.
+  op.tolerance = [](DType) { return Tolerance{0, kUnitRoundoff}; };
+  op.cost = [shape_helper = op, flops](const Params& p, DType dt) {
+    return Cost{flops(p), suite::tensor_bytes(shape_helper, p, dt)};
+  };
+  // Rows of every tensor along batch are independent: a long case checks a sample of them.
+  op.sample_axis = "batch";
+  op.reference_flops = flops;
+  return op;
+}
+
+double btd(const Params& p) {
+  return static_cast<double>(p.i("batch")) * static_cast<double>(p.i("T")) *
+         static_cast<double>(p.i("D"));
+}
+
+#ifdef OPBENCH_HAVE_CUDA
+const float* dev_in(const DeviceTensorMap& m, const char* name) {
+  return m.at(name).data<float>();
+}
+float* dev_out(DeviceTensorMap& m, const char* name) {
+  return m.at(name).data<float>();
+}
+#endif
+
+// --- linear_scan ----------------------------------------------------------------------------
+
+void register_linear_scan(Registry& reg) {
+  Op op = make_op("linear_scan", "h_t = a_t * h_{t-1} + b_t over a, b[batch, T, D]",
+                  "Feng et al. 2024 (eq. 1 form); Heinsen 2023, eq. 1; Blelloch 1990", scan_axes(),
+                  {in("a", {"batch", "T", "D"}), in("b", {"batch", "T", "D"}),
+                   in("h0", {"batch", "D"}), out("h", {"batch", "T", "D"})},
+                  [](const Params& p) { return 2 * btd(p); });
+  op.validate = scan_valid;
+  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+    const Scenario* s = find_scenario(dist);
+    if (!s) return "";
+    return t.name == "a" ? s->a : t.name == "b" ? s->b : s->h0;
+  };
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::linear_scan(F64(i.at("a")).p(), F64(i.at("b")).p(), F64(i.at("h0")).p(), out64(o, "h"),
+                     p.i("batch"), p.i("T"), p.i("D"));
+  };
+  op.compare = [](const TensorMap& i, const TensorMap& o, const TensorMap& r, const Params& p,
+                  Tolerance) {
+    std::vector<double> bound =
+        scan::forward_error_units(F64(i.at("a")).p(), F64(i.at("b")).p(), F64(i.at("h0")).p(),
+                                  p.i("batch"), p.i("T"), p.i("D"));
+    const double scale = scan::depth_factor(p.i("T")) * kUnitRoundoff;
+    for (double& e : bound) e *= scale;
+    return scan::compare_within("h", o.at("h"), r.at("h"), bound);
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "a"), in32(i, "b"), in32(i, "h0"), out32(o, "h"), p.i("batch"), p.i("T"),
+         p.i("D"));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::linear_scan)));
+  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::linear_scan)));
+  op.impls.push_back(host_impl("cpu.chunked", call(cpu::fast::linear_scan_chunked)));
+  op.impls.push_back(host_impl("cpu.blelloch", call(cpu::fast::linear_scan_blelloch)));
+#ifdef OPBENCH_HAVE_CUDA
+  op.impls.push_back(
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::linear_scan(dev_in(i, "a"), dev_in(i, "b"), dev_in(i, "h0"), dev_out(o, "h"),
+                          p.i("batch"), p.i("T"), p.i("D"));
+      }));
+#endif
+  reg.add_op(std::move(op));
+}
+
+// --- linear_scan_backward -------------------------------------------------------------------
+
+void register_linear_scan_backward(Registry& reg) {
+  Op op =
+      make_op("linear_scan_backward",
+              "gradients da, db, dh0 of h_t = a_t h_{t-1} + b_t given dL/dh (a reverse scan)",
+              "reverse-mode of Feng et al. 2024 eq. 1 form (the training step's backward scan)",
+              scan_axes(),
+              {in("a", {"batch", "T", "D"}), in("h0", {"batch", "D"}), in("h", {"batch", "T", "D"}),
+               in("dh", {"batch", "T", "D"}, "normal(0,1)"), out("da", {"batch", "T", "D"}),
+               out("db", {"batch", "T", "D"}), out("dh0", {"batch", "D"})},
+              [](const Params& p) { return 3 * btd(p); });
+  op.validate = scan_valid;
+  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+    const Scenario* s = find_scenario(dist);
+    if (!s || t.name == "dh") return "";
+    return t.name == "a" ? s->a : t.name == "h" ? s->b : s->h0;
+  };
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::linear_scan_backward(F64(i.at("a")).p(), F64(i.at("h0")).p(), F64(i.at("h")).p(),
+                              F64(i.at("dh")).p(), out64(o, "da"), out64(o, "db"), out64(o, "dh0"),
+                              p.i("batch"), p.i("T"), p.i("D"));
+  };
+  // delta (= db) carries the reverse recurrence's bound; da = delta h_{t-1} and dh0 = a_0 delta_0
+  // add one product each: |x| (E + C) with C >= |delta|.
+  op.compare = [](const TensorMap& i, const TensorMap& o, const TensorMap& r, const Params& p,
+                  Tolerance) {
+    const std::int64_t B = p.i("batch"), T = p.i("T"), D = p.i("D");
+    const F64 a(i.at("a")), h0(i.at("h0")), h(i.at("h")), g(i.at("dh"));
+    std::vector<double> mag;
+    const std::vector<double> e = scan::backward_error_units(a.p(), g.p(), B, T, D, mag);
+    const double scale = scan::depth_factor(T) * kUnitRoundoff;
+    std::vector<double> b_db(e.size()), b_da(e.size()), b_dh0(static_cast<std::size_t>(B * D));
+    for (std::int64_t n = 0; n < B; ++n) {
+      for (std::int64_t t = 0; t < T; ++t) {
+        for (std::int64_t d = 0; d < D; ++d) {
+          const std::size_t k = static_cast<std::size_t>((n * T + t) * D + d);
+          const double h_prev = t > 0 ? h.v[k - static_cast<std::size_t>(D)] : h0.v[n * D + d];
+          b_db[k] = scale * e[k];
+          b_da[k] = scale * std::abs(h_prev) * (e[k] + mag[k]);
+          if (t == 0) b_dh0[n * D + d] = scale * std::abs(a.v[k]) * (e[k] + mag[k]);
+        }
+      }
+    }
+    Agreement total = scan::compare_within("da", o.at("da"), r.at("da"), b_da);
+    merge_agreement(total, scan::compare_within("db", o.at("db"), r.at("db"), b_db));
+    merge_agreement(total, scan::compare_within("dh0", o.at("dh0"), r.at("dh0"), b_dh0));
+    return total;
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "a"), in32(i, "h0"), in32(i, "h"), in32(i, "dh"), out32(o, "da"), out32(o, "db"),
+         out32(o, "dh0"), p.i("batch"), p.i("T"), p.i("D"));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::linear_scan_backward)));
+  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::linear_scan_backward)));
+  reg.add_op(std::move(op));
+}
+
+// --- log_scan -------------------------------------------------------------------------------
+
+void register_log_scan(Registry& reg) {
+  Op op = make_op(
+      "log_scan",
+      "log h_t = a*_t + logcumsumexp(log b - a*)_t, a* = cumsum(log a) (Heinsen's log-space scan)",
+      "Heinsen 2023, eq. 2; the minGRU/minLSTM code of Feng et al. 2024", scan_axes({"near_one"}),
+      {in("log_a", {"batch", "T", "D"}), in("log_b", {"batch", "T", "D"}),
+       in("log_h0", {"batch", "D"}), out("log_h", {"batch", "T", "D"})},
+      [](const Params& p) { return 8 * btd(p); });
+  op.validate = scan_valid;
+  // Drawn in linear space (a as linear_scan's gates, b and h0 positive), then logged.
+  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+    const Scenario* s = find_scenario(dist);
+    if (!s) return "";
+    return t.name == "log_a" ? s->a : s->b_pos;
+  };
+  op.prepare_inputs = [](TensorMap& in, const Params&) {
+    for (auto& [name, t] : in) {
+      float* v = t.data<float>();
+      for (std::int64_t k = 0; k < t.numel(); ++k) v[k] = std::log(v[k]);
+    }
+  };
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::log_scan(F64(i.at("log_a")).p(), F64(i.at("log_b")).p(), F64(i.at("log_h0")).p(),
+                  out64(o, "log_h"), p.i("batch"), p.i("T"), p.i("D"));
+  };
+  // The bound a sound float32 evaluation of the same recurrence meets, moved to log space:
+  // |d log h| = |dh| / h <= depth u E_t / h_t, plus the rounding of log h itself (u |log h|).
+  // Heinsen's form adds an error of about u |a*_t| (the cancellation of a*_t against the
+  // log-sum-exp, both of magnitude sum |log a|); where that exceeds the bound the report shows it.
+  op.compare = [](const TensorMap& i, const TensorMap& o, const TensorMap& r, const Params& p,
+                  Tolerance) {
+    auto exp_of = [](const Tensor& t) {
+      F64 v(t);
+      for (double& x : v.v) x = std::exp(x);
+      return v;
+    };
+    const F64 a = exp_of(i.at("log_a")), b = exp_of(i.at("log_b")), h0 = exp_of(i.at("log_h0"));
+    std::vector<double> bound =
+        scan::forward_error_units(a.p(), b.p(), h0.p(), p.i("batch"), p.i("T"), p.i("D"));
+    const double scale = scan::depth_factor(p.i("T")) * kUnitRoundoff;
+    const Tensor& ref = r.at("log_h");
+    for (std::size_t k = 0; k < bound.size(); ++k) {
+      const double log_h = ref.value_as_double(static_cast<std::int64_t>(k));
+      bound[k] = scale * (bound[k] / std::exp(log_h) + std::abs(log_h));
+    }
+    return scan::compare_within("log_h", o.at("log_h"), ref, bound);
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "log_a"), in32(i, "log_b"), in32(i, "log_h0"), out32(o, "log_h"), p.i("batch"),
+         p.i("T"), p.i("D"));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::log_scan)));
+  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::log_scan)));
+#ifdef OPBENCH_HAVE_CUDA
+  op.impls.push_back(
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::log_scan(dev_in(i, "log_a"), dev_in(i, "log_b"), dev_in(i, "log_h0"),
+                       dev_out(o, "log_h"), p.i("batch"), p.i("T"), p.i("D"));
+      }));
+#endif
+  reg.add_op(std::move(op));
+}
+
+// --- recurrent layers -----------------------------------------------------------------------
+
+// Weights as PyTorch initializes a layer of width ~400 (U(-1/sqrt(H), 1/sqrt(H))), fixed so that a
+// user's x can be fed as it is; the initial states positive (the log-space form takes log h0).
+const char* const kWeight = "uniform(-0.05,0.05)";
+const char* const kState = "uniform(0.1,1)";
+
+std::vector<Axis> layer_axes(bool with_form) {
+  std::vector<Axis> a = {
+      int_axis("batch", {"2"}, {"8"}, "independent sequences"),
+      int_axis("T", {"256"}, {"64", "512", "4096"}, "sequence length"),
+      int_axis("d_in", {"128"}, {"512"}, "input features"),
+      int_axis("D", {"128"}, {"512"}, "hidden units"),
+  };
+  if (with_form) {
+    a.push_back(Axis{"form",
+                     Axis::Kind::text,
+                     {"plain", "log"},
+                     {"plain", "log"},
+                     "scan formulation: plain (linear recurrence) or log (Heinsen log-space)"});
+  }
+  a.push_back(suite::dist_axis({"normal"}, {"normal", "large_x"},
+                               "x: normal, or large_x = N(0, 10^2) (gates saturate)"));
+  return a;
+}
+
+std::string form_valid(const Params& p) {
+  const std::string& f = p.str("form");
+  return f == "plain" || f == "log" ? "" : "form '" + f + "' is not plain or log";
+}
+
+cpu::ScanForm form_of(const Params& p) {
+  return p.str("form") == "log" ? cpu::ScanForm::log : cpu::ScanForm::plain;
+}
+
+// Layers: the float32 error of a fan-in-long dot product is at most fan_in u relative to the sum
+// of magnitudes (Higham 2002, §3.1, gamma_n), and each of the T steps of a gated (convex) update
+// adds a few u that long memory keeps; 8 ulp per term covers exp/tanh/sigmoid/log approximations.
+// So |out - ref| <= tol (1 + |ref|) with tol = 8 u (fan_in + T).
+std::function<Agreement(const TensorMap&, const TensorMap&, const TensorMap&, const Params&,
+                        Tolerance)>
+layer_compare(bool recurrent_matrix) {
+  return [recurrent_matrix](const TensorMap&, const TensorMap& o, const TensorMap& r,
+                            const Params& p, Tolerance) {
+    const double fan_in = static_cast<double>(p.i("d_in") + (recurrent_matrix ? p.i("D") : 0));
+    const double tol = 8 * kUnitRoundoff * (fan_in + static_cast<double>(p.i("T")));
+    return compare_tensor("h", o.at("h"), r.at("h"), Tolerance{tol, tol}, false);
+  };
+}
+
+std::string large_x(const TensorDecl& t, const std::string& dist) {
+  return t.name == "x" && dist == "large_x" ? "normal(0,10)" : "";
+}
+
+// minGRU (gates = 2) and minLSTM (gates = 3): x, w[d_in, gates D], bias, h0 -> h.
+void register_min_layer(
+    Registry& reg, const char* name, const char* title, const char* paper, int gates,
+    void (*reference)(const double*, const double*, const double*, const double*, double*,
+                      std::int64_t, std::int64_t, std::int64_t, std::int64_t),
+    void (*plain)(const float*, const float*, const float*, const float*, float*, std::int64_t,
+                  std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm),
+    void (*fast)(const float*, const float*, const float*, const float*, float*, std::int64_t,
+                 std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm)) {
+  Op op = make_op(
+      name, title, paper, layer_axes(true),
+      {in("x", {"batch", "T", "d_in"}), in("w", {"d_in", "GD"}, kWeight),
+       in("bias", {"GD"}, kWeight), in("h0", {"batch", "D"}, kState),
+       out("h", {"batch", "T", "D"})},
+      [gates](const Params& p) {
+        const double rows = static_cast<double>(p.i("batch") * p.i("T"));
+        return 2 * rows * static_cast<double>(p.i("d_in")) * gates * static_cast<double>(p.i("D")) +
+               12 * btd(p);
+      },
+      gates);
+  op.validate = form_valid;
+  op.input_dist = large_x;
+  op.compare = layer_compare(false);
+  op.reference = [reference](const TensorMap& i, TensorMap& o, const Params& p) {
+    reference(F64(i.at("x")).p(), F64(i.at("w")).p(), F64(i.at("bias")).p(), F64(i.at("h0")).p(),
+              out64(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "x"), in32(i, "w"), in32(i, "bias"), in32(i, "h0"), out32(o, "h"), p.i("batch"),
+         p.i("T"), p.i("d_in"), p.i("D"), form_of(p));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(plain)));
+  op.impls.push_back(host_impl("cpu.fast", call(fast)));
+#ifdef OPBENCH_HAVE_CUDA
+  op.impls.push_back(cuda_impl("cuda.fast", [gates](const DeviceTensorMap& i, DeviceTensorMap& o,
+                                                    const Params& p) {
+    cuda::min_layer(gates == 2 ? cuda::MinLayer::mingru : cuda::MinLayer::minlstm, dev_in(i, "x"),
+                    dev_in(i, "w"), dev_in(i, "bias"), dev_in(i, "h0"), dev_out(o, "h"),
+                    p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"), p.str("form") == "log");
+  }));
+#endif
+  reg.add_op(std::move(op));
+}
+
+double rnn_flops(const Params& p, int gates) {
+  const double rows = static_cast<double>(p.i("batch") * p.i("T"));
+  return 2 * rows * static_cast<double>(p.i("d_in") + p.i("D")) * gates *
+             static_cast<double>(p.i("D")) +
+         10 * btd(p);
+}
+
+void register_gru(Registry& reg) {
+  Op op = make_op(
+      "gru", "GRU, sequential: gates depend on h_{t-1} (reset before U_n)",
+      "Feng et al. 2024 §2.1.2; Cho et al. 2014", layer_axes(false),
+      {in("x", {"batch", "T", "d_in"}), in("w", {"d_in", "GD"}, kWeight),
+       in("u", {"D", "GD"}, kWeight), in("bias", {"GD"}, kWeight), in("h0", {"batch", "D"}, kState),
+       out("h", {"batch", "T", "D"})},
+      [](const Params& p) { return rnn_flops(p, 3); }, 3);
+  op.input_dist = large_x;
+  op.compare = layer_compare(true);
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::gru(F64(i.at("x")).p(), F64(i.at("w")).p(), F64(i.at("u")).p(), F64(i.at("bias")).p(),
+             F64(i.at("h0")).p(), out64(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "x"), in32(i, "w"), in32(i, "u"), in32(i, "bias"), in32(i, "h0"), out32(o, "h"),
+         p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::gru)));
+  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::gru)));
+#ifdef OPBENCH_HAVE_ONEDNN
+  op.impls.push_back(peer_impl("onednn", onednn::bind_gru()));
+#endif
+  reg.add_op(std::move(op));
+}
+
+void register_lstm(Registry& reg) {
+  Op op = make_op(
+      "lstm", "LSTM, sequential: gates depend on h_{t-1}",
+      "Feng et al. 2024 §2.1.1; Hochreiter & Schmidhuber 1997", layer_axes(false),
+      {in("x", {"batch", "T", "d_in"}), in("w", {"d_in", "GD"}, kWeight),
+       in("u", {"D", "GD"}, kWeight), in("bias", {"GD"}, kWeight), in("h0", {"batch", "D"}, kState),
+       in("c0", {"batch", "D"}, "uniform(-1,1)"), out("h", {"batch", "T", "D"})},
+      [](const Params& p) { return rnn_flops(p, 4); }, 4);
+  op.input_dist = large_x;
+  op.compare = layer_compare(true);
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::lstm(F64(i.at("x")).p(), F64(i.at("w")).p(), F64(i.at("u")).p(), F64(i.at("bias")).p(),
+              F64(i.at("h0")).p(), F64(i.at("c0")).p(), out64(o, "h"), p.i("batch"), p.i("T"),
+              p.i("d_in"), p.i("D"));
+  };
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "x"), in32(i, "w"), in32(i, "u"), in32(i, "bias"), in32(i, "h0"), in32(i, "c0"),
+         out32(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::lstm)));
+  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::lstm)));
+#ifdef OPBENCH_HAVE_ONEDNN
+  op.impls.push_back(peer_impl("onednn", onednn::bind_lstm()));
+#endif
+  reg.add_op(std::move(op));
+}
+
+}  // namespace
+
+void register_scan_suite(Registry& reg) {
+  register_linear_scan(reg);
+  register_linear_scan_backward(reg);
+  register_log_scan(reg);
+  register_min_layer(reg, "mingru", "minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h)",
+                     "Feng et al. 2024 §3.1.2 and appendix (log-space version)", 2, ref::mingru,
+                     cpu::plain::mingru, cpu::fast::mingru);
+  register_min_layer(reg, "minlstm",
+                     "minLSTM: h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h), f' + i' = 1",
+                     "Feng et al. 2024 §3.2.3 and appendix (log-space version)", 3, ref::minlstm,
+                     cpu::plain::minlstm, cpu::fast::minlstm);
+  register_gru(reg);
+  register_lstm(reg);
+}
+
+}  // namespace opbench

@@ -1,0 +1,384 @@
+// The CPU kernels of the scan family (cpu.plain, cpu.fast, cpu.chunked, cpu.blelloch) against the
+// float64 references, called directly on awkward shapes: T = 1, odd T and D (D not a multiple of
+// the vector width, T not a multiple of the chunk count), batch 1, 1-3 threads. Outputs are
+// poisoned with NaN before every call, so an unwritten element fails. The allowed error is the
+// suite's own rule (suites/scan_agreement.hpp): depth(T) u E_t per element.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/scan_fast.hpp"
+#include "kernels/cpu/scan_plain.hpp"
+#include "reference/scan.hpp"
+#include "suites/scan_agreement.hpp"
+
+namespace opbench {
+namespace {
+
+using suite::scan::depth_factor;
+using suite::scan::forward_error_units;
+using suite::scan::kUnitRoundoff;
+
+std::vector<float> draw(std::size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+std::vector<double> widen(const std::vector<float>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+std::vector<float> poisoned(std::size_t n) {
+  return std::vector<float>(n, std::nanf(""));
+}
+
+struct Shape3 {
+  std::int64_t batch, T, D;
+  std::size_t seq() const { return static_cast<std::size_t>(batch * T * D); }
+  std::size_t state() const { return static_cast<std::size_t>(batch * D); }
+};
+
+const Shape3 kShapes[] = {{1, 1, 1},    {2, 1, 5},    {3, 37, 19},
+                          {2, 130, 33}, {1, 1000, 3}, {2, 64, 32}};
+
+using ScanFn = void (*)(const float*, const float*, const float*, float*, std::int64_t,
+                        std::int64_t, std::int64_t);
+struct NamedScan {
+  const char* name;
+  ScanFn fn;
+};
+const NamedScan kScans[] = {{"cpu.plain", cpu::plain::linear_scan},
+                            {"cpu.fast", cpu::fast::linear_scan},
+                            {"cpu.chunked", cpu::fast::linear_scan_chunked},
+                            {"cpu.blelloch", cpu::fast::linear_scan_blelloch}};
+
+// Max over elements of |out - ref| / allowed (<= 1 passes); NaN anywhere gives +inf.
+double worst_ratio(const std::vector<float>& out, const std::vector<double>& ref,
+                   const std::vector<double>& allowed) {
+  double worst = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) return INFINITY;
+    const double err = std::abs(out[i] - ref[i]);
+    worst = std::max(worst, allowed[i] > 0 ? err / allowed[i] : (err > 0 ? INFINITY : 0));
+  }
+  return worst;
+}
+
+class ThreadCount : public ::testing::Test {
+ protected:
+  void TearDown() override { omp_set_num_threads(saved_); }
+  int saved_ = omp_get_max_threads();
+};
+
+using CpuLinearScan = ThreadCount;
+
+TEST_F(CpuLinearScan, EveryImplementationWithinTheBoundOnAwkwardShapes) {
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    for (const Shape3& s : kShapes) {
+      const auto a = draw(s.seq(), 0.0f, 1.0f, 1), b = draw(s.seq(), -1.0f, 1.0f, 2);
+      const auto h0 = draw(s.state(), -1.0f, 1.0f, 3);
+      const auto a64 = widen(a), b64 = widen(b), h064 = widen(h0);
+      std::vector<double> ref(s.seq());
+      ref::linear_scan(a64.data(), b64.data(), h064.data(), ref.data(), s.batch, s.T, s.D);
+      auto allowed = forward_error_units(a64.data(), b64.data(), h064.data(), s.batch, s.T, s.D);
+      for (double& e : allowed) e *= depth_factor(s.T) * kUnitRoundoff;
+      for (const auto& impl : kScans) {
+        auto h = poisoned(s.seq());
+        impl.fn(a.data(), b.data(), h0.data(), h.data(), s.batch, s.T, s.D);
+        EXPECT_LE(worst_ratio(h, ref, allowed), 1.0)
+            << impl.name << " batch=" << s.batch << " T=" << s.T << " D=" << s.D
+            << " threads=" << threads;
+      }
+    }
+  }
+}
+
+TEST_F(CpuLinearScan, GateZeroGivesExactlyBAndGateOneACumulativeSum) {
+  omp_set_num_threads(2);
+  const Shape3 s{2, 77, 21};
+  const auto b = draw(s.seq(), -1.0f, 1.0f, 4), h0 = draw(s.state(), -1.0f, 1.0f, 5);
+  const std::vector<float> zeros(s.seq(), 0.0f), ones(s.seq(), 1.0f);
+  for (const auto& impl : kScans) {
+    auto h = poisoned(s.seq());
+    impl.fn(zeros.data(), b.data(), h0.data(), h.data(), s.batch, s.T, s.D);
+    EXPECT_EQ(h, b) << impl.name;
+    h = poisoned(s.seq());
+    impl.fn(ones.data(), b.data(), h0.data(), h.data(), s.batch, s.T, s.D);
+    for (std::int64_t n = 0; n < s.batch; ++n) {
+      for (std::int64_t d = 0; d < s.D; ++d) {
+        double sum = h0[n * s.D + d], mag = std::abs(sum);
+        for (std::int64_t t = 0; t < s.T; ++t) {
+          const std::size_t i = static_cast<std::size_t>((n * s.T + t) * s.D + d);
+          sum += b[i];
+          mag += std::abs(b[i]);
+          // Recursive summation: at most (t + 1) u times the sum of magnitudes (Higham §4.2),
+          // times the tree depth for the parallel forms.
+          ASSERT_NEAR(h[i], sum, depth_factor(s.T) * (t + 2) * kUnitRoundoff * mag)
+              << impl.name << " n=" << n << " t=" << t << " d=" << d;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(CpuLinearScan, NearOneGatesOverALongSequence) {
+  omp_set_num_threads(2);
+  const Shape3 s{1, 4096, 20};
+  const auto a = draw(s.seq(), 0.9999f, 0.9999999f, 6), b = draw(s.seq(), -1.0f, 1.0f, 7);
+  const auto h0 = draw(s.state(), -1.0f, 1.0f, 8);
+  const auto a64 = widen(a), b64 = widen(b), h064 = widen(h0);
+  std::vector<double> ref(s.seq());
+  ref::linear_scan(a64.data(), b64.data(), h064.data(), ref.data(), s.batch, s.T, s.D);
+  auto allowed = forward_error_units(a64.data(), b64.data(), h064.data(), s.batch, s.T, s.D);
+  for (double& e : allowed) e *= depth_factor(s.T) * kUnitRoundoff;
+  for (const auto& impl : kScans) {
+    auto h = poisoned(s.seq());
+    impl.fn(a.data(), b.data(), h0.data(), h.data(), s.batch, s.T, s.D);
+    EXPECT_LE(worst_ratio(h, ref, allowed), 1.0) << impl.name;
+  }
+}
+
+TEST(CpuLinearScanBound, RejectsAKernelThatDropsOneStep) {
+  // The bound is tight enough to see a real bug: skipping the b of one step.
+  const Shape3 s{1, 300, 4};
+  const auto a = draw(s.seq(), 0.9f, 1.0f, 9), b = draw(s.seq(), 0.5f, 1.0f, 10);
+  const auto h0 = draw(s.state(), -1.0f, 1.0f, 11);
+  const auto a64 = widen(a), b64 = widen(b), h064 = widen(h0);
+  std::vector<double> ref(s.seq());
+  ref::linear_scan(a64.data(), b64.data(), h064.data(), ref.data(), s.batch, s.T, s.D);
+  auto allowed = forward_error_units(a64.data(), b64.data(), h064.data(), s.batch, s.T, s.D);
+  for (double& e : allowed) e *= depth_factor(s.T) * kUnitRoundoff;
+  auto broken = b;
+  broken[150 * 4 + 2] = 0.0f;
+  auto h = poisoned(s.seq());
+  cpu::fast::linear_scan(a.data(), broken.data(), h0.data(), h.data(), s.batch, s.T, s.D);
+  EXPECT_GT(worst_ratio(h, ref, allowed), 1.0);
+}
+
+using CpuLinearScanBackward = ThreadCount;
+
+TEST_F(CpuLinearScanBackward, PlainAndFastMatchTheReference) {
+  using BwdFn = void (*)(const float*, const float*, const float*, const float*, float*, float*,
+                         float*, std::int64_t, std::int64_t, std::int64_t);
+  const std::pair<const char*, BwdFn> impls[] = {{"cpu.plain", cpu::plain::linear_scan_backward},
+                                                 {"cpu.fast", cpu::fast::linear_scan_backward}};
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (const Shape3& s : kShapes) {
+      const auto a = draw(s.seq(), 0.0f, 1.0f, 12), h = draw(s.seq(), -1.0f, 1.0f, 13);
+      const auto h0 = draw(s.state(), -1.0f, 1.0f, 14), g = draw(s.seq(), -1.0f, 1.0f, 15);
+      const auto a64 = widen(a), h64 = widen(h), h064 = widen(h0), g64 = widen(g);
+      std::vector<double> da(s.seq()), db(s.seq()), dh0(s.state());
+      ref::linear_scan_backward(a64.data(), h064.data(), h64.data(), g64.data(), da.data(),
+                                db.data(), dh0.data(), s.batch, s.T, s.D);
+      // delta's bound (a reverse scan of |g|), |h| <= 1 and |a| <= 1 bound the products.
+      std::vector<double> mag;
+      auto e = suite::scan::backward_error_units(a64.data(), g64.data(), s.batch, s.T, s.D, mag);
+      double worst = 0;
+      for (std::size_t i = 0; i < e.size(); ++i) worst = std::max(worst, e[i] + mag[i]);
+      const double tol = depth_factor(s.T) * kUnitRoundoff * worst;
+      for (const auto& [name, fn] : impls) {
+        auto oda = poisoned(s.seq()), odb = poisoned(s.seq()), odh0 = poisoned(s.state());
+        fn(a.data(), h0.data(), h.data(), g.data(), oda.data(), odb.data(), odh0.data(), s.batch,
+           s.T, s.D);
+        for (std::size_t i = 0; i < s.seq(); ++i) {
+          ASSERT_NEAR(oda[i], da[i], tol) << name << " da " << i << " T=" << s.T;
+          ASSERT_NEAR(odb[i], db[i], tol) << name << " db " << i << " T=" << s.T;
+        }
+        for (std::size_t i = 0; i < s.state(); ++i) {
+          ASSERT_NEAR(odh0[i], dh0[i], tol) << name << " dh0 " << i << " T=" << s.T;
+        }
+      }
+    }
+  }
+}
+
+// --- Heinsen's log-space scan ----------------------------------------------------------------
+
+using LogFn = void (*)(const float*, const float*, const float*, float*, std::int64_t, std::int64_t,
+                       std::int64_t);
+const std::pair<const char*, LogFn> kLogScans[] = {{"cpu.plain", cpu::plain::log_scan},
+                                                   {"cpu.fast", cpu::fast::log_scan}};
+
+struct LogCase {
+  std::vector<float> la, lb, lh0;
+  std::vector<double> ref;  // log h
+};
+
+LogCase log_case(const Shape3& s, float a_lo, float a_hi, unsigned seed) {
+  LogCase c;
+  c.la = draw(s.seq(), a_lo, a_hi, seed);
+  c.lb = draw(s.seq(), 0.001f, 1.0f, seed + 1);
+  c.lh0 = draw(s.state(), 0.001f, 1.0f, seed + 2);
+  for (auto* v : {&c.la, &c.lb, &c.lh0}) {
+    for (float& x : *v) x = std::log(x);
+  }
+  c.ref.resize(s.seq());
+  const auto la = widen(c.la), lb = widen(c.lb), lh0 = widen(c.lh0);
+  ref::log_scan(la.data(), lb.data(), lh0.data(), c.ref.data(), s.batch, s.T, s.D);
+  return c;
+}
+
+double max_abs_error(const std::vector<float>& out, const std::vector<double>& ref,
+                     std::size_t from, std::size_t to) {
+  double worst = 0;
+  for (std::size_t i = from; i < to; ++i) {
+    worst = std::max(worst, std::isfinite(out[i]) ? std::abs(out[i] - ref[i]) : INFINITY);
+  }
+  return worst;
+}
+
+TEST(CpuLogScan, NearOneGatesAreAccurate) {
+  // log a ~ -1e-5: a* stays small, so the log-space form loses nothing.
+  const Shape3 s{2, 1000, 19};
+  const LogCase c = log_case(s, 0.9999f, 0.9999999f, 20);
+  for (const auto& [name, fn] : kLogScans) {
+    auto out = poisoned(s.seq());
+    fn(c.la.data(), c.lb.data(), c.lh0.data(), out.data(), s.batch, s.T, s.D);
+    EXPECT_LT(max_abs_error(out, c.ref, 0, s.seq()), 64 * kUnitRoundoff * 8) << name;
+  }
+}
+
+TEST(CpuLogScan, HeinsenFormLosesAccuracyInProportionToTheSumOfLogGates) {
+  // Documented expectation, not a bug of ours: log h_t = a*_t + LSE_t with a*_t = sum log a ~ -t
+  // for gates uniform in (0, 1). Both terms are ~t in magnitude and cancel to log h ~ O(1), so the
+  // float32 result carries an absolute error ~ u t. A sound sequential float32 evaluation of the
+  // same recurrence errs by a few u whatever t is (CpuLinearScan above). The suite's agreement
+  // rule therefore reports log_scan (and only it) failing under `dist=uniform` at long T.
+  const Shape3 s{1, 4096, 64};
+  const LogCase c = log_case(s, 1e-6f, 1.0f, 30);
+  for (const auto& [name, fn] : kLogScans) {
+    auto out = poisoned(s.seq());
+    fn(c.la.data(), c.lb.data(), c.lh0.data(), out.data(), s.batch, s.T, s.D);
+    const double early = max_abs_error(out, c.ref, 0, 16 * s.D);  // t < 16
+    const double late = max_abs_error(out, c.ref, (s.T - 256) * s.D, s.seq());
+    EXPECT_LT(early, 64 * kUnitRoundoff) << name;
+    EXPECT_GT(late, 10 * early) << name << ": the error should grow with t";
+    EXPECT_GT(late, 100 * kUnitRoundoff) << name;
+    EXPECT_LT(late, 4 * kUnitRoundoff * s.T) << name << ": about u |a*|, not worse";
+  }
+}
+
+TEST(CpuLogScan, AnExactZeroGateGivesNaN) {
+  // log a = -inf makes a* = -inf and a* + LSE = -inf + inf: the formulation cannot represent a
+  // reset. The reference can (h_t = b_t); the suite reports `dist=bernoulli` failing for it.
+  const std::vector<float> la = {std::log(0.5f), -INFINITY}, lb = {0.0f, 0.0f}, lh0 = {0.0f};
+  for (const auto& [name, fn] : kLogScans) {
+    std::vector<float> out = {0.0f, 0.0f};
+    fn(la.data(), lb.data(), lh0.data(), out.data(), 1, 2, 1);
+    EXPECT_NEAR(out[0], std::log(1.5f), 1e-6) << name;
+    EXPECT_TRUE(std::isnan(out[1])) << name;
+  }
+}
+
+TEST(CpuLogScan, FastMatchesPlainOnOddShapes) {
+  for (const Shape3& s : kShapes) {
+    const LogCase c = log_case(s, 0.5f, 1.0f, 40);
+    auto p = poisoned(s.seq()), f = poisoned(s.seq());
+    cpu::plain::log_scan(c.la.data(), c.lb.data(), c.lh0.data(), p.data(), s.batch, s.T, s.D);
+    cpu::fast::log_scan(c.la.data(), c.lb.data(), c.lh0.data(), f.data(), s.batch, s.T, s.D);
+    for (std::size_t i = 0; i < s.seq(); ++i) {
+      ASSERT_NEAR(f[i], p[i], 16 * kUnitRoundoff * (s.T + std::abs(p[i]))) << i << " T=" << s.T;
+      ASSERT_NEAR(f[i], c.ref[i], 16 * kUnitRoundoff * (s.T + std::abs(c.ref[i])));
+    }
+  }
+}
+
+// --- layers ----------------------------------------------------------------------------------
+
+struct LayerShape {
+  std::int64_t batch, T, d_in, D;
+};
+const LayerShape kLayerShapes[] = {{1, 1, 1, 1}, {2, 17, 5, 19}, {3, 40, 33, 24}};
+
+// The suite's layer rule: |out - ref| <= tol (1 + |ref|), tol = 8 u (fan_in + T).
+void expect_layer_close(const std::vector<float>& out, const std::vector<double>& ref,
+                        double fan_in, std::int64_t T, const std::string& what) {
+  const double tol = 8 * kUnitRoundoff * (fan_in + static_cast<double>(T));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    ASSERT_NEAR(out[i], ref[i], tol * (1 + std::abs(ref[i]))) << what << " element " << i;
+  }
+}
+
+using MinFn = void (*)(const float*, const float*, const float*, const float*, float*, std::int64_t,
+                       std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm);
+using MinRef = void (*)(const double*, const double*, const double*, const double*, double*,
+                        std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+
+void check_min_layer(const char* name, int gates, MinRef reference, MinFn plain, MinFn fast) {
+  for (const LayerShape& s : kLayerShapes) {
+    const std::size_t nx = s.batch * s.T * s.d_in, nw = s.d_in * gates * s.D;
+    const auto x = draw(nx, -3.0f, 3.0f, 50), w = draw(nw, -0.5f, 0.5f, 51);
+    const auto bias = draw(gates * s.D, -0.5f, 0.5f, 52);
+    const auto h0 = draw(s.batch * s.D, 0.1f, 1.0f, 53);
+    std::vector<double> ref(s.batch * s.T * s.D);
+    reference(widen(x).data(), widen(w).data(), widen(bias).data(), widen(h0).data(), ref.data(),
+              s.batch, s.T, s.d_in, s.D);
+    for (auto form : {cpu::ScanForm::plain, cpu::ScanForm::log}) {
+      for (auto [impl, fn] : {std::pair{"cpu.plain", plain}, std::pair{"cpu.fast", fast}}) {
+        auto h = poisoned(ref.size());
+        fn(x.data(), w.data(), bias.data(), h0.data(), h.data(), s.batch, s.T, s.d_in, s.D, form);
+        expect_layer_close(h, ref, static_cast<double>(s.d_in), s.T,
+                           std::string(name) + " " + impl +
+                               (form == cpu::ScanForm::log ? " log" : " plain") +
+                               " T=" + std::to_string(s.T));
+      }
+    }
+  }
+}
+
+TEST(CpuMinLayers, MinGruBothFormsMatchTheReference) {
+  check_min_layer("mingru", 2, ref::mingru, cpu::plain::mingru, cpu::fast::mingru);
+}
+
+TEST(CpuMinLayers, MinLstmBothFormsMatchTheReference) {
+  check_min_layer("minlstm", 3, ref::minlstm, cpu::plain::minlstm, cpu::fast::minlstm);
+}
+
+TEST(CpuRnn, GruAndLstmMatchTheReference) {
+  for (const LayerShape& s : kLayerShapes) {
+    for (bool lstm : {false, true}) {
+      const int G = lstm ? 4 : 3;
+      const auto x = draw(s.batch * s.T * s.d_in, -2.0f, 2.0f, 60);
+      const auto w = draw(s.d_in * G * s.D, -0.3f, 0.3f, 61);
+      const auto u = draw(s.D * G * s.D, -0.3f, 0.3f, 62);
+      const auto bias = draw(G * s.D, -0.3f, 0.3f, 63);
+      const auto h0 = draw(s.batch * s.D, -1.0f, 1.0f, 64);
+      const auto c0 = draw(s.batch * s.D, -1.0f, 1.0f, 65);
+      std::vector<double> ref(s.batch * s.T * s.D);
+      if (lstm) {
+        ref::lstm(widen(x).data(), widen(w).data(), widen(u).data(), widen(bias).data(),
+                  widen(h0).data(), widen(c0).data(), ref.data(), s.batch, s.T, s.d_in, s.D);
+      } else {
+        ref::gru(widen(x).data(), widen(w).data(), widen(u).data(), widen(bias).data(),
+                 widen(h0).data(), ref.data(), s.batch, s.T, s.d_in, s.D);
+      }
+      for (int fast = 0; fast < 2; ++fast) {
+        auto h = poisoned(ref.size());
+        if (lstm) {
+          (fast ? cpu::fast::lstm : cpu::plain::lstm)(x.data(), w.data(), u.data(), bias.data(),
+                                                      h0.data(), c0.data(), h.data(), s.batch, s.T,
+                                                      s.d_in, s.D);
+        } else {
+          (fast ? cpu::fast::gru : cpu::plain::gru)(x.data(), w.data(), u.data(), bias.data(),
+                                                    h0.data(), h.data(), s.batch, s.T, s.d_in, s.D);
+        }
+        expect_layer_close(h, ref, static_cast<double>(s.d_in + s.D), s.T,
+                           std::string(lstm ? "lstm " : "gru ") + (fast ? "fast" : "plain"));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace opbench

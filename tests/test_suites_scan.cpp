@@ -1,0 +1,188 @@
+// The scan family through the same planner and runner that `opbench check` uses: every
+// implementation against the float64 reference over edge shapes and every gate scenario, the
+// real error of the log-space form shown as failing where it is, the scenarios' distributions,
+// and bad parameter points refused with one line.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "datasets/provider.hpp"
+#include "harness/device.hpp"
+#include "harness/errors.hpp"
+#include "harness/runner.hpp"
+#include "suites/suites.hpp"
+
+namespace opbench {
+namespace {
+
+const char* const kScenarios = "uniform,near_one,bernoulli,large_b";
+
+RunResult check(const std::string& op, const std::map<std::string, std::string>& axes,
+                const std::string& impls = "") {
+  Registry reg;
+  register_all_suites(reg);
+  Selection sel;
+  sel.ops = {op};
+  sel.axis_overrides = axes;
+  if (!impls.empty()) sel.impls = {impls};
+  datasets::SeededDataProvider data;
+  auto plan = plan_cases(reg, sel, data);
+  RunOptions opt;
+  opt.time = false;
+  return run_cases(reg, plan, data, sel, opt);
+}
+
+// Every non-reference case ran; `expect_pass(case)` says whether it must pass agreement.
+template <class Pred>
+int expect_cases(const RunResult& r, Pred expect_pass) {
+  const bool cuda = cuda_status().available;
+  int checked = 0;
+  for (const auto& c : r.cases) {
+    if (c.is_reference) continue;
+    if (c.backend == "cuda" && !cuda) {
+      EXPECT_EQ(c.error.rfind("skipped: ", 0), 0u) << c.name;
+      continue;
+    }
+    EXPECT_TRUE(c.error.empty()) << c.name << ": " << c.error;
+    EXPECT_TRUE(c.agreement.checked) << c.name;
+    EXPECT_GT(c.agreement.elements, 0) << c.name;
+    ++checked;
+    if (expect_pass(c)) {
+      EXPECT_TRUE(c.agreement.passed) << c.name << ": " << c.agreement.mismatches
+                                      << " mismatches, first " << c.agreement.first_mismatch;
+    } else {
+      EXPECT_FALSE(c.agreement.passed) << c.name << " was expected to fail (documented)";
+    }
+  }
+  return checked;
+}
+
+TEST(ScanSuite, LinearScanEveryImplementationEveryScenario) {
+  const RunResult r = check(
+      "linear_scan", {{"batch", "1,3"}, {"T", "1,37,300"}, {"D", "5,33"}, {"dist", kScenarios}});
+  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 4 * 2 * 3 * 2 * 4);
+}
+
+TEST(ScanSuite, LinearScanBackwardEveryScenario) {
+  const RunResult r = check("linear_scan_backward",
+                            {{"batch", "2"}, {"T", "1,45"}, {"D", "17"}, {"dist", kScenarios}});
+  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 4);
+}
+
+TEST(ScanSuite, LogScanShowsTheFormulationsRealError) {
+  // Heinsen's form: passes where sum |log a| stays small (near_one, short T), fails where it
+  // grows (uniform gates over 2048 steps: ~u |a*| absolute error in log h) and where a gate is
+  // exactly 0 (NaN). These failures are the formulation's, measured, not hidden.
+  const RunResult r =
+      check("log_scan", {{"batch", "1"}, {"T", "8,2048"}, {"D", "16"}, {"dist", kScenarios}});
+  const int n = expect_cases(r, [](const CaseRecord& c) {
+    const std::string dist = c.params.str("dist");
+    if (dist == "bernoulli") return false;
+    if (dist == "near_one") return true;
+    return c.params.str("T") == "8";  // uniform and large_b gates: only short sequences pass
+  });
+  EXPECT_GE(n, 2 * 2 * 4);
+}
+
+TEST(ScanSuite, MinimalLayersBothFormsAgree) {
+  for (const char* op : {"mingru", "minlstm"}) {
+    const RunResult r = check(op, {{"batch", "1,2"},
+                                   {"T", "1,33"},
+                                   {"d_in", "7"},
+                                   {"D", "9,32"},
+                                   {"form", "plain,log"},
+                                   {"dist", "normal"}});
+    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 2 * 2 * 2) << op;
+  }
+}
+
+TEST(ScanSuite, SequentialBaselinesAgreeIncludingThePeer) {
+  // oneDNN's vanilla_gru runs with the z columns negated (its u is our 1 - z) and must agree:
+  // that checks the gate order and the reset-before-product semantics on every case.
+  for (const char* op : {"gru", "lstm"}) {
+    const RunResult r = check(op, {{"batch", "1,3"},
+                                   {"T", "1,20"},
+                                   {"d_in", "6"},
+                                   {"D", "5,16"},
+                                   {"dist", "normal,large_x"}});
+    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 2 * 2 * 2) << op;
+  }
+}
+
+TEST(ScanSuite, ScenariosDrawWhatTheyPromise) {
+  Registry reg;
+  register_all_suites(reg);
+  const Op* op = reg.find_op("linear_scan");
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(op->input_dist);
+  datasets::SeededDataProvider data;
+  auto a_for = [&](const std::string& dist) {
+    Tensor a(DType::f32, {4096});
+    data.fill(a, op->input_dist(*op->find_tensor("a"), dist), 7);
+    return a;
+  };
+  const Tensor near = a_for("near_one");
+  int zeros = 0, ones = 0;
+  for (std::int64_t i = 0; i < near.numel(); ++i) {
+    EXPECT_GE(near.data<float>()[i], 0.9999f);
+    EXPECT_LT(near.data<float>()[i], 1.0f);
+  }
+  const Tensor bern = a_for("bernoulli");
+  for (std::int64_t i = 0; i < bern.numel(); ++i) {
+    const float v = bern.data<float>()[i];
+    ASSERT_TRUE(v == 0.0f || v == 1.0f) << v;
+    (v == 0.0f ? zeros : ones)++;
+  }
+  EXPECT_GT(zeros, 1000);
+  EXPECT_GT(ones, 1000);
+  const Tensor uni = a_for("uniform");
+  for (std::int64_t i = 0; i < uni.numel(); ++i) {
+    EXPECT_GT(uni.data<float>()[i], 0.0f);
+    EXPECT_LT(uni.data<float>()[i], 1.0f);
+  }
+}
+
+TEST(ScanSuite, BadPointsAreRefusedWithOneLine) {
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.ops = {"mingru"};
+  sel.axis_overrides = {{"form", "cubic"}};
+  try {
+    plan_cases(reg, sel, data);
+    FAIL() << "form=cubic was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("form 'cubic' is not plain or log"), std::string::npos)
+        << e.what();
+  }
+  sel.ops = {"linear_scan"};
+  sel.axis_overrides = {{"dist", "normal"}};
+  try {
+    plan_cases(reg, sel, data);
+    FAIL() << "dist=normal was accepted for linear_scan";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a scan scenario"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ScanSuite, LayersDeclareSampledAgreementAlongBatch) {
+  Registry reg;
+  register_all_suites(reg);
+  for (const char* name : {"mingru", "minlstm", "gru", "lstm"}) {
+    const Op* op = reg.find_op(name);
+    ASSERT_NE(op, nullptr) << name;
+    EXPECT_EQ(op->sample_axis, "batch") << name;
+    ASSERT_TRUE(op->reference_flops) << name;
+    Params p;
+    for (const auto& a : op->axes) p.set(a.name, a.quick.front());
+    p.set("batch", "8");
+    p.set("T", "4096");
+    p.set("d_in", "512");
+    p.set("D", "512");
+    EXPECT_GT(op->reference_flops(p), 1e10) << name;  // would dominate: sampled by the runner
+  }
+}
+
+}  // namespace
+}  // namespace opbench
