@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -11,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "reports/compare.hpp"
+#include "reports/html_charts.hpp"
 #include "reports/json_report.hpp"
 #include "reports/report_view.hpp"
 
@@ -114,7 +117,39 @@ struct Run {
   std::string label;         // the file name, shown in the run column
   std::string source;        // the path as given
   bool timed = true;
+  RunData data;        // its cases read for compare, trends and charts
+  double epoch = NAN;  // context.date as seconds since 1970 (NaN when unreadable)
+  bool shown = true;   // in the tables (false: an older run of its machine, trends only)
 };
+
+// "2026-11-23T01:05:43+00:00" (Google Benchmark's date) as seconds since 1970 in UTC.
+double parse_date(const std::string& date) {
+  std::tm tm{};
+  int off_h = 0, off_m = 0;
+  char sign = '+';
+  int n = std::sscanf(date.c_str(), "%d-%d-%dT%d:%d:%d%c%d:%d", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &sign, &off_h, &off_m);
+  if (n < 6) return NAN;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  double t = static_cast<double>(timegm(&tm));
+  if (n == 9) t -= (sign == '-' ? -1 : 1) * (off_h * 3600.0 + off_m * 60.0);
+  return t;
+}
+
+// More than one run in the tables: they gain a run column.
+bool several_runs(const std::vector<Run>& runs) {
+  return std::count_if(runs.begin(), runs.end(), [](const Run& r) { return r.shown; }) > 1;
+}
+
+// Runs of more than one machine in the tables: they gain a machine column.
+bool several_machines(const std::vector<Run>& runs) {
+  std::set<std::string> ids;
+  for (const Run& r : runs) {
+    if (r.shown) ids.insert(r.data.info.machine_id);
+  }
+  return ids.size() > 1;
+}
 
 enum class Status { kReference, kPassed, kFailed, kError, kSkipped, kUnchecked };
 
@@ -166,6 +201,8 @@ std::vector<Run> make_runs(const std::vector<json>& reports,
     r.label = labels[i];
     r.source = i < sources.size() ? sources[i] : "";
     r.timed = !r.ob->contains("timed") || boolean(*r.ob, "timed");
+    r.data = extract_run(reports[i], r.source);
+    r.epoch = parse_date(r.data.info.date);
     runs.push_back(std::move(r));
   }
   return runs;
@@ -464,6 +501,25 @@ svg.bar .over { fill: #e69138; }
 svg.bar .mark { fill: var(--bad); }
 ul.log { margin: 4px 0 10px; padding-left: 22px; }
 footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
+.charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+figure.chart { margin: 6px 0 14px; }
+figure.chart figcaption { font-size: 12px; color: var(--muted); margin-bottom: 2px; }
+svg.chart text { font-size: 11px; fill: var(--fg); }
+svg.chart text.tick, svg.chart text.axis { fill: var(--muted); }
+svg.chart text.group { font-weight: 600; }
+svg.chart text.val { fill: var(--muted); }
+svg.chart text.rooflabel { fill: #8a4b00; }
+svg.chart .grid { stroke: #eceff3; stroke-width: 1; }
+svg.chart .one { stroke: var(--fg); stroke-width: 1.2; }
+svg.chart .frame { fill: none; stroke: var(--line); }
+svg.chart .roof { fill: none; stroke: #8a4b00; stroke-width: 2; }
+svg.chart .roof2 { fill: none; stroke: #8a4b00; stroke-width: 1; stroke-dasharray: 4 3; }
+svg.chart circle { stroke: #fff; stroke-width: 0.8; }
+svg.spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
+svg.spark circle { fill: var(--accent); }
+td.slow { color: var(--bad); font-weight: 600; }
+td.fast { color: var(--good); font-weight: 600; }
+.warnline { background: var(--warnbg); border-left: 4px solid #e69138; padding: 4px 10px; }
 </style>
 )";
 }
@@ -579,9 +635,35 @@ void render_header(std::string& out, const std::vector<Run>& runs,
   out += "</nav>\n";
   out += "<h2 id=\"runs\">" + std::string(runs.size() > 1 ? "runs" : "run") + "</h2>\n";
   out += "<div class=\"runs\">\n";
-  for (const Run& run : runs) render_run_header(out, run);
+  for (const Run& run : runs) {
+    if (run.shown) render_run_header(out, run);
+  }
   if (runs.empty()) out += "<p class=\"muted\">No reports given.</p>\n";
-  out += "</div>\n</header>\n";
+  out += "</div>\n";
+  std::size_t hidden =
+      std::count_if(runs.begin(), runs.end(), [](const Run& r) { return !r.shown; });
+  if (hidden > 0) {
+    // The older runs behind the trends, one line each.
+    out += "<details><summary>" + std::to_string(hidden) + " earlier run" +
+           (hidden == 1 ? "" : "s") + " (in the trends only)</summary>\n";
+    open_table(out, {{"run", false, ""},
+                     {"date", false, ""},
+                     {"commit", false, ""},
+                     {"machine", false, ""},
+                     {"cases", true, ""}});
+    for (const Run& r : runs) {
+      if (r.shown) continue;
+      const RunInfo& info = r.data.info;
+      add_row(out, {text_cell(r.label, "runcol"), text_cell(info.date),
+                    text_cell(info.commit.substr(0, 12) + (info.dirty ? " (dirty)" : ""), "mono"),
+                    text_cell(info.machine),
+                    num_cell(std::to_string(r.data.cases.size()),
+                             static_cast<double>(r.data.cases.size()))});
+    }
+    close_table(out);
+    out += "</details>\n";
+  }
+  out += "</header>\n";
 }
 
 void render_tile(std::string& out, int n, const char* label, const char* cls) {
@@ -590,7 +672,8 @@ void render_tile(std::string& out, int n, const char* label, const char* cls) {
 }
 
 void render_summary(std::string& out, const std::vector<Run>& runs, const std::vector<Row>& rows) {
-  const bool several = runs.size() > 1;
+  const bool several = several_runs(runs);
+  const bool machines = several_machines(runs);
   Counts total;
   std::vector<Counts> per_run(runs.size());
   for (const Row& r : rows) {
@@ -621,6 +704,7 @@ void render_summary(std::string& out, const std::vector<Run>& runs, const std::v
                      {"errors", true, ""},
                      {"skipped", true, ""}});
     for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (!runs[i].shown) continue;
       const Counts& c = per_run[i];
       add_row(
           out,
@@ -644,6 +728,7 @@ void render_summary(std::string& out, const std::vector<Run>& runs, const std::v
     out += "<h3>failing cases</h3>\n";
     std::vector<Column> cols;
     if (several) cols.push_back({"run", false, ""});
+    if (machines) cols.push_back({"machine", false, "where the run ran"});
     cols.insert(cols.end(), {{"case", false, ""},
                              {"agreement", true, "", true},
                              {"max_rel", true, "largest relative error"},
@@ -654,6 +739,7 @@ void render_summary(std::string& out, const std::vector<Run>& runs, const std::v
       const json& a = member(c, "agreement");
       std::vector<Cell> cells;
       if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+      if (machines) cells.push_back(text_cell(runs[r->run].data.info.machine, "runcol"));
       cells.push_back(text_cell(str(c, "name"), "mono"));
       if (r->status == Status::kError) {
         cells.push_back({"<span class=\"badge bad\">ERROR</span>", "agree", true, 4, ""});
@@ -713,10 +799,12 @@ void render_summary(std::string& out, const std::vector<Run>& runs, const std::v
 }
 
 void render_ceilings(std::string& out, const std::vector<Run>& runs) {
-  const bool several = runs.size() > 1;
+  const bool several = several_runs(runs);
+  const bool machines = several_machines(runs);
   out += "<section id=\"ceilings\">\n<h2>ceilings</h2>\n";
   std::vector<Column> cols;
   if (several) cols.push_back({"run", false, ""});
+  if (machines) cols.push_back({"machine", false, "where the run ran"});
   cols.insert(cols.end(), {{"backend", false, ""},
                            {"kind", false, "copy: bytes read + written; sgemm: a large SGEMM"},
                            {"size", true, ""},
@@ -725,6 +813,7 @@ void render_ceilings(std::string& out, const std::vector<Run>& runs) {
                            {"GFLOP/s", true, ""}});
   bool any = false;
   for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].shown) continue;
     const json& ceilings = member(*runs[i].ob, "ceilings");
     if (!ceilings.is_array()) continue;
     for (const json& c : ceilings) {
@@ -742,6 +831,7 @@ void render_ceilings(std::string& out, const std::vector<Run>& runs) {
       if (!gemm) gflops = NAN;
       std::vector<Cell> cells;
       if (several) cells.push_back(text_cell(runs[i].label, "runcol"));
+      if (machines) cells.push_back(text_cell(runs[i].data.info.machine, "runcol"));
       cells.push_back(text_cell(str(c, "backend")));
       cells.push_back(text_cell(kind));
       cells.push_back(gemm ? num_cell(format_scaled(flops, "FLOP", false), flops)
@@ -786,9 +876,11 @@ std::vector<const Row*> op_rows_in_order(const std::vector<const Row*>& members)
 
 void render_timed_table(std::string& out, const std::vector<Run>& runs,
                         const std::vector<const Row*>& rows) {
-  const bool several = runs.size() > 1;
+  const bool several = several_runs(runs);
+  const bool machines = several_machines(runs);
   std::vector<Column> cols;
   if (several) cols.push_back({"run", false, "the report file"});
+  if (machines) cols.push_back({"machine", false, "where the run ran"});
   cols.insert(cols.end(),
               {{"impl", false, ""},
                {"dtype", false, ""},
@@ -800,6 +892,7 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
                {"ceiling", true, "fraction of the machine's ceiling measured in the same run"},
                {"vs ref", true, "speedup over the float64 reference (same run and point)"},
                {"vs cpu.plain", true, "speedup over cpu.plain (same run and point)"},
+               {"max_rel", true, "largest relative error against the float64 reference"},
                {"agreement", true, "against the float64 reference", true}});
   open_table(out, cols);
   const std::string* last_point = nullptr;
@@ -808,6 +901,7 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
     const json& e = r->timing ? *r->timing : empty_object();
     std::vector<Cell> cells;
     if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+    if (machines) cells.push_back(text_cell(runs[r->run].data.info.machine, "runcol"));
     cells.push_back(text_cell(r->impl, "impl"));
     cells.push_back(text_cell(str(c, "dtype")));
     cells.push_back(text_cell(compact_params(c), "params"));
@@ -826,6 +920,11 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
     cells.push_back(std::move(ceil));
     cells.push_back(speedup_cell(r->ref_seconds, r->seconds));
     cells.push_back(speedup_cell(r->plain_seconds, r->seconds));
+    double max_rel = boolean(member(c, "agreement"), "checked") && r->status != Status::kError
+                         ? number(member(c, "agreement"), "max_rel_err")
+                         : NAN;
+    cells.push_back(num_cell(
+        std::isfinite(max_rel) ? printf_string("%.2g", max_rel) : std::string("-"), max_rel));
     cells.push_back(agreement_cell(*r));
     std::string cls = row_class(r->status);
     if (last_point != nullptr && *last_point != r->point) cls += cls.empty() ? "group" : " group";
@@ -837,9 +936,11 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
 
 void render_check_table(std::string& out, const std::vector<Run>& runs,
                         const std::vector<const Row*>& rows) {
-  const bool several = runs.size() > 1;
+  const bool several = several_runs(runs);
+  const bool machines = several_machines(runs);
   std::vector<Column> cols;
   if (several) cols.push_back({"run", false, "the report file"});
+  if (machines) cols.push_back({"machine", false, "where the run ran"});
   cols.insert(cols.end(), {{"impl", false, ""},
                            {"dtype", false, ""},
                            {"params", false, ""},
@@ -860,6 +961,7 @@ void render_check_table(std::string& out, const std::vector<Run>& runs,
     };
     std::vector<Cell> cells;
     if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
+    if (machines) cells.push_back(text_cell(runs[r->run].data.info.machine, "runcol"));
     cells.push_back(text_cell(r->impl, "impl"));
     cells.push_back(text_cell(str(c, "dtype")));
     cells.push_back(text_cell(compact_params(c), "params"));
@@ -889,8 +991,269 @@ std::vector<std::pair<std::string, std::string>> op_anchors(const std::vector<Ro
 
 // One section per suite/op: the timed rows in one table, rows of check-only runs in an agreement
 // table (both when runs of either kind are given together).
+
+// ---------------------------------------------------------------------------------------------
+// Charts and the comparison with a baseline.
+
+// Every implementation of the page in order of appearance: its index is its colour on every chart.
+std::vector<std::string> impl_series(const std::vector<Run>& runs) {
+  std::vector<std::string> out;
+  for (const Run& r : runs) {
+    for (const CaseData& c : r.data.cases) {
+      if (std::find(out.begin(), out.end(), c.impl) == out.end()) out.push_back(c.impl);
+    }
+  }
+  return out;
+}
+
+std::size_t series_of(const std::vector<std::string>& series, const std::string& impl) {
+  return std::find(series.begin(), series.end(), impl) - series.begin();
+}
+
+// Speedup bars over cpu.plain, one chart per shown timed run of the op, a group per point.
+void render_speedup_charts(std::string& out, const std::vector<Run>& runs,
+                           const std::vector<const Row*>& rows,
+                           const std::vector<std::string>& series) {
+  const bool several = several_runs(runs);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    std::vector<charts::BarGroup> groups;
+    for (const Row* r : op_rows_in_order(rows)) {
+      if (r->run != i || r->impl == "cpu.plain" || !(r->seconds > 0) || !(r->plain_seconds > 0))
+        continue;
+      if (groups.empty() || groups.back().label != r->point) groups.push_back({r->point, {}});
+      groups.back().bars.push_back(
+          {r->impl, r->plain_seconds / r->seconds, series_of(series, r->impl)});
+    }
+    if (groups.empty()) continue;
+    out += "<figure class=\"chart\"><figcaption>speedup over cpu.plain" +
+           (several ? " · " + esc(runs[i].label) : std::string()) + "</figcaption>" +
+           charts::speedup_bars(groups, "cpu.plain") + "</figure>\n";
+  }
+}
+
+// A trend line per case over the timed runs of each machine that has two or more.
+void render_trends(std::string& out, const std::vector<Run>& runs, const std::string& op) {
+  std::map<std::string, std::vector<const Run*>> by_machine;
+  std::vector<std::string> machine_order;
+  for (const Run& r : runs) {
+    if (!r.timed) continue;
+    const std::string& id = r.data.info.machine_id;
+    if (!by_machine.count(id)) machine_order.push_back(id);
+    by_machine[id].push_back(&r);
+  }
+  struct Line {
+    const Run* machine_run = nullptr;
+    const CaseData* latest = nullptr;
+    std::vector<charts::TrendPoint> points;
+    double x_min = 0, x_max = 0;
+  };
+  std::vector<Line> lines;
+  for (const std::string& id : machine_order) {
+    std::vector<const Run*> series = by_machine[id];
+    if (series.size() < 2) continue;
+    std::stable_sort(series.begin(), series.end(), [](const Run* a, const Run* b) {
+      return std::isfinite(a->epoch) && std::isfinite(b->epoch) && a->epoch < b->epoch;
+    });
+    bool dated = std::all_of(series.begin(), series.end(),
+                             [](const Run* r) { return std::isfinite(r->epoch); });
+    auto x_of = [&](std::size_t k) { return dated ? series[k]->epoch : static_cast<double>(k); };
+    std::vector<std::string> names;
+    std::map<std::string, Line> of_case;
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      for (const CaseData& c : series[k]->data.cases) {
+        if (c.suite + "/" + c.op != op || !(c.median > 0)) continue;
+        if (!of_case.count(c.name)) names.push_back(c.name);
+        Line& line = of_case[c.name];
+        line.machine_run = series[k];
+        line.latest = &c;
+        line.x_min = x_of(0);
+        line.x_max = x_of(series.size() - 1);
+        const RunInfo& info = series[k]->data.info;
+        line.points.push_back({x_of(k), c.median,
+                               (info.date.empty() ? series[k]->label : info.date) + " · " +
+                                   info.commit.substr(0, 12) + " · " + format_time(c.median)});
+      }
+    }
+    for (const std::string& name : names) {
+      if (of_case[name].points.size() >= 2) lines.push_back(of_case[name]);
+    }
+  }
+  if (lines.empty()) return;
+  std::set<std::string> machine_ids;
+  for (const Line& l : lines) machine_ids.insert(l.machine_run->data.info.machine_id);
+  const bool machines = machine_ids.size() > 1;
+  out += "<h3>trend</h3>\n";
+  std::vector<Column> cols;
+  if (machines) cols.push_back({"machine", false, "where the runs ran"});
+  cols.insert(cols.end(), {{"impl", false, ""},
+                           {"dtype", false, ""},
+                           {"params", false, ""},
+                           {"runs", true, "runs of this machine with a time for the case"},
+                           {"median time over the runs", false, "oldest left, newest right"},
+                           {"first", true, "the oldest run's median time"},
+                           {"latest", true, "the newest run's median time"},
+                           {"change", true, "latest over first"}});
+  open_table(out, cols, "trend");
+  for (const Line& l : lines) {
+    const CaseData& c = *l.latest;
+    double first = l.points.front().seconds, latest = l.points.back().seconds;
+    double change = latest / first - 1;
+    std::vector<Cell> cells;
+    if (machines) cells.push_back(text_cell(l.machine_run->data.info.machine, "runcol"));
+    cells.push_back(text_cell(c.impl, "impl"));
+    cells.push_back(text_cell(c.dtype));
+    cells.push_back(text_cell(c.params, "params"));
+    cells.push_back(
+        num_cell(std::to_string(l.points.size()), static_cast<double>(l.points.size())));
+    Cell spark = text_cell("");
+    spark.html = charts::sparkline(l.points, l.x_min, l.x_max);
+    cells.push_back(spark);
+    cells.push_back(num_cell(format_time(first, "µs"), first));
+    cells.push_back(num_cell(format_time(latest, "µs"), latest));
+    cells.push_back(num_cell(printf_string("%+.1f%%", change * 100), change,
+                             change > 0.05    ? "slow"
+                             : change < -0.05 ? "fast"
+                                              : ""));
+    add_row(out, cells);
+  }
+  close_table(out);
+}
+
+// The roofline of each shown timed run and backend: every case's arithmetic intensity against
+// its achieved GFLOP/s, under the copy and SGEMM ceilings measured in the same run.
+void render_roofline(std::string& out, const std::vector<Run>& runs,
+                     const std::vector<std::string>& series) {
+  const bool several = several_runs(runs);
+  std::string body;
+  for (const Run& r : runs) {
+    if (!r.shown || !r.timed) continue;
+    std::vector<std::string> backends;
+    for (const CaseData& c : r.data.cases) {
+      std::string b = c.backend == "ref" || c.backend.empty() ? "cpu" : c.backend;
+      if (std::find(backends.begin(), backends.end(), b) == backends.end()) backends.push_back(b);
+    }
+    for (const std::string& backend : backends) {
+      charts::Roofline plot;
+      plot.title = (several ? r.label + " · " : std::string()) + backend;
+      plot.legend = series;
+      const json& ceilings = member(*r.ob, "ceilings");
+      if (ceilings.is_array()) {
+        for (const json& c : ceilings) {
+          if (str(c, "backend") != backend) continue;
+          double seconds = number(c, "seconds");
+          if (!(seconds > 0)) continue;
+          if (str(c, "kind") == "copy") {
+            double gbps = number(c, "bytes") / seconds / 1e9;
+            if (!(gbps > 0)) continue;
+            plot.copy_gbps_best = std::max(plot.copy_gbps_best, gbps);
+            plot.copy_gbps_worst =
+                plot.copy_gbps_worst > 0 ? std::min(plot.copy_gbps_worst, gbps) : gbps;
+          } else if (str(c, "kind") == "sgemm") {
+            plot.peak_gflops = std::max(plot.peak_gflops, number(c, "flops") / seconds / 1e9);
+          }
+        }
+      }
+      for (const CaseData& c : r.data.cases) {
+        std::string b = c.backend == "ref" || c.backend.empty() ? "cpu" : c.backend;
+        if (b != backend || !(c.median > 0) || !(c.flops > 0) || !(c.bytes > 0)) continue;
+        double gflops = c.flops / c.median / 1e9;
+        plot.points.push_back({c.flops / c.bytes, gflops, series_of(series, c.impl),
+                               c.name + ": " + significant(gflops) + " GFLOP/s, " +
+                                   significant(c.bytes / c.median / 1e9) + " GB/s"});
+      }
+      std::string svg = charts::roofline(plot);
+      if (!svg.empty()) body += "<figure class=\"chart\">" + svg + "</figure>\n";
+    }
+  }
+  if (body.empty()) return;
+  out +=
+      "<section id=\"roofline\">\n<h2>roofline</h2>\n<p class=\"muted\">Arithmetic intensity "
+      "(flops over compulsory bytes) against achieved GFLOP/s; the roof is the fastest copy "
+      "and the SGEMM measured in the same run (dashed: the slowest copy size).</p>\n<div "
+      "class=\"charts\">\n" +
+      body + "</div>\n</section>\n";
+}
+
+// The worst regressions of the newest run of the baseline's machine against the baseline.
+void render_regressions(std::string& out, const std::vector<Run>& runs, int baseline) {
+  if (baseline < 0 || static_cast<std::size_t>(baseline) >= runs.size()) return;
+  const Run& base = runs[baseline];
+  const Run* newest = nullptr;
+  for (const Run& r : runs) {
+    if (&r == &base || r.data.info.machine_id != base.data.info.machine_id) continue;
+    if (newest == nullptr || !(r.epoch < newest->epoch)) newest = &r;
+  }
+  if (newest == nullptr) {
+    for (const Run& r : runs) {
+      if (&r != &base) newest = &r;
+    }
+  }
+  out += "<section id=\"regressions\">\n<h2>against the baseline</h2>\n";
+  if (newest == nullptr) {
+    out += "<p class=\"muted\">Only the baseline was given: nothing to compare.</p>\n</section>\n";
+    return;
+  }
+  Comparison cmp = compare_runs(base.data, newest->data, CompareOptions{});
+  out += "<p><b>" + esc(newest->label) + "</b> against the baseline <b>" + esc(base.label) +
+         "</b> (" + esc(base.data.info.commit.substr(0, 12)) +
+         "): a change counts when it is beyond 5% and significant (Mann-Whitney U, alpha "
+         "0.05).</p>\n";
+  for (const std::string& w : cmp.warnings) {
+    out += "<p class=\"warnline\">warning: " + esc(w) + "</p>\n";
+  }
+  out += "<div class=\"tiles\">";
+  render_tile(out, cmp.slower, "slower", cmp.slower > 0 ? "bad" : "");
+  render_tile(out, cmp.agreement_regressions, "agreement regressions",
+              cmp.agreement_regressions > 0 ? "bad" : "");
+  render_tile(out, cmp.faster, "faster", cmp.faster > 0 ? "good" : "");
+  render_tile(out, cmp.unchanged, "unchanged", "");
+  if (cmp.too_few > 0) render_tile(out, cmp.too_few, "too few repetitions", "");
+  out += "</div>\n";
+  std::vector<const CaseComparison*> worst;
+  for (const CaseComparison& c : cmp.cases) {
+    if (c.verdict == Verdict::kSlower || !c.agreement_regression.empty()) worst.push_back(&c);
+  }
+  std::stable_sort(worst.begin(), worst.end(),
+                   [](const CaseComparison* a, const CaseComparison* b) {
+                     double x = std::isfinite(a->change) ? a->change : 0,
+                            y = std::isfinite(b->change) ? b->change : 0;
+                     return x > y;
+                   });
+  if (worst.size() > 10) worst.resize(10);
+  if (worst.empty()) {
+    out += "<p><span class=\"badge good\">ok</span> no case got slower or less accurate.</p>\n";
+  } else {
+    out += "<h3>worst regressions</h3>\n";
+    open_table(out, {{"case", false, ""},
+                     {"baseline", true, "median time in the baseline"},
+                     {"now", true, "median time now"},
+                     {"change", true, ""},
+                     {"p-value", true, "two-sided Mann-Whitney U over the repetitions"},
+                     {"verdict", false, ""},
+                     {"agreement", false, ""}});
+    for (const CaseComparison* c : worst) {
+      add_row(out,
+              {text_cell(c->now->name, "mono"),
+               num_cell(format_time(c->base->median, "µs"), c->base->median),
+               num_cell(format_time(c->now->median, "µs"), c->now->median),
+               num_cell(std::isfinite(c->change) ? printf_string("%+.1f%%", c->change * 100) : "-",
+                        c->change, c->verdict == Verdict::kSlower ? "slow" : ""),
+               num_cell(c->utest.method == stats::UMethod::kNone
+                            ? std::string("-")
+                            : printf_string("%.4f", c->utest.p_value),
+                        c->utest.p_value),
+               text_cell(verdict_name(c->verdict)),
+               text_cell(c->agreement_regression.empty() ? "-" : c->agreement_regression)},
+              "fail");
+    }
+    close_table(out);
+  }
+  out += "</section>\n";
+}
+
 void render_op_tables(std::string& out, const std::vector<Run>& runs, const std::vector<Row>& rows,
-                      const std::vector<std::pair<std::string, std::string>>& anchors) {
+                      const std::vector<std::pair<std::string, std::string>>& anchors,
+                      const std::vector<std::string>& series) {
   for (const auto& [id, op] : anchors) {
     std::vector<const Row*> timed, checked;
     for (const Row& r : rows) {
@@ -904,7 +1267,11 @@ void render_op_tables(std::string& out, const std::vector<Run>& runs, const std:
     if (!timed.empty()) {
       if (!checked.empty()) out += "<h3>timings</h3>\n";
       render_timed_table(out, runs, op_rows_in_order(timed));
+      std::string figures;
+      render_speedup_charts(figures, runs, timed, series);
+      if (!figures.empty()) out += "<div class=\"charts\">\n" + figures + "</div>\n";
     }
+    render_trends(out, runs, op);
     if (!checked.empty()) {
       if (!timed.empty()) out += "<h3>agreement check</h3>\n";
       render_check_table(out, runs, op_rows_in_order(checked));
@@ -980,9 +1347,28 @@ std::string html_escape(const std::string& text) {
 }
 
 std::string render_html(const std::vector<json>& reports, const std::vector<std::string>& sources) {
+  return render_html(reports, sources, HtmlOptions{});
+}
+
+std::string render_html(const std::vector<json>& reports, const std::vector<std::string>& sources,
+                        const HtmlOptions& options) {
   std::vector<Run> runs = make_runs(reports, sources);
+  if (options.latest_only) {
+    // The newest run of each machine (the later one given when dates tie or are unknown).
+    std::map<std::string, std::size_t> newest;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      auto [it, fresh] = newest.emplace(runs[i].data.info.machine_id, i);
+      if (!fresh && !(runs[i].epoch < runs[it->second].epoch)) it->second = i;
+    }
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      runs[i].shown = newest[runs[i].data.info.machine_id] == i;
+    }
+  }
   std::vector<Row> rows;
-  for (std::size_t i = 0; i < runs.size(); ++i) collect_rows(runs[i], i, rows);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].shown) collect_rows(runs[i], i, rows);
+  }
+  const std::vector<std::string> series = impl_series(runs);
   std::vector<std::pair<std::string, std::string>> anchors = op_anchors(rows);
 
   std::string title = "opbench report";
@@ -999,8 +1385,10 @@ std::string render_html(const std::vector<json>& reports, const std::vector<std:
   render_header(out, runs, anchors);
   out += "<main>\n";
   render_summary(out, runs, rows);
+  render_regressions(out, runs, options.baseline);
   render_ceilings(out, runs);
-  render_op_tables(out, runs, rows, anchors);
+  render_roofline(out, runs, series);
+  render_op_tables(out, runs, rows, anchors, series);
   out += "</main>\n<footer>Generated by opbench from " + std::to_string(runs.size()) + " report" +
          (runs.size() == 1 ? "" : "s") +
          ". Self-contained: no network access, no external assets. Click a column header to "

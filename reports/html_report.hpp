@@ -19,6 +19,21 @@ namespace opbench::reports {
 std::string render_html(const std::vector<nlohmann::json>& reports,
                         const std::vector<std::string>& sources);
 
+struct HtmlOptions {
+  // The index into `reports` of a baseline run: the summary then shows the worst regressions of
+  // the newest run of the baseline's machine against it (opbench compare's verdicts). -1: none.
+  int baseline = -1;
+  // Tables, charts and run cards for the newest run of each machine only; the trends still use
+  // every run (the nightly index over a long history).
+  bool latest_only = false;
+};
+
+// As above, with charts that need several runs: a trend line per case over the runs of each
+// machine (when it has two or more timed runs), a machine column when the runs come from several
+// machines, speedup bars and a roofline plot per run.
+std::string render_html(const std::vector<nlohmann::json>& reports,
+                        const std::vector<std::string>& sources, const HtmlOptions& options);
+
 // `text` with &, <, >, " and ' replaced by entities, invalid UTF-8 and control characters (other
 // than tab and newline) replaced by U+FFFD: safe inside element content and quoted attributes.
 std::string html_escape(const std::string& text);

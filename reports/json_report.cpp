@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "harness/build_info.hpp"
 #include "harness/errors.hpp"
 #include "reports/atomic_file.hpp"
 #include "reports/report_view.hpp"
@@ -550,6 +551,109 @@ json read_report(const std::string& path) {
     throw UsageError(path + ": " + problem);
   }
   return doc;
+}
+
+namespace {
+
+// The parsed document of `path`; throws UsageError when it cannot be read or is not JSON.
+json parse_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw UsageError(path + ": cannot read the report (it is a folder)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot read the report (" + std::strerror(errno) + ")");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw UsageError(path + ": cannot read the report (read error)");
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw UsageError(path + ": not valid JSON at byte " + std::to_string(e.byte));
+  }
+}
+
+}  // namespace
+
+LoadedReport load_report(const std::string& path) {
+  LoadedReport out;
+  out.doc = parse_file(path);
+  json& doc = out.doc;
+  auto refuse = [&](const std::string& what) { throw UsageError(path + ": " + what); };
+  if (!doc.is_object()) refuse("(top level): expected an object, got " + type_name(doc));
+  const bool has_opbench = doc.contains("opbench");
+  if (!doc.contains("benchmarks")) {
+    if (!has_opbench) {
+      refuse("benchmarks: missing, and no opbench block: not a benchmark report");
+    }
+    out.warnings.push_back(path + ": benchmarks: missing; read as a report without timings");
+    doc["benchmarks"] = json::array();
+  }
+  if (!doc["benchmarks"].is_array()) {
+    refuse("benchmarks: expected an array, got " + type_name(doc["benchmarks"]));
+  }
+  if (!has_opbench) {
+    out.warnings.push_back(path +
+                           ": no opbench block (a plain Google Benchmark report): cases are "
+                           "matched by benchmark name, without agreement");
+  } else if (!doc["opbench"].is_object()) {
+    refuse("opbench: expected an object, got " + type_name(doc["opbench"]));
+  } else {
+    const json& ob = doc["opbench"];
+    auto version = ob.find("schema_version");
+    if (version == ob.end()) {
+      out.warnings.push_back(path + ": opbench.schema_version: missing; read as version " +
+                             std::to_string(kSchemaVersion));
+    } else if (!has_type(*version, T::integer)) {
+      refuse("opbench.schema_version: expected an integer, got " + type_name(*version));
+    } else if (version->get<double>() > kSchemaVersion) {
+      refuse("schema_version " + version->dump() + " is newer than this opbench understands (" +
+             std::to_string(kSchemaVersion) + "); upgrade opbench");
+    }
+    std::string tool = ob.value("tool", std::string("opbench"));
+    if (ob.contains("tool") && ob["tool"].is_string() && tool != "opbench") {
+      out.warnings.push_back(path + ": written by '" + tool +
+                             "', not opbench: read where possible");
+    }
+    std::string ours = build_info().tool_version;
+    if (ob.contains("tool_version") && ob["tool_version"].is_string() &&
+        ob["tool_version"].get<std::string>() != ours) {
+      out.warnings.push_back(path + ": written by opbench " +
+                             ob["tool_version"].get<std::string>() + " (this is " + ours +
+                             "): read where possible");
+    }
+  }
+  // Entries whose time cannot be read are refused: comparing without them would mislead.
+  const json& benchmarks = doc["benchmarks"];
+  for (std::size_t i = 0; i < benchmarks.size(); ++i) {
+    const json& e = benchmarks[i];
+    std::string p = idx("benchmarks", i);
+    if (!e.is_object()) refuse(p + ": expected an object, got " + type_name(e));
+    if (!e.contains("name") && !e.contains("run_name")) refuse(p + ".name: missing");
+    for (const char* key : {"name", "run_name", "run_type", "aggregate_name"}) {
+      if (e.contains(key) && !e[key].is_string()) {
+        refuse(p + "." + key + ": expected a string, got " + type_name(e[key]));
+      }
+    }
+    for (const char* key : {"real_time", "cpu_time"}) {
+      if (e.contains(key) && !e[key].is_number() && !e[key].is_null()) {
+        refuse(p + "." + key + ": expected a number, got " + type_name(e[key]));
+      }
+    }
+    if (e.contains("time_unit")) {
+      if (!e["time_unit"].is_string() ||
+          view::unit_seconds(e["time_unit"].get<std::string>()) == 0) {
+        refuse(p + ".time_unit: expected one of ns, us, ms, s, got " + e["time_unit"].dump());
+      }
+    }
+  }
+  if (has_opbench) {
+    if (std::string problem = validate_report(doc);
+        !problem.empty() && problem.rfind("opbench.schema_version", 0) != 0) {
+      out.warnings.push_back(path + ": " + problem + " (read where possible)");
+    }
+  }
+  return out;
 }
 
 std::string dump_report(const json& report) {

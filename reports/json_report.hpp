@@ -19,6 +19,20 @@ nlohmann::json build_report(const RunResult& run);
 // (missing, wrong type, or a schema_version newer than this tool understands).
 nlohmann::json read_report(const std::string& path);
 
+// A report read where possible, for compare, report and nightly: `doc` is the document and
+// `warnings` says what was missing, odd or from another tool (one line each, naming the field).
+struct LoadedReport {
+  nlohmann::json doc;
+  std::vector<std::string> warnings;
+};
+
+// Reads a report leniently: a missing or mistyped field, a plain Google Benchmark report, or a
+// report of another opbench version is read (with a warning); refused with a UsageError naming
+// the file and the field only where nothing sensible can be read: not JSON, not an object, no
+// benchmarks array, a schema_version newer than this tool understands, or a benchmark entry whose
+// time cannot be read.
+LoadedReport load_report(const std::string& path);
+
 // Checks a parsed document against the rules of the schema; returns "" or the first problem.
 std::string validate_report(const nlohmann::json& doc);
 

@@ -29,6 +29,8 @@ struct SelectionOptions {
 int cmd_list(const Args& args);
 int cmd_run(const Args& args, bool time);
 int cmd_report(const Args& args);
+int cmd_compare(const Args& args);
+int cmd_nightly(const Args& args);
 
 // Parses `args` against `desc`; unregistered options are an error unless `passthrough` collects
 // them (the --benchmark_* flags of run). Throws UsageError with one line.

@@ -1,4 +1,5 @@
 // `opbench report RUN.json... -o page.html`: one self-contained HTML page from saved reports.
+#include <algorithm>
 #include <iostream>
 
 #include "harness/errors.hpp"
@@ -11,14 +12,21 @@ namespace opbench::cli {
 
 int cmd_report(const Args& args) {
   po::options_description desc(
-      "opbench report RUN.json... -o page.html\n\nRenders one or more JSON reports as one "
-      "self-contained HTML page (no network, no external assets).\n\nOptions");
-  bool help = false;
-  std::string output;
+      "opbench report RUN.json... -o page.html [--baseline BASE.json] [--latest]\n\nRenders one "
+      "or more JSON reports as one self-contained HTML page (no network, no external assets):\n"
+      "a summary, one sortable table per op, speedup bars, a roofline plot, and a trend line per "
+      "case\nwhen several runs of one machine are given.\n\nOptions");
+  bool help = false, latest = false;
+  std::string output, baseline;
   std::vector<std::string> inputs;
   desc.add_options()("help,h", po::bool_switch(&help), "this help")("output,o", po::value(&output),
                                                                     "the HTML file to write")(
-      "reports", po::value(&inputs)->composing(), "JSON reports written by opbench run/check");
+      "baseline", po::value(&baseline),
+      "a baseline report: the summary lists the worst regressions of the newest run of its "
+      "machine against it")("latest", po::bool_switch(&latest),
+                            "tables for the newest run of each machine only; the other runs "
+                            "feed the trends")("reports", po::value(&inputs)->composing(),
+                                               "JSON reports written by opbench run/check");
   po::positional_options_description positional;
   positional.add("reports", -1);
   po::variables_map vm;
@@ -35,9 +43,24 @@ int cmd_report(const Args& args) {
   if (inputs.empty()) throw UsageError("report: give at least one JSON report");
   if (output.empty()) throw UsageError("report: give the output page with -o FILE.html");
   reports::check_writable(output);
+  reports::HtmlOptions options;
+  options.latest_only = latest;
   std::vector<nlohmann::json> docs;
-  for (const auto& path : inputs) docs.push_back(reports::read_report(path));
-  reports::write_file_atomically(output, reports::render_html(docs, inputs));
+  std::vector<std::string> sources = inputs;
+  if (!baseline.empty()) {
+    // A baseline that is one of the reports is not read twice.
+    auto given = std::find(inputs.begin(), inputs.end(), baseline);
+    options.baseline = static_cast<int>(given - inputs.begin());
+    if (given == inputs.end()) sources.push_back(baseline);
+  }
+  std::vector<std::string> warnings;
+  for (const auto& path : sources) {
+    reports::LoadedReport loaded = reports::load_report(path);
+    docs.push_back(std::move(loaded.doc));
+    warnings.insert(warnings.end(), loaded.warnings.begin(), loaded.warnings.end());
+  }
+  for (const std::string& w : warnings) std::cerr << "opbench: warning: " << w << "\n";
+  reports::write_file_atomically(output, reports::render_html(docs, sources, options));
   std::cout << "wrote " << output << "\n";
   return kExitOk;
 }

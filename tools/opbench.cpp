@@ -21,11 +21,15 @@ const char* const kUsage =
     "JSON report\n"
     "  check   agreement only, no timing (a fast correctness gate)\n"
     "  report  render JSON reports as one self-contained HTML page\n"
+    "  compare compare two runs (or the implementations of one run) with a significance test\n"
+    "  nightly run the suites, keep a history, compare with the last good run, rebuild the HTML\n"
+    "          index\n"
     "\n"
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
     "\n"
-    "exit codes: 0 all good, 1 an implementation failed agreement, 2 bad usage or bad input\n";
+    "exit codes: 0 all good, 1 an implementation failed agreement (compare, nightly: a regression),\n"
+    "2 bad usage or bad input\n";
 
 int dispatch(int argc, char** argv) {
   using namespace opbench::cli;
@@ -50,8 +54,10 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return cmd_run(args, true);
   if (command == "check") return cmd_run(args, false);
   if (command == "report") return cmd_report(args);
+  if (command == "compare") return cmd_compare(args);
+  if (command == "nightly") return cmd_nightly(args);
   throw opbench::UsageError("unknown command '" + command +
-                            "'; commands: list, run, check, report");
+                            "'; commands: list, run, check, report, compare, nightly");
 }
 
 }  // namespace

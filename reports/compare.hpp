@@ -1,0 +1,140 @@
+#pragma once
+// `opbench compare`: two runs case by case (median time ratio, a two-sided Mann-Whitney U test
+// over the repetitions, a verdict, agreement regressions), or the implementations of one run side
+// by side. Works on report documents, so any saved report can be compared; the formats live in
+// compare_format.hpp.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "reports/statistics.hpp"
+
+namespace opbench::reports {
+
+// One case of one run, as compare and the HTML page read it.
+struct CaseData {
+  std::string name;  // the case name (opbench.cases), else Google Benchmark's run_name
+  std::string suite, op, impl, backend, dtype;
+  std::string params;         // "rows=64 cols=4096 dist=normal"
+  std::vector<double> times;  // seconds, one per repetition (real time)
+  std::vector<double> cpu;    // seconds, one per repetition (Google Benchmark's cpu_time)
+  double median = 0;          // seconds; 0 when the case has no time
+  double cv = NAN;            // noise over the repetitions (fraction)
+  double gbps = NAN, gflops = NAN, ceiling_fraction = NAN;
+  double flops = NAN, bytes = NAN;  // its cost model
+  bool timed = false;               // has at least one time
+  bool has_agreement = false;
+  bool checked = false, passed = false;
+  double max_abs_err = NAN, max_rel_err = NAN, rel_l2_err = NAN;
+  std::string error;  // "" or why it did not run ("skipped: ..." for a skip)
+  bool is_reference = false;
+  bool skipped() const;
+  bool errored() const;  // an error that is not a skip
+};
+
+// What identifies a run: where it ran and what built it.
+struct RunInfo {
+  std::string source;      // the file
+  std::string date;        // context.date
+  std::string host;        // context.host_name
+  std::string cpu;         // the CPU model from opbench.devices ("AMD EPYC"), "" when unknown
+  std::string machine;     // "vm (AMD EPYC, 2 CPUs)": host, CPU model, CPU count, GPUs
+  std::string machine_id;  // the same as a file-name slug: "vm-amd-epyc-2cpu"
+  std::string commit;
+  bool dirty = false;
+  std::string tool_version;
+  std::string build;  // build type, compiler, flags, native, BLAS: differs = another build
+  int threads = 0;
+  bool timed = true;  // false for an agreement-only report
+  std::vector<std::string> devices;
+};
+
+struct RunData {
+  RunInfo info;
+  std::vector<CaseData> cases;  // in report order
+  // The machine's ceilings measured in the run ("cpu/copy/2129920" -> seconds): the state of the
+  // machine itself, so that a machine that was busier in one run is told from slower code.
+  std::map<std::string, double> ceilings;
+  const CaseData* find(const std::string& name) const;
+};
+
+// Reads the cases of a report document (a partial one gives what it has; never throws).
+RunData extract_run(const nlohmann::json& doc, const std::string& source);
+
+struct CompareOptions {
+  double threshold = 0.05;   // a time change counts only beyond this fraction...
+  double alpha = 0.05;       // ...and when the U test's p-value is below this
+  double error_growth = 10;  // an agreement error growing by more than this factor regresses
+  // Judge Google Benchmark's cpu_time (the timing thread's CPU time: not inflated by waiting for
+  // a busy machine, but blind to other threads) instead of the real time, as compare.py's "CPU"
+  // column.
+  bool cpu_time = false;
+};
+
+enum class Verdict {
+  kUnchanged,
+  kFaster,
+  kSlower,
+  kTooFewRepetitions,  // beyond the threshold, but the U test cannot judge with so few
+  kNotTimed,           // no time in one of the runs (check-only, skipped, errored)
+};
+
+const char* verdict_name(Verdict v);  // "unchanged", "faster", "slower", "too few repetitions", ...
+
+struct CaseComparison {
+  const CaseData* base = nullptr;
+  const CaseData* now = nullptr;
+  double ratio = NAN;   // new median / base median: above 1 is slower
+  double change = NAN;  // ratio - 1
+  double cpu_ratio = NAN;
+  stats::UTest utest;
+  Verdict verdict = Verdict::kNotTimed;
+  std::string agreement_regression;  // "" or why ("passed, now fails", "max_rel_err grew 37x")
+};
+
+struct Comparison {
+  RunInfo base, now;
+  CompareOptions options;
+  std::vector<CaseComparison> cases;       // cases in both runs, in the new run's order
+  std::vector<const CaseData*> only_base;  // cases the new run lacks
+  std::vector<const CaseData*> only_new;   // cases the base run lacks
+  std::vector<std::string> warnings;       // different machines or builds, few repetitions
+  std::vector<std::string> notes;          // status changes that are not regressions
+  int slower = 0, faster = 0, unchanged = 0, too_few = 0, not_timed = 0, agreement_regressions = 0;
+  bool regressed() const { return slower > 0 || agreement_regressions > 0; }
+};
+
+// Compares `now` against `base`. Keeps pointers into both: they must outlive the result.
+Comparison compare_runs(const RunData& base, const RunData& now, const CompareOptions& options);
+
+// The verdict of a time comparison (exposed for tests).
+Verdict judge(double change, const stats::UTest& test, const CompareOptions& options);
+
+// The kernels of one run side by side: per op and parameter point, every implementation with
+// its speedup over `baseline_impl` (at the same point; in float32 when the baseline lacks the
+// point's dtype).
+struct SideBySideRow {
+  const CaseData* c = nullptr;
+  double speedup = NAN;  // baseline median / this median
+  bool is_baseline = false;
+};
+
+struct SideBySideGroup {
+  std::string op;     // "norm/layernorm"
+  std::string point;  // "f32 rows=64 cols=4096 dist=normal"
+  std::vector<SideBySideRow> rows;
+  bool has_baseline = false;
+};
+
+struct SideBySide {
+  RunInfo run;
+  std::string baseline_impl;
+  std::vector<SideBySideGroup> groups;
+  std::vector<std::string> warnings;
+};
+
+// Throws UsageError naming the implementations of the run when `baseline_impl` is not one.
+SideBySide side_by_side(const RunData& run, const std::string& baseline_impl);
+
+}  // namespace opbench::reports

@@ -1,0 +1,294 @@
+// End-to-end tests of `opbench nightly`: the real binary storing reports in a history folder,
+// comparing each with the last good run of the same machine, keeping --keep runs, rebuilding the
+// HTML index, exiting 1 on a regression. Most nights are fed with --report (copies of one real
+// run with dates and times changed); one test runs the suites itself at a tiny size.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#ifndef OPBENCH_BINARY
+#error "OPBENCH_BINARY must name the built opbench executable"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string out, err, command;
+};
+
+std::ostream& operator<<(std::ostream& os, const Outcome& r) {
+  return os << "command: " << r.command << "\n  code=" << r.code << "\n  stdout:\n"
+            << r.out << "\n  stderr:\n"
+            << r.err;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+bool contains(const std::string& s, const std::string& needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+// Replaces the repetitions of every case by a tight, known spread around their median (+0..4%),
+// so that a copy with one kernel scaled by a known factor is a clean signal however noisy the
+// machine that ran the tests was. The structure of the report stays as the real run wrote it.
+void tidy_times(json& doc) {
+  std::map<std::string, std::vector<json*>> runs;
+  for (json& e : doc["benchmarks"]) {
+    if (e.value("run_type", "") == "iteration") runs[e.value("run_name", "")].push_back(&e);
+  }
+  for (auto& [name, entries] : runs) {
+    std::vector<double> t;
+    for (json* e : entries) t.push_back((*e)["real_time"].get<double>());
+    std::sort(t.begin(), t.end());
+    double median = t[t.size() / 2];
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      (*entries[k])["real_time"] = median * (1 + 0.01 * static_cast<double>(k));
+    }
+  }
+}
+
+Outcome opbench(const fs::path& cwd, const std::vector<std::string>& args) {
+  Outcome r;
+  r.command = "opbench";
+  std::string cmd = "cd " + quote(cwd.string()) + " && " + quote(OPBENCH_BINARY);
+  for (const auto& a : args) {
+    cmd += " " + quote(a);
+    r.command += " " + a;
+  }
+  cmd += " >" + quote((cwd / ".out").string()) + " 2>" + quote((cwd / ".err").string()) +
+         " </dev/null";
+  int status = std::system(cmd.c_str());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(cwd / ".out");
+  r.err = read_text(cwd / ".err");
+  return r;
+}
+
+std::vector<std::string> stored_runs(const fs::path& dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".json" && name != "history.json")
+      out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class CliNightly : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/opbench_test_cli_nightly_XXXXXX";
+    shared_ = mkdtemp(tmpl);
+    Outcome r = opbench(shared_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast",
+                                  "--axis", "rows=8", "--axis", "cols=64", "--min-time", "0.01",
+                                  "--repetitions", "5", "--json", "base.json"});
+    ASSERT_EQ(r.code, 0) << r;
+    json doc = json::parse(read_text(shared_ / "base.json"));
+    tidy_times(doc);
+    write_text(shared_ / "base.json", doc.dump(2));
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(shared_, ec);
+  }
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(shared_ / "base.json")) << "the shared run failed";
+    char tmpl[] = "/tmp/opbench_test_cli_nightly_one_XXXXXX";
+    work_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+
+  // The shared run as night `day` (2026-12-DD 02:30 UTC) with cpu.fast's times scaled by
+  // `factor` and the commit `commit`; returns the file name in work().
+  std::string night(int day, double factor = 1.0, const std::string& commit = "0123456789abcdef") {
+    json doc = json::parse(read_text(shared_ / "base.json"));
+    char date[64];
+    std::snprintf(date, sizeof date, "2026-12-%02dT02:30:00+00:00", day);
+    doc["context"]["date"] = date;
+    doc["opbench"]["git"]["commit"] = commit;
+    doc["opbench"]["git"]["dirty"] = false;
+    for (json& e : doc["benchmarks"]) {
+      if (e.value("impl", "") != "cpu.fast" || e.value("aggregate_name", "") == "cv") continue;
+      e["real_time"] = e["real_time"].get<double>() * factor;
+    }
+    std::string name = "night" + std::to_string(day) + ".json";
+    write_text(work_ / name, doc.dump());
+    return name;
+  }
+
+  Outcome nightly(const std::string& report, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"nightly", "--history", "history", "--report", report};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return opbench(work_, args);
+  }
+
+  json manifest() { return json::parse(read_text(work_ / "history" / "history.json")); }
+
+  static fs::path shared_;
+  fs::path work_;
+};
+
+fs::path CliNightly::shared_;
+
+}  // namespace
+
+TEST_F(CliNightly, StoresComparesAndFlagsARegression) {
+  // Night 1: the first run of this machine.
+  Outcome r = nightly(night(1));
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "the first run of")) << r;
+  std::vector<std::string> runs = stored_runs(work_ / "history");
+  ASSERT_EQ(runs.size(), 1u);
+  // DATE_MACHINE_COMMIT.json
+  EXPECT_TRUE(
+      std::regex_match(runs[0], std::regex(R"(2026-12-01_023000_[a-z0-9-]+_0123456789ab\.json)")))
+      << runs[0];
+  EXPECT_TRUE(fs::exists(work_ / "history" / "index.html"));
+  EXPECT_EQ(manifest()["runs"][0]["status"], "good");
+
+  // Night 2: the same times: good, compared with night 1.
+  r = nightly(night(2));
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "0 slower")) << r;
+  EXPECT_TRUE(contains(r.out, "nightly: good against " + runs[0])) << r;
+
+  // Night 3: cpu.fast three times slower: a regression, exit 1.
+  r = nightly(night(3, 3.0, "fedcba9876543210"));
+  EXPECT_EQ(r.code, 1) << r;
+  EXPECT_TRUE(contains(r.out, "1 slower")) << r;
+  EXPECT_TRUE(contains(r.out, "nightly: regressed")) << r;
+  json m = manifest();
+  ASSERT_EQ(m["runs"].size(), 3u);
+  EXPECT_EQ(m["runs"][2]["status"], "regressed");
+  EXPECT_EQ(m["runs"][2]["slower"], 1);
+  std::string md = read_text(work_ / "history" / "latest-compare.md");
+  EXPECT_TRUE(contains(md, "### Regressions")) << md;
+  EXPECT_TRUE(contains(md, "cpu.fast")) << md;
+
+  // Night 4: back to normal, compared with the last good run (night 2), not with night 3.
+  r = nightly(night(4));
+  EXPECT_EQ(r.code, 0) << r;
+  std::string night2 = manifest()["runs"][1]["file"].get<std::string>();
+  EXPECT_TRUE(contains(r.out, "good against " + night2)) << r;
+
+  // The index: the newest run in the tables, every run in the trends, the baseline's comparison.
+  std::string html = read_text(work_ / "history" / "index.html");
+  EXPECT_TRUE(contains(html, ">trend</h3>"));
+  EXPECT_TRUE(contains(html, "<svg class=\"spark\""));
+  EXPECT_TRUE(contains(html, "3 earlier runs (in the trends only)"));
+  EXPECT_TRUE(contains(html, "<section id=\"regressions\">"));
+  EXPECT_TRUE(contains(html, "<section id=\"roofline\">"));
+}
+
+TEST_F(CliNightly, AcceptMakesTheLatestRunTheBaseline) {
+  ASSERT_EQ(nightly(night(1)).code, 0);
+  ASSERT_EQ(nightly(night(2, 2.0)).code, 1);
+  Outcome r = opbench(work_, {"nightly", "--history", "history", "--accept", "latest"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(manifest()["runs"][1]["status"], "good");
+  // Night 3 at the slower speed is now unchanged against night 2.
+  r = nightly(night(3, 2.0));
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "0 slower")) << r;
+}
+
+TEST_F(CliNightly, RetentionKeepsTheNewestRunsAndTheBaseline) {
+  ASSERT_EQ(nightly(night(1)).code, 0);
+  ASSERT_EQ(nightly(night(2, 3.0)).code, 1);  // regressed
+  ASSERT_EQ(nightly(night(3, 3.0), {"--keep", "2"}).code, 1);
+  Outcome r = nightly(night(4, 3.0), {"--keep", "2"});
+  EXPECT_EQ(r.code, 1) << r;
+  // Nights 3 and 4 are the newest two; night 1, the last good run, is kept as the baseline.
+  std::vector<std::string> runs = stored_runs(work_ / "history");
+  ASSERT_EQ(runs.size(), 3u) << r;
+  EXPECT_EQ(runs[0].substr(0, 10), "2026-12-01");
+  EXPECT_EQ(runs[1].substr(0, 10), "2026-12-03");
+  EXPECT_EQ(runs[2].substr(0, 10), "2026-12-04");
+  EXPECT_TRUE(contains(r.out, "removed 2026-12-02")) << r;
+  EXPECT_EQ(manifest()["runs"].size(), 3u);
+}
+
+TEST_F(CliNightly, OtherMachinesKeepTheirOwnBaseline) {
+  ASSERT_EQ(nightly(night(1)).code, 0);
+  json doc = json::parse(read_text(work_ / night(2, 5.0)));
+  doc["opbench"]["devices"] = {"cpu: Intel Xeon, 2 threads"};
+  write_text(work_ / "intel.json", doc.dump());
+  Outcome r = nightly("intel.json");
+  EXPECT_EQ(r.code, 0) << r;  // the first run of that machine
+  EXPECT_TRUE(contains(r.out, "the first run of vm (Intel Xeon")) << r;
+  std::string html = read_text(work_ / "history" / "index.html");
+  EXPECT_TRUE(contains(html, ">machine</th>")) << "two machines: a machine column";
+}
+
+TEST_F(CliNightly, BadInputIsRefusedAndTheHistoryKept) {
+  Outcome r = opbench(work_, {"nightly"});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "--history")) << r;
+  r = opbench(work_, {"nightly", "--history", "h", "--keep", "0"});
+  EXPECT_EQ(r.code, 2) << r;
+  r = nightly("missing.json");
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "missing.json")) << r;
+  ASSERT_EQ(nightly(night(1)).code, 0);
+  write_text(work_ / "history" / "history.json", "{ broken");
+  r = nightly(night(2));
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "history.json: not valid JSON")) << r;
+  EXPECT_EQ(read_text(work_ / "history" / "history.json"), "{ broken");
+  EXPECT_EQ(stored_runs(work_ / "history").size(), 1u);
+  r = opbench(work_, {"nightly", "--history", "h2", "--accept", "nope.json"});
+  EXPECT_EQ(r.code, 2) << r;
+}
+
+TEST_F(CliNightly, RunsTheSuitesItself) {
+  // Two real nights at a tiny size. The threshold is wide so that a loaded test machine cannot
+  // make this flaky; the default one is exercised on constructed reports above.
+  std::vector<std::string> args = {"nightly", "--history", "h",          "--threshold",
+                                   "300",     "--",        "--op",       "layernorm",
+                                   "--impl",  "cpu.fast",  "--axis",     "rows=8",
+                                   "--axis",  "cols=64",   "--min-time", "0.01"};
+  Outcome r = opbench(work_, args);
+  ASSERT_EQ(r.code, 0) << r;
+  r = opbench(work_, args);
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "9/9")) << "9 repetitions by default\n" << r;
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 2u);
+  EXPECT_FALSE(fs::exists(work_ / "h" / ("h/.incoming-" + std::to_string(getpid()) + ".json")));
+  for (const auto& e : fs::directory_iterator(work_ / "h")) {
+    EXPECT_EQ(e.path().filename().string().rfind(".incoming", 0), std::string::npos);
+  }
+}
