@@ -24,7 +24,8 @@ Sample choose_sample(const Op& op, const Params& p, double budget_flops, std::ui
   const double flops = op.reference_flops(p);
   if (total <= 1 || !(flops > budget_flops)) return s;
   const auto affordable = static_cast<std::int64_t>(std::floor(total * (budget_flops / flops)));
-  const std::int64_t count = std::clamp<std::int64_t>(affordable, 1, total);
+  const std::int64_t count =
+      std::clamp<std::int64_t>(affordable, std::min(kMinSampleRows, total), total);
   if (count == total) return s;
   // The first `count` entries of a seeded permutation (partial Fisher-Yates).
   std::vector<std::int64_t> idx(static_cast<std::size_t>(total));

@@ -19,9 +19,13 @@ struct Sample {
   bool active() const { return !axis.empty(); }
 };
 
+// However expensive the reference, a sample has at least this many rows: one row could be the
+// one an implementation happens to get right.
+inline constexpr std::int64_t kMinSampleRows = 4;
+
 // The rows to check for a case of `op` at `p`: none (whole case) unless the op declares a sample
 // axis and its reference would cost more than `budget_flops`; then as many rows as the budget
-// buys, at least one, chosen without replacement from `seed`.
+// buys, at least kMinSampleRows, chosen without replacement from `seed`.
 Sample choose_sample(const Op& op, const Params& p, double budget_flops, std::uint64_t seed);
 
 // `p` with the sample axis set to the sample's size.

@@ -1,0 +1,53 @@
+#pragma once
+// cpu.fast of the pkm family. Each kernel is an object built once per case (workspace, and for
+// the brute force the materialized product keys) and run many times; semantics and layout are
+// those of reference/pkm.hpp.
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/pkm_types.hpp"
+
+namespace opbench::cpu::fast {
+
+// Product-key search, OpenMP over blocks of tokens: per block and head, the sub-key scores as two
+// SGEMMs (one per half, OpenBLAS), then per token a partial selection of the k best per half and
+// the k x k combination walked in the sorted order of both sides (topk_select.hpp).
+class PkmTopk {
+ public:
+  explicit PkmTopk(const pkm::Dims& d);
+  void run(const float* q, const float* k1, const float* k2, float* scores, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+};
+
+// The exact baseline: the N product keys of each head materialized once ([heads, N, dk], at
+// construction, like a flat index), then per block of keys an SGEMM of all queries against the
+// block and a running top-k per (token, head) that skips blocks of scores below its threshold.
+class BruteforceTopk {
+ public:
+  BruteforceTopk(const float* k1, const float* k2, const pkm::Dims& d);
+  void run(const float* q, float* scores, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+  std::vector<float> keys_;   // [heads, N, dk]
+  std::vector<float> block_;  // [tokens, block] scores of one block of keys
+};
+
+// The memory layer: the query projection as one SGEMM with the batch normalization folded into a
+// per-column scale and shift, PkmTopk, then softmax and the weighted sum of value rows per token.
+class PkmLayer {
+ public:
+  PkmLayer(const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps);
+  void run(const float* x, const pkm::LayerWeights& wts, float* y, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+  std::int64_t din_, dv_;
+  float eps_;
+  PkmTopk topk_;
+  std::vector<float> q_, scale_, shift_, scores_;
+};
+
+}  // namespace opbench::cpu::fast

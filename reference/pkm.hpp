@@ -1,0 +1,79 @@
+#pragma once
+// Float64 references of the product-key memory family, from Lample, Sablayrolles, Ranzato, Denoyer,
+// Jegou 2019, "Large Memory Layers with Product Keys" (arXiv 1907.05242):
+//   Sec. 3.1, eqs. 1-3: I = T_k(q(x)^T k_i), w = Softmax((q(x)^T k_i)_{i in I}), m(x) = sum w_i v_i
+//   Sec. 3.2:           product keys k = (c_i, c'_j): I_C = T_k(q1^T c_i), I_C' = T_k(q2^T c'_j),
+//                       then T_k over the k x k candidates {(c_i, c'_j) | i in I_C, j in I_C'}
+//   Sec. 3.3:           multi-head memory: H independent queries and sub-key sets, outputs summed
+//   Query network:      a linear layer followed by batch normalization (here its inference form).
+//
+// Layout (row-major): queries q[tokens, heads, dk]; sub-keys k1, k2[heads, n, dk/2] with n =
+// sqrt(N); the first half of each query is scored against k1, the second against k2; the product
+// key (i, j) has index i * n + j. Top-k lists are sorted by score, largest first, equal scores
+// broken by the smaller index. Plain loops, no SIMD, no threads; every input is double.
+#include <cstdint>
+
+namespace opbench::ref {
+
+// Shape of a product-key search: `n` sub-keys per side (N = n * n product keys), `dk` the full
+// key dimension (even), `k` results per (token, head).
+struct PkmShape {
+  std::int64_t tokens = 0;
+  std::int64_t heads = 0;
+  std::int64_t n = 0;
+  std::int64_t dk = 0;
+  std::int64_t k = 0;
+};
+
+// Throws std::invalid_argument with one line when the shape is not a valid search (odd dk,
+// k < 1, k > n, a non-positive size).
+void check_pkm_shape(const PkmShape& s);
+
+// The score of product key `index` for query q[token, head]: q . [k1_i ; k2_j], written as the
+// explicit dot product over all dk dimensions of the concatenated key.
+double product_key_score(const double* q, const double* k1, const double* k2, const PkmShape& s,
+                         std::int64_t token, std::int64_t head, std::int64_t index);
+// sum_d |q_d * key_d| of the same product: the scale of the rounding error of any float
+// evaluation of that score (the error bound of a dot product is proportional to it).
+double product_key_magnitude(const double* q, const double* k1, const double* k2, const PkmShape& s,
+                             std::int64_t token, std::int64_t head, std::int64_t index);
+
+// Exact top-k by scoring all N = n^2 product keys explicitly (eq. 1 over the materialized keys).
+// scores, indices: [tokens, heads, k].
+void bruteforce_topk(const double* q, const double* k1, const double* k2, double* scores,
+                     std::int64_t* indices, const PkmShape& s);
+
+// The product-key search of Sec. 3.2: per half the k best sub-keys, the k x k candidate sums,
+// their top-k. Equal to bruteforce_topk (the paper's exactness claim, tested exhaustively).
+void pkm_topk(const double* q, const double* k1, const double* k2, double* scores,
+              std::int64_t* indices, const PkmShape& s);
+
+// The query network in inference form: q = BN(x W + b), where BN(z) = (z - mean) / sqrt(var + eps)
+// * gamma + beta per column. x[tokens, din], w[din, heads * dk], the rest [heads * dk];
+// q[tokens, heads * dk].
+void pkm_query(const double* x, const double* w, const double* b, const double* bn_mean,
+               const double* bn_var, const double* bn_gamma, const double* bn_beta, double* q,
+               std::int64_t tokens, std::int64_t din, std::int64_t hdk, double eps);
+
+// Eqs. 2-3 summed over heads: y[t] = sum_h sum_m softmax_m(scores[t, h, :]) * values[idx[t, h, m]].
+// values[N, dv], y[tokens, dv].
+void pkm_readout(const double* scores, const std::int64_t* indices, const double* values, double* y,
+                 std::int64_t tokens, std::int64_t heads, std::int64_t k, std::int64_t dv);
+
+// The whole memory layer: pkm_query, pkm_topk per head, pkm_readout. y[tokens, dv] and the chosen
+// indices[tokens, heads, k].
+struct PkmLayerWeights {
+  const double* w;
+  const double* b;
+  const double* bn_mean;
+  const double* bn_var;
+  const double* bn_gamma;
+  const double* bn_beta;
+  const double* k1;
+  const double* k2;
+  const double* values;
+};
+void pkm_layer(const double* x, const PkmLayerWeights& wts, double* y, std::int64_t* indices,
+               const PkmShape& s, std::int64_t din, std::int64_t dv, double eps);
+
+}  // namespace opbench::ref

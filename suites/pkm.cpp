@@ -1,0 +1,504 @@
+// The product-key memory family (Lample et al. 2019, "Large Memory Layers with Product Keys"):
+// pkm_topk (the product-key search), bruteforce_topk (the same result by scoring all N product
+// keys: the baseline, and in float64 the reference of both) and pkm_layer (the whole memory layer).
+// Top-k results are compared by index with the ties of the reference accepted and counted.
+#include "reference/pkm.hpp"
+
+#include <cmath>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "harness/agreement.hpp"
+#include "harness/device.hpp"
+#include "kernels/cpu/pkm_fast.hpp"
+#include "kernels/cpu/pkm_plain.hpp"
+#include "suites/common.hpp"
+#include "suites/suites.hpp"
+
+#ifdef OPBENCH_HAVE_FAISS
+#include "kernels/cpu/faiss_pkm.hpp"
+#endif
+#ifdef OPBENCH_HAVE_CUDA
+#include "kernels/cuda/pkm_cuda.hpp"
+#endif
+
+namespace opbench {
+
+namespace {
+
+using namespace suite;
+
+constexpr double kEps = 1e-5;  // the query batch normalization's epsilon
+
+// cpu.plain of bruteforce_topk is a scalar loop over every product key: above this many
+// multiply-adds a case would take minutes, so it is skipped with the reason.
+constexpr double kPlainBruteforceLimit = 8.6e9;
+
+std::int64_t isqrt(std::int64_t v) {
+  auto r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(v)));
+  while (r > 0 && r * r > v) --r;
+  while ((r + 1) * (r + 1) <= v) ++r;
+  return r;
+}
+
+pkm::Dims dims_of(const Params& p) {
+  return {p.i("tokens"), p.i("heads"), isqrt(p.i("keys")), p.i("dk"), p.i("k")};
+}
+
+ref::PkmShape shape_of(const pkm::Dims& d) {
+  return {d.tokens, d.heads, d.n, d.dk, d.k};
+}
+
+// One line naming what is wrong with a search shape, "" when it is valid.
+std::string validate_search(const Params& p) {
+  const std::int64_t keys = p.i("keys");
+  const std::int64_t n = isqrt(keys);
+  if (n * n != keys) {
+    return "keys=" + std::to_string(keys) +
+           " must be a perfect square (N = n * n product keys, e.g. 262144 = 512^2)";
+  }
+  if (p.i("dk") % 2 != 0) {
+    return "dk=" + std::to_string(p.i("dk")) +
+           " must be even: each query and key is split into two halves of dk/2";
+  }
+  if (p.i("k") > n) {
+    return "k=" + std::to_string(p.i("k")) + " exceeds sqrt(keys)=" + std::to_string(n) +
+           ": each half has only sqrt(N) sub-keys to choose from";
+  }
+  return "";
+}
+
+// --- scenarios on the dist axis ----------------------------------------------------------------
+
+// `ties`: every sub-key is repeated three times (rows 3m, 3m+1, 3m+2 equal), so product scores
+// come in groups of 9 exact equals and the k-th place almost always falls inside a group.
+// `large_norm`: sub-key rows scaled by 10^(3u), u spread over [0, 1): norms from 1 to 1000.
+const char* const kTies = "ties";
+const char* const kLargeNorm = "large_norm";
+
+std::string scenario_dist(const TensorDecl& t, const std::string& dist) {
+  if (t.dist == "$dist" && (dist == kTies || dist == kLargeNorm)) return "normal";
+  return "";
+}
+
+void shape_sub_keys(Tensor& keys, const std::string& dist) {
+  float* v = keys.data<float>();
+  const std::int64_t heads = keys.dim(0), n = keys.dim(1), half = keys.dim(2);
+  for (std::int64_t h = 0; h < heads; ++h) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      float* row = v + (h * n + i) * half;
+      if (dist == kTies) {
+        const float* first = v + (h * n + i - i % 3) * half;
+        if (first != row) std::copy_n(first, half, row);
+      } else {
+        const double u = std::fmod(0.6180339887498949 * static_cast<double>(i + 7 * h + 1), 1.0);
+        const float scale = static_cast<float>(std::pow(10.0, 3.0 * u));
+        for (std::int64_t e = 0; e < half; ++e) row[e] *= scale;
+      }
+    }
+  }
+}
+
+void prepare_scenario(TensorMap& inputs, const Params& p) {
+  const std::string& dist = p.str("dist");
+  if (dist != kTies && dist != kLargeNorm) return;
+  shape_sub_keys(inputs.at("k1"), dist);
+  shape_sub_keys(inputs.at("k2"), dist);
+}
+
+// --- agreement -----------------------------------------------------------------------------------
+
+// Compares top-k lists (indices, and scores when `out_scores` is given) with the reference's.
+// An index that differs from the reference's at position m is accepted when its exact (float64)
+// score equals the reference's m-th score within the tolerance: the reference had a tie there
+// (equal scores within rounding). Rows with such a tie are counted in `ties` and flagged in
+// `tied_rows`. The tolerance of a score is atol + rtol * sum_d |q_d key_d|: the rounding error of
+// a float32 dot product is proportional to that sum, not to the (possibly cancelled) result.
+struct TopkCheck {
+  Agreement agreement;
+  std::vector<bool> tied_rows;  // [tokens * heads]
+  std::vector<double> exact;    // float64 scores of the implementation's indices
+};
+
+TopkCheck check_topk(const double* q, const double* k1, const double* k2, const ref::PkmShape& s,
+                     const Tensor& out_indices, const Tensor* out_scores, const Tensor& ref_indices,
+                     const Tensor& ref_scores_f64, Tolerance tol) {
+  TopkCheck c;
+  Agreement& a = c.agreement;
+  a.checked = true;
+  const std::int64_t rows = s.tokens * s.heads;
+  const std::int64_t total = s.n * s.n;
+  c.tied_rows.assign(static_cast<std::size_t>(rows), false);
+  c.exact.assign(static_cast<std::size_t>(rows * s.k), 0.0);
+  const std::int64_t* oi = out_indices.data<std::int64_t>();
+  const std::int64_t* ri = ref_indices.data<std::int64_t>();
+  const double* rs = ref_scores_f64.data<double>();
+  const float* os = out_scores ? out_scores->data<float>() : nullptr;
+  double err2 = 0, ref2 = 0;
+  auto mismatch = [&](const std::string& what) {
+    if (a.mismatches++ == 0) a.first_mismatch = what;
+  };
+  auto where = [&](const char* name, std::int64_t r, std::int64_t m) {
+    std::ostringstream w;
+    w << name << "[" << r / s.heads << ", " << r % s.heads << ", " << m << "]";
+    return w.str();
+  };
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t t = r / s.heads, h = r % s.heads;
+    std::set<std::int64_t> seen;
+    for (std::int64_t m = 0; m < s.k; ++m) {
+      const std::int64_t at = r * s.k + m;
+      const std::int64_t idx = oi[at];
+      ++a.elements;
+      if (idx < 0 || idx >= total || !seen.insert(idx).second) {
+        mismatch(where("indices", r, m) + ": got " + std::to_string(idx) +
+                 (idx < 0 || idx >= total ? " (out of range)" : " (repeated)"));
+        if (os) ++a.elements;
+        continue;
+      }
+      const double exact = ref::product_key_score(q, k1, k2, s, t, h, idx);
+      const double mag = ref::product_key_magnitude(q, k1, k2, s, t, h, idx);
+      c.exact[at] = exact;
+      if (idx != ri[at]) {
+        const double ref_mag = ref::product_key_magnitude(q, k1, k2, s, t, h, ri[at]);
+        const double allowed = tol.atol + tol.rtol * std::max(mag, ref_mag);
+        if (std::abs(exact - rs[at]) <= allowed) {
+          c.tied_rows[r] = true;
+        } else {
+          std::ostringstream w;
+          w << where("indices", r, m) << ": got " << idx << " (score " << exact << "), want "
+            << ri[at] << " (score " << rs[at] << ")";
+          mismatch(w.str());
+        }
+      }
+      if (os) {
+        ++a.elements;
+        const double got = os[at];
+        const double err = std::abs(got - exact);
+        err2 += std::isfinite(err) ? err * err : 0;
+        ref2 += exact * exact;
+        if (std::isfinite(err)) {
+          a.max_abs_err = std::max(a.max_abs_err, err);
+          if (exact != 0) a.max_rel_err = std::max(a.max_rel_err, err / std::abs(exact));
+        }
+        if (!(err <= tol.atol + tol.rtol * mag)) {
+          std::ostringstream w;
+          w << where("scores", r, m) << ": got " << got << ", want " << exact;
+          mismatch(w.str());
+        }
+      }
+    }
+  }
+  for (bool tied : c.tied_rows) a.ties += tied ? 1 : 0;
+  a.rel_l2_err = ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+  a.passed = a.mismatches == 0;
+  return c;
+}
+
+Agreement compare_search(const TensorMap& in, const TensorMap& out, const TensorMap& ref,
+                         const Params& p, Tolerance tol) {
+  const F64 q(in.at("q")), k1(in.at("k1")), k2(in.at("k2"));
+  const ref::PkmShape s = shape_of(dims_of(p));
+  return check_topk(q.p(), k1.p(), k2.p(), s, out.at("indices"), &out.at("scores"),
+                    ref.at("indices"), ref.at("scores"), tol)
+      .agreement;
+}
+
+// --- implementations ---------------------------------------------------------------------------
+
+// A host kernel with state built once per case (workspace, materialized keys, an index).
+template <class State>
+class StatefulKernel final : public BoundKernel {
+ public:
+  using RunFn = std::function<void(State&, const TensorMap&, TensorMap&)>;
+  StatefulKernel(std::unique_ptr<State> state, RunFn run, const TensorMap& in, TensorMap& out)
+      : state_(std::move(state)), run_(std::move(run)), in_(in), out_(out) {}
+  void run() override { run_(*state_, in_, out_); }
+
+ private:
+  std::unique_ptr<State> state_;
+  RunFn run_;
+  const TensorMap& in_;
+  TensorMap& out_;
+};
+
+template <class State>
+Impl stateful_impl(const char* name,
+                   std::function<std::unique_ptr<State>(const TensorMap&, const Params&)> make,
+                   typename StatefulKernel<State>::RunFn run) {
+  Impl i;
+  i.name = name;
+  i.backend = "cpu";
+  i.bind = [make, run](const TensorMap& in, TensorMap& out, const Params& p) {
+    return std::make_unique<StatefulKernel<State>>(make(in, p), run, in, out);
+  };
+  return i;
+}
+
+// --- ops -----------------------------------------------------------------------------------------
+
+std::vector<Axis> search_axes(std::vector<std::string> quick_keys,
+                              std::vector<std::string> quick_tokens,
+                              std::vector<std::string> quick_dist) {
+  return {int_axis("keys", std::move(quick_keys), {"16384", "65536", "262144", "1048576"},
+                   "product keys N (a perfect square: sqrt(N) sub-keys per half)"),
+          int_axis("tokens", std::move(quick_tokens), {"1", "1024"}, "queries (tokens)"),
+          int_axis("heads", {"4"}, {"4"}, "memory heads, each with its own sub-keys"),
+          int_axis("dk", {"256"}, {"256"}, "key dimension (two halves of dk/2)"),
+          int_axis("k", {"32"}, {"32"}, "results per token and head"),
+          suite::dist_axis(std::move(quick_dist), {"normal", kTies, kLargeNorm},
+                           "queries and sub-keys; ties: each sub-key three times; large_norm: "
+                           "sub-key norms from 1 to 1000")};
+}
+
+Op search_op(const char* name, const char* title, std::vector<Axis> axes, bool bruteforce) {
+  Op op;
+  op.suite = "pkm";
+  op.name = name;
+  op.title = title;
+  op.paper = "Lample et al. 2019, Large Memory Layers with Product Keys, Sec. 3.1 eq. 1, Sec. 3.2";
+  op.axes = std::move(axes);
+  op.derived = {{"subkeys", [](const Params& p) { return isqrt(p.i("keys")); }},
+                {"half", [](const Params& p) { return p.i("dk") / 2; }}};
+  op.tensors = {in("q", {"tokens", "heads", "dk"}), in("k1", {"heads", "subkeys", "half"}),
+                in("k2", {"heads", "subkeys", "half"}), out("scores", {"tokens", "heads", "k"}),
+                out_index("indices", {"tokens", "heads", "k"})};
+  op.validate = validate_search;
+  op.tolerance = [](DType) { return Tolerance{1e-6, 1e-5}; };
+  op.cost = [shape_helper = op, bruteforce](const Params& p, DType dt) {
+    const pkm::Dims d = dims_of(p);
+    const double rows = static_cast<double>(d.tokens * d.heads);
+    const double flops =
+        bruteforce
+            ? rows * 2.0 * static_cast<double>(d.keys() * d.dk)
+            : rows * (2.0 * static_cast<double>(d.n * d.dk) + static_cast<double>(d.k * d.k));
+    return Cost{flops, suite::tensor_bytes(shape_helper, p, dt)};
+  };
+  // The reference scores all N product keys in float64: sampled along tokens when large.
+  op.sample_axis = "tokens";
+  op.reference_flops = [](const Params& p) {
+    const pkm::Dims d = dims_of(p);
+    return 2.0 * static_cast<double>(d.tokens * d.heads) * static_cast<double>(d.keys() * d.dk);
+  };
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::bruteforce_topk(F64(i.at("q")).p(), F64(i.at("k1")).p(), F64(i.at("k2")).p(),
+                         out64(o, "scores"), out_index(o, "indices"), shape_of(dims_of(p)));
+  };
+  op.compare = compare_search;
+  op.input_dist = scenario_dist;
+  op.prepare_inputs = prepare_scenario;
+  return op;
+}
+
+void register_pkm_topk(Registry& reg) {
+  Op op = search_op("pkm_topk", "product-key search: top-k per half, k x k candidates, their top-k",
+                    search_axes({"4096", "65536"}, {"256"}, {"normal", kTies}), false);
+  op.impls.push_back(host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::plain::pkm_topk(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
+                         out_index(o, "indices"), dims_of(p));
+  }));
+  op.impls.push_back(stateful_impl<cpu::fast::PkmTopk>(
+      "cpu.fast",
+      [](const TensorMap&, const Params& p) {
+        return std::make_unique<cpu::fast::PkmTopk>(dims_of(p));
+      },
+      [](cpu::fast::PkmTopk& k, const TensorMap& i, TensorMap& o) {
+        k.run(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
+              out_index(o, "indices"));
+      }));
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu = cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o,
+                                       const Params& p) {
+    cuda::pkm_topk(i.at("q").data<float>(), i.at("k1").data<float>(), i.at("k2").data<float>(),
+                   o.at("scores").data<float>(), o.at("indices").data<std::int64_t>(), dims_of(p));
+  });
+  gpu.unsupported = [](const Params& p) { return cuda::pkm_topk_unsupported(dims_of(p)); };
+  op.impls.push_back(std::move(gpu));
+#endif
+  reg.add_op(std::move(op));
+}
+
+void register_bruteforce_topk(Registry& reg) {
+  Op op = search_op("bruteforce_topk",
+                    "exact top-k over all N materialized product keys (the baseline)",
+                    search_axes({"4096"}, {"64"}, {"normal", kTies}), true);
+  Impl plain = host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::plain::bruteforce_topk(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
+                                out_index(o, "indices"), dims_of(p));
+  });
+  plain.unsupported = [](const Params& p) -> std::string {
+    const pkm::Dims d = dims_of(p);
+    const double macs = static_cast<double>(d.tokens * d.heads) * static_cast<double>(d.keys()) *
+                        static_cast<double>(d.dk);
+    if (macs <= kPlainBruteforceLimit) return "";
+    return "the scalar brute force would take minutes here (more than 8.6e9 multiply-adds); "
+           "cpu.fast and faiss cover this size";
+  };
+  op.impls.push_back(std::move(plain));
+  op.impls.push_back(stateful_impl<cpu::fast::BruteforceTopk>(
+      "cpu.fast",
+      [](const TensorMap& i, const Params& p) {
+        return std::make_unique<cpu::fast::BruteforceTopk>(in32(i, "k1"), in32(i, "k2"),
+                                                           dims_of(p));
+      },
+      [](cpu::fast::BruteforceTopk& k, const TensorMap& i, TensorMap& o) {
+        k.run(in32(i, "q"), out32(o, "scores"), out_index(o, "indices"));
+      }));
+#ifdef OPBENCH_HAVE_FAISS
+  Impl faiss = stateful_impl<faiss_peer::FlatTopk>(
+      "faiss",
+      [](const TensorMap& i, const Params& p) {
+        return std::make_unique<faiss_peer::FlatTopk>(in32(i, "k1"), in32(i, "k2"), dims_of(p));
+      },
+      [](faiss_peer::FlatTopk& k, const TensorMap& i, TensorMap& o) {
+        k.run(in32(i, "q"), out32(o, "scores"), out_index(o, "indices"));
+      });
+  op.impls.push_back(std::move(faiss));
+#endif
+  reg.add_op(std::move(op));
+}
+
+// --- the memory layer ----------------------------------------------------------------------------
+
+ref::PkmLayerWeights layer_weights_f64(const std::vector<F64>& w) {
+  return {w[0].p(), w[1].p(), w[2].p(), w[3].p(), w[4].p(), w[5].p(), w[6].p(), w[7].p(), w[8].p()};
+}
+
+const char* const kLayerWeights[] = {"w",       "b",  "bn_mean", "bn_var", "bn_gamma",
+                                     "bn_beta", "k1", "k2",      "values"};
+
+std::vector<F64> layer_weights(const TensorMap& in) {
+  std::vector<F64> w;
+  for (const char* name : kLayerWeights) w.emplace_back(in.at(name));
+  return w;
+}
+
+pkm::LayerWeights layer_weights_f32(const TensorMap& i) {
+  return {in32(i, "w"),      in32(i, "b"),        in32(i, "bn_mean"),
+          in32(i, "bn_var"), in32(i, "bn_gamma"), in32(i, "bn_beta"),
+          in32(i, "k1"),     in32(i, "k2"),       in32(i, "values")};
+}
+
+// The layer's indices are checked like a search's (ties accepted); for a token where a tie was
+// accepted, the expected y is the reference's readout of the implementation's own choice.
+Agreement compare_layer(const TensorMap& in, const TensorMap& out, const TensorMap& ref,
+                        const Params& p, Tolerance tol) {
+  const pkm::Dims d = dims_of(p);
+  const ref::PkmShape s = shape_of(d);
+  const std::int64_t hdk = d.heads * d.dk, din = p.i("din"), dv = p.i("dv");
+  const std::vector<F64> w = layer_weights(in);
+  const ref::PkmLayerWeights wts = layer_weights_f64(w);
+  std::vector<double> q(static_cast<std::size_t>(d.tokens * hdk));
+  ref::pkm_query(F64(in.at("x")).p(), wts.w, wts.b, wts.bn_mean, wts.bn_var, wts.bn_gamma,
+                 wts.bn_beta, q.data(), d.tokens, din, hdk, kEps);
+  // The reference's own scores of its indices, for the tie test.
+  const Tensor& ri = ref.at("indices");
+  Tensor ref_scores(DType::f64, ri.shape());
+  for (std::int64_t at = 0; at < ri.numel(); ++at) {
+    const std::int64_t r = at / d.k;
+    ref_scores.data<double>()[at] = ref::product_key_score(
+        q.data(), wts.k1, wts.k2, s, r / d.heads, r % d.heads, ri.data<std::int64_t>()[at]);
+  }
+  TopkCheck c =
+      check_topk(q.data(), wts.k1, wts.k2, s, out.at("indices"), nullptr, ri, ref_scores, tol);
+  Tensor expected = ref.at("y").clone();
+  for (std::int64_t t = 0; t < d.tokens; ++t) {
+    bool tied = false;
+    for (std::int64_t h = 0; h < d.heads; ++h) tied = tied || c.tied_rows[t * d.heads + h];
+    if (!tied || c.agreement.mismatches > 0) continue;
+    ref::pkm_readout(c.exact.data() + t * d.heads * d.k,
+                     out.at("indices").data<std::int64_t>() + t * d.heads * d.k, wts.values,
+                     expected.data<double>() + t * dv, 1, d.heads, d.k, dv);
+  }
+  Agreement total = c.agreement;
+  merge_agreement(total, compare_tensor("y", out.at("y"), expected, tol, false));
+  return total;
+}
+
+void register_pkm_layer(Registry& reg) {
+  Op op;
+  op.suite = "pkm";
+  op.name = "pkm_layer";
+  op.title = "memory layer: BN(x W + b) queries, product-key top-k, softmax, sum of value rows";
+  op.paper =
+      "Lample et al. 2019, Large Memory Layers with Product Keys, Sec. 3.1 eqs. 1-3, Sec. 3.2-3.3";
+  op.axes = {int_axis("keys", {"4096"}, {"65536", "262144"}, "product keys N (a perfect square)"),
+             int_axis("tokens", {"64"}, {"1", "1024", "4096"}, "tokens"),
+             int_axis("heads", {"4"}, {"4"}, "memory heads, outputs summed"),
+             int_axis("dk", {"256"}, {"256"}, "key dimension (two halves of dk/2)"),
+             int_axis("k", {"32"}, {"32"}, "value rows read per token and head"),
+             int_axis("din", {"512"}, {"512"}, "input dimension"),
+             int_axis("dv", {"512"}, {"512"}, "value dimension"),
+             suite::dist_axis({"normal"}, {"normal", "uniform"}, "the layer input x")};
+  op.derived = {{"subkeys", [](const Params& p) { return isqrt(p.i("keys")); }},
+                {"half", [](const Params& p) { return p.i("dk") / 2; }},
+                {"hdk", [](const Params& p) { return p.i("heads") * p.i("dk"); }}};
+  // Weights as the paper initializes them, roughly: projection ~ 1/sqrt(din), keys small enough
+  // that the softmax over the k scores is spread (scores of order 1), values of order 1.
+  op.tensors = {in("x", {"tokens", "din"}),
+                in("w", {"din", "hdk"}, "normal(0,0.044)"),
+                in("b", {"hdk"}, "normal(0,0.1)"),
+                in("bn_mean", {"hdk"}, "normal(0,0.5)"),
+                in("bn_var", {"hdk"}, "uniform(0.5,2)"),
+                in("bn_gamma", {"hdk"}, "uniform(0.5,1.5)"),
+                in("bn_beta", {"hdk"}, "normal(0,0.1)"),
+                in("k1", {"heads", "subkeys", "half"}, "normal(0,0.1)"),
+                in("k2", {"heads", "subkeys", "half"}, "normal(0,0.1)"),
+                in("values", {"keys", "dv"}, "normal(0,1)"),
+                out("y", {"tokens", "dv"}),
+                out_index("indices", {"tokens", "heads", "k"})};
+  op.validate = validate_search;
+  // Scores as in the search; y sums heads * k weighted rows whose weights carry the scores'
+  // relative error, so 1e-4 of |y| with an absolute floor for y near zero.
+  op.tolerance = [](DType) { return Tolerance{1e-5, 1e-4}; };
+  op.cost = [shape_helper = op](const Params& p, DType dt) {
+    const pkm::Dims d = dims_of(p);
+    const double t = static_cast<double>(d.tokens);
+    const double hdk = static_cast<double>(d.heads * d.dk);
+    const double flops =
+        t * (2.0 * static_cast<double>(p.i("din")) * hdk +
+             static_cast<double>(d.heads) * (2.0 * static_cast<double>(d.n * d.dk) +
+                                             2.0 * static_cast<double>(d.k * p.i("dv"))));
+    return Cost{flops, suite::tensor_bytes(shape_helper, p, dt)};
+  };
+  op.sample_axis = "tokens";
+  op.reference_flops = [](const Params& p) {
+    const pkm::Dims d = dims_of(p);
+    return static_cast<double>(d.tokens) *
+           (2.0 * static_cast<double>(p.i("din") * d.heads * d.dk) +
+            static_cast<double>(d.heads) * 2.0 * static_cast<double>(d.n * d.dk + d.k * p.i("dv")));
+  };
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    const std::vector<F64> w = layer_weights(i);
+    ref::pkm_layer(F64(i.at("x")).p(), layer_weights_f64(w), out64(o, "y"), out_index(o, "indices"),
+                   shape_of(dims_of(p)), p.i("din"), p.i("dv"), kEps);
+  };
+  op.compare = compare_layer;
+  op.impls.push_back(host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::plain::pkm_layer(in32(i, "x"), layer_weights_f32(i), out32(o, "y"),
+                          out_index(o, "indices"), dims_of(p), p.i("din"), p.i("dv"),
+                          static_cast<float>(kEps));
+  }));
+  op.impls.push_back(stateful_impl<cpu::fast::PkmLayer>(
+      "cpu.fast",
+      [](const TensorMap&, const Params& p) {
+        return std::make_unique<cpu::fast::PkmLayer>(dims_of(p), p.i("din"), p.i("dv"),
+                                                     static_cast<float>(kEps));
+      },
+      [](cpu::fast::PkmLayer& k, const TensorMap& i, TensorMap& o) {
+        k.run(in32(i, "x"), layer_weights_f32(i), out32(o, "y"), out_index(o, "indices"));
+      }));
+  reg.add_op(std::move(op));
+}
+
+}  // namespace
+
+void register_pkm_suite(Registry& reg) {
+  register_pkm_topk(reg);
+  register_bruteforce_topk(reg);
+  register_pkm_layer(reg);
+}
+
+}  // namespace opbench

@@ -1,0 +1,227 @@
+// Tests of the float64 product-key memory references (reference/pkm.hpp).
+//
+// Expectations are hand-computed values or an independent computation written here (every product
+// score by its own loop, sorted with std::sort), never the reference against itself. Outputs
+// start poisoned (NaN scores, -7 indices) so that an unwritten element fails.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "reference/pkm.hpp"
+
+namespace {
+
+using Vec = std::vector<double>;
+using Idx = std::vector<std::int64_t>;
+namespace ref = opbench::ref;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+Vec seeded(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  Vec v(n);
+  for (auto& e : v) e = -2.0 + 4.0 * static_cast<double>(g() >> 11) * 0x1.0p-53;
+  return v;
+}
+
+struct Result {
+  Vec scores;
+  Idx indices;
+};
+
+using SearchFn = void (*)(const double*, const double*, const double*, double*, std::int64_t*,
+                          const ref::PkmShape&);
+
+Result search(SearchFn fn, const Vec& q, const Vec& k1, const Vec& k2, const ref::PkmShape& s) {
+  Result r{Vec(static_cast<std::size_t>(s.tokens * s.heads * s.k), kNaN),
+           Idx(static_cast<std::size_t>(s.tokens * s.heads * s.k), -7)};
+  fn(q.data(), k1.data(), k2.data(), r.scores.data(), r.indices.data(), s);
+  return r;
+}
+
+// The top-k of every (token, head), computed independently: each product score as q1.c + q2.c',
+// all of them sorted with std::sort by (score desc, index asc).
+Result independent_topk(const Vec& q, const Vec& k1, const Vec& k2, const ref::PkmShape& s) {
+  Result r;
+  const std::int64_t half = s.dk / 2;
+  for (std::int64_t t = 0; t < s.tokens; ++t) {
+    for (std::int64_t h = 0; h < s.heads; ++h) {
+      std::vector<std::pair<double, std::int64_t>> all;
+      for (std::int64_t i = 0; i < s.n; ++i) {
+        for (std::int64_t j = 0; j < s.n; ++j) {
+          double a = 0, b = 0;
+          for (std::int64_t e = 0; e < half; ++e) {
+            a += q[(t * s.heads + h) * s.dk + e] * k1[(h * s.n + i) * half + e];
+            b += q[(t * s.heads + h) * s.dk + half + e] * k2[(h * s.n + j) * half + e];
+          }
+          all.push_back({a + b, i * s.n + j});
+        }
+      }
+      std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
+        return x.first > y.first || (x.first == y.first && x.second < y.second);
+      });
+      for (std::int64_t m = 0; m < s.k; ++m) {
+        r.scores.push_back(all[m].first);
+        r.indices.push_back(all[m].second);
+      }
+    }
+  }
+  return r;
+}
+
+void expect_same(const Result& got, const Result& want, const char* what) {
+  ASSERT_EQ(got.indices.size(), want.indices.size());
+  for (std::size_t m = 0; m < want.indices.size(); ++m) {
+    EXPECT_EQ(got.indices[m], want.indices[m]) << what << " position " << m;
+    EXPECT_NEAR(got.scores[m], want.scores[m], 1e-12) << what << " position " << m;
+  }
+}
+
+// q = [1, 2]; sub-keys c = {3, -1}, c' = {0.5, 4}: product scores
+// (0,0) 3 + 1 = 4, (0,1) 3 + 8 = 11, (1,0) -1 + 1 = 0, (1,1) -1 + 8 = 7.
+TEST(PkmReference, HandComputedTopTwo) {
+  const ref::PkmShape s{1, 1, 2, 2, 2};
+  const Vec q = {1, 2}, k1 = {3, -1}, k2 = {0.5, 4};
+  for (SearchFn fn : {&ref::bruteforce_topk, &ref::pkm_topk}) {
+    Result r = search(fn, q, k1, k2, s);
+    EXPECT_EQ(r.indices, (Idx{1, 3}));
+    EXPECT_EQ(r.scores, (Vec{11, 7}));
+  }
+  EXPECT_EQ(ref::product_key_score(q.data(), k1.data(), k2.data(), s, 0, 0, 2), 0.0);
+  EXPECT_EQ(ref::product_key_magnitude(q.data(), k1.data(), k2.data(), s, 0, 0, 2), 2.0);
+}
+
+// The paper's exactness claim, exhaustively at small N: for every k from 1 to sqrt(N), several
+// tokens and two heads, the product-key search returns exactly the brute-force top-k over the
+// Cartesian product, and both equal the independent computation.
+TEST(PkmReference, ProductKeysEqualBruteForceForEveryK) {
+  for (std::int64_t k = 1; k <= 8; ++k) {
+    const ref::PkmShape s{5, 2, 8, 6, k};
+    const Vec q = seeded(5 * 2 * 6, 11), k1 = seeded(2 * 8 * 3, 12), k2 = seeded(2 * 8 * 3, 13);
+    const Result want = independent_topk(q, k1, k2, s);
+    expect_same(search(&ref::bruteforce_topk, q, k1, k2, s), want, "bruteforce");
+    expect_same(search(&ref::pkm_topk, q, k1, k2, s), want, "pkm");
+  }
+}
+
+// One head, one token, k = sqrt(N): every sub-key of each half is a candidate.
+TEST(PkmReference, SingleHeadAndKEqualsSqrtN) {
+  const ref::PkmShape s{1, 1, 16, 4, 16};
+  const Vec q = seeded(4, 21), k1 = seeded(16 * 2, 22), k2 = seeded(16 * 2, 23);
+  expect_same(search(&ref::pkm_topk, q, k1, k2, s), independent_topk(q, k1, k2, s), "pkm");
+}
+
+// Equal sub-keys make equal product scores: they come out by the smaller index.
+TEST(PkmReference, TiesGoToTheSmallerIndex) {
+  const ref::PkmShape s{1, 1, 3, 2, 3};
+  const Vec q = {1, 1}, k1 = {2, 2, -5}, k2 = {1, 1, 1};  // (0,*) and (1,*) all score 3
+  for (SearchFn fn : {&ref::bruteforce_topk, &ref::pkm_topk}) {
+    Result r = search(fn, q, k1, k2, s);
+    EXPECT_EQ(r.indices, (Idx{0, 1, 2}));
+    EXPECT_EQ(r.scores, (Vec{3, 3, 3}));
+  }
+}
+
+TEST(PkmReference, RejectsBadShapesWithOneLine) {
+  const Vec q(8, 1.0), k(32, 1.0);
+  Result r{Vec(64, kNaN), Idx(64, -7)};
+  auto run = [&](const ref::PkmShape& s) {
+    ref::pkm_topk(q.data(), k.data(), k.data(), r.scores.data(), r.indices.data(), s);
+  };
+  try {
+    run({1, 1, 4, 2, 5});
+    FAIL() << "k > sqrt(N) accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("sqrt(N)=4"), std::string::npos) << e.what();
+  }
+  try {
+    run({1, 1, 4, 3, 2});
+    FAIL() << "odd dk accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("even"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(run({1, 1, 4, 2, 0}), std::invalid_argument);
+}
+
+// BN(x W + b) by hand: x = [1, 2], W = [[1, 3], [2, -1]], b = [0.5, 0]:
+// z = [1 + 4 + 0.5, 3 - 2 + 0] = [5.5, 1]; mean [1.5, 2], var [4 - eps, 1 - eps] so that
+// sqrt(var + eps) = [2, 1]; gamma [2, 3], beta [1, -1]: q = [(5.5-1.5)/2*2+1, (1-2)/1*3-1] = [5,
+// -4].
+TEST(PkmReference, QueryBatchNormInInferenceForm) {
+  const double eps = 1e-5;
+  const Vec x = {1, 2}, w = {1, 3, 2, -1}, b = {0.5, 0}, mean = {1.5, 2}, var = {4 - eps, 1 - eps},
+            gamma = {2, 3}, beta = {1, -1};
+  Vec q(2, kNaN);
+  ref::pkm_query(x.data(), w.data(), b.data(), mean.data(), var.data(), gamma.data(), beta.data(),
+                 q.data(), 1, 2, 2, eps);
+  EXPECT_NEAR(q[0], 5.0, 1e-12);
+  EXPECT_NEAR(q[1], -4.0, 1e-12);
+}
+
+// Softmax over [0, ln 3] gives [1/4, 3/4]; two heads are summed:
+// head 0 reads rows 0 and 2, head 1 (scores [5, 5]: 1/2 each) rows 1 and 2.
+TEST(PkmReference, ReadoutIsSoftmaxWeightedSumOverHeads) {
+  const Vec scores = {0, std::log(3.0), 5, 5};
+  const Idx indices = {0, 2, 1, 2};
+  const Vec values = {4, 8, /*row 1*/ 2, -2, /*row 2*/ 0, 4};
+  Vec y(2, kNaN);
+  ref::pkm_readout(scores.data(), indices.data(), values.data(), y.data(), 1, 2, 2, 2);
+  // head 0: 1/4 [4, 8] + 3/4 [0, 4] = [1, 5]; head 1: 1/2 [2, -2] + 1/2 [0, 4] = [1, 1]
+  EXPECT_NEAR(y[0], 2.0, 1e-12);
+  EXPECT_NEAR(y[1], 6.0, 1e-12);
+}
+
+// Large equal scores do not overflow the softmax (it is shifted by the maximum).
+TEST(PkmReference, ReadoutSoftmaxIsShifted) {
+  const Vec scores = {1000, 1000};
+  const Idx indices = {0, 1};
+  const Vec values = {1, 3};
+  Vec y(1, kNaN);
+  ref::pkm_readout(scores.data(), indices.data(), values.data(), y.data(), 1, 1, 2, 1);
+  EXPECT_NEAR(y[0], 2.0, 1e-12);
+}
+
+// The layer is the query network, the search and the readout: checked against the independent
+// top-k of its queries and a readout computed here.
+TEST(PkmReference, LayerComposesQuerySearchAndReadout) {
+  const ref::PkmShape s{3, 2, 6, 4, 3};
+  const std::int64_t din = 5, dv = 3, hdk = 8;
+  const Vec x = seeded(3 * din, 31), w = seeded(din * hdk, 32), b = seeded(hdk, 33),
+            mean = seeded(hdk, 34), gamma = seeded(hdk, 35), beta = seeded(hdk, 36),
+            k1 = seeded(2 * 6 * 2, 37), k2 = seeded(2 * 6 * 2, 38), values = seeded(36 * dv, 39);
+  const Vec var(hdk, 0.7);
+  Vec y(3 * dv, kNaN);
+  Idx idx(3 * 2 * 3, -7);
+  ref::pkm_layer(x.data(),
+                 {w.data(), b.data(), mean.data(), var.data(), gamma.data(), beta.data(), k1.data(),
+                  k2.data(), values.data()},
+                 y.data(), idx.data(), s, din, dv, 1e-5);
+  Vec q(3 * hdk);
+  ref::pkm_query(x.data(), w.data(), b.data(), mean.data(), var.data(), gamma.data(), beta.data(),
+                 q.data(), 3, din, hdk, 1e-5);
+  const Result want = independent_topk(q, k1, k2, s);
+  EXPECT_EQ(idx, want.indices);
+  for (std::int64_t t = 0; t < 3; ++t) {
+    for (std::int64_t j = 0; j < dv; ++j) {
+      double expect = 0;
+      for (std::int64_t h = 0; h < 2; ++h) {
+        const double* sc = want.scores.data() + (t * 2 + h) * 3;
+        double z = 0;
+        for (int m = 0; m < 3; ++m) z += std::exp(sc[m]);
+        for (int m = 0; m < 3; ++m) {
+          expect += std::exp(sc[m]) / z * values[want.indices[(t * 2 + h) * 3 + m] * dv + j];
+        }
+      }
+      EXPECT_NEAR(y[t * dv + j], expect, 1e-12) << "token " << t << " column " << j;
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,228 @@
+// The pkm suite (suites/pkm.cpp): every implementation against the float64 reference through the
+// planner and runner that `opbench check` uses, the one-line rejection of bad shapes, and the
+// tie-aware comparison (ties accepted and counted, anything else rejected).
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "datasets/provider.hpp"
+#include "harness/device.hpp"
+#include "harness/errors.hpp"
+#include "harness/runner.hpp"
+#include "suites/suites.hpp"
+
+namespace opbench {
+namespace {
+
+RunResult check(const Registry& reg, const Selection& sel, bool full_check = false) {
+  datasets::SeededDataProvider data;
+  auto plan = plan_cases(reg, sel, data);
+  RunOptions opt;
+  opt.time = false;
+  opt.full_check = full_check;
+  return run_cases(reg, plan, data, sel, opt);
+}
+
+Registry all_suites() {
+  Registry reg;
+  register_all_suites(reg);
+  return reg;
+}
+
+// Every implementation passes on every scenario; CUDA is listed as skipped without a device.
+void expect_all_agree(const RunResult& r, int want_checked) {
+  const bool cuda = cuda_status().available;
+  int checked = 0;
+  for (const auto& c : r.cases) {
+    if (c.is_reference) continue;
+    if (c.backend == "cuda" && !cuda) {
+      EXPECT_EQ(c.error.rfind("skipped: ", 0), 0u) << c.name;
+      continue;
+    }
+    EXPECT_TRUE(c.error.empty()) << c.name << ": " << c.error;
+    EXPECT_TRUE(c.agreement.checked) << c.name;
+    EXPECT_TRUE(c.agreement.passed) << c.name << ": " << c.agreement.first_mismatch;
+    EXPECT_GT(c.agreement.elements, 0) << c.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, want_checked);
+}
+
+TEST(PkmSuite, RegistersThreeOpsWithTheirImplementations) {
+  Registry reg = all_suites();
+  for (const char* name : {"pkm_topk", "bruteforce_topk", "pkm_layer"}) {
+    const Op* op = reg.find_op(name);
+    ASSERT_NE(op, nullptr) << name;
+    EXPECT_EQ(op->suite, "pkm");
+    EXPECT_NE(op->find_impl("ref"), nullptr);
+    EXPECT_NE(op->find_impl("cpu.plain"), nullptr);
+    EXPECT_NE(op->find_impl("cpu.fast"), nullptr);
+    EXPECT_EQ(op->sample_axis, "tokens");
+  }
+#ifdef OPBENCH_HAVE_FAISS
+  EXPECT_NE(reg.find_op("bruteforce_topk")->find_impl("faiss"), nullptr);
+#endif
+}
+
+TEST(PkmSuite, SearchesAgreeOnEveryScenario) {
+  Registry reg = all_suites();
+  Selection sel;
+  sel.ops = {"pkm_topk", "bruteforce_topk"};
+  sel.axis_overrides = {{"keys", "1024"}, {"tokens", "19"}, {"heads", "1,3"},
+                        {"dk", "32"},     {"k", "1,8,32"},  {"dist", "normal,ties,large_norm"}};
+  expect_all_agree(check(reg, sel, true), 2 * 2 * 3 * 3 * 2);
+}
+
+TEST(PkmSuite, LayerAgrees) {
+  Registry reg = all_suites();
+  Selection sel;
+  sel.ops = {"pkm_layer"};
+  sel.axis_overrides = {
+      {"keys", "1024"}, {"tokens", "33"}, {"heads", "1,4"}, {"dk", "64"},
+      {"k", "8"},       {"din", "48"},    {"dv", "24"},     {"dist", "normal,uniform"}};
+  expect_all_agree(check(reg, sel, true), 2 * 2 * 2);
+}
+
+// A large case samples its tokens (the float64 brute force would dominate) and still agrees.
+TEST(PkmSuite, LargeSearchIsCheckedOnASampleOfTokens) {
+  Registry reg = all_suites();
+  Selection sel;
+  sel.ops = {"pkm_topk"};
+  sel.impls = {"ref", "cpu.fast"};
+  sel.axis_overrides = {{"keys", "65536"}, {"tokens", "64"}, {"dist", "normal"}};
+  RunResult r = check(reg, sel);
+  ASSERT_EQ(r.datasets.size(), 1u);
+  EXPECT_EQ(r.datasets[0].sample_axis, "tokens");
+  EXPECT_GT(r.datasets[0].sample_rows.size(), 0u);
+  EXPECT_LT(r.datasets[0].sample_rows.size(), 64u);
+  expect_all_agree(r, 1);
+}
+
+void expect_refused(const std::map<std::string, std::string>& axes, const std::string& words) {
+  Registry reg = all_suites();
+  Selection sel;
+  sel.ops = {"pkm_topk"};
+  sel.axis_overrides = axes;
+  datasets::SeededDataProvider data;
+  try {
+    plan_cases(reg, sel, data);
+    FAIL() << "accepted: " << words;
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(words), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
+TEST(PkmSuite, BadShapesAreRefusedWithOneLine) {
+  expect_refused({{"keys", "256"}, {"k", "17"}}, "k=17 exceeds sqrt(keys)=16");
+  expect_refused({{"keys", "1000"}}, "keys=1000 must be a perfect square");
+  expect_refused({{"keys", "256"}, {"k", "4"}, {"dk", "31"}}, "dk=31 must be even");
+}
+
+// --- the comparison rule, on hand-made outputs ---------------------------------------------------
+
+// One token, one head, n = 3 sub-keys, dk = 2: q = [1, 1], k1 = [2, 2, -5], k2 = [1, 0.5, -1].
+// Scores of (i, j) -> 3i + j: (0,0) = (1,0) = 3, (0,1) = (1,1) = 2.5, (0,2) = (1,2) = 1, ...
+// With k = 3 the reference answers [0, 3, 1] (scores 3, 3, 2.5): index 4 ties with index 1 at the
+// third place, and 0 and 3 tie at the first.
+struct Hand {
+  Registry reg = all_suites();
+  const Op* op = reg.find_op("pkm_topk");
+  Params p;
+  TensorMap in, ref, out;
+  Hand() {
+    for (auto [k, v] : std::map<std::string, std::string>{{"keys", "9"},
+                                                          {"tokens", "1"},
+                                                          {"heads", "1"},
+                                                          {"dk", "2"},
+                                                          {"k", "3"},
+                                                          {"dist", "normal"}}) {
+      p.set(k, v);
+    }
+    auto f32 = [](std::vector<float> v, Shape s) {
+      Tensor t(DType::f32, s);
+      std::copy(v.begin(), v.end(), t.data<float>());
+      return t;
+    };
+    in["q"] = f32({1, 1}, {1, 1, 2});
+    in["k1"] = f32({2, 2, -5}, {1, 3, 1});
+    in["k2"] = f32({1, 0.5f, -1}, {1, 3, 1});
+    ref["scores"] = Tensor(DType::f64, {1, 1, 3});
+    ref["indices"] = Tensor(DType::i64, {1, 1, 3});
+    op->reference(in, ref, p);
+  }
+  // Implementation outputs: the given indices with their exact scores.
+  Agreement compare(std::vector<std::int64_t> idx, std::vector<float> scores) {
+    out["scores"] = Tensor(DType::f32, {1, 1, 3});
+    out["indices"] = Tensor(DType::i64, {1, 1, 3});
+    std::copy(idx.begin(), idx.end(), out["indices"].data<std::int64_t>());
+    std::copy(scores.begin(), scores.end(), out["scores"].data<float>());
+    return op->compare(in, out, ref, p, op->tolerance(DType::f32));
+  }
+};
+
+TEST(PkmCompare, ReferenceBreaksTiesBySmallerIndex) {
+  Hand h;
+  const std::int64_t* ri = h.ref["indices"].data<std::int64_t>();
+  EXPECT_EQ(ri[0], 0);
+  EXPECT_EQ(ri[1], 3);
+  EXPECT_EQ(ri[2], 1);
+}
+
+TEST(PkmCompare, ExactAnswerPassesWithoutTies) {
+  Hand h;
+  Agreement a = h.compare({0, 3, 1}, {3, 3, 2.5f});
+  EXPECT_TRUE(a.passed) << a.first_mismatch;
+  EXPECT_EQ(a.ties, 0);
+  EXPECT_EQ(a.elements, 6);
+}
+
+TEST(PkmCompare, TiedIndicesAreAcceptedAndCounted) {
+  Hand h;
+  Agreement a = h.compare({3, 0, 4}, {3, 3, 2.5f});  // both ties swapped / replaced
+  EXPECT_TRUE(a.passed) << a.first_mismatch;
+  EXPECT_EQ(a.ties, 1);  // one (token, head) row had ties
+}
+
+TEST(PkmCompare, WrongIndexFailsAndIsNamed) {
+  Hand h;
+  Agreement a = h.compare({0, 3, 2}, {3, 3, 1});  // index 2 scores 1, not 2.5
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.first_mismatch.find("indices[0, 0, 2]: got 2"), std::string::npos)
+      << a.first_mismatch;
+}
+
+TEST(PkmCompare, RepeatedIndexFails) {
+  Hand h;
+  Agreement a = h.compare({0, 0, 1}, {3, 3, 2.5f});  // 0 twice: its score ties, but it is one key
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.first_mismatch.find("repeated"), std::string::npos) << a.first_mismatch;
+}
+
+TEST(PkmCompare, WrongScoreFails) {
+  Hand h;
+  Agreement a = h.compare({0, 3, 1}, {3, 3, 2.501f});
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.first_mismatch.find("scores[0, 0, 2]"), std::string::npos) << a.first_mismatch;
+}
+
+TEST(PkmCompare, PoisonedOutputsFail) {
+  Hand h;
+  h.out["scores"] = Tensor(DType::f32, {1, 1, 3});
+  h.out["indices"] = Tensor(DType::i64, {1, 1, 3});
+  h.out["scores"].poison();
+  h.out["indices"].poison();
+  Agreement a = h.op->compare(h.in, h.out, h.ref, h.p, h.op->tolerance(DType::f32));
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.mismatches, 3);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Agreement b = h.compare({0, 3, 1}, {3, nan, 2.5f});
+  EXPECT_FALSE(b.passed);
+}
+
+}  // namespace
+}  // namespace opbench
