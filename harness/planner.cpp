@@ -106,6 +106,19 @@ std::map<std::string, std::string> axes_from_inputs(const Op& op, const Selectio
   return fixed;
 }
 
+// "" when the point's `dist` is one of the op's own scenarios (or the op has none), else why not.
+std::string dist_not_a_scenario(const Op& op, const Params& p) {
+  const Axis* axis = op.find_axis("dist");
+  if (axis == nullptr || !p.has("dist")) return "";
+  std::vector<std::string> mine;
+  for (const auto& list : {axis->quick, axis->full}) {
+    for (const auto& v : list) add_unique(mine, v);
+  }
+  if (std::find(mine.begin(), mine.end(), p.str("dist")) != mine.end()) return "";
+  return "dist '" + p.str("dist") + "' is not a scenario of " + op.full_name() +
+         " (its: " + join(mine) + ")";
+}
+
 void check_input_shapes(const Op& op, const Selection& sel, const DataProvider& data,
                         const Params& p) {
   for (const auto& [tensor, path] : sel.inputs) {
@@ -168,6 +181,19 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
     }
   }
 
+  // `dist` values: each family names its own scenarios on its dist axis (norm: the generic
+  // distributions; scan: near_one, ...). A value no selected op knows is an error; a value only
+  // some ops know skips the others' points, with the reason.
+  std::vector<std::string> known_dists;
+  for (const Op* op : ops) {
+    if (const Axis* d = op->find_axis("dist")) {
+      for (const auto& list : {d->quick, d->full}) {
+        for (const auto& v : list) add_unique(known_dists, v);
+      }
+    }
+  }
+  bool dist_override_used = false;
+
   const double memory = static_cast<double>(available_memory_bytes());
   const BackendStatus cuda = cuda_status();
   std::vector<CasePlan> plan;
@@ -185,17 +211,10 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
         } else if (auto ov = sel.axis_overrides.find(axis.name); ov != sel.axis_overrides.end()) {
           auto v = parse_axis_values(axis, ov->second);
           if (axis.name == "dist") {
-            // The generic distributions, plus the scenarios the op defines on its own dist axis.
-            auto known = data.distributions();
-            for (const auto& list : {axis.quick, axis.full}) {
-              for (const auto& d : list) {
-                if (std::find(known.begin(), known.end(), d) == known.end()) known.push_back(d);
-              }
-            }
             for (const auto& d : v) {
-              if (std::find(known.begin(), known.end(), d) == known.end()) {
+              if (std::find(known_dists.begin(), known_dists.end(), d) == known_dists.end()) {
                 throw UsageError("axis 'dist': unknown distribution '" + d +
-                                 "'; known: " + join(known));
+                                 "' for the selected ops; known: " + join(known_dists));
               }
             }
           }
@@ -215,14 +234,22 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
           p.set(op->axes[a].name, values[a][rest / stride]);
           rest %= stride;
         }
-        if (op->validate) {
+        const std::string point_skip = dist_not_a_scenario(*op, p);
+        if (point_skip.empty() && p.has("dist") && sel.axis_overrides.count("dist")) {
+          dist_override_used = true;
+        }
+        if (!point_skip.empty()) {
+          // Listed, not run: this family has no such scenario.
+        } else if (op->validate) {
           if (std::string why = op->validate(p); !why.empty()) {
             throw UsageError(op->full_name() + " at " + p.path() + ": " + why);
           }
         }
-        for (const auto& t : op->tensors) shape_numel(op->shape_of(t, p));  // overflow check
-        check_input_shapes(*op, sel, data, p);
-        double need = host_bytes_needed(*op, p, dtype);
+        if (point_skip.empty()) {
+          for (const auto& t : op->tensors) shape_numel(op->shape_of(t, p));  // overflow check
+          check_input_shapes(*op, sel, data, p);
+        }
+        double need = point_skip.empty() ? host_bytes_needed(*op, p, dtype) : 0;
         if (memory > 0 && need > 0.9 * memory) {
           throw UsageError(op->full_name() + " at " + p.path() + " needs " + format_bytes(need) +
                            " of memory; this machine has " + format_bytes(memory) +
@@ -243,7 +270,8 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
           c.dataset_key = key;
           c.name = op->full_name() + "/" + impl.name + "/" + std::string(dtype_name(dtype)) +
                    (p.items().empty() ? "" : "/" + p.path());
-          if (impl.unsupported) c.skip_reason = impl.unsupported(p);
+          c.skip_reason = point_skip;
+          if (c.skip_reason.empty() && impl.unsupported) c.skip_reason = impl.unsupported(p);
           if (c.skip_reason.empty() && impl.backend == "cuda" && !cuda.available) {
             c.skip_reason = cuda.detail;
           }
@@ -251,6 +279,9 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
         }
       }
     }
+  }
+  if (sel.axis_overrides.count("dist") && !dist_override_used && !plan.empty()) {
+    throw UsageError("axis 'dist': " + plan.front().skip_reason);
   }
   if (plan.empty()) {
     throw UsageError(

@@ -219,3 +219,49 @@ TEST(Scenarios, InputDistAndPrepareInputsShapeTheGeneratedData) {
 
 }  // namespace
 }  // namespace opbench
+
+namespace opbench {
+namespace {
+
+TEST(Scenarios, ADistOnlySomeOpsKnowSkipsTheOthersAndOneNoOpKnowsIsRefused) {
+  RowCounter counter;
+  Op generic = row_op(&counter);
+  generic.sample_axis.clear();
+  Op scenario = generic;
+  scenario.name = "scenario";
+  scenario.axes.back() = Axis{"dist", Axis::Kind::text, {"all_ones"}, {"all_ones"}, ""};
+  scenario.input_dist = [](const TensorDecl& t, const std::string&) -> std::string {
+    return t.name == "x" ? "constant(1)" : "";
+  };
+  Registry reg;
+  reg.add_op(generic);
+  reg.add_op(scenario);
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.axis_overrides["tokens"] = "3";
+  sel.axis_overrides["dist"] = "all_ones";
+  auto plan = plan_cases(reg, sel, data);
+  int skipped = 0, planned = 0;
+  for (const auto& c : plan) {
+    if (c.op->name == "twice") {
+      EXPECT_NE(c.skip_reason.find("dist 'all_ones' is not a scenario of toy/twice"),
+                std::string::npos)
+          << c.skip_reason;
+      ++skipped;
+    } else {
+      EXPECT_EQ(c.skip_reason, "") << c.name;
+      ++planned;
+    }
+  }
+  EXPECT_GT(skipped, 0);
+  EXPECT_GT(planned, 0);
+
+  sel.ops = {"twice"};  // the only selected op has no such scenario: an error, not a silent skip
+  EXPECT_THROW(plan_cases(reg, sel, data), UsageError);
+  sel.ops.clear();
+  sel.axis_overrides["dist"] = "bogus";
+  EXPECT_THROW(plan_cases(reg, sel, data), UsageError);
+}
+
+}  // namespace
+}  // namespace opbench

@@ -162,7 +162,8 @@ TEST(ScanSuite, BadPointsAreRefusedWithOneLine) {
     plan_cases(reg, sel, data);
     FAIL() << "dist=normal was accepted for linear_scan";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("not a scan scenario"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown distribution 'normal'"), std::string::npos)
+        << e.what();
   }
 }
 
