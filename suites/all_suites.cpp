@@ -27,6 +27,7 @@ void register_all_suites(Registry& reg) {
 #endif
   register_norm_suite(reg);
   register_scan_suite(reg);
+  register_fff_suite(reg);
   register_pkm_suite(reg);
 }
 

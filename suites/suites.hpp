@@ -6,6 +6,7 @@ namespace opbench {
 
 void register_norm_suite(Registry& reg);
 void register_scan_suite(Registry& reg);
+void register_fff_suite(Registry& reg);
 void register_pkm_suite(Registry& reg);
 
 // Every suite, plus the status of each backend and peer (available here, or why not).
