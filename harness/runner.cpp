@@ -4,6 +4,7 @@
 #include "harness/runner.hpp"
 
 #include <cblas.h>
+#include <malloc.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -281,6 +282,12 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
                     const DataProvider& data, const Selection& sel, const RunOptions& options) {
   (void)reg;
   RunResult result;
+  // Cases allocate and poison outputs and inputs of up to hundreds of MiB one after another.
+  // glibc hands such blocks back to the kernel on free and maps them fresh the next time, so
+  // every case paid the page faults of first touch again (most of a quick run's wall time);
+  // kept in the heap, the next case reuses pages that are already mapped.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   result.threads = options.threads > 0 ? options.threads : hardware_threads();
   omp_set_num_threads(result.threads);
   openblas_set_num_threads(result.threads);
