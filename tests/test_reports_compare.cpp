@@ -666,7 +666,9 @@ json run_with_test_impl(int repeat) {
   reg.add_impl("norm", "layernorm", test);
   opbench::Selection sel;
   sel.ops = {"layernorm"};
-  sel.impls = {"cpu.plain", "cpu.fast", "cpu.test"};
+  // Single-threaded kernels only: their timing thread's CPU time does not move with the load of
+  // other tests running beside this one (ctest -j), where cpu.fast's OpenMP threads would.
+  sel.impls = {"cpu.plain", "cpu.test"};
   sel.axis_overrides = {{"rows", "16"}, {"cols", "1024"}};
   opbench::datasets::SeededDataProvider data;
   auto plan = opbench::plan_cases(reg, sel, data);
@@ -701,7 +703,7 @@ TEST(CompareEndToEnd, ASlowedImplementationIsExactlyTheCaseFlagged) {
   options.threshold = 1.0;
   options.cpu_time = true;
   rep::Comparison cmp = rep::compare_runs(base, slow, options);
-  ASSERT_GE(cmp.cases.size(), 3u);
+  ASSERT_EQ(cmp.cases.size(), 2u);  // cpu.plain, cpu.test
   for (const auto& c : cmp.cases) {
     SCOPED_TRACE(c.now->name);
     EXPECT_EQ(c.base->times.size(), 9u);
