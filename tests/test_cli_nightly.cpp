@@ -18,80 +18,14 @@
 #include <string>
 #include <vector>
 
-#ifndef OPBENCH_BINARY
-#error "OPBENCH_BINARY must name the built opbench executable"
-#endif
+#include "tests/cli_test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err, command;
-};
-
-std::ostream& operator<<(std::ostream& os, const Outcome& r) {
-  return os << "command: " << r.command << "\n  code=" << r.code << "\n  stdout:\n"
-            << r.out << "\n  stderr:\n"
-            << r.err;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-bool contains(const std::string& s, const std::string& needle) {
-  return s.find(needle) != std::string::npos;
-}
-
-// Replaces the repetitions of every case by a tight, known spread around their median (+0..4%),
-// so that a copy with one kernel scaled by a known factor is a clean signal however noisy the
-// machine that ran the tests was. The structure of the report stays as the real run wrote it.
-void tidy_times(json& doc) {
-  std::map<std::string, std::vector<json*>> runs;
-  for (json& e : doc["benchmarks"]) {
-    if (e.value("run_type", "") == "iteration") runs[e.value("run_name", "")].push_back(&e);
-  }
-  for (auto& [name, entries] : runs) {
-    std::vector<double> t;
-    for (json* e : entries) t.push_back((*e)["real_time"].get<double>());
-    std::sort(t.begin(), t.end());
-    double median = t[t.size() / 2];
-    for (std::size_t k = 0; k < entries.size(); ++k) {
-      (*entries[k])["real_time"] = median * (1 + 0.01 * static_cast<double>(k));
-    }
-  }
-}
-
-Outcome opbench(const fs::path& cwd, const std::vector<std::string>& args) {
-  Outcome r;
-  r.command = "opbench";
-  std::string cmd = "cd " + quote(cwd.string()) + " && " + quote(OPBENCH_BINARY);
-  for (const auto& a : args) {
-    cmd += " " + quote(a);
-    r.command += " " + a;
-  }
-  cmd += " >" + quote((cwd / ".out").string()) + " 2>" + quote((cwd / ".err").string()) +
-         " </dev/null";
-  int status = std::system(cmd.c_str());
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(cwd / ".out");
-  r.err = read_text(cwd / ".err");
-  return r;
-}
+using namespace cli_test;
 
 std::vector<std::string> stored_runs(const fs::path& dir) {
   std::vector<std::string> out;
