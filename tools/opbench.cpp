@@ -28,8 +28,8 @@ const char* const kUsage =
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
     "\n"
-    "exit codes: 0 all good, 1 an implementation failed agreement (compare, nightly: a regression),\n"
-    "2 bad usage or bad input\n";
+    "exit codes: 0 all good, 1 an implementation failed agreement (compare, nightly: a\n"
+    "regression), 2 bad usage or bad input\n";
 
 int dispatch(int argc, char** argv) {
   using namespace opbench::cli;
