@@ -23,6 +23,7 @@
 #include "reports/json_report.hpp"
 #include "reports/statistics.hpp"
 #include "suites/suites.hpp"
+#include "tests/report_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -99,25 +100,7 @@ json make_report(const std::vector<CaseSpec>& cases, int reps, double noise, uns
       {"context", {{"date", "2026-11-23T03:00:00+00:00"}, {"host_name", "vm"}, {"num_cpus", 2}}},
       {"benchmarks", benchmarks},
       {"opbench",
-       {{"schema_version", 1},
-        {"tool", "opbench"},
-        {"tool_version", "0.1.0"},
-        {"git", {{"commit", commit}, {"dirty", false}}},
-        {"build",
-         {{"compiler", "GNU 12.2.0"},
-          {"cxx_flags", "-O3"},
-          {"build_type", "Release"},
-          {"native", true},
-          {"blas", "libopenblas.so"},
-          {"cuda", ""},
-          {"onednn", ""}}},
-        {"devices", {"cpu: " + cpu + ", 2 threads, OMP_WAIT_POLICY=passive"}},
-        {"threads", 2},
-        {"timed", true},
-        {"command_line", "opbench run"},
-        {"ceilings", json::array()},
-        {"datasets", json::object()},
-        {"cases", opcases}}}};
+       report_fixtures::opbench_block(commit, cpu, "opbench run", json::array(), opcases)}};
 }
 
 std::vector<CaseSpec> three_kernels(double fast_us = 200) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "reports/html_report.hpp"
+#include "tests/report_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -85,50 +86,33 @@ json make_report(const std::string& date, double fast_factor, const std::string&
       }
     }
   }
+  // This run's ceilings: a small and a large copy, and an SGEMM.
+  const json ceilings = json::array({{{"backend", "cpu"},
+                                      {"kind", "copy"},
+                                      {"bytes", 2129920.0},
+                                      {"flops", nullptr},
+                                      {"seconds", 2129920.0 / 70e9},
+                                      {"gbps", 70.0},
+                                      {"gflops", nullptr}},
+                                     {{"backend", "cpu"},
+                                      {"kind", "copy"},
+                                      {"bytes", 33587200.0},
+                                      {"flops", nullptr},
+                                      {"seconds", 33587200.0 / 20e9},
+                                      {"gbps", 20.0},
+                                      {"gflops", nullptr}},
+                                     {{"backend", "cpu"},
+                                      {"kind", "sgemm"},
+                                      {"bytes", nullptr},
+                                      {"flops", 2147483648.0},
+                                      {"seconds", 2147483648.0 / 100e9},
+                                      {"gbps", nullptr},
+                                      {"gflops", 100.0}}});
   return {
       {"context", {{"date", date}, {"host_name", "vm"}, {"num_cpus", 2}, {"mhz_per_cpu", 2096}}},
       {"benchmarks", benchmarks},
-      {"opbench",
-       {{"schema_version", 1},
-        {"tool", "opbench"},
-        {"tool_version", "0.1.0"},
-        {"git", {{"commit", commit}, {"dirty", false}}},
-        {"build",
-         {{"compiler", "GNU 12.2.0"},
-          {"cxx_flags", "-O3"},
-          {"build_type", "Release"},
-          {"native", true},
-          {"blas", "libopenblas.so"},
-          {"cuda", ""},
-          {"onednn", ""}}},
-        {"devices", {"cpu: " + cpu + ", 2 threads, OMP_WAIT_POLICY=passive"}},
-        {"threads", 2},
-        {"timed", true},
-        {"command_line", "opbench run --repetitions 5"},
-        {"ceilings",
-         {{{"backend", "cpu"},
-           {"kind", "copy"},
-           {"bytes", 2129920.0},
-           {"flops", nullptr},
-           {"seconds", 2129920.0 / 70e9},
-           {"gbps", 70.0},
-           {"gflops", nullptr}},
-          {{"backend", "cpu"},
-           {"kind", "copy"},
-           {"bytes", 33587200.0},
-           {"flops", nullptr},
-           {"seconds", 33587200.0 / 20e9},
-           {"gbps", 20.0},
-           {"gflops", nullptr}},
-          {{"backend", "cpu"},
-           {"kind", "sgemm"},
-           {"bytes", nullptr},
-           {"flops", 2147483648.0},
-           {"seconds", 2147483648.0 / 100e9},
-           {"gbps", nullptr},
-           {"gflops", 100.0}}}},
-        {"datasets", json::object()},
-        {"cases", cases}}}};
+      {"opbench", report_fixtures::opbench_block(commit, cpu, "opbench run --repetitions 5",
+                                                 ceilings, cases)}};
 }
 
 std::size_t count_of(const std::string& text, const std::string& needle) {

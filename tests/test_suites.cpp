@@ -12,6 +12,7 @@
 #include "harness/runner.hpp"
 #include "kernels/cpu/norm_fast.hpp"
 #include "suites/suites.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
@@ -24,11 +25,7 @@ struct NormCase {
 };
 
 RunResult check(Registry& reg, const Selection& sel) {
-  datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, sel, data);
-  RunOptions opt;
-  opt.time = false;
-  return run_cases(reg, plan, data, sel, opt);
+  return test_support::check_selection(reg, sel);
 }
 
 class NormAgreement : public ::testing::TestWithParam<NormCase> {};

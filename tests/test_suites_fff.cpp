@@ -18,16 +18,13 @@
 #include "reference/fff.hpp"
 #include "suites/common.hpp"
 #include "suites/suites.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
 
 RunResult check(Registry& reg, const Selection& sel) {
-  datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, sel, data);
-  RunOptions opt;
-  opt.time = false;
-  return run_cases(reg, plan, data, sel, opt);
+  return test_support::check_selection(reg, sel);
 }
 
 struct FffCase {

@@ -13,17 +13,13 @@
 #include "harness/errors.hpp"
 #include "harness/runner.hpp"
 #include "suites/suites.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
 
 RunResult check(const Registry& reg, const Selection& sel, bool full_check = false) {
-  datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, sel, data);
-  RunOptions opt;
-  opt.time = false;
-  opt.full_check = full_check;
-  return run_cases(reg, plan, data, sel, opt);
+  return test_support::check_selection(reg, sel, full_check);
 }
 
 Registry all_suites() {

@@ -11,6 +11,7 @@
 #include "harness/errors.hpp"
 #include "harness/runner.hpp"
 #include "suites/suites.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
@@ -25,11 +26,7 @@ RunResult check(const std::string& op, const std::map<std::string, std::string>&
   sel.ops = {op};
   sel.axis_overrides = axes;
   if (!impls.empty()) sel.impls = {impls};
-  datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, sel, data);
-  RunOptions opt;
-  opt.time = false;
-  return run_cases(reg, plan, data, sel, opt);
+  return test_support::check_selection(reg, sel);
 }
 
 // Every non-reference case ran; `expect_pass(case)` says whether it must pass agreement.
