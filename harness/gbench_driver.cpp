@@ -9,6 +9,21 @@ namespace opbench {
 
 namespace {
 std::string g_filter;
+int g_repetitions = 1;
+int g_interleaving = -1;
+bool g_aggregates_only = false;
+
+// A Google Benchmark boolean flag's value: "--flag" alone or =true/1/yes is true.
+bool flag_true(const std::string& flag) {
+  const auto eq = flag.find('=');
+  if (eq == std::string::npos) return true;
+  const std::string v = flag.substr(eq + 1);
+  return v == "true" || v == "1" || v == "yes" || v == "on";
+}
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 double to_seconds(double value, const std::string& unit) {
   if (unit == "ns") return value * 1e-9;
@@ -23,7 +38,23 @@ void init_gbench(const std::vector<std::string>& flags) {
   static std::vector<std::string> args;
   args = {"opbench"};
   g_filter.clear();
+  g_repetitions = 1;
+  g_interleaving = -1;
+  g_aggregates_only = false;
   for (const auto& f : flags) {
+    if (starts_with(f, "--benchmark_repetitions=")) {
+      try {
+        g_repetitions = std::stoi(f.substr(std::string("--benchmark_repetitions=").size()));
+      } catch (const std::exception&) {
+        g_repetitions = 0;
+      }
+      if (g_repetitions < 1) throw UsageError(f + ": repetitions must be a positive integer");
+    }
+    if (starts_with(f, "--benchmark_enable_random_interleaving")) {
+      g_interleaving = flag_true(f) ? 1 : 0;
+      continue;  // opbench interleaves across its own cases (one benchmark per Google run)
+    }
+    if (starts_with(f, "--benchmark_report_aggregates_only")) g_aggregates_only = flag_true(f);
     if (f.rfind("--benchmark_out", 0) == 0) {
       throw UsageError(f + ": opbench writes the report itself; use --json FILE");
     }
@@ -50,6 +81,18 @@ std::string gbench_filter() {
   return g_filter;
 }
 
+int gbench_repetitions() {
+  return g_repetitions;
+}
+
+int gbench_random_interleaving() {
+  return g_interleaving;
+}
+
+bool gbench_aggregates_only() {
+  return g_aggregates_only;
+}
+
 bool gbench_filter_matches(const std::string& filter, const std::string& name) {
   if (filter.empty() || filter == "all") return true;
   bool negate = filter[0] == '-';
@@ -58,10 +101,12 @@ bool gbench_filter_matches(const std::string& filter, const std::string& name) {
 }
 
 GbenchResult run_gbench(const std::string& name, ClockKind clock,
-                        const std::function<void(benchmark::State&)>& body, int repetitions) {
+                        const std::function<void(benchmark::State&)>& body, int repetitions,
+                        std::int64_t iterations) {
   benchmark::ClearRegisteredBenchmarks();
   auto* b = benchmark::RegisterBenchmark(name.c_str(), body);
   if (repetitions > 0) b->Repetitions(repetitions);
+  if (iterations > 0) b->Iterations(iterations);
   if (clock == ClockKind::manual_time) {
     b->UseManualTime();
   } else {

@@ -72,6 +72,8 @@ struct RunResult {
   std::vector<std::string> devices;  // "cpu: AMD EPYC ...", "cuda:0: NVIDIA H100 ..."
   int threads = 1;
   bool timed = true;  // false for `opbench check`
+  // Repetitions taken in rounds across the cases (RunOptions::interleave), not back to back.
+  bool interleaved = false;
   std::string command_line;
 };
 

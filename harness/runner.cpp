@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <sstream>
 
 #include "harness/build_info.hpp"
@@ -24,6 +25,7 @@
 #include "harness/device.hpp"
 #include "harness/errors.hpp"
 #include "harness/gbench_driver.hpp"
+#include "harness/repetitions.hpp"
 #include "harness/sampling.hpp"
 #include "harness/timing.hpp"
 
@@ -70,8 +72,11 @@ std::string input_spec(const Op& op, const TensorDecl& t, const Params& p) {
   return t.dist == "$dist" ? dist : t.dist;
 }
 
-Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selection& sel,
-                     const RunOptions& options) {
+// The inputs of a case's dataset, generated or read from the user's files, prepared for the op's
+// scenario, with their records (source, dist, seed). Timing rounds after the first call it
+// again: the same seeds give the same values, in freshly allocated buffers.
+Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection& sel,
+                    const RunOptions& options) {
   Dataset d;
   d.key = c.dataset_key;
   d.record.key = c.dataset_key;
@@ -97,12 +102,20 @@ Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selectio
     records.push_back(rec);
   }
   if (op.prepare_inputs && !user_input) op.prepare_inputs(d.inputs, c.params);
-  for (auto& rec : records) {
+  d.record.tensors = std::move(records);
+  return d;
+}
+
+// The inputs, their checksums, the sample and the float64 reference outputs.
+Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selection& sel,
+                     const RunOptions& options) {
+  Dataset d = make_inputs(c, data, sel, options);
+  const Op& op = *c.op;
+  for (auto& rec : d.record.tensors) {
     const Tensor& x = d.inputs.at(rec.name);
     rec.dtype = std::string(dtype_name(x.dtype()));
     rec.shape = x.shape();
     rec.checksum = data.checksum(x);
-    d.record.tensors.push_back(rec);
   }
   if (!options.full_check) {
     d.sample = choose_sample(op, c.params, options.reference_budget_flops,
@@ -233,7 +246,7 @@ class Dumper {
 // Times `kernel` as one Google Benchmark run. A kernel that throws ends its benchmark with
 // SkipWithError and leaves the message in `error`; it never escapes into Google Benchmark.
 GbenchResult time_kernel(const std::string& name, TimingStrategy& timing, BoundKernel& kernel,
-                         std::string& error, int repetitions = 0) {
+                         std::string& error, int repetitions = 0, std::int64_t iterations = 0) {
   return run_gbench(
       name, timing.manual_time() ? ClockKind::manual_time : ClockKind::real_time,
       [&](benchmark::State& st) {
@@ -244,7 +257,7 @@ GbenchResult time_kernel(const std::string& name, TimingStrategy& timing, BoundK
           st.SkipWithError(error.c_str());
         }
       },
-      repetitions);
+      repetitions, iterations);
 }
 
 nlohmann::json synthetic_context() {
@@ -275,6 +288,68 @@ class Progress {
   bool on_;
   std::size_t total_;
 };
+
+// A timed case whose repetitions are taken in rounds (RunOptions::interleave).
+struct InterleavedCase {
+  std::size_t plan_index = 0;
+  std::size_t record_index = 0;  // in RunResult::cases
+  std::int64_t iterations = 0;   // found by Google Benchmark in the first round, then fixed
+  std::vector<nlohmann::json> runs;
+  bool failed = false;
+};
+
+// Rounds 2..N of interleaved timing: each round visits the timed datasets in a seeded random
+// order and times one repetition of each of their cases (also in random order). Inputs are made
+// again each round, so every case has only its own data alive, as in the first round.
+void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider& data,
+                           const Selection& sel, const RunOptions& options, int repetitions,
+                           std::vector<InterleavedCase>& timed, RunResult& result) {
+  std::vector<std::vector<std::size_t>> groups;  // indices into `timed`, one group per dataset
+  for (std::size_t t = 0; t < timed.size(); ++t) {
+    if (timed[t].failed) continue;
+    const std::string& key = plan[timed[t].plan_index].dataset_key;
+    if (groups.empty() || plan[timed[groups.back().front()].plan_index].dataset_key != key) {
+      groups.emplace_back();
+    }
+    groups.back().push_back(t);
+  }
+  Progress progress(options.progress, static_cast<std::size_t>(repetitions));
+  for (int round = 1; round < repetitions; ++round) {
+    progress.show(static_cast<std::size_t>(round), "timing round", "of every case");
+    std::mt19937_64 rng(
+        mix64(options.seed ^ (0x726f756e64ULL + static_cast<std::uint64_t>(round))));
+    std::shuffle(groups.begin(), groups.end(), rng);
+    for (auto& group : groups) {
+      std::shuffle(group.begin(), group.end(), rng);
+      std::optional<Dataset> inputs;
+      for (std::size_t t : group) {
+        InterleavedCase& tc = timed[t];
+        if (tc.failed) continue;
+        const CasePlan& c = plan[tc.plan_index];
+        std::string error;
+        try {
+          if (!inputs) inputs = make_inputs(c, data, sel, options);
+          TensorMap outputs = allocate_outputs(c);
+          auto kernel = c.impl->bind(inputs->inputs, outputs, c.params);
+          auto timing = make_timing(c.impl->backend);
+          auto r = time_kernel(c.name, *timing, *kernel, error, 1, tc.iterations);
+          if (error.empty() && r.benchmarks.size() == 1) {
+            tc.runs.push_back(std::move(r.benchmarks[0]));
+            continue;
+          }
+          if (error.empty()) error = "Google Benchmark returned no single repetition";
+          tc.runs = r.benchmarks;
+        } catch (const std::exception& e) {
+          error = e.what();
+          tc.runs.clear();
+        }
+        tc.failed = true;
+        result.cases[tc.record_index].error =
+            "repetition " + std::to_string(round + 1) + ": " + error;
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -352,6 +427,14 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
     }
   }
 
+  // Interleaved repetitions: the first in this loop, right after the check; the others in rounds.
+  const int repetitions = options.time ? gbench_repetitions() : 1;
+  const int interleaving_flag = options.time ? gbench_random_interleaving() : -1;
+  const bool interleave =
+      repetitions > 1 && (interleaving_flag >= 0 ? interleaving_flag == 1 : options.interleave);
+  std::vector<InterleavedCase> interleaved;
+  result.interleaved = interleave;
+
   Dumper dumper(options.dump_dir, data);
   std::optional<Dataset> dataset;
   Progress progress(options.progress, plan.size());
@@ -415,15 +498,35 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
       progress.show(i, "timing", c.name);
       auto timing = make_timing(c.impl->backend);
       std::string error;
-      auto r = time_kernel(c.name, *timing, *kernel, error);
+      auto r = time_kernel(c.name, *timing, *kernel, error, interleave ? 1 : 0);
       if (!error.empty()) rec.error = error;
       if (!have_context) {
         result.gbench["context"] = r.context;
         have_context = true;
       }
-      for (auto& b : r.benchmarks) result.gbench["benchmarks"].push_back(std::move(b));
+      if (interleave) {
+        InterleavedCase tc;
+        tc.plan_index = i;
+        tc.record_index = result.cases.size();
+        tc.failed = !error.empty() || r.benchmarks.size() != 1;
+        if (!tc.failed) tc.iterations = r.benchmarks[0].value("iterations", std::int64_t{0});
+        tc.runs = std::move(r.benchmarks);
+        interleaved.push_back(std::move(tc));
+      } else {
+        for (auto& b : r.benchmarks) result.gbench["benchmarks"].push_back(std::move(b));
+      }
     }
     result.cases.push_back(rec);
+  }
+  if (interleave) {
+    dataset.reset();
+    time_remaining_rounds(plan, data, sel, options, repetitions, interleaved, result);
+    for (const auto& tc : interleaved) {
+      const bool manual = make_timing(plan[tc.plan_index].impl->backend)->manual_time();
+      append_repetitions(tc.runs,
+                         plan[tc.plan_index].name + (manual ? "/manual_time" : "/real_time"),
+                         gbench_aggregates_only(), result.gbench["benchmarks"]);
+    }
   }
   return result;
 }

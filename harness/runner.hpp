@@ -33,6 +33,12 @@ struct RunOptions {
   // the op's sample axis (about one second of float64 reference per dataset).
   double reference_budget_flops = 1e9;
   bool full_check = false;  // --full-check: never sample
+  // With repetitions > 1, take one repetition of every case per round, rounds in a seeded random
+  // order, instead of a case's repetitions back to back: the spread of a case's repetitions then
+  // holds the machine's drift over the whole run, which two separate runs also differ by, so
+  // `opbench compare` does not call drift a change (Google Benchmark's random interleaving).
+  // --benchmark_enable_random_interleaving=false|true overrides it.
+  bool interleave = true;
 };
 
 // One (op, impl, dtype, parameter point).

@@ -400,6 +400,7 @@ json build_report(const RunResult& run) {
   ob["devices"] = run.devices;
   ob["threads"] = run.threads;
   ob["timed"] = run.timed;
+  ob["interleaved"] = run.interleaved;
   ob["command_line"] = run.command_line;
   json ceilings = json::array();
   for (const Ceiling& c : run.ceilings) ceilings.push_back(ceiling_json(c));

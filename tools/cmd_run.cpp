@@ -41,7 +41,7 @@ int cmd_run(const Args& args, bool time) {
   int repetitions = 0, threads = 0;
   double min_time = 0;
   std::uint64_t seed = 1;
-  bool full_check = false;
+  bool full_check = false, no_interleave = false;
   desc.add_options()("help,h", po::bool_switch(&help), "this help");
   sel.add_to(desc, true, true);
   desc.add_options()("json", po::value(&json),
@@ -55,7 +55,11 @@ int cmd_run(const Args& args, bool time) {
       "seeded sample of rows is checked by default (the report records the sample)");
   if (time) {
     desc.add_options()("repetitions", po::value(&repetitions),
-                       "repetitions of each case (median and noise)")(
+                       "repetitions of each case (median and noise); they are taken in rounds "
+                       "over all cases, in a seeded random order, so each case's spread holds "
+                       "the machine's drift during the run")(
+        "no-interleave", po::bool_switch(&no_interleave),
+        "take each case's repetitions back to back instead (the spread then misses drift)")(
         "min-time", po::value(&min_time), "minimum seconds per case (default 0.1 quick, 0.5 full)");
   }
   std::vector<std::string> gbench_flags;
@@ -82,6 +86,7 @@ int cmd_run(const Args& args, bool time) {
   options.threads = threads;
   options.seed = seed;
   options.full_check = full_check;
+  options.interleave = !no_interleave;
   options.progress = isatty(STDERR_FILENO);
   options.command_line = quote_args(args, time);
   if (time) {
