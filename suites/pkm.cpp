@@ -346,6 +346,16 @@ void register_bruteforce_topk(Registry& reg) {
       [](cpu::fast::BruteforceTopk& k, const TensorMap& i, TensorMap& o) {
         k.run(in32(i, "q"), out32(o, "scores"), out_index(o, "indices"));
       }));
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu =
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::bruteforce_topk(i.at("q").data<float>(), i.at("k1").data<float>(),
+                              i.at("k2").data<float>(), o.at("scores").data<float>(),
+                              o.at("indices").data<std::int64_t>(), dims_of(p));
+      });
+  gpu.unsupported = [](const Params& p) { return cuda::bruteforce_topk_unsupported(dims_of(p)); };
+  op.impls.push_back(std::move(gpu));
+#endif
 #ifdef OPBENCH_HAVE_FAISS
   Impl faiss = stateful_impl<faiss_peer::FlatTopk>(
       "faiss",
@@ -380,6 +390,15 @@ pkm::LayerWeights layer_weights_f32(const TensorMap& i) {
           in32(i, "bn_var"), in32(i, "bn_gamma"), in32(i, "bn_beta"),
           in32(i, "k1"),     in32(i, "k2"),       in32(i, "values")};
 }
+
+#ifdef OPBENCH_HAVE_CUDA
+// The same weights as device pointers, for cuda.fast.
+pkm::LayerWeights layer_weights_device(const DeviceTensorMap& i) {
+  auto f = [&i](const char* name) -> const float* { return i.at(name).data<float>(); };
+  return {f("w"),       f("b"),  f("bn_mean"), f("bn_var"), f("bn_gamma"),
+          f("bn_beta"), f("k1"), f("k2"),      f("values")};
+}
+#endif
 
 // The layer's indices are checked like a search's (ties accepted); for a token where a tie was
 // accepted, the expected y is the reference's readout of the implementation's own choice.
@@ -490,6 +509,16 @@ void register_pkm_layer(Registry& reg) {
       [](cpu::fast::PkmLayer& k, const TensorMap& i, TensorMap& o) {
         k.run(in32(i, "x"), layer_weights_f32(i), out32(o, "y"), out_index(o, "indices"));
       }));
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu =
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::pkm_layer(i.at("x").data<float>(), layer_weights_device(i), o.at("y").data<float>(),
+                        o.at("indices").data<std::int64_t>(), dims_of(p), p.i("din"), p.i("dv"),
+                        static_cast<float>(kEps));
+      });
+  gpu.unsupported = [](const Params& p) { return cuda::pkm_layer_unsupported(dims_of(p)); };
+  op.impls.push_back(std::move(gpu));
+#endif
   reg.add_op(std::move(op));
 }
 

@@ -19,6 +19,7 @@ constexpr int kScoreThreads = 256;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kMaxK = 256;
 constexpr int kMaxHalf = 512;
+constexpr int kMaxGridY = 65535;  // the largest grid dimension y of a launch
 
 // Sub-key scores: sub[side][head][token][j] = q_half(token, head) . key_side[head][j].
 __global__ void subkey_scores(const float* __restrict__ q, const float* __restrict__ k1,
@@ -164,6 +165,9 @@ std::string pkm_topk_unsupported(const pkm::Dims& d) {
   }
   if (d.k > kMaxK) {
     return "cuda.fast keeps each top-k list in shared memory: k <= " + std::to_string(kMaxK);
+  }
+  if (d.heads > kMaxGridY) {
+    return "cuda.fast scores each head in its own grid row: heads <= " + std::to_string(kMaxGridY);
   }
   return "";
 }

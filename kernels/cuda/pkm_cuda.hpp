@@ -1,8 +1,9 @@
 #pragma once
-// cuda.fast of the pkm family: the product-key search. Pointers are device pointers; the function
-// launches on the default stream and returns without synchronizing. Semantics and layout are
-// those of reference/pkm.hpp (kernels/cpu/pkm_types.hpp). Launch errors and unsupported shapes
-// are thrown as std::runtime_error / std::invalid_argument.
+// cuda.fast of the pkm family: the product-key search (pkm_cuda.cu), the brute-force search
+// (pkm_bruteforce_cuda.cu) and the memory layer (pkm_layer_cuda.cu). Pointers are device pointers;
+// every function launches on the default stream and returns without synchronizing. Semantics and
+// layout are those of reference/pkm.hpp (kernels/cpu/pkm_types.hpp). Launch errors and
+// unsupported shapes are thrown as std::runtime_error / std::invalid_argument.
 #include <cstdint>
 #include <string>
 
@@ -11,7 +12,7 @@
 namespace opbench::cuda {
 
 // Why this kernel cannot run a shape ("" when it can): it keeps a query half in shared memory
-// (dk <= 1024) and each top-k list in shared memory (k <= 256).
+// (dk <= 1024), each top-k list in shared memory (k <= 256), and one grid row per head.
 std::string pkm_topk_unsupported(const pkm::Dims& d);
 
 // 1. sub-key scores: a block scores 16 tokens' query halves (in shared memory) against all n
@@ -20,5 +21,27 @@ std::string pkm_topk_unsupported(const pkm::Dims& d);
 //    round takes the best head of the rows and advances that row).
 void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
               std::int64_t* indices, const pkm::Dims& d);
+
+// Why the brute force cannot run a shape ("" when it can): a warp holds a running top-k list in
+// registers (k <= 256), product keys are numbered with 32-bit integers (N < 2^31), and one grid
+// row per head.
+std::string bruteforce_topk_unsupported(const pkm::Dims& d);
+
+// The exact baseline: every one of the N product keys scored by its full dk-dimensional dot
+// product (key i * n + j is [k1_i ; k2_j], built in shared memory tile by tile, never stored
+// whole), as a tiled GEMM of 32 tokens against 128 keys per step. Each block streams one range of
+// keys for its tokens and keeps a running top-k per token; a second kernel merges the ranges.
+void bruteforce_topk(const float* q, const float* k1, const float* k2, float* scores,
+                     std::int64_t* indices, const pkm::Dims& d);
+
+// Why the memory layer cannot run a shape ("" when it can): its search is pkm_topk's.
+std::string pkm_layer_unsupported(const pkm::Dims& d);
+
+// The memory layer: q = BN(x W + b) (a tiled SGEMM with the inference batch normalization in its
+// epilogue) into device scratch, pkm_topk on those queries, then per token the softmax of each
+// head's k scores and the weighted sum of value rows over all heads. x[tokens, din],
+// y[tokens, dv], indices[tokens, heads, k].
+void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_t* indices,
+               const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps);
 
 }  // namespace opbench::cuda
