@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -298,12 +299,37 @@ struct InterleavedCase {
   bool failed = false;
 };
 
+// Inputs kept from the first round for the later ones, up to a memory budget: making them again
+// each round (the same seeds give the same values) took most of an interleaved run's time at
+// quick sizes. Datasets beyond the budget are made again.
+class KeptInputs {
+ public:
+  KeptInputs() {
+    budget_ = std::min<std::uint64_t>(available_memory_bytes() / 4, std::uint64_t{4} << 30);
+  }
+  void offer(const std::string& key, const TensorMap& inputs) {
+    std::uint64_t bytes = 0;
+    for (const auto& [name, t] : inputs) bytes += t.bytes();
+    if (used_ + bytes > budget_) return;
+    used_ += bytes;
+    kept_[key] = inputs;  // tensors are shared, not copied
+  }
+  const TensorMap* find(const std::string& key) const {
+    auto it = kept_.find(key);
+    return it == kept_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, TensorMap> kept_;
+  std::uint64_t used_ = 0, budget_ = 0;
+};
+
 // Rounds 2..N of interleaved timing: each round visits the timed datasets in a seeded random
-// order and times one repetition of each of their cases (also in random order). Inputs are made
-// again each round, so every case has only its own data alive, as in the first round.
+// order and times one repetition of each of their cases (also in random order).
 void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider& data,
                            const Selection& sel, const RunOptions& options, int repetitions,
-                           std::vector<InterleavedCase>& timed, RunResult& result) {
+                           const KeptInputs& kept, std::vector<InterleavedCase>& timed,
+                           RunResult& result) {
   std::vector<std::vector<std::size_t>> groups;  // indices into `timed`, one group per dataset
   for (std::size_t t = 0; t < timed.size(); ++t) {
     if (timed[t].failed) continue;
@@ -321,16 +347,20 @@ void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider
     std::shuffle(groups.begin(), groups.end(), rng);
     for (auto& group : groups) {
       std::shuffle(group.begin(), group.end(), rng);
-      std::optional<Dataset> inputs;
+      const TensorMap* inputs = kept.find(plan[timed[group.front()].plan_index].dataset_key);
+      std::optional<Dataset> made;
       for (std::size_t t : group) {
         InterleavedCase& tc = timed[t];
         if (tc.failed) continue;
         const CasePlan& c = plan[tc.plan_index];
         std::string error;
         try {
-          if (!inputs) inputs = make_inputs(c, data, sel, options);
+          if (!inputs) {
+            made = make_inputs(c, data, sel, options);
+            inputs = &made->inputs;
+          }
           TensorMap outputs = allocate_outputs(c);
-          auto kernel = c.impl->bind(inputs->inputs, outputs, c.params);
+          auto kernel = c.impl->bind(*inputs, outputs, c.params);
           auto timing = make_timing(c.impl->backend);
           auto r = time_kernel(c.name, *timing, *kernel, error, 1, tc.iterations);
           if (error.empty() && r.benchmarks.size() == 1) {
@@ -433,6 +463,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   const bool interleave =
       repetitions > 1 && (interleaving_flag >= 0 ? interleaving_flag == 1 : options.interleave);
   std::vector<InterleavedCase> interleaved;
+  KeptInputs kept;
   result.interleaved = interleave;
 
   Dumper dumper(options.dump_dir, data);
@@ -461,6 +492,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
     if (!dataset || dataset->key != c.dataset_key) {
       dataset.reset();  // free the previous dataset before making the next
       dataset = make_dataset(c, data, sel, options);
+      if (interleave) kept.offer(dataset->key, dataset->inputs);
       result.datasets.push_back(dataset->record);
       if (dumper.enabled()) dumper.dataset(c, *dataset);
     }
@@ -520,7 +552,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   }
   if (interleave) {
     dataset.reset();
-    time_remaining_rounds(plan, data, sel, options, repetitions, interleaved, result);
+    time_remaining_rounds(plan, data, sel, options, repetitions, kept, interleaved, result);
     for (const auto& tc : interleaved) {
       const bool manual = make_timing(plan[tc.plan_index].impl->backend)->manual_time();
       append_repetitions(tc.runs,
