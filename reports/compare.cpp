@@ -289,14 +289,16 @@ const char* verdict_name(Verdict v) {
   return "not timed";
 }
 
-Verdict judge(double change, const stats::UTest& test, const CompareOptions& options) {
+Verdict judge(double change, const stats::UTest& test, const CompareOptions& options,
+              double q_value) {
   if (!std::isfinite(change)) return Verdict::kNotTimed;
   if (std::abs(change) <= options.threshold) return Verdict::kUnchanged;
   if (test.method == stats::UMethod::kNone ||
       stats::smallest_p_value(test.n1, test.n2) > options.alpha) {
     return Verdict::kTooFewRepetitions;
   }
-  if (test.p_value >= options.alpha) return Verdict::kUnchanged;  // within the noise
+  const double p = options.fdr && std::isfinite(q_value) ? q_value : test.p_value;
+  if (p >= options.alpha) return Verdict::kUnchanged;  // within the noise
   return change > 0 ? Verdict::kSlower : Verdict::kFaster;
 }
 
@@ -418,8 +420,26 @@ Comparison compare_runs(const RunData& base, const RunData& now, const CompareOp
       cc.change = cc.ratio - 1;
       fewest = std::min({fewest, b->times.size(), n.times.size()});
     }
-    cc.verdict = judge(cc.change, cc.utest, options);
     cc.agreement_regression = agreement_regression(*b, n, options.error_growth);
+    if (!b->skipped() && n.skipped()) cmp.notes.push_back(n.name + ": now " + n.error);
+    if (b->skipped() && !n.skipped())
+      cmp.notes.push_back(n.name + ": was " + b->error + ", now runs");
+    if (b->errored() && !n.errored()) cmp.notes.push_back(n.name + ": errored before, now runs");
+    cmp.cases.push_back(cc);
+  }
+  // Verdicts once every case's test is known: the adjustment is over all of them.
+  std::vector<double> p_values;
+  std::vector<CaseComparison*> tested;
+  for (CaseComparison& cc : cmp.cases) {
+    if (!std::isfinite(cc.change) || cc.utest.method == stats::UMethod::kNone) continue;
+    p_values.push_back(cc.utest.p_value);
+    tested.push_back(&cc);
+  }
+  const std::vector<double> q_values = stats::benjamini_hochberg(p_values);
+  for (std::size_t i = 0; i < tested.size(); ++i) tested[i]->q_value = q_values[i];
+  cmp.tested = static_cast<int>(tested.size());
+  for (CaseComparison& cc : cmp.cases) {
+    cc.verdict = judge(cc.change, cc.utest, options, cc.q_value);
     switch (cc.verdict) {
       case Verdict::kSlower:
         ++cmp.slower;
@@ -438,11 +458,6 @@ Comparison compare_runs(const RunData& base, const RunData& now, const CompareOp
         break;
     }
     if (!cc.agreement_regression.empty()) ++cmp.agreement_regressions;
-    if (!b->skipped() && n.skipped()) cmp.notes.push_back(n.name + ": now " + n.error);
-    if (b->skipped() && !n.skipped())
-      cmp.notes.push_back(n.name + ": was " + b->error + ", now runs");
-    if (b->errored() && !n.errored()) cmp.notes.push_back(n.name + ": errored before, now runs");
-    cmp.cases.push_back(cc);
   }
   for (const CaseData& b : base.cases) {
     if (!in_now.count(b.name)) cmp.only_base.push_back(&b);

@@ -63,8 +63,11 @@ struct RunData {
 RunData extract_run(const nlohmann::json& doc, const std::string& source);
 
 struct CompareOptions {
-  double threshold = 0.05;   // a time change counts only beyond this fraction...
-  double alpha = 0.05;       // ...and when the U test's p-value is below this
+  double threshold = 0.05;  // a time change counts only beyond this fraction...
+  double alpha = 0.05;      // ...and when the U test's p-value is below this
+  // ...after the Benjamini-Hochberg adjustment over all the cases the comparison tests (false
+  // discovery rate alpha); false: each case's own p-value, as compare.py.
+  bool fdr = true;
   double error_growth = 10;  // an agreement error growing by more than this factor regresses
   // Judge Google Benchmark's cpu_time (the timing thread's CPU time: not inflated by waiting for
   // a busy machine, but blind to other threads) instead of the real time, as compare.py's "CPU"
@@ -89,6 +92,7 @@ struct CaseComparison {
   double change = NAN;  // ratio - 1
   double cpu_ratio = NAN;
   stats::UTest utest;
+  double q_value = NAN;  // the p-value adjusted over all tested cases (Benjamini-Hochberg)
   Verdict verdict = Verdict::kNotTimed;
   std::string agreement_regression;  // "" or why ("passed, now fails", "max_rel_err grew 37x")
 };
@@ -102,14 +106,17 @@ struct Comparison {
   std::vector<std::string> warnings;       // different machines or builds, few repetitions
   std::vector<std::string> notes;          // status changes that are not regressions
   int slower = 0, faster = 0, unchanged = 0, too_few = 0, not_timed = 0, agreement_regressions = 0;
+  int tested = 0;  // cases with a p-value: the family the adjustment is over
   bool regressed() const { return slower > 0 || agreement_regressions > 0; }
 };
 
 // Compares `now` against `base`. Keeps pointers into both: they must outlive the result.
 Comparison compare_runs(const RunData& base, const RunData& now, const CompareOptions& options);
 
-// The verdict of a time comparison (exposed for tests).
-Verdict judge(double change, const stats::UTest& test, const CompareOptions& options);
+// The verdict of a time comparison (exposed for tests). `q_value` is the adjusted p-value when
+// options.fdr is set (NaN: the test's own p-value).
+Verdict judge(double change, const stats::UTest& test, const CompareOptions& options,
+              double q_value = NAN);
 
 // The kernels of one run side by side: per op and parameter point, every implementation with
 // its speedup over `baseline_impl` (at the same point; in float32 when the baseline lacks the

@@ -102,6 +102,10 @@ std::string p_text(const stats::UTest& t) {
   return t.method == stats::UMethod::kNone ? std::string("-") : printf_string("%.4f", t.p_value);
 }
 
+std::string q_text(double q) {
+  return std::isfinite(q) ? printf_string("%.4f", q) : std::string("-");
+}
+
 std::string reps_text(const CaseComparison& c) {
   return std::to_string(c.base->times.size()) + "/" + std::to_string(c.now->times.size());
 }
@@ -149,7 +153,10 @@ std::string summary_line(const Comparison& cmp) {
   s += "; " + std::to_string(cmp.only_base.size()) + " only in base, " +
        std::to_string(cmp.only_new.size()) + " only in new";
   s += " (threshold " + printf_string("%g", cmp.options.threshold * 100) + "%, alpha " +
-       printf_string("%g", cmp.options.alpha) + (cmp.options.cpu_time ? ", cpu time" : "") + ")";
+       printf_string("%g", cmp.options.alpha) +
+       (cmp.options.fdr ? " on q-values adjusted over " + std::to_string(cmp.tested) + " tests"
+                        : " on each p-value") +
+       (cmp.options.cpu_time ? ", cpu time" : "") + ")";
   return s;
 }
 
@@ -178,6 +185,7 @@ std::vector<Cell> comparison_cells(const CaseComparison& c, bool with_op) {
   cells.push_back({format_time(c.now->median)});
   cells.push_back({percent(c.change), verdict_color(c.verdict)});
   cells.push_back({p_text(c.utest)});
+  cells.push_back({q_text(c.q_value)});
   cells.push_back({reps_text(c)});
   cells.push_back({verdict_name(c.verdict), verdict_color(c.verdict)});
   if (!c.agreement_regression.empty()) {
@@ -189,9 +197,9 @@ std::vector<Cell> comparison_cells(const CaseComparison& c, bool with_op) {
 }
 
 Table comparison_table(bool with_op) {
-  std::vector<std::string> head = {"impl",    "point", "base",    "new",      "change",
-                                   "p-value", "reps",  "verdict", "agreement"};
-  std::vector<bool> right = {false, false, true, true, true, true, true, false, false};
+  std::vector<std::string> head = {"impl",    "point",   "base", "new",     "change",
+                                   "p-value", "q-value", "reps", "verdict", "agreement"};
+  std::vector<bool> right = {false, false, true, true, true, true, true, true, false, false};
   if (with_op) {
     head.insert(head.begin(), "op");
     right.insert(right.begin(), false);
@@ -382,23 +390,24 @@ class CsvFormatter : public CompareFormatter {
   bool shows_warnings() const override { return false; }
 
   void write(const Comparison& cmp, std::ostream& out) const override {
-    out << "name,suite,op,impl,dtype,params,base_seconds,new_seconds,ratio,change,p_value,test,"
+    out << "name,suite,op,impl,dtype,params,base_seconds,new_seconds,ratio,change,p_value,q_value,"
+           "test,"
            "base_repetitions,new_repetitions,verdict,agreement_regression\n";
     for (const CaseComparison& c : cmp.cases) {
       out << fields(*c.now) << "," << csv_num(c.base->median > 0 ? c.base->median : NAN) << ","
           << csv_num(c.now->median > 0 ? c.now->median : NAN) << "," << csv_num(c.ratio) << ","
           << csv_num(c.change) << ","
           << (c.utest.method == stats::UMethod::kNone ? "" : csv_num(c.utest.p_value)) << ","
-          << stats::method_name(c.utest.method) << "," << c.base->times.size() << ","
-          << c.now->times.size() << "," << csv_field(verdict_name(c.verdict)) << ","
-          << csv_field(c.agreement_regression) << "\n";
+          << csv_num(c.q_value) << "," << stats::method_name(c.utest.method) << ","
+          << c.base->times.size() << "," << c.now->times.size() << ","
+          << csv_field(verdict_name(c.verdict)) << "," << csv_field(c.agreement_regression) << "\n";
     }
     for (const CaseData* c : cmp.only_base) {
-      out << fields(*c) << "," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,,none,"
+      out << fields(*c) << "," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,,,none,"
           << c->times.size() << ",0,only in base,\n";
     }
     for (const CaseData* c : cmp.only_new) {
-      out << fields(*c) << ",," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,none,0,"
+      out << fields(*c) << ",," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,,none,0,"
           << c->times.size() << ",only in new,\n";
     }
   }
@@ -527,10 +536,11 @@ json comparison_json(const Comparison& cmp) {
     j["ratio"] = num(c.ratio);
     j["change"] = num(c.change);
     j["cpu_ratio"] = num(c.cpu_ratio);
-    j["u_test"] = {{"method", stats::method_name(c.utest.method)},
-                   {"u", c.utest.method == stats::UMethod::kNone ? json(nullptr) : json(c.utest.u)},
-                   {"p_value", c.utest.method == stats::UMethod::kNone ? json(nullptr)
-                                                                       : num(c.utest.p_value)}};
+    j["u_test"] = {
+        {"method", stats::method_name(c.utest.method)},
+        {"u", c.utest.method == stats::UMethod::kNone ? json(nullptr) : json(c.utest.u)},
+        {"p_value", c.utest.method == stats::UMethod::kNone ? json(nullptr) : num(c.utest.p_value)},
+        {"q_value", num(c.q_value)}};
     j["verdict"] = verdict_name(c.verdict);
     j["agreement_regression"] =
         c.agreement_regression.empty() ? json(nullptr) : json(c.agreement_regression);
@@ -544,6 +554,7 @@ json comparison_json(const Comparison& cmp) {
           {"settings",
            {{"threshold", cmp.options.threshold},
             {"alpha", cmp.options.alpha},
+            {"fdr", cmp.options.fdr},
             {"error_growth", cmp.options.error_growth},
             {"time", cmp.options.cpu_time ? "cpu" : "real"}}},
           {"warnings", cmp.warnings},

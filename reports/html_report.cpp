@@ -1229,6 +1229,8 @@ void render_regressions(std::string& out, const std::vector<Run>& runs, int base
                      {"now", true, "median time now"},
                      {"change", true, ""},
                      {"p-value", true, "two-sided Mann-Whitney U over the repetitions"},
+                     {"q-value", true,
+                      "the p-value adjusted over all compared cases (Benjamini-Hochberg)"},
                      {"verdict", false, ""},
                      {"agreement", false, ""}});
     for (const CaseComparison* c : worst) {
@@ -1242,6 +1244,8 @@ void render_regressions(std::string& out, const std::vector<Run>& runs, int base
                             ? std::string("-")
                             : printf_string("%.4f", c->utest.p_value),
                         c->utest.p_value),
+               num_cell(std::isfinite(c->q_value) ? printf_string("%.4f", c->q_value) : "-",
+                        c->q_value),
                text_cell(verdict_name(c->verdict)),
                text_cell(c->agreement_regression.empty() ? "-" : c->agreement_regression)},
               "fail");

@@ -168,4 +168,20 @@ std::size_t repetitions_needed(double alpha) {
   return 1000;
 }
 
+std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
+  const std::size_t m = p.size();
+  std::vector<std::size_t> order(m);
+  for (std::size_t i = 0; i < m; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<double> q(m);
+  double running = 1.0;  // the minimum from the largest p-value down
+  for (std::size_t r = m; r-- > 0;) {
+    const double scaled = p[order[r]] * static_cast<double>(m) / static_cast<double>(r + 1);
+    running = std::min(running, scaled);
+    q[order[r]] = running;
+  }
+  return q;
+}
+
 }  // namespace opbench::reports::stats

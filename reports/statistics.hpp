@@ -39,4 +39,11 @@ double smallest_p_value(std::size_t n1, std::size_t n2);
 // The fewest repetitions (the same in both runs) with which the test can reach `alpha`.
 std::size_t repetitions_needed(double alpha);
 
+// Benjamini-Hochberg adjusted p-values (q-values, as R's p.adjust(p, "BH")), in the order given:
+// q_(i) = min over j >= i of p_(j) * m / j over the sorted p-values, at most 1. Calling the cases
+// with q <= alpha significant keeps the expected share of false calls among them at alpha,
+// however many cases a comparison holds; p <= alpha alone flags about alpha of all unchanged
+// cases (4 of 84 at 0.05).
+std::vector<double> benjamini_hochberg(const std::vector<double>& p);
+
 }  // namespace opbench::reports::stats

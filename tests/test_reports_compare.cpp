@@ -270,6 +270,23 @@ TEST(Statistics, AgreesWithScipyMannWhitneyU) {
   }
 }
 
+TEST(Statistics, BenjaminiHochbergMatchesRsPAdjust) {
+  // R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "BH") gives 0.02 0.04 0.04 0.02.
+  const std::vector<double> q = st::benjamini_hochberg({0.01, 0.04, 0.03, 0.005});
+  ASSERT_EQ(q.size(), 4u);
+  EXPECT_DOUBLE_EQ(q[0], 0.02);
+  EXPECT_DOUBLE_EQ(q[1], 0.04);
+  EXPECT_DOUBLE_EQ(q[2], 0.04);
+  EXPECT_DOUBLE_EQ(q[3], 0.02);
+  // p.adjust(c(0.5, 0.9, 0.001), "BH"): 0.75 0.9 0.003; never above 1.
+  const std::vector<double> r = st::benjamini_hochberg({0.5, 0.9, 0.001});
+  EXPECT_DOUBLE_EQ(r[0], 0.75);
+  EXPECT_DOUBLE_EQ(r[1], 0.9);
+  EXPECT_DOUBLE_EQ(r[2], 0.003);
+  EXPECT_DOUBLE_EQ(st::benjamini_hochberg({1.0, 1.0})[0], 1.0);
+  EXPECT_TRUE(st::benjamini_hochberg({}).empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Verdicts and comparisons
 
@@ -312,6 +329,41 @@ TEST(Compare, NoiseAloneFlagsNothing) {
     EXPECT_FALSE(cmp.regressed()) << seed;
     EXPECT_EQ(cmp.faster, 0) << seed;
   }
+}
+
+// 84 kernels (a quick norm run's count) whose times are drawn from the same +-15% spread in both
+// runs: each case's own p-value calls some of them changed by chance; the adjusted q-values do
+// not. A kernel made 1.5x slower among them is still exactly the case flagged.
+std::vector<CaseSpec> many_kernels(double slowed_factor = 1) {
+  std::vector<CaseSpec> out;
+  for (int i = 0; i < 84; ++i) {
+    out.push_back({"cpu.k" + std::to_string(i), (100.0 + i) * (i == 7 ? slowed_factor : 1)});
+  }
+  return out;
+}
+
+TEST(Compare, ManyCasesOfNoiseFlagNothingOnceAdjusted) {
+  int flagged_unadjusted = 0;
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    rep::RunData a = rep::extract_run(make_report(many_kernels(), 9, 0.15, seed), "a.json");
+    rep::RunData b = rep::extract_run(make_report(many_kernels(), 9, 0.15, seed + 50), "b.json");
+    rep::Comparison adjusted = rep::compare_runs(a, b, {});
+    EXPECT_EQ(adjusted.tested, 84);
+    EXPECT_EQ(adjusted.slower + adjusted.faster, 0) << seed;
+    rep::CompareOptions per_case;
+    per_case.fdr = false;
+    rep::Comparison raw = rep::compare_runs(a, b, per_case);
+    flagged_unadjusted += raw.slower + raw.faster;
+    for (const auto& c : adjusted.cases) EXPECT_GE(c.q_value, c.utest.p_value);
+  }
+  EXPECT_GT(flagged_unadjusted, 0);  // what the adjustment is for
+
+  rep::RunData a = rep::extract_run(make_report(many_kernels(), 9, 0.15, 1), "a.json");
+  rep::RunData b = rep::extract_run(make_report(many_kernels(1.5), 9, 0.15, 51), "b.json");
+  rep::Comparison cmp = rep::compare_runs(a, b, {});
+  EXPECT_EQ(cmp.slower, 1);
+  EXPECT_EQ(cmp.faster, 0);
+  EXPECT_EQ(find_case(cmp, "cpu.k7").verdict, rep::Verdict::kSlower);
 }
 
 TEST(Compare, AKernelMadeSlowerByAKnownFactorIsExactlyTheCaseFlagged) {
@@ -536,6 +588,7 @@ TEST(CompareFormat, JsonCarriesVerdictsSettingsAndWarnings) {
       EXPECT_EQ(c["verdict"], "slower");
       EXPECT_EQ(c["u_test"]["method"], "normal");  // 9 and 9 repetitions
       EXPECT_LT(c["u_test"]["p_value"].get<double>(), 0.05);
+      EXPECT_GE(c["u_test"]["q_value"].get<double>(), c["u_test"]["p_value"].get<double>());
       EXPECT_EQ(c["base"]["repetitions"], 9);
     }
   }

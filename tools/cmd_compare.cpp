@@ -40,13 +40,15 @@ int cmd_compare(const Args& args) {
       "opbench compare RUN.json [--baseline-impl NAME]\n\n"
       "Two runs: matches cases by name; per case the median time ratio, a two-sided Mann-Whitney "
       "U test over\nthe repetitions (as Google Benchmark's compare.py), and a verdict: slower or "
-      "faster only when the change\nis beyond the threshold and significant at alpha. Agreement "
+      "faster only when the change\nis beyond the threshold and significant at alpha, after the "
+      "Benjamini-Hochberg adjustment over all\ncases (so that noise does not flag alpha of them "
+      "by chance). Agreement "
       "regressions (passed, now fails; an error\ngrown more than --error-growth times) are "
       "flagged too. Use --repetitions 9 or more in both runs.\n"
       "One run: every implementation side by side with its speedup over --baseline-impl.\n\n"
       "Exit code: 0 done, 1 a regression with --fail-on-regression, 2 bad usage or an unreadable "
       "report.\n\nOptions");
-  bool help = false, fail_on_regression = false;
+  bool help = false, fail_on_regression = false, no_fdr = false;
   std::string threshold = "5", format = "terminal", baseline_impl, color = "auto", output;
   std::string time_kind = "real";
   double alpha = 0.05, error_growth = 10;
@@ -54,7 +56,11 @@ int cmd_compare(const Args& args) {
   desc.add_options()("help,h", po::bool_switch(&help), "this help")(
       "threshold", po::value(&threshold),
       "smallest time change that counts, in percent (default 5)")(
-      "alpha", po::value(&alpha), "significance level of the U test (default 0.05)")(
+      "alpha", po::value(&alpha),
+      "significance level of the U test (default 0.05), as a false discovery rate over all cases")(
+      "no-fdr", po::bool_switch(&no_fdr),
+      "judge each case's own p-value against alpha, as compare.py does (about alpha of the "
+      "unchanged cases are then flagged by chance)")(
       "error-growth", po::value(&error_growth),
       "an agreement error growing by more than this factor is a regression (default 10)")(
       "format", po::value(&format), "terminal (default), markdown, csv or json")(
@@ -96,6 +102,7 @@ int cmd_compare(const Args& args) {
     throw UsageError("--error-growth must be a factor above 1 (e.g. 10)");
   }
   options.alpha = alpha;
+  options.fdr = !no_fdr;
   options.error_growth = error_growth;
   if (time_kind != "real" && time_kind != "cpu") {
     throw UsageError("--time '" + time_kind + "': use real or cpu");

@@ -233,7 +233,8 @@ int cmd_nightly(const Args& all_args) {
       "history", po::value(&history), "the history folder (created when missing)")(
       "keep", po::value(&keep), "runs kept per machine, newest first (default 60)")(
       "threshold", po::value(&threshold), "smallest time change that counts, percent (default 5)")(
-      "alpha", po::value(&alpha), "significance level of the U test (default 0.05)")(
+      "alpha", po::value(&alpha),
+      "significance level of the U test (default 0.05), as a false discovery rate over all cases")(
       "error-growth", po::value(&error_growth), "agreement error growth that regresses (10)")(
       "report", po::value(&report), "store this report instead of running the suites")(
       "accept", po::value(&accept),
