@@ -436,8 +436,22 @@ Comparison compare_runs(const RunData& base, const RunData& now, const CompareOp
     tested.push_back(&cc);
   }
   const std::vector<double> q_values = stats::benjamini_hochberg(p_values);
-  for (std::size_t i = 0; i < tested.size(); ++i) tested[i]->q_value = q_values[i];
+  double reachable = 1;  // the smallest q-value a single clear change could get
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    tested[i]->q_value = q_values[i];
+    reachable =
+        std::min(reachable, stats::smallest_p_value(tested[i]->utest.n1, tested[i]->utest.n2) *
+                                static_cast<double>(tested.size()));
+  }
   cmp.tested = static_cast<int>(tested.size());
+  if (options.fdr && !tested.empty() && reachable >= options.alpha &&
+      fewest >= stats::repetitions_needed(options.alpha)) {
+    cmp.warnings.push_back(
+        "too few repetitions for " + std::to_string(tested.size()) +
+        " cases: adjusted over all of them, even a clear change alone reaches only q = " +
+        printf_string("%.2g", reachable) + ", above alpha " + printf_string("%g", options.alpha) +
+        "; use more repetitions, compare fewer cases, or --no-fdr");
+  }
   for (CaseComparison& cc : cmp.cases) {
     cc.verdict = judge(cc.change, cc.utest, options, cc.q_value);
     switch (cc.verdict) {

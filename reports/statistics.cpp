@@ -81,8 +81,13 @@ std::vector<double> average_ranks(const std::vector<double>& values, double& tie
   return ranks;
 }
 
+// scipy's default takes the exact distribution when a sample has at most 8 values; opbench also
+// takes it up to 40 values in all, where it costs well under a millisecond. The normal
+// approximation understates how unlikely a clean separation is (9 against 9: 4e-4 instead of the
+// exact 4e-5), and the adjustment over many cases needs the exact value: at 4e-4 a single clear
+// change among 175 cases could never be called.
 bool exact_region(std::size_t n1, std::size_t n2) {
-  return n1 <= 8 || n2 <= 8;
+  return n1 <= 8 || n2 <= 8 || n1 + n2 <= 40;
 }
 
 }  // namespace

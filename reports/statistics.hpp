@@ -1,9 +1,10 @@
 #pragma once
 // The statistics of `opbench compare`: medians, the coefficient of variation, and the two-sided
-// Mann-Whitney U test over the repetitions of a case, computed as scipy.stats.mannwhitneyu does by
-// default (which Google Benchmark's tools/compare.py calls): the exact distribution of U when
-// either sample has at most 8 values and there are no ties, else the normal approximation with
-// the tie correction and a continuity correction of 1/2.
+// Mann-Whitney U test over the repetitions of a case, computed as scipy.stats.mannwhitneyu does
+// (which Google Benchmark's tools/compare.py calls): the exact distribution of U when there are
+// no ties and either sample has at most 8 values (scipy's default) or both together at most 40
+// (scipy's method="exact"), else the normal approximation with the tie correction and a
+// continuity correction of 1/2.
 #include <cstddef>
 #include <string>
 #include <vector>

@@ -209,13 +209,15 @@ TEST(Statistics, NormalApproximationWithTiesMatchesTheHandComputation) {
   EXPECT_NEAR(t.p_value, 0.136658, 1e-6);
   // All values equal: no evidence at all.
   EXPECT_DOUBLE_EQ(st::mann_whitney_u({2, 2, 2}, {2, 2, 2}).p_value, 1.0);
-  // Both samples above 8 values: the normal approximation even without ties.
-  std::vector<double> a, b;
+  // Both samples above 8 values: exact up to 40 values in all, then the normal approximation.
+  std::vector<double> a, b, c;
   for (int i = 0; i < 10; ++i) {
     a.push_back(i);
     b.push_back(i + 0.5);
   }
-  EXPECT_EQ(st::mann_whitney_u(a, b).method, st::UMethod::kNormal);
+  for (int i = 0; i < 31; ++i) c.push_back(i + 0.5);
+  EXPECT_EQ(st::mann_whitney_u(a, b).method, st::UMethod::kExact);
+  EXPECT_EQ(st::mann_whitney_u(a, c).method, st::UMethod::kNormal);
   EXPECT_EQ(st::mann_whitney_u(a, {0.25, 1.25, 2.25}).method, st::UMethod::kExact);
   EXPECT_EQ(st::mann_whitney_u(a, {1, 2, 3}).method, st::UMethod::kNormal);  // ties
 }
@@ -226,7 +228,8 @@ TEST(Statistics, SmallestPValueSaysWhenThereAreTooFewRepetitions) {
   EXPECT_NEAR(st::smallest_p_value(3, 4), 2.0 / 35, 1e-12);
   EXPECT_DOUBLE_EQ(st::smallest_p_value(1, 9), 0.2);
   EXPECT_DOUBLE_EQ(st::smallest_p_value(0, 9), 1.0);
-  EXPECT_LT(st::smallest_p_value(9, 9), 1e-3);
+  // 9 against 9: exact, 2 / C(18, 9) = 2 / 48620.
+  EXPECT_NEAR(st::smallest_p_value(9, 9), 2.0 / 48620, 1e-15);
   EXPECT_EQ(st::repetitions_needed(0.05), 4u);
   EXPECT_EQ(st::repetitions_needed(0.01), 5u);  // 2/252 = 0.0079
 }
@@ -239,8 +242,8 @@ TEST(Statistics, AgreesWithScipyMannWhitneyU) {
   std::string script = "from scipy.stats import mannwhitneyu\nimport json\nout=[]\n";
   std::vector<st::UTest> ours;
   int k = 0;
-  for (std::size_t n1 : {2, 3, 5, 8, 9, 12}) {
-    for (std::size_t n2 : {3, 7, 9, 15}) {
+  for (std::size_t n1 : {2, 3, 5, 8, 9, 12, 20, 30}) {
+    for (std::size_t n2 : {3, 7, 9, 15, 20}) {
       for (bool ties : {false, true}) {
         std::vector<double> a, b;
         double shift = (k++ % 3) * 6.0;
@@ -251,8 +254,12 @@ TEST(Statistics, AgreesWithScipyMannWhitneyU) {
           for (double& v : b) v = std::round(v / 5) * 5;
         }
         ours.push_back(st::mann_whitney_u(a, b));
+        // scipy's default is exact only up to 8 values in a sample; opbench up to 40 in all.
+        const bool exact = !ties && (n1 <= 8 || n2 <= 8 || n1 + n2 <= 40);
+        EXPECT_EQ(ours.back().method == st::UMethod::kExact, exact) << n1 << " " << n2;
         script += "r=mannwhitneyu(" + json(a).dump() + "," + json(b).dump() +
-                  ",alternative='two-sided')\nout.append([float(r.statistic),float(r.pvalue)])\n";
+                  ",alternative='two-sided',method='" + (exact ? "exact" : "asymptotic") +
+                  "')\nout.append([float(r.statistic),float(r.pvalue)])\n";
       }
     }
   }
@@ -334,9 +341,9 @@ TEST(Compare, NoiseAloneFlagsNothing) {
 // 84 kernels (a quick norm run's count) whose times are drawn from the same +-15% spread in both
 // runs: each case's own p-value calls some of them changed by chance; the adjusted q-values do
 // not. A kernel made 1.5x slower among them is still exactly the case flagged.
-std::vector<CaseSpec> many_kernels(double slowed_factor = 1) {
+std::vector<CaseSpec> many_kernels(double slowed_factor = 1, int count = 84) {
   std::vector<CaseSpec> out;
-  for (int i = 0; i < 84; ++i) {
+  for (int i = 0; i < count; ++i) {
     out.push_back({"cpu.k" + std::to_string(i), (100.0 + i) * (i == 7 ? slowed_factor : 1)});
   }
   return out;
@@ -364,6 +371,23 @@ TEST(Compare, ManyCasesOfNoiseFlagNothingOnceAdjusted) {
   EXPECT_EQ(cmp.slower, 1);
   EXPECT_EQ(cmp.faster, 0);
   EXPECT_EQ(find_case(cmp, "cpu.k7").verdict, rep::Verdict::kSlower);
+  EXPECT_TRUE(cmp.warnings.empty());
+
+  // A nightly of every suite compares about 200 cases: one slowed kernel is still called, since
+  // 9 against 9 repetitions can reach p = 4e-5 (exact), q = 0.008.
+  rep::RunData all_a = rep::extract_run(make_report(many_kernels(1, 200), 9, 0.15, 3), "a.json");
+  rep::RunData all_b = rep::extract_run(make_report(many_kernels(1.5, 200), 9, 0.15, 53), "b.json");
+  rep::Comparison all = rep::compare_runs(all_a, all_b, {});
+  EXPECT_EQ(all.slower, 1);
+  EXPECT_EQ(find_case(all, "cpu.k7").verdict, rep::Verdict::kSlower);
+
+  // With 5 repetitions the adjustment over 84 cases cannot be reached (2/252 * 84 > 0.05): said.
+  rep::RunData few_a = rep::extract_run(make_report(many_kernels(), 5, 0.15, 1), "a.json");
+  rep::RunData few_b = rep::extract_run(make_report(many_kernels(1.5), 5, 0.15, 51), "b.json");
+  rep::Comparison few = rep::compare_runs(few_a, few_b, {});
+  ASSERT_FALSE(few.warnings.empty());
+  EXPECT_NE(few.warnings.back().find("too few repetitions for 84 cases"), std::string::npos)
+      << few.warnings.back();
 }
 
 TEST(Compare, AKernelMadeSlowerByAKnownFactorIsExactlyTheCaseFlagged) {
@@ -586,7 +610,7 @@ TEST(CompareFormat, JsonCarriesVerdictsSettingsAndWarnings) {
     if (c["impl"] == "cpu.fast") {
       found = true;
       EXPECT_EQ(c["verdict"], "slower");
-      EXPECT_EQ(c["u_test"]["method"], "normal");  // 9 and 9 repetitions
+      EXPECT_EQ(c["u_test"]["method"], "exact");  // 9 and 9 repetitions, no ties
       EXPECT_LT(c["u_test"]["p_value"].get<double>(), 0.05);
       EXPECT_GE(c["u_test"]["q_value"].get<double>(), c["u_test"]["p_value"].get<double>());
       EXPECT_EQ(c["base"]["repetitions"], 9);
