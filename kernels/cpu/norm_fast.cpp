@@ -74,37 +74,16 @@ void for_each_index(i64 count, i64 total_elems, i64 out_bytes, Fn fn) {
   }
 }
 
-// Inputs to prefetch while an output streams to memory: the same columns of the row that is
-// processed next, so that its reads from DRAM overlap this row's writes (null: none).
-struct Prefetch {
-  const float* a = nullptr;
-  const float* b = nullptr;
-};
-
-inline void prefetch_lines(const Prefetch& pf, i64 j) {
-#if OPBENCH_HAVE_STREAM
-  for (i64 k = 0; k < 2 * kW; k += 64 / static_cast<i64>(sizeof(float))) {
-    if (pf.a) _mm_prefetch(reinterpret_cast<const char*>(pf.a + j + k), _MM_HINT_T0);
-    if (pf.b) _mm_prefetch(reinterpret_cast<const char*>(pf.b + j + k), _MM_HINT_T0);
-  }
-#else
-  (void)pf;
-  (void)j;
-#endif
-}
-
 // y[j] = f(j) for j in [0, n): fv(j) gives the vector of elements j .. j + kW - 1, fs(j) element j.
-// With nt, full vectors are streamed to 64-byte aligned addresses (scalar head to reach alignment)
-// and the inputs in pf are prefetched alongside.
+// With nt, full vectors are streamed to 64-byte aligned addresses (scalar head to reach alignment).
 template <class FV, class FS>
-inline void emit(float* y, i64 n, bool nt, FV fv, FS fs, const Prefetch& pf = {}) {
+inline void emit(float* y, i64 n, bool nt, FV fv, FS fs) {
   i64 j = 0;
   if (nt && n >= 2 * kW && reinterpret_cast<std::uintptr_t>(y) % sizeof(float) == 0) {
     const i64 head = std::min<i64>(
         n, static_cast<i64>((64 - reinterpret_cast<std::uintptr_t>(y) % 64) % 64 / sizeof(float)));
     for (; j < head; ++j) y[j] = fs(j);
     for (; j + 2 * kW <= n; j += 2 * kW) {
-      prefetch_lines(pf, j);
       const vf a = fv(j);
       const vf b = fv(j + kW);
       simd::stream(y + j, a);
@@ -132,7 +111,7 @@ struct S2 {
   float a, b;
 };
 template <class FV, class FS>
-inline void emit2(float* y1, float* y2, i64 n, bool nt, FV fv, FS fs, const Prefetch& pf = {}) {
+inline void emit2(float* y1, float* y2, i64 n, bool nt, FV fv, FS fs) {
   const auto mis = [](const float* p) { return reinterpret_cast<std::uintptr_t>(p) % 64; };
   i64 j = 0;
   if (nt && n >= 2 * kW && mis(y1) == mis(y2) && mis(y1) % sizeof(float) == 0) {
@@ -143,7 +122,6 @@ inline void emit2(float* y1, float* y2, i64 n, bool nt, FV fv, FS fs, const Pref
       y2[j] = v.b;
     }
     for (; j + kW <= n; j += kW) {
-      if (j % (2 * kW) == 0) prefetch_lines(pf, j);
       const V2 v = fv(j);
       simd::stream(y1 + j, v.a);
       simd::stream(y2 + j, v.b);
@@ -163,15 +141,15 @@ inline void emit2(float* y1, float* y2, i64 n, bool nt, FV fv, FS fs, const Pref
 }
 
 // Row-wise driver. stats(r) computes the parameters of row r (one pass over the row, from memory);
-// out(r, p, c0, c1, nt, pr) writes columns [c0, c1) of row r and, when pr >= 0, prefetches the
-// same columns of row pr. Rows go in blocks: first the statistics of every row of the block, then
+// out(r, p, c0, c1, nt) writes columns [c0, c1) of row r. Rows go in blocks: first the statistics
+// of every row of the block, then
 // the output in column blocks of kColBlock, all rows of the block per column block, so that the
 // gamma/beta slices stay in L1 across the rows (one row each of x, gamma, beta and y is 64 KiB at
 // 4096 columns, more than L1). With 4096 columns every row starts at the same L1 set, so the
 // lines of all rows of a block compete for one 12-way set: with normal stores (x and y lines in
-// L1) blocks are 2 rows, with streaming stores (y bypasses the caches) 8 rows, and the rows of
-// the next block are prefetched while this one is written, so that reads from DRAM overlap the
-// writes instead of alternating with them.
+// L1) blocks are 2 rows, with streaming stores (y bypasses the caches) 8 rows. (Software prefetches
+// of the next block's rows while this one was written helped on a host whose copy ran at 51 GB/s;
+// on one at 80-90 GB/s they cost 16-21% at 16384 x 4096, against the hardware prefetchers alone.)
 constexpr i64 kRowsPerBlockCached = 2;
 constexpr i64 kRowsPerBlockStreamed = 8;
 constexpr i64 kColBlock = 1024;
@@ -198,7 +176,7 @@ void for_row_blocks(i64 rows, i64 cols, i64 out_bytes, bool outputs_aligned, Sta
     for (i64 r = r0; r < r1; ++r) p[r - r0] = stats(r);
     for (i64 c0 = 0; c0 < cols; c0 += CB) {
       const i64 c1 = std::min(cols, c0 + CB);
-      for (i64 r = r0; r < r1; ++r) out(r, p[r - r0], c0, c1, nt, nt && r + R < rows ? r + R : -1);
+      for (i64 r = r0; r < r1; ++r) out(r, p[r - r0], c0, c1, nt);
     }
   });
 }
@@ -211,7 +189,9 @@ struct Sums {
 // Row-wise driver for ops with per-row statistics: acc(r, c0, c1, sums) adds the sums of columns
 // [c0, c1) of row r, fin(r, sums) turns them into the row's parameters P, out as in
 // for_row_blocks. (Interleaving the statistics of row r + 1 with the output of row r, column block
-// by column block, was measured slower here than blocks of rows with prefetching.)
+// by column block, was measured slower here than blocks of rows; so was computing the next
+// block's statistics inside this block's streaming-store loop, and so were blocks of 16 or 32
+// rows, or interleaving the rows of a block 32 columns at a time.)
 template <class P, class Acc, class Fin, class Out>
 void for_rows_with_stats(i64 rows, i64 cols, i64 out_bytes, bool outputs_aligned, Acc acc, Fin fin,
                          Out out) {
@@ -247,7 +227,7 @@ void columnwise(const float* x, float* y, i64 rows, i64 cols,
   if (wrows > 0)
     for_row_blocks<E>(
         wrows, W, wrows * W * 4, aligned64(y), [](i64) { return E{}; },
-        [&](i64 r, const E&, i64 c0, i64 c1, bool nt, i64 pr) {
+        [&](i64 r, const E&, i64 c0, i64 c1, bool nt) {
           const float* xr = x + r * W + c0;
           emit(
               y + r * W + c0, c1 - c0, nt,
@@ -260,8 +240,7 @@ void columnwise(const float* x, float* y, i64 rows, i64 cols,
                 std::array<float, N> v;
                 for (std::size_t k = 0; k < N; ++k) v[k] = p[k][c0 + j];
                 return fs(xr[j], v);
-              },
-              Prefetch{pr >= 0 ? x + pr * W + c0 : nullptr});
+              });
         });
   for (i64 i = wrows * W; i < rows * cols; ++i) {  // rows left over by the widening
     std::array<float, N> v;
@@ -411,7 +390,7 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
         return P{xr[0], static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* xr = x + r * cols + c0;
         const float* g = gamma + c0;
         const float* b = beta + c0;
@@ -421,8 +400,7 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
             [&](i64 j) {
               return ((load(xr + j) - vsh) - vmean) * vrstd * load(g + j) + load(b + j);
             },
-            [&](i64 j) { return ((xr[j] - p.sh) - p.mean) * p.rstd * g[j] + b[j]; },
-            Prefetch{pr >= 0 ? x + pr * cols + c0 : nullptr});
+            [&](i64 j) { return ((xr[j] - p.sh) - p.mean) * p.rstd * g[j] + b[j]; });
       });
 }
 
@@ -445,15 +423,14 @@ void rmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, st
             [&](i64 j) { return xr[j] * xr[j]; });
       },
       [&](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* xr = x + r * cols + c0;
         const float* g = gamma + c0;
         const vf vrstd = splat(p.rstd);
         emit(
             y + r * cols + c0, c1 - c0, nt,
             [&](i64 j) { return load(xr + j) * vrstd * load(g + j); },
-            [&](i64 j) { return xr[j] * p.rstd * g[j]; },
-            Prefetch{pr >= 0 ? x + pr * cols + c0 : nullptr});
+            [&](i64 j) { return xr[j] * p.rstd * g[j]; });
       });
 }
 
@@ -477,15 +454,14 @@ void crmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, s
         sums.s2 += f2;
       },
       [&](i64, const Sums& sums) { return P{rsqrt_d((sums.s2 + sums.s1 * sums.s1) / d + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* xr = x + r * cols + c0;
         const float* g = gamma + c0;
         const vf vrstd = splat(p.rstd);
         emit(
             y + r * cols + c0, c1 - c0, nt,
             [&](i64 j) { return load(xr + j) * vrstd * load(g + j); },
-            [&](i64 j) { return xr[j] * p.rstd * g[j]; },
-            Prefetch{pr >= 0 ? x + pr * cols + c0 : nullptr});
+            [&](i64 j) { return xr[j] * p.rstd * g[j]; });
       });
 }
 
@@ -795,14 +771,13 @@ void weight_std(const float* w, float* y, std::int64_t rows, std::int64_t cols, 
         return P{wr[0], static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* wr = w + r * cols + c0;
         const vf vsh = splat(p.sh), vmean = splat(p.mean), vrstd = splat(p.rstd);
         emit(
             y + r * cols + c0, c1 - c0, nt,
             [&](i64 j) { return ((load(wr + j) - vsh) - vmean) * vrstd; },
-            [&](i64 j) { return ((wr[j] - p.sh) - p.mean) * p.rstd; },
-            Prefetch{pr >= 0 ? w + pr * cols + c0 : nullptr});
+            [&](i64 j) { return ((wr[j] - p.sh) - p.mean) * p.rstd; });
       });
 }
 
@@ -844,7 +819,7 @@ void add_layernorm(const float* x, const float* residual, const float* gamma, co
         return P{sx, sr, static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* xr = x + r * cols + c0;
         const float* rr = residual + r * cols + c0;
         const float* g = gamma + c0;
@@ -860,9 +835,7 @@ void add_layernorm(const float* x, const float* residual, const float* gamma, co
             [&](i64 j) {
               const float d = (xr[j] - p.sx) + (rr[j] - p.sr);
               return S2{xr[j] + rr[j], (d - p.mean) * p.rstd * g[j] + b[j]};
-            },
-            Prefetch{pr >= 0 ? x + pr * cols + c0 : nullptr,
-                     pr >= 0 ? residual + pr * cols + c0 : nullptr});
+            });
       });
 }
 
@@ -889,7 +862,7 @@ void add_rmsnorm(const float* x, const float* residual, const float* gamma, floa
             });
       },
       [&](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt, i64 pr) {
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
         const float* xr = x + r * cols + c0;
         const float* rr = residual + r * cols + c0;
         const float* g = gamma + c0;
@@ -903,9 +876,7 @@ void add_rmsnorm(const float* x, const float* residual, const float* gamma, floa
             [&](i64 j) {
               const float s = xr[j] + rr[j];
               return S2{s, s * p.rstd * g[j]};
-            },
-            Prefetch{pr >= 0 ? x + pr * cols + c0 : nullptr,
-                     pr >= 0 ? residual + pr * cols + c0 : nullptr});
+            });
       });
 }
 
