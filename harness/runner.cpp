@@ -400,8 +400,10 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   result.timed = options.time;
   result.command_line = options.command_line;
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin_count = std::getenv("GOMP_SPINCOUNT");
   result.devices.push_back("cpu: " + cpu_model_name() + ", " + std::to_string(result.threads) +
-                           " threads, OMP_WAIT_POLICY=" + (wait_policy ? wait_policy : "default"));
+                           " threads, OMP_WAIT_POLICY=" + (wait_policy ? wait_policy : "default") +
+                           (spin_count ? std::string(", GOMP_SPINCOUNT=") + spin_count : ""));
   for (const auto& d : cuda_device_names()) result.devices.push_back(d);
   result.gbench = {{"context", synthetic_context()}, {"benchmarks", nlohmann::json::array()}};
   if (options.time) init_gbench(options.benchmark_flags);
