@@ -301,37 +301,15 @@ struct InterleavedCase {
   bool failed = false;
 };
 
-// Inputs kept from the first round for the later ones, up to a memory budget: making them again
-// each round (the same seeds give the same values) took most of an interleaved run's time at
-// quick sizes. Datasets beyond the budget are made again.
-class KeptInputs {
- public:
-  KeptInputs() {
-    budget_ = std::min<std::uint64_t>(available_memory_bytes() / 4, std::uint64_t{4} << 30);
-  }
-  void offer(const std::string& key, const TensorMap& inputs) {
-    std::uint64_t bytes = 0;
-    for (const auto& [name, t] : inputs) bytes += t.bytes();
-    if (used_ + bytes > budget_) return;
-    used_ += bytes;
-    kept_[key] = inputs;  // tensors are shared, not copied
-  }
-  const TensorMap* find(const std::string& key) const {
-    auto it = kept_.find(key);
-    return it == kept_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::map<std::string, TensorMap> kept_;
-  std::uint64_t used_ = 0, budget_ = 0;
-};
-
 // Rounds 2..N of interleaved timing: each round visits the timed datasets in a seeded random
-// order and times one repetition of each of their cases (also in random order).
+// order and times one repetition of each of their cases (also in random order). Each round makes
+// the inputs again, in fresh buffers: where a buffer lands (huge pages or not, its alignment to
+// the caches) moved single cases by up to 50% between two runs, so the repetitions must sample it
+// too. (Keeping the first round's inputs made runs faster, but two runs then differed beyond
+// their spread.)
 void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider& data,
                            const Selection& sel, const RunOptions& options, int repetitions,
-                           const KeptInputs& kept, std::vector<InterleavedCase>& timed,
-                           RunResult& result) {
+                           std::vector<InterleavedCase>& timed, RunResult& result) {
   std::vector<std::vector<std::size_t>> groups;  // indices into `timed`, one group per dataset
   for (std::size_t t = 0; t < timed.size(); ++t) {
     if (timed[t].failed) continue;
@@ -349,7 +327,7 @@ void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider
     std::shuffle(groups.begin(), groups.end(), rng);
     for (auto& group : groups) {
       std::shuffle(group.begin(), group.end(), rng);
-      const TensorMap* inputs = kept.find(plan[timed[group.front()].plan_index].dataset_key);
+      const TensorMap* inputs = nullptr;
       std::optional<Dataset> made;
       // The implementations of a dataset share output buffers within a round (one set for
       // float64 outputs, one for the others): fresh buffers cost page faults, most of a round.
@@ -385,6 +363,10 @@ void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider
         result.cases[tc.record_index].error =
             "repetition " + std::to_string(round + 1) + ": " + error;
       }
+      // Datasets come in random order, so freed blocks of one size rarely fit the next request:
+      // without handing them back, the heap grew by every round (14 GB after 9 rounds of the
+      // norm suite, 2 GB for one).
+      malloc_trim(0);
     }
   }
 }
@@ -473,7 +455,6 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   const bool interleave =
       repetitions > 1 && (interleaving_flag >= 0 ? interleaving_flag == 1 : options.interleave);
   std::vector<InterleavedCase> interleaved;
-  KeptInputs kept;
   result.interleaved = interleave;
 
   Dumper dumper(options.dump_dir, data);
@@ -502,7 +483,6 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
     if (!dataset || dataset->key != c.dataset_key) {
       dataset.reset();  // free the previous dataset before making the next
       dataset = make_dataset(c, data, sel, options);
-      if (interleave) kept.offer(dataset->key, dataset->inputs);
       result.datasets.push_back(dataset->record);
       if (dumper.enabled()) dumper.dataset(c, *dataset);
     }
@@ -562,7 +542,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   }
   if (interleave) {
     dataset.reset();
-    time_remaining_rounds(plan, data, sel, options, repetitions, kept, interleaved, result);
+    time_remaining_rounds(plan, data, sel, options, repetitions, interleaved, result);
     for (const auto& tc : interleaved) {
       const bool manual = make_timing(plan[tc.plan_index].impl->backend)->manual_time();
       append_repetitions(tc.runs,
