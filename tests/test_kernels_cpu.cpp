@@ -619,6 +619,56 @@ TEST_F(CpuKernels, LargeAlignedOutputs) {
   }
 }
 
+// Large aligned outputs take cpu.fast's pipelined path, where one loop reads row r + 1 for its
+// statistics while it writes row r. Shapes: an odd row count (uneven thread ranges), and 3 rows of
+// 2^21 columns (ranges of one row, many statistics chunks per row). Inputs: outliers (column 0 an
+// outlier, so the shifted sums of the next row are recomputed two-pass), a 1e4 offset, constant
+// rows; out of place into poisoned outputs, and in place.
+TEST_F(CpuKernels, LargeAlignedRowsPipelined) {
+  struct Shape {
+    i64 rows, cols;
+  };
+  for (const Shape sh : {Shape{1031, 4096}, Shape{3, i64{1} << 21}}) {
+    const i64 rows = sh.rows, cols = sh.cols;
+    const std::size_t n = static_cast<std::size_t>(rows * cols);
+    const auto g = make_param(cols, 1.0, 0.2, next_seed());
+    const auto b = make_param(cols, 0.0, 0.2, next_seed());
+    const auto r = make_input(rows, cols, Dist::normal, next_seed());
+    const auto gd = to_double(g), bd = to_double(b), rd = to_double(r);
+    for (Dist dist : {Dist::outliers, Dist::offset, Dist::constant_rows}) {
+      const auto x = make_input(rows, cols, dist, next_seed());
+      const auto xd = to_double(x);
+      std::vector<double> ref_ln(n), ref_rms(n), ref_sum(n), ref_add(n);
+      ref::layernorm(xd.data(), gd.data(), bd.data(), ref_ln.data(), rows, cols, kEps);
+      ref::rmsnorm(xd.data(), gd.data(), ref_rms.data(), rows, cols, kEps);
+      ref::add_layernorm(xd.data(), rd.data(), gd.data(), bd.data(), ref_sum.data(), ref_add.data(),
+                         rows, cols, kEps);
+      const std::string what = label(kImpls[1], rows, cols, dist);
+      auto y = poisoned(n);
+      cpu::fast::layernorm(x.data(), g.data(), b.data(), y.data(), rows, cols, kEps);
+      EXPECT_TRUE(agrees(y, ref_ln)) << what << " layernorm";
+      y = x;
+      cpu::fast::layernorm(y.data(), g.data(), b.data(), y.data(), rows, cols, kEps);
+      EXPECT_TRUE(agrees(y, ref_ln)) << what << " layernorm in place";
+      std::fill(y.begin(), y.end(), kNaN);
+      cpu::fast::rmsnorm(x.data(), g.data(), y.data(), rows, cols, kEps);
+      EXPECT_TRUE(agrees(y, ref_rms)) << what << " rmsnorm";
+      auto sum = poisoned(n);
+      std::fill(y.begin(), y.end(), kNaN);
+      cpu::fast::add_layernorm(x.data(), r.data(), g.data(), b.data(), sum.data(), y.data(), rows,
+                               cols, kEps);
+      EXPECT_TRUE(agrees(sum, ref_sum)) << what << " add_layernorm sum";
+      EXPECT_TRUE(agrees(y, ref_add)) << what << " add_layernorm";
+      sum = x;
+      std::fill(y.begin(), y.end(), kNaN);
+      cpu::fast::add_layernorm(sum.data(), r.data(), g.data(), b.data(), sum.data(), y.data(), rows,
+                               cols, kEps);
+      EXPECT_TRUE(agrees(sum, ref_sum)) << what << " add_layernorm sum in place";
+      EXPECT_TRUE(agrees(y, ref_add)) << what << " add_layernorm, sum in place";
+    }
+  }
+}
+
 // In place (y == x, or sum == x): every statistic is read before its output is written.
 TEST_F(CpuKernels, InPlace) {
   for (i64 cols : {3, 4096, 4097}) {

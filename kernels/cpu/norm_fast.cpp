@@ -1,13 +1,14 @@
 // cpu.fast: optimized float32 normalization kernels.
 //
-// Row-wise ops (layernorm, rmsnorm, crmsnorm, weight_std, add_*) read each row once from memory:
-// rows go in blocks of 8; a statistics pass over each row of the block (from memory), then the
-// output of the block in column blocks of 1024 (x from L1/L2, the gamma/beta slices stay in L1
-// across the 8 rows). Ops without statistics (dyt, batchnorm_infer) stream whole rows. Rows (or
-// blocks) are split statically over the OpenMP threads; small problems run on the calling
-// thread. Outputs of 16 MiB and more are written with non-temporal stores (no read-for-ownership,
-// no cache pollution; a scalar head reaches 64-byte alignment); smaller ones with normal stores,
-// so that the next kernel finds them in cache.
+// Row-wise ops (layernorm, rmsnorm, crmsnorm, weight_std, add_*) read each row once from memory.
+// Large aligned outputs (streamed) are software-pipelined: one loop writes a block of 4 rows while
+// it reads the next 4 for their statistics (pipelined_rows). Otherwise rows go in blocks of 2; a
+// statistics pass over each row of the block, then the output of the block in column blocks of
+// 1024 (x from L1/L2, the gamma/beta slices stay in L1 across the rows). Ops without statistics
+// (dyt, batchnorm_infer) stream whole rows. Rows (or blocks) are split statically over the OpenMP
+// threads; small problems run on the calling thread. Outputs of 16 MiB and more are written with
+// non-temporal stores (no read-for-ownership, no cache pollution; a scalar head reaches 64-byte
+// alignment); smaller ones with normal stores, so that the next kernel finds them in cache.
 //
 // Statistics are shifted sums: d = x - shift, with shift a value of the row (its first element),
 // so x - shift is exact by Sterbenz for rows with a large common offset and sum(d^2) stays
@@ -147,7 +148,8 @@ inline void emit2(float* y1, float* y2, i64 n, bool nt, FV fv, FS fs) {
 // gamma/beta slices stay in L1 across the rows (one row each of x, gamma, beta and y is 64 KiB at
 // 4096 columns, more than L1). With 4096 columns every row starts at the same L1 set, so the
 // lines of all rows of a block compete for one 12-way set: with normal stores (x and y lines in
-// L1) blocks are 2 rows, with streaming stores (y bypasses the caches) 8 rows. (Software prefetches
+// L1) blocks are 2 rows, with streaming stores (y bypasses the caches) 8 rows; row ops with large
+// aligned outputs take pipelined_rows instead. (Software prefetches
 // of the next block's rows while this one was written helped on a host whose copy ran at 51 GB/s;
 // on one at 80-90 GB/s they cost 16-21% at 16384 x 4096, against the hardware prefetchers alone.)
 constexpr i64 kRowsPerBlockCached = 2;
@@ -185,25 +187,6 @@ void for_row_blocks(i64 rows, i64 cols, i64 out_bytes, bool outputs_aligned, Sta
 struct Sums {
   double s1 = 0.0, s2 = 0.0;
 };
-
-// Row-wise driver for ops with per-row statistics: acc(r, c0, c1, sums) adds the sums of columns
-// [c0, c1) of row r, fin(r, sums) turns them into the row's parameters P, out as in
-// for_row_blocks. (Interleaving the statistics of row r + 1 with the output of row r, column block
-// by column block, was measured slower here than blocks of rows; so was computing the next
-// block's statistics inside this block's streaming-store loop, and so were blocks of 16 or 32
-// rows, or interleaving the rows of a block 32 columns at a time.)
-template <class P, class Acc, class Fin, class Out>
-void for_rows_with_stats(i64 rows, i64 cols, i64 out_bytes, bool outputs_aligned, Acc acc, Fin fin,
-                         Out out) {
-  for_row_blocks<P>(
-      rows, cols, out_bytes, outputs_aligned,
-      [&](i64 r) {
-        Sums sums;
-        for (i64 c0 = 0; c0 < cols; c0 += kChunk) acc(r, c0, std::min(cols, c0 + kChunk), sums);
-        return fin(r, sums);
-      },
-      out);
-}
 
 // Elementwise op with per-column parameters: y[r, j] = f(x[r, j], p_0[j], ..., p_{N-1}[j]) with
 // fv(vf x, const std::array<vf, N>&) and fs(float x, const std::array<float, N>&). Narrow
@@ -363,44 +346,214 @@ inline Moments finish_moments(const Sums& s, i64 n, Exact exact) {
   return {mean, m2 > 0.0 ? m2 : 0.0};
 }
 
+// Where a row op writes: one output, or two (the add_* ops write the sum and y).
+struct Out1 {
+  float* y;
+};
+struct Out2 {
+  float* a;
+  float* b;
+};
+constexpr i64 output_count(const Out1&) {
+  return 1;
+}
+constexpr i64 output_count(const Out2&) {
+  return 2;
+}
+inline bool outputs_aligned(const Out1& o) {
+  return aligned64(o.y);
+}
+inline bool outputs_aligned(const Out2& o) {
+  return aligned64(o.a) && aligned64(o.b);
+}
+inline void stream_at(const Out1& o, i64 off, vf v) {
+  simd::stream(o.y + off, v);
+}
+inline void stream_at(const Out2& o, i64 off, const V2& v) {
+  simd::stream(o.a + off, v.a);
+  simd::stream(o.b + off, v.b);
+}
+template <class FV, class FS>
+inline void emit_at(const Out1& o, i64 off, i64 n, bool nt, FV fv, FS fs) {
+  emit(o.y + off, n, nt, fv, fs);
+}
+template <class FV, class FS>
+inline void emit_at(const Out2& o, i64 off, i64 n, bool nt, FV fv, FS fs) {
+  emit2(o.a + off, o.b + off, n, nt, fv, fs);
+}
+
+// Sums of d and (when kS1) d^2 over a whole row: float32 accumulators per chunk of kChunk
+// elements, chunks summed in double.
+template <bool kS1, class C, class DV, class DS>
+inline Sums row_sums(const C& c, i64 cols, DV dv, DS ds) {
+  Sums s;
+  for (i64 c0 = 0; c0 < cols; c0 += kChunk) {
+    const i64 c1 = std::min(cols, c0 + kChunk);
+    const auto v = [&](i64 j) { return dv(c, j); };
+    const auto sc = [&](i64 j) { return ds(c, j); };
+    if constexpr (kS1) {
+      float f1, f2;
+      chunk_sums(c0, c1, v, sc, f1, f2);
+      s.s1 += f1;
+      s.s2 += f2;
+    } else {
+      s.s2 += chunk_sum(
+          c0, c1,
+          [&](i64 j) {
+            const vf d = v(j);
+            return d * d;
+          },
+          [&](i64 j) {
+            const float d = sc(j);
+            return d * d;
+          });
+    }
+  }
+  return s;
+}
+
+// Writes columns [c0, c1) of the N rows r + i (parameters p[i]) with streaming stores and, in
+// the same loop, adds to s[i] the sums of d over those columns of N other rows (contexts c[i]):
+// reads from memory and streaming writes are then in flight together, as in a copy, and each
+// gamma/beta vector is loaded from L2 once for N rows.
+template <bool kS1, i64 N, class Outs, class C, class P, class DV, class YV>
+inline void write_and_sum(const Outs& outs, i64 cols, i64 r, const P* p, const C* c, i64 c0, i64 c1,
+                          const DV& dv, const YV& yv, Sums* s) {
+  vf a[N], q[N];
+  for (i64 i = 0; i < N; ++i) a[i] = q[i] = splat(0.0f);
+  for (i64 j = c0; j < c1; j += kW) {
+#pragma GCC unroll 8
+    for (i64 i = 0; i < N; ++i) {
+      const vf d = dv(c[i], j);
+      if constexpr (kS1) a[i] += d;
+      q[i] += d * d;
+      stream_at(outs, (r + i) * cols + j, yv(r + i, p[i], j));
+    }
+  }
+  for (i64 i = 0; i < N; ++i) {
+    if constexpr (kS1) s[i].s1 += simd::hsum(a[i]);
+    s[i].s2 += simd::hsum(q[i]);
+  }
+}
+
+// Streamed rows, software-pipelined: each thread takes a contiguous range of rows in blocks of
+// kRowsPiped, and writes block b (from L1/L2) while it reads block b + 1 from memory for its
+// statistics, in one loop over the columns (write_and_sum). A pass that only reads followed by
+// one that only writes leaves the memory system half idle in each: on this host one core reads
+// at 36 GB/s and stream-writes at 25, but copies at 43. Measured at 16384 x 4096 against the copy
+// ceiling (alternating runs): layernorm 0.62-0.69 (blocks of 8, a statistics pass then an output
+// pass) to 0.78-0.88, weight_std 0.72-0.83 to 0.83-0.96. Blocks of 1 row reached 0.9 for
+// weight_std but only 0.56-0.59 for layernorm, whose gamma/beta then came from L2 for every row;
+// 8 rows were no better than 4, and column blocks of 1024 (gamma/beta slices kept in L1) cut the
+// reads from memory into short pieces and lost more than they saved. Needs cols % kW == 0 and
+// 64-byte aligned outputs.
+constexpr i64 kRowsPiped = 4;
+template <class P, bool kS1, class Outs, class Begin, class DV, class DS, class Fin, class YV>
+void pipelined_rows(i64 rows, i64 cols, const Outs& outs, Begin begin, DV dv, DS ds, Fin fin,
+                    YV yv) {
+  constexpr i64 R = kRowsPiped;
+  using C = decltype(begin(i64{0}));
+  const i64 parts = std::min<i64>(rows, omp_get_max_threads());
+  for_each_index(parts, rows * cols, rows * cols * 4 * output_count(outs), [&](i64 part, bool) {
+    const i64 r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+    // Local copies: the streaming-store builtin may write any memory the compiler cannot prove
+    // private, so reading the functions' captures through the shared closures would reload
+    // every pointer after every store.
+    const Outs outs_l = outs;
+    const DV dv_l = dv;
+    const YV yv_l = yv;
+    P p[R];
+    C cn[R];
+    for (i64 i = 0; i < std::min(R, r1 - r0); ++i)
+      p[i] = fin(r0 + i, row_sums<kS1>(begin(r0 + i), cols, dv, ds));
+    for (i64 b0 = r0; b0 < r1; b0 += R) {
+      const i64 n = std::min(R, r1 - b0);                   // rows written
+      const i64 nn = std::clamp<i64>(r1 - (b0 + R), 0, R);  // rows summed
+      Sums sn[R];
+      for (i64 i = 0; i < nn; ++i) cn[i] = begin(b0 + R + i);
+      for (i64 c0 = 0; c0 < cols; c0 += kChunk) {
+        const i64 c1 = std::min(cols, c0 + kChunk);
+        if (n == R && nn == R) {
+          write_and_sum<kS1, R>(outs_l, cols, b0, p, cn, c0, c1, dv_l, yv_l, sn);
+          continue;
+        }
+        for (i64 i = 0; i < n; ++i) {  // the last blocks of a range
+          if (i < nn) {
+            write_and_sum<kS1, 1>(outs_l, cols, b0 + i, p + i, cn + i, c0, c1, dv_l, yv_l, sn + i);
+          } else {
+            for (i64 j = c0; j < c1; j += kW)
+              stream_at(outs_l, (b0 + i) * cols + j, yv_l(b0 + i, p[i], j));
+          }
+        }
+      }
+      for (i64 i = 0; i < nn; ++i) p[i] = fin(b0 + R + i, sn[i]);
+    }
+  });
+}
+
+// Row-wise op with per-row statistics, described by:
+//   begin(r)        -> C, what the sums of row r need (row pointers, shifts), made once per row;
+//   dv(c, j), ds(c, j) -> the value d at column j (vector of kW, scalar) whose sums are taken:
+//                     sum(d) when kS1, and sum(d^2);
+//   fin(r, sums)    -> P, the row's parameters (it may read row r again, from cache);
+//   yv(r, p, j), ys(r, p, j) -> the output at column j: a vector (vf, or V2 for two outputs) and a
+//                     scalar (float or S2).
+// Every position of a row is read before it is written, so outputs may alias the inputs.
+template <class P, bool kS1, class Outs, class Begin, class DV, class DS, class Fin, class YV,
+          class YS>
+void row_op(i64 rows, i64 cols, const Outs& outs, Begin begin, DV dv, DS ds, Fin fin, YV yv,
+            YS ys) {
+  const i64 out_bytes = rows * cols * 4 * output_count(outs);
+  if (use_stream(out_bytes) && outputs_aligned(outs) && cols % 16 == 0 && rows > 1) {
+    pipelined_rows<P, kS1>(rows, cols, outs, begin, dv, ds, fin, yv);
+    return;
+  }
+  for_row_blocks<P>(
+      rows, cols, out_bytes, outputs_aligned(outs),
+      [&](i64 r) { return fin(r, row_sums<kS1>(begin(r), cols, dv, ds)); },
+      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
+        const YV yv_l = yv;  // local copies, as in pipelined_rows
+        const YS ys_l = ys;
+        emit_at(
+            outs, r * cols + c0, c1 - c0, nt, [&](i64 j) { return yv_l(r, p, c0 + j); },
+            [&](i64 j) { return ys_l(r, p, c0 + j); });
+      });
+}
+
 }  // namespace
 
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, std::int64_t rows,
                std::int64_t cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
+  struct C {
+    const float* xr;
+    float sh;
+    vf vsh;
+  };
   struct P {
     float sh, mean, rstd;
   };
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 4, aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
+  row_op<P, true>(
+      rows, cols, Out1{y},
+      [=](i64 r) {
         const float* xr = x + r * cols;
-        const float sh = xr[0];
-        const vf vsh = splat(sh);
-        float f1, f2;
-        chunk_sums(
-            c0, c1, [&](i64 j) { return load(xr + j) - vsh; }, [&](i64 j) { return xr[j] - sh; },
-            f1, f2);
-        sums.s1 += f1;
-        sums.s2 += f2;
+        return C{xr, xr[0], splat(xr[0])};
       },
-      [&](i64 r, const Sums& sums) {
+      [](const C& c, i64 j) { return load(c.xr + j) - c.vsh; },
+      [](const C& c, i64 j) { return c.xr[j] - c.sh; },
+      [=](i64 r, const Sums& sums) {
         const float* xr = x + r * cols;
-        const Moments m = finish_moments(sums, cols, [&] { return block_moments(xr, cols); });
+        const Moments m = finish_moments(sums, cols, [=] { return block_moments(xr, cols); });
         return P{xr[0], static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* xr = x + r * cols + c0;
-        const float* g = gamma + c0;
-        const float* b = beta + c0;
-        const vf vsh = splat(p.sh), vmean = splat(p.mean), vrstd = splat(p.rstd);
-        emit(
-            y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) {
-              return ((load(xr + j) - vsh) - vmean) * vrstd * load(g + j) + load(b + j);
-            },
-            [&](i64 j) { return ((xr[j] - p.sh) - p.mean) * p.rstd * g[j] + b[j]; });
+      [=](i64 r, const P& p, i64 j) {
+        return ((load(x + r * cols + j) - splat(p.sh)) - splat(p.mean)) * splat(p.rstd) *
+                   load(gamma + j) +
+               load(beta + j);
+      },
+      [=](i64 r, const P& p, i64 j) {
+        return ((x[r * cols + j] - p.sh) - p.mean) * p.rstd * gamma[j] + beta[j];
       });
 }
 
@@ -410,28 +563,15 @@ void rmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, st
   struct P {
     float rstd;
   };
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 4, aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
-        const float* xr = x + r * cols;
-        sums.s2 += chunk_sum(
-            c0, c1,
-            [&](i64 j) {
-              const vf v = load(xr + j);
-              return v * v;
-            },
-            [&](i64 j) { return xr[j] * xr[j]; });
+  row_op<P, false>(
+      rows, cols, Out1{y}, [=](i64 r) { return x + r * cols; },
+      [](const float* xr, i64 j) { return load(xr + j); },
+      [](const float* xr, i64 j) { return xr[j]; },
+      [=](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
+      [=](i64 r, const P& p, i64 j) {
+        return load(x + r * cols + j) * splat(p.rstd) * load(gamma + j);
       },
-      [&](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* xr = x + r * cols + c0;
-        const float* g = gamma + c0;
-        const vf vrstd = splat(p.rstd);
-        emit(
-            y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) { return load(xr + j) * vrstd * load(g + j); },
-            [&](i64 j) { return xr[j] * p.rstd * g[j]; });
-      });
+      [=](i64 r, const P& p, i64 j) { return x[r * cols + j] * p.rstd * gamma[j]; });
 }
 
 void crmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, std::int64_t cols,
@@ -443,26 +583,15 @@ void crmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, s
   };
   // sum(x) and sum(x^2) in one pass; sum(x)^2 is added, never subtracted, so there is no
   // cancellation to guard against.
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 4, aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
-        const float* xr = x + r * cols;
-        float f1, f2;
-        chunk_sums(
-            c0, c1, [&](i64 j) { return load(xr + j); }, [&](i64 j) { return xr[j]; }, f1, f2);
-        sums.s1 += f1;
-        sums.s2 += f2;
+  row_op<P, true>(
+      rows, cols, Out1{y}, [=](i64 r) { return x + r * cols; },
+      [](const float* xr, i64 j) { return load(xr + j); },
+      [](const float* xr, i64 j) { return xr[j]; },
+      [=](i64, const Sums& sums) { return P{rsqrt_d((sums.s2 + sums.s1 * sums.s1) / d + eps)}; },
+      [=](i64 r, const P& p, i64 j) {
+        return load(x + r * cols + j) * splat(p.rstd) * load(gamma + j);
       },
-      [&](i64, const Sums& sums) { return P{rsqrt_d((sums.s2 + sums.s1 * sums.s1) / d + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* xr = x + r * cols + c0;
-        const float* g = gamma + c0;
-        const vf vrstd = splat(p.rstd);
-        emit(
-            y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) { return load(xr + j) * vrstd * load(g + j); },
-            [&](i64 j) { return xr[j] * p.rstd * g[j]; });
-      });
+      [=](i64 r, const P& p, i64 j) { return x[r * cols + j] * p.rstd * gamma[j]; });
 }
 
 void dyt(const float* x, float alpha, const float* gamma, const float* beta, float* y,
@@ -749,36 +878,32 @@ void online_norm(const float* x, const float* mu0, const float* var0, const floa
 
 void weight_std(const float* w, float* y, std::int64_t rows, std::int64_t cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
+  struct C {
+    const float* wr;
+    float sh;
+    vf vsh;
+  };
   struct P {
     float sh, mean, rstd;
   };
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 4, aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
+  row_op<P, true>(
+      rows, cols, Out1{y},
+      [=](i64 r) {
         const float* wr = w + r * cols;
-        const float sh = wr[0];
-        const vf vsh = splat(sh);
-        float f1, f2;
-        chunk_sums(
-            c0, c1, [&](i64 j) { return load(wr + j) - vsh; }, [&](i64 j) { return wr[j] - sh; },
-            f1, f2);
-        sums.s1 += f1;
-        sums.s2 += f2;
+        return C{wr, wr[0], splat(wr[0])};
       },
-      [&](i64 r, const Sums& sums) {
+      [](const C& c, i64 j) { return load(c.wr + j) - c.vsh; },
+      [](const C& c, i64 j) { return c.wr[j] - c.sh; },
+      [=](i64 r, const Sums& sums) {
         const float* wr = w + r * cols;
-        const Moments m = finish_moments(sums, cols, [&] { return block_moments(wr, cols); });
+        const Moments m = finish_moments(sums, cols, [=] { return block_moments(wr, cols); });
         return P{wr[0], static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* wr = w + r * cols + c0;
-        const vf vsh = splat(p.sh), vmean = splat(p.mean), vrstd = splat(p.rstd);
-        emit(
-            y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) { return ((load(wr + j) - vsh) - vmean) * vrstd; },
-            [&](i64 j) { return ((wr[j] - p.sh) - p.mean) * p.rstd; });
-      });
+      [=](i64 r, const P& p, i64 j) {
+        return ((load(w + r * cols + j) - splat(p.sh)) - splat(p.mean)) * splat(p.rstd);
+      },
+      [=](i64 r, const P& p, i64 j) { return ((w[r * cols + j] - p.sh) - p.mean) * p.rstd; });
 }
 
 void add_layernorm(const float* x, const float* residual, const float* gamma, const float* beta,
@@ -786,97 +911,70 @@ void add_layernorm(const float* x, const float* residual, const float* gamma, co
   if (rows <= 0 || cols <= 0) return;
   // Statistics and y from d = (x - x0) + (r - r0): both differences are exact for rows with a
   // large common offset, so y follows the exact sum x + r, not its float rounding.
+  struct C {
+    const float *xr, *rr;
+    float sx, sr;
+    vf vsx, vsr;
+  };
   struct P {
     float sx, sr, mean, rstd;
   };
-  auto row_moments = [&](i64 r, i64 c0, i64 c1, float& f1, float& f2) {
+  const auto begin = [=](i64 r) {
     const float* xr = x + r * cols;
     const float* rr = residual + r * cols;
-    const float sx = xr[0], sr = rr[0];
-    const vf vsx = splat(sx), vsr = splat(sr);
-    chunk_sums(
-        c0, c1, [&](i64 j) { return (load(xr + j) - vsx) + (load(rr + j) - vsr); },
-        [&](i64 j) { return (xr[j] - sx) + (rr[j] - sr); }, f1, f2);
+    return C{xr, rr, xr[0], rr[0], splat(xr[0]), splat(rr[0])};
   };
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 8, aligned64(sum) && aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
-        float f1, f2;
-        row_moments(r, c0, c1, f1, f2);
-        sums.s1 += f1;
-        sums.s2 += f2;
-      },
-      [&](i64 r, const Sums& sums) {
-        const float* xr = x + r * cols;
-        const float* rr = residual + r * cols;
-        const float sx = xr[0], sr = rr[0];
-        const Moments m = finish_moments(sums, cols, [&] {
-          const vf vsx = splat(sx), vsr = splat(sr);
+  const auto dv = [](const C& c, i64 j) {
+    return (load(c.xr + j) - c.vsx) + (load(c.rr + j) - c.vsr);
+  };
+  const auto ds = [](const C& c, i64 j) { return (c.xr[j] - c.sx) + (c.rr[j] - c.sr); };
+  row_op<P, true>(
+      rows, cols, Out2{sum, y}, begin, dv, ds,
+      [=](i64 r, const Sums& sums) {
+        const C c = begin(r);
+        const Moments m = finish_moments(sums, cols, [=] {
           return moments(
-              cols, [&](i64 j) { return (load(xr + j) - vsx) + (load(rr + j) - vsr); },
-              [&](i64 j) { return (xr[j] - sx) + (rr[j] - sr); });
+              cols, [=](i64 j) { return dv(c, j); }, [=](i64 j) { return ds(c, j); });
         });
-        return P{sx, sr, static_cast<float>(m.mean),
+        return P{c.sx, c.sr, static_cast<float>(m.mean),
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* xr = x + r * cols + c0;
-        const float* rr = residual + r * cols + c0;
-        const float* g = gamma + c0;
-        const float* b = beta + c0;
-        const vf vsx = splat(p.sx), vsr = splat(p.sr), vmean = splat(p.mean), vrstd = splat(p.rstd);
-        emit2(
-            sum + r * cols + c0, y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) {
-              const vf xv = load(xr + j), rv = load(rr + j);
-              const vf d = (xv - vsx) + (rv - vsr);
-              return V2{xv + rv, (d - vmean) * vrstd * load(g + j) + load(b + j)};
-            },
-            [&](i64 j) {
-              const float d = (xr[j] - p.sx) + (rr[j] - p.sr);
-              return S2{xr[j] + rr[j], (d - p.mean) * p.rstd * g[j] + b[j]};
-            });
+      [=](i64 r, const P& p, i64 j) {
+        const vf xv = load(x + r * cols + j), rv = load(residual + r * cols + j);
+        const vf d = (xv - splat(p.sx)) + (rv - splat(p.sr));
+        return V2{xv + rv, (d - splat(p.mean)) * splat(p.rstd) * load(gamma + j) + load(beta + j)};
+      },
+      [=](i64 r, const P& p, i64 j) {
+        const float xv = x[r * cols + j], rv = residual[r * cols + j];
+        const float d = (xv - p.sx) + (rv - p.sr);
+        return S2{xv + rv, (d - p.mean) * p.rstd * gamma[j] + beta[j]};
       });
 }
 
 void add_rmsnorm(const float* x, const float* residual, const float* gamma, float* sum, float* y,
                  std::int64_t rows, std::int64_t cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
+  struct C {
+    const float *xr, *rr;
+  };
   struct P {
     float rstd;
   };
-  for_rows_with_stats<P>(
-      rows, cols, rows * cols * 8, aligned64(sum) && aligned64(y),
-      [&](i64 r, i64 c0, i64 c1, Sums& sums) {
-        const float* xr = x + r * cols;
-        const float* rr = residual + r * cols;
-        sums.s2 += chunk_sum(
-            c0, c1,
-            [&](i64 j) {
-              const vf v = load(xr + j) + load(rr + j);
-              return v * v;
-            },
-            [&](i64 j) {
-              const float v = xr[j] + rr[j];
-              return v * v;
-            });
+  row_op<P, false>(
+      rows, cols, Out2{sum, y},
+      [=](i64 r) {
+        return C{x + r * cols, residual + r * cols};
       },
-      [&](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
-      [&](i64 r, const P& p, i64 c0, i64 c1, bool nt) {
-        const float* xr = x + r * cols + c0;
-        const float* rr = residual + r * cols + c0;
-        const float* g = gamma + c0;
-        const vf vrstd = splat(p.rstd);
-        emit2(
-            sum + r * cols + c0, y + r * cols + c0, c1 - c0, nt,
-            [&](i64 j) {
-              const vf s = load(xr + j) + load(rr + j);
-              return V2{s, s * vrstd * load(g + j)};
-            },
-            [&](i64 j) {
-              const float s = xr[j] + rr[j];
-              return S2{s, s * p.rstd * g[j]};
-            });
+      [](const C& c, i64 j) { return load(c.xr + j) + load(c.rr + j); },
+      [](const C& c, i64 j) { return c.xr[j] + c.rr[j]; },
+      [=](i64, const Sums& sums) { return P{rsqrt_d(sums.s2 / static_cast<double>(cols) + eps)}; },
+      [=](i64 r, const P& p, i64 j) {
+        const vf s = load(x + r * cols + j) + load(residual + r * cols + j);
+        return V2{s, s * splat(p.rstd) * load(gamma + j)};
+      },
+      [=](i64 r, const P& p, i64 j) {
+        const float s = x[r * cols + j] + residual[r * cols + j];
+        return S2{s, s * p.rstd * gamma[j]};
       });
 }
 
