@@ -520,11 +520,11 @@ void row_op(i64 rows, i64 cols, const Outs& outs, Begin begin, DV dv, DS ds, Fin
       });
 }
 
-}  // namespace
-
-void layernorm(const float* x, const float* gamma, const float* beta, float* y, std::int64_t rows,
-               std::int64_t cols, float eps) {
-  if (rows <= 0 || cols <= 0) return;
+// Rows standardized by their own mean and standard deviation (shifted sums, the two-pass guard),
+// then out(z, j) / outs(z, j) applied to z = ((x - shift) - mean) * rstd: layernorm and
+// weight_std.
+template <class OV, class OS>
+void standardize_rows(const float* x, float* y, i64 rows, i64 cols, float eps, OV out, OS outs) {
   struct C {
     const float* xr;
     float sh;
@@ -548,13 +548,21 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
                  rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
       },
       [=](i64 r, const P& p, i64 j) {
-        return ((load(x + r * cols + j) - splat(p.sh)) - splat(p.mean)) * splat(p.rstd) *
-                   load(gamma + j) +
-               load(beta + j);
+        return out(((load(x + r * cols + j) - splat(p.sh)) - splat(p.mean)) * splat(p.rstd), j);
       },
       [=](i64 r, const P& p, i64 j) {
-        return ((x[r * cols + j] - p.sh) - p.mean) * p.rstd * gamma[j] + beta[j];
+        return outs(((x[r * cols + j] - p.sh) - p.mean) * p.rstd, j);
       });
+}
+
+}  // namespace
+
+void layernorm(const float* x, const float* gamma, const float* beta, float* y, std::int64_t rows,
+               std::int64_t cols, float eps) {
+  if (rows <= 0 || cols <= 0) return;
+  standardize_rows(
+      x, y, rows, cols, eps, [=](vf z, i64 j) { return z * load(gamma + j) + load(beta + j); },
+      [=](float z, i64 j) { return z * gamma[j] + beta[j]; });
 }
 
 void rmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, std::int64_t cols,
@@ -878,32 +886,8 @@ void online_norm(const float* x, const float* mu0, const float* var0, const floa
 
 void weight_std(const float* w, float* y, std::int64_t rows, std::int64_t cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
-  struct C {
-    const float* wr;
-    float sh;
-    vf vsh;
-  };
-  struct P {
-    float sh, mean, rstd;
-  };
-  row_op<P, true>(
-      rows, cols, Out1{y},
-      [=](i64 r) {
-        const float* wr = w + r * cols;
-        return C{wr, wr[0], splat(wr[0])};
-      },
-      [](const C& c, i64 j) { return load(c.wr + j) - c.vsh; },
-      [](const C& c, i64 j) { return c.wr[j] - c.sh; },
-      [=](i64 r, const Sums& sums) {
-        const float* wr = w + r * cols;
-        const Moments m = finish_moments(sums, cols, [=] { return block_moments(wr, cols); });
-        return P{wr[0], static_cast<float>(m.mean),
-                 rsqrt_d(m.m2 / static_cast<double>(cols) + eps)};
-      },
-      [=](i64 r, const P& p, i64 j) {
-        return ((load(w + r * cols + j) - splat(p.sh)) - splat(p.mean)) * splat(p.rstd);
-      },
-      [=](i64 r, const P& p, i64 j) { return ((w[r * cols + j] - p.sh) - p.mean) * p.rstd; });
+  standardize_rows(
+      w, y, rows, cols, eps, [](vf z, i64) { return z; }, [](float z, i64) { return z; });
 }
 
 void add_layernorm(const float* x, const float* residual, const float* gamma, const float* beta,
