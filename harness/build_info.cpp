@@ -26,6 +26,7 @@ BuildInfo build_info() {
   const std::string runtime = cuda_runtime_version();
   if (!runtime.empty()) b.cuda += ", runtime " + runtime;
   b.onednn = OPBENCH_ONEDNN_STATUS;
+  b.faiss = OPBENCH_FAISS_STATUS;
   return b;
 }
 

@@ -5,6 +5,7 @@
 // clang-format off
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
+#include "harness/build_info.hpp"
 #include "harness/ceilings.hpp"
 #include "harness/device.hpp"
 #include "harness/timing.hpp"
@@ -12,7 +13,8 @@
 namespace opbench {
 
 BackendStatus cuda_status() {
-  return BackendStatus{"cuda", false, "not built: nvcc was not found at configure time"};
+  // The configure step's own words: "skipped: nvcc not found ..." or "disabled (...)".
+  return BackendStatus{"cuda", false, "not built: " + build_info().cuda};
 }
 
 std::vector<std::string> cuda_device_names() {

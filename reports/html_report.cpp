@@ -618,7 +618,8 @@ void render_run_header(std::string& out, const Run& run) {
   if (!flags.empty()) build_html += "<br><code>" + esc(flags) + "</code>";
   item("build", build_html);
   item("libraries", "BLAS " + or_none(str(build, "blas")) + " · CUDA " +
-                        or_none(str(build, "cuda")) + " · oneDNN " + or_none(str(build, "onednn")));
+                        or_none(str(build, "cuda")) + " · oneDNN " + or_none(str(build, "onednn")) +
+                        " · FAISS " + or_none(str(build, "faiss")));
   std::string command = str(ob, "command_line");
   if (!command.empty()) item("command", "<code>" + esc(command) + "</code>");
   if (!run.source.empty()) item("report", "<code>" + esc(run.source) + "</code>");

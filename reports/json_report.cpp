@@ -396,7 +396,8 @@ json build_report(const RunResult& run) {
                  {"native", run.build.native},
                  {"blas", run.build.blas},
                  {"cuda", run.build.cuda},
-                 {"onednn", run.build.onednn}};
+                 {"onednn", run.build.onednn},
+                 {"faiss", run.build.faiss}};
   ob["devices"] = run.devices;
   ob["threads"] = run.threads;
   ob["timed"] = run.timed;

@@ -16,14 +16,12 @@ void register_all_suites(Registry& reg) {
 #ifdef OPBENCH_HAVE_ONEDNN
   reg.set_backend_status({"onednn", true, "oneDNN " + onednn::version() + " (peer, runs on cpu)"});
 #else
-  reg.set_backend_status(
-      {"onednn", false, "not built: oneDNN was not found at configure time (Debian: libdnnl-dev)"});
+  reg.set_backend_status({"onednn", false, "not built: " + build_info().onednn});
 #endif
 #ifdef OPBENCH_HAVE_FAISS
   reg.set_backend_status({"faiss", true, "FAISS (peer, runs on cpu)"});
 #else
-  reg.set_backend_status(
-      {"faiss", false, "not built: FAISS was not found at configure time (Debian: libfaiss-dev)"});
+  reg.set_backend_status({"faiss", false, "not built: " + build_info().faiss});
 #endif
   register_norm_suite(reg);
   register_scan_suite(reg);

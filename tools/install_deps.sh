@@ -6,6 +6,8 @@ packages=(
   cmake g++ make git pkg-config
   libbenchmark-dev libopenblas-dev nlohmann-json3-dev libboost-program-options-dev libgtest-dev
   libdnnl-dev                                  # optional peer (oneDNN), found automatically
+  ocl-icd-opencl-dev                           # oneDNN's CMake config requires OpenCL; libdnnl-dev
+                                               # only recommends it, and we skip recommends
   libfaiss-dev                                 # optional peer (FAISS), found automatically
   libbenchmark-tools python3-scipy             # Google Benchmark's compare.py reads our reports
   python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
