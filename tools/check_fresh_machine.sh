@@ -113,6 +113,8 @@ if [ "${1:-}" = "--inside-namespace" ]; then
   fi
   summary=$(grep -E '^[0-9]+ cases, ' "$logs/3-setup.log" | tail -n 1 || true)
   echo "  summary: ${summary:-(no summary line)}"
+  phases=$(grep -E '^setup: install ' "$logs/3-setup.log" | tail -n 1 || true)
+  [ -z "$phases" ] || echo "  ${phases#setup: }"
   [ -n "$summary" ] || fail "tools/setup.sh printed no run summary"
   for f in out/opbench-report.json out/opbench-report.html; do
     [ -s "$root/root/opbench/$f" ] || fail "tools/setup.sh did not write $f"
