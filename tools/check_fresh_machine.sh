@@ -106,41 +106,45 @@ if [ "${1:-}" = "--inside-namespace" ]; then
   mount_in_root /dev/pts --bind /dev/pts
   mount_in_root /dev/shm -t tmpfs -o mode=1777 tmpfs  # Chromium needs a writable /dev/shm
 
+  # What tools/setup.sh must leave behind: the summary, the report and the page, and a CUDA
+  # backend that says it was skipped.
+  check_setup_outputs() {
+    summary=$(grep -E '^[0-9]+ cases, ' "$logs/3-setup.log" | tail -n 1 || true)
+    echo "  summary: ${summary:-(no summary line)}"
+    phases=$(grep -E '^setup: install ' "$logs/3-setup.log" | tail -n 1 || true)
+    [ -z "$phases" ] || echo "  ${phases#setup: }"
+    [ -n "$summary" ] || fail "tools/setup.sh printed no run summary"
+    for f in out/opbench-report.json out/opbench-report.html; do
+      [ -s "$root/root/opbench/$f" ] || fail "tools/setup.sh did not write $f"
+    done
+    grep -q '</html>' "$root/root/opbench/out/opbench-report.html" 2>/dev/null ||
+      fail "out/opbench-report.html is not a whole page"
+
+    # No nvcc in a fresh root: the CUDA backend must say it was skipped, everywhere it is named.
+    cuda_line=$(grep -m1 'opbench CUDA backend:' "$logs/3-setup.log" || true)
+    echo "  ${cuda_line#-- }"
+    case "$cuda_line" in
+      *"CUDA backend: skipped: nvcc not found"*) ;;
+      *) fail "configure did not skip the CUDA backend cleanly" ;;
+    esac
+    grep -E 'opbench (oneDNN|FAISS) peer:' "$logs/3-setup.log" | sed 's/^-- /  /' || true
+    report_cuda=$(in_root "python3 -c 'import json; print(json.load(open(\"out/opbench-report.json\"))[\"opbench\"][\"build\"][\"cuda\"])'" 2>&1 || true)
+    case "$report_cuda" in
+      skipped:*) ;;
+      *) fail "the report's build.cuda does not say skipped: $report_cuda" ;;
+    esac
+    list_cuda=$(in_root "build/tools/opbench list --suite norm" 2>&1 | grep -E '^  cuda ' || true)
+    case "$list_cuda" in
+      *"NOT available"*) ;;
+      *) fail "opbench list does not show the cuda backend as not available: $list_cuda" ;;
+    esac
+  }
+
   if step "tools/setup.sh (install, build, main job)" "$logs/3-setup.log" in_root tools/setup.sh; then
-    :
+    check_setup_outputs
   else
-    fail "tools/setup.sh"
+    fail "tools/setup.sh (the checks of its outputs are skipped)"
   fi
-  summary=$(grep -E '^[0-9]+ cases, ' "$logs/3-setup.log" | tail -n 1 || true)
-  echo "  summary: ${summary:-(no summary line)}"
-  phases=$(grep -E '^setup: install ' "$logs/3-setup.log" | tail -n 1 || true)
-  [ -z "$phases" ] || echo "  ${phases#setup: }"
-  [ -n "$summary" ] || fail "tools/setup.sh printed no run summary"
-  for f in out/opbench-report.json out/opbench-report.html; do
-    [ -s "$root/root/opbench/$f" ] || fail "tools/setup.sh did not write $f"
-  done
-  grep -q '</html>' "$root/root/opbench/out/opbench-report.html" 2>/dev/null ||
-    fail "out/opbench-report.html is not a whole page"
-
-  # No nvcc in a fresh root: the CUDA backend must say it was skipped, everywhere it is named.
-  cuda_line=$(grep -m1 'opbench CUDA backend:' "$logs/3-setup.log" || true)
-  echo "  ${cuda_line#-- }"
-  case "$cuda_line" in
-    *"CUDA backend: skipped: nvcc not found"*) ;;
-    *) fail "configure did not skip the CUDA backend cleanly" ;;
-  esac
-  grep -E 'opbench (oneDNN|FAISS) peer:' "$logs/3-setup.log" | sed 's/^-- /  /' || true
-  report_cuda=$(in_root "python3 -c 'import json; print(json.load(open(\"out/opbench-report.json\"))[\"opbench\"][\"build\"][\"cuda\"])'" 2>&1 || true)
-  case "$report_cuda" in
-    skipped:*) ;;
-    *) fail "the report's build.cuda does not say skipped: $report_cuda" ;;
-  esac
-  list_cuda=$(in_root "build/tools/opbench list --suite norm" 2>&1 | grep -E '^  cuda ' || true)
-  case "$list_cuda" in
-    *"NOT available"*) ;;
-    *) fail "opbench list does not show the cuda backend as not available: $list_cuda" ;;
-  esac
-
   if step "tools/test.sh (install, build, tests)" "$logs/4-test.log" in_root tools/test.sh; then
     :
   else
