@@ -1,9 +1,15 @@
 // The cuda.fast kernels of the scan family against the float64 references, through the runner
 // (device buffers poisoned with NaN before each launch). Built only with nvcc; on a machine
 // without a device every test skips with the reason cuda_status() gives.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
+#include <vector>
 
 // clang-format off
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
@@ -11,6 +17,8 @@
 #include "datasets/provider.hpp"
 #include "harness/device.hpp"
 #include "harness/runner.hpp"
+#include "kernels/cuda/scan_cuda.hpp"
+#include "reference/scan.hpp"
 #include "suites/suites.hpp"
 
 namespace opbench {
@@ -86,6 +94,90 @@ TEST_F(CudaScan, MinimalLayersBothForms) {
                                        {"form", "plain,log"}}),
                  [](const CaseRecord&) { return true; });
   }
+}
+
+// ---- direct calls with inputs of our own (no suite scenario has them) ----------------------
+
+// A device copy of a host vector, or `count` floats poisoned with NaN bytes; freed at scope end.
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(const std::vector<float>& host) : count_(host.size()) {
+    check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
+    check_cuda(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice), "test upload");
+  }
+  explicit DeviceFloats(std::size_t count) : count_(count) {
+    check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
+    check_cuda(cudaMemset(ptr_, 0xff, bytes()), "test poison");
+  }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+  ~DeviceFloats() { cudaFree(ptr_); }
+  float* get() const { return ptr_; }
+  std::vector<float> fetch() const {
+    std::vector<float> host(count_);
+    check_cuda(cudaDeviceSynchronize(), "test kernel");
+    check_cuda(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost), "test fetch");
+    return host;
+  }
+
+ private:
+  std::size_t bytes() const { return count_ * sizeof(float); }
+  float* ptr_ = nullptr;
+  std::size_t count_;
+};
+
+std::vector<double> to_double(const std::vector<float>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// got[i] against want[i]: the same NaN and infinity positions, finite values within
+// tol * (1 + |want|). Returns the number of mismatches (the first few are reported).
+int count_mismatches(const std::vector<float>& got, const std::vector<double>& want, double tol,
+                     const char* what) {
+  int bad = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double g = got[i], w = want[i];
+    const bool ok = std::isnan(w) ? std::isnan(g)
+                    : std::isinf(w)
+                        ? g == w
+                        : std::isfinite(g) && std::abs(g - w) <= tol * (1 + std::abs(w));
+    if (!ok && ++bad <= 5)
+      ADD_FAILURE() << what << ": element " << i << " is " << g << ", the reference " << w;
+  }
+  return bad;
+}
+
+TEST_F(CudaScan, LogScanWithZeroBAtChunkStarts) {
+  // b = 0 (log b = -inf, which a user's --input may hold) at the first step of chunks of 64, over
+  // whole chunks, over a whole sequence, and after h0 = 0: the chunk aggregates must treat those
+  // terms as nothing, not as NaN that the carry drops.
+  const std::int64_t batch = 2, T = 300, D = 33;
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> gate(-0.02f, 0.0f), term(-3.0f, 0.5f), h0(-1.0f, 1.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> la(batch * T * D), lb(batch * T * D), lh0(batch * D);
+  for (auto& v : la) v = gate(rng);
+  for (auto& v : lb) v = term(rng);
+  for (auto& v : lh0) v = h0(rng);
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      for (std::int64_t d = 0; d < D; ++d) {
+        float& b = lb[(n * T + t) * D + d];
+        if (t % 64 == 0 || (t >= 64 && t < 192 && d % 3 == 1) || (n == 1 && d == 5) ||
+            (d == 7 && t < 70)) {
+          b = -inf;
+        }
+      }
+    }
+  }
+  lh0[7] = -inf;          // h0 = 0, then b = 0 until t = 70
+  lh0[1 * D + 5] = -inf;  // h0 = 0 and b = 0 throughout: log h = -inf
+  DeviceFloats da(la), db(lb), dh0(lh0), out(la.size());
+  cuda::log_scan(da.get(), db.get(), dh0.get(), out.get(), batch, T, D);
+  std::vector<double> want(la.size());
+  const auto a64 = to_double(la), b64 = to_double(lb), h64 = to_double(lh0);
+  ref::log_scan(a64.data(), b64.data(), h64.data(), want.data(), batch, T, D);
+  EXPECT_EQ(count_mismatches(out.fetch(), want, 1e-4, "log_h"), 0);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
 
 namespace opbench::cuda {
@@ -106,20 +107,8 @@ __global__ void linear_rescan(const float* __restrict__ a, const float* __restri
 
 // --- log-space scan (Heinsen) ----------------------------------------------------------------
 
-// Adds the term x to the running log-sum-exp m + log s (one exp per step). The accurate expf and
-// logf, not the __expf/__logf intrinsics: the scan is memory-bound, and their few-ulp errors
-// would add to the formulation's own.
-__device__ __forceinline__ void lse_push(float& m, float& s, float x) {
-  if (x > m) {
-    s = s * expf(m - x) + 1.0f;
-    m = x;
-  } else {
-    s += expf(x - m);
-  }
-}
-
 // Thread (n, c, d): the chunk's sum of log a (SA) and the log-sum-exp of log b - (local a*) as
-// M + log S.
+// M + log S (log_scan_combine.hpp: -inf terms, b = 0, are skipped; an all -inf chunk is empty).
 __global__ void log_reduce(const float* __restrict__ la, const float* __restrict__ lb,
                            float* __restrict__ SA, float* __restrict__ M, float* __restrict__ S,
                            int64_t batch, int64_t T, int64_t D, int64_t chunks) {
@@ -127,15 +116,7 @@ __global__ void log_reduce(const float* __restrict__ la, const float* __restrict
   if (idx >= batch * chunks * D) return;
   const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
   const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
-  float a_star = 0.0f, m = -INFINITY, s = 0.0f;
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t i = (n * T + t) * D + d;
-    a_star += la[i];
-    lse_push(m, s, lb[i] - a_star);
-  }
-  SA[idx] = a_star;
-  M[idx] = m;
-  S[idx] = s;
+  log_reduce_chunk(la, lb, (n * T + t0) * D + d, t1 - t0, D, &SA[idx], &M[idx], &S[idx]);
 }
 
 // Thread (n, d): SA, M, S of chunk c become a* before the chunk and the log-sum-exp (in global
@@ -146,23 +127,7 @@ __global__ void log_carry(const float* __restrict__ log_h0, float* __restrict__ 
   const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (idx >= batch * D) return;
   const int64_t d = idx % D, n = idx / D;
-  float a_star = 0.0f, m = log_h0[idx], s = 1.0f;
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t k = (n * chunks + c) * D + d;
-    const float sa = SA[k], cm = M[k] - a_star, cs = S[k];  // the chunk's terms, globally
-    SA[k] = a_star;
-    M[k] = m;
-    S[k] = s;
-    if (cs > 0.0f) {  // merge (cm, cs) into (m, s)
-      if (cm > m) {
-        s = s * expf(m - cm) + cs;
-        m = cm;
-      } else {
-        s += cs * expf(cm - m);
-      }
-    }
-    a_star += sa;
-  }
+  log_carry_sequence(log_h0[idx], SA, M, S, n * chunks * D + d, chunks, D);
 }
 
 __global__ void log_rescan(const float* __restrict__ la, const float* __restrict__ lb,
@@ -173,14 +138,8 @@ __global__ void log_rescan(const float* __restrict__ la, const float* __restrict
   if (idx >= batch * chunks * D) return;
   const int64_t d = idx % D, c = (idx / D) % chunks, n = idx / (D * chunks);
   const int64_t t0 = c * kChunk, t1 = min(T, t0 + kChunk);
-  float a_star = SA[idx], m = M[idx], s = S[idx];
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t i = (n * T + t) * D + d;
-    a_star += la[i];
-    lse_push(m, s, lb[i] - a_star);
-    const float log_h = a_star + m + logf(s);
-    out[i] = exp_output ? expf(log_h) : log_h;
-  }
+  log_rescan_chunk(la, lb, SA[idx], M[idx], S[idx], out, (n * T + t0) * D + d, t1 - t0, D,
+                   exp_output);
 }
 
 void log_scan_impl(const float* la, const float* lb, const float* log_h0, float* out,
