@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "kernels/cuda/log_scan_combine.hpp"
+#include "kernels/cuda/pkm_select.hpp"
 #include "reference/scan.hpp"
 
 namespace opbench::cuda {
@@ -174,6 +176,194 @@ TEST(CudaHostLogScan, OrdinaryInputsAgree) {
       reference_log_scan(in.la, in.lb, in.log_h0, in.batch, in.T, in.D);
   expect_log_scan_matches(chunked_log_scan(in.la, in.lb, in.log_h0, in.batch, in.T, in.D, 64), want,
                           1e-4, "chunk 64");
+}
+
+// ---- pkm order and selection (pkm_select.hpp) ---------------------------------------------------
+
+// The oracle's order, written independently: larger first, NaN as -inf, ties by the smaller index.
+bool oracle_before(float sa, long long ia, float sb, long long ib) {
+  const double ka = std::isnan(sa) ? -HUGE_VAL : sa, kb = std::isnan(sb) ? -HUGE_VAL : sb;
+  return ka > kb || (ka == kb && ia < ib);
+}
+
+bool same_float(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+TEST(CudaHostPkm, OrderIsTotalWithNaN) {
+  EXPECT_TRUE(pkm_before(1.0f, 5LL, kNaN, 0LL));
+  EXPECT_FALSE(pkm_before(kNaN, 0LL, 1.0f, 5LL));
+  EXPECT_TRUE(pkm_before(kNaN, 2LL, kNaN, 3LL));  // NaN and NaN: by index
+  EXPECT_FALSE(pkm_before(kNaN, 3LL, kNaN, 2LL));
+  EXPECT_TRUE(pkm_before(-kInf, 2LL, kNaN, 3LL));  // NaN sorts with -inf
+  EXPECT_TRUE(pkm_before(kNaN, 2LL, -kInf, 3LL));
+  EXPECT_TRUE(pkm_before(-3.0f, 9, -kInf, 0));
+  EXPECT_TRUE(pkm_before(2.0f, 1, 2.0f, 4));
+  for (float s : {kNaN, -kInf, 0.0f, kInf}) {
+    EXPECT_TRUE(pkm_before(pkm_first(), Scored{s, 0}));
+    EXPECT_TRUE(pkm_before(Scored{s, LLONG_MAX - 1}, pkm_none()));
+  }
+}
+
+// pkm_cuda.cu's warp_topk with the 32 lanes run one after another: each lane's best, k rounds of
+// taking the best of the lanes (warp_best) and asking the lane it came from for its next.
+void emulated_warp_topk(const std::vector<float>& row, int k, std::vector<float>& vs,
+                        std::vector<int>& is) {
+  const int n = static_cast<int>(row.size());
+  std::vector<Scored> mine(32);
+  for (int lane = 0; lane < 32; ++lane) {
+    mine[lane] = pkm_lane_best_after(row.data(), n, lane, 32, pkm_first());
+  }
+  vs.assign(k, kPoison);
+  is.assign(k, -7);
+  for (int m = 0; m < k; ++m) {
+    Scored top = mine[0];
+    for (int lane = 1; lane < 32; ++lane) {
+      if (pkm_before(mine[lane], top)) top = mine[lane];
+    }
+    vs[m] = top.score;
+    is[m] = static_cast<int>(top.index);
+    const int lane = static_cast<int>(top.index % 32);
+    mine[lane] = pkm_lane_best_after(row.data(), n, lane, 32, top);
+  }
+}
+
+// The k best by a full sort in the oracle's order.
+std::vector<std::pair<float, long long>> oracle_topk(std::vector<std::pair<float, long long>> all,
+                                                     int k) {
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return oracle_before(a.first, a.second, b.first, b.second);
+  });
+  all.resize(k);
+  return all;
+}
+
+// Scores with NaN, infinities and ties in many places.
+std::vector<float> awkward_scores(int n, unsigned seed, int kind) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> s(n);
+  for (int j = 0; j < n; ++j) {
+    s[j] = normal(rng);
+    if (kind == 1 && j % 3 == 0) s[j] = kNaN;
+    if (kind == 1 && j % 11 == 0) s[j] = -kInf;
+    if (kind == 1 && j % 17 == 0) s[j] = kInf;
+    if (kind == 2) s[j] = static_cast<float>(static_cast<int>(s[j] * 2));  // many exact ties
+    if (kind == 3) s[j] = j % 5 == 0 ? s[j] : kNaN;                        // mostly NaN
+  }
+  if (kind == 4) std::fill(s.begin(), s.end(), kNaN);
+  return s;
+}
+
+TEST(CudaHostPkm, WarpTopkFollowsTheTotalOrder) {
+  for (int kind = 0; kind <= 4; ++kind) {
+    for (int n : {1, 31, 64, 100, 512}) {
+      for (int k : {1, 7, 32, 64}) {
+        if (k > n) continue;
+        const std::vector<float> row = awkward_scores(n, 100 + n + k, kind);
+        std::vector<std::pair<float, long long>> all;
+        for (int j = 0; j < n; ++j) all.emplace_back(row[j], j);
+        const auto want = oracle_topk(all, k);
+        std::vector<float> vs;
+        std::vector<int> is;
+        emulated_warp_topk(row, k, vs, is);
+        std::set<int> seen(is.begin(), is.end());
+        EXPECT_EQ(seen.size(), static_cast<std::size_t>(k))
+            << "duplicate indices, kind " << kind << " n " << n << " k " << k;
+        for (int m = 0; m < k; ++m) {
+          EXPECT_EQ(is[m], want[m].second)
+              << "kind " << kind << " n " << n << " k " << k << " m " << m;
+          EXPECT_TRUE(same_float(vs[m], want[m].first)) << vs[m] << " vs " << want[m].first;
+        }
+      }
+    }
+  }
+}
+
+// pkm_cuda.cu's combination: a frontier of row heads (pkm_row_head / pkm_row_advance), the best
+// head taken each round, its row advanced.
+void emulated_combine(const std::vector<float>& av, const std::vector<int>& ai,
+                      const std::vector<float>& bv, const std::vector<int>& bi, int n,
+                      std::vector<float>& out_s, std::vector<long long>& out_i) {
+  const int k = static_cast<int>(av.size());
+  std::vector<int> run(k, 0), taken(k, -1);
+  std::vector<Scored> head(k);
+  for (int x = 0; x < k; ++x) {
+    head[x] =
+        pkm_row_head(av[x], static_cast<long long>(ai[x]) * n, bv.data(), bi.data(), k, 0, -1);
+  }
+  out_s.assign(k, kPoison);
+  out_i.assign(k, -7);
+  for (int m = 0; m < k; ++m) {
+    int best = 0;
+    for (int x = 1; x < k; ++x) {
+      if (pkm_before(head[x], head[best])) best = x;
+    }
+    const Scored top = head[best];
+    out_s[m] = top.score;
+    out_i[m] = top.index;
+    const long long base = static_cast<long long>(ai[best]) * n;
+    pkm_row_advance(av[best], bv.data(), bi.data(), k, run[best], taken[best],
+                    static_cast<int>(top.index - base));
+    head[best] = pkm_row_head(av[best], base, bv.data(), bi.data(), k, run[best], taken[best]);
+  }
+}
+
+// Both sides' k best (sorted), their combination, and the oracle's top-k of all k x k sums.
+void check_combination(const std::vector<float>& s1, const std::vector<float>& s2, int k,
+                       const std::string& what) {
+  const int n = static_cast<int>(s1.size());
+  std::vector<float> av, bv;
+  std::vector<int> ai, bi;
+  emulated_warp_topk(s1, k, av, ai);
+  emulated_warp_topk(s2, k, bv, bi);
+  std::vector<std::pair<float, long long>> all;
+  for (int x = 0; x < k; ++x) {
+    for (int y = 0; y < k; ++y) {
+      all.emplace_back(av[x] + bv[y], static_cast<long long>(ai[x]) * n + bi[y]);
+    }
+  }
+  const auto want = oracle_topk(all, k);
+  std::vector<float> got_s;
+  std::vector<long long> got_i;
+  emulated_combine(av, ai, bv, bi, n, got_s, got_i);
+  for (int m = 0; m < k; ++m) {
+    EXPECT_EQ(got_i[m], want[m].second) << what << ": position " << m;
+    EXPECT_TRUE(same_float(got_s[m], want[m].first))
+        << what << ": position " << m << ": " << got_s[m] << " vs " << want[m].first;
+  }
+}
+
+TEST(CudaHostPkm, CombinationFollowsTheTotalOrder) {
+  for (int n : {8, 64, 300}) {
+    for (int k : {1, 8, 40}) {
+      if (k > n) continue;
+      const std::string shape = " n " + std::to_string(n) + " k " + std::to_string(k);
+      for (int kind1 = 0; kind1 <= 4; ++kind1) {
+        for (int kind2 = 0; kind2 <= 4; ++kind2) {
+          check_combination(awkward_scores(n, 1 + n, kind1), awkward_scores(n, 2 + n, kind2), k,
+                            "kinds " + std::to_string(kind1) + "," + std::to_string(kind2) + shape);
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaHostPkm, CombinationWithSumsEqualAfterRounding) {
+  // Side 1 large (1e8: an ulp of 8), side 2 small and distinct: many sums round to the same float,
+  // and in a run of equal sums the order is by index, not by side 2's order.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> small(-3.0f, 3.0f);
+  for (int n : {16, 100}) {
+    std::vector<float> s1(n), s2(n);
+    for (int j = 0; j < n; ++j) {
+      s1[j] = 1e8f + 8.0f * static_cast<float>(j % 4);
+      s2[j] = small(rng);
+    }
+    for (int k : {4, 16}) {
+      check_combination(s1, s2, k, "rounding n " + std::to_string(n) + " k " + std::to_string(k));
+    }
+  }
 }
 
 }  // namespace

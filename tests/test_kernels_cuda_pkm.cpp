@@ -2,9 +2,16 @@
 // runner that `opbench check` uses (device upload, poisoned device outputs, fetch, the op's
 // tie-aware comparison). Built only with nvcc; on a machine without a device the tests that need
 // one skip with the reason cuda_status() gives.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -168,6 +175,194 @@ TEST(CudaPkm, LayerMatchesTheReference) {
                      {"din", "8"},
                      {"dv", "33"}}},
                    "normal,uniform", 2);
+}
+
+// ---- direct calls with inputs of our own (no suite scenario has them) ----------------------
+
+// A device copy of a host vector, or `count` elements poisoned with 0xff bytes (NaN scores, -1
+// indices); freed at scope end.
+template <class T>
+class DeviceVec {
+ public:
+  explicit DeviceVec(const std::vector<T>& host) : count_(host.size()) {
+    check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
+    check_cuda(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice), "test upload");
+  }
+  explicit DeviceVec(std::size_t count) : count_(count) {
+    check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
+    check_cuda(cudaMemset(ptr_, 0xff, bytes()), "test poison");
+  }
+  DeviceVec(const DeviceVec&) = delete;
+  DeviceVec& operator=(const DeviceVec&) = delete;
+  ~DeviceVec() { cudaFree(ptr_); }
+  T* get() const { return ptr_; }
+  std::vector<T> fetch() const {
+    std::vector<T> host(count_);
+    check_cuda(cudaDeviceSynchronize(), "test kernel");
+    check_cuda(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost), "test fetch");
+    return host;
+  }
+
+ private:
+  std::size_t bytes() const { return count_ * sizeof(T); }
+  T* ptr_ = nullptr;
+  std::size_t count_;
+};
+
+// The order of every top-k list, made total: larger first, NaN as -inf, equal keys by the smaller
+// index (the order of kernels/cuda/pkm_select.hpp, written here independently).
+bool nan_last_before(double sa, std::int64_t ia, double sb, std::int64_t ib) {
+  const double ka = std::isnan(sa) ? -HUGE_VAL : sa, kb = std::isnan(sb) ? -HUGE_VAL : sb;
+  return ka > kb || (ka == kb && ia < ib);
+}
+
+struct Scored64 {
+  double score;
+  std::int64_t index;
+};
+
+void sort_topk(std::vector<Scored64>& all, std::int64_t k) {
+  std::sort(all.begin(), all.end(), [](const Scored64& a, const Scored64& b) {
+    return nan_last_before(a.score, a.index, b.score, b.index);
+  });
+  all.resize(static_cast<std::size_t>(k));
+}
+
+double dot(const float* a, const float* b, std::int64_t n) {
+  double s = 0;
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// Small integers, so that every score is exact in float and double alike and only the order
+// decides (many exact ties), with NaN and infinities planted: a NaN in a query half (every
+// sub-key score of that half NaN), NaN and infinite sub-keys (some scores NaN or infinite, sums of
+// +inf and -inf NaN).
+struct NanCase {
+  pkm::Dims d;
+  std::vector<float> q, k1, k2;
+};
+
+NanCase nan_case() {
+  NanCase c{{9, 2, 40, 8, 24}, {}, {}, {}};
+  const pkm::Dims& d = c.d;
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> small(-2, 2);
+  c.q.resize(static_cast<std::size_t>(d.tokens * d.heads * d.dk));
+  c.k1.resize(static_cast<std::size_t>(d.heads * d.n * d.half()));
+  c.k2.resize(c.k1.size());
+  for (auto* v : {&c.q, &c.k1, &c.k2}) {
+    for (float& x : *v) x = static_cast<float>(small(rng));
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  c.q[(1 * d.heads + 0) * d.dk + 0] = nan;             // token 1, head 0: first half NaN
+  c.q[(2 * d.heads + 1) * d.dk + d.half() + 1] = nan;  // token 2, head 1: second half NaN
+  c.q[(3 * d.heads + 0) * d.dk + 0] = nan;             // token 3, head 0: both halves NaN
+  c.q[(3 * d.heads + 0) * d.dk + d.half()] = nan;
+  for (std::int64_t j = 0; j < d.n; j += 3) c.k1[(0 * d.n + j) * d.half() + 2] = nan;
+  for (std::int64_t j = 1; j < d.n; j += 7) c.k2[(1 * d.n + j) * d.half() + 1] = inf;
+  for (std::int64_t j = 2; j < d.n; j += 5) c.k2[(0 * d.n + j) * d.half() + 3] = -inf;
+  c.k1[(1 * d.n + 4) * d.half()] = inf;
+  return c;
+}
+
+// The k best of each half, then of their k x k sums (reference/pkm.cpp's pkm_topk, with the total
+// order).
+void expected_pkm_topk(const NanCase& c, std::vector<double>& scores,
+                       std::vector<std::int64_t>& idx) {
+  const pkm::Dims& d = c.d;
+  const std::int64_t half = d.half();
+  for (std::int64_t t = 0; t < d.tokens; ++t) {
+    for (std::int64_t h = 0; h < d.heads; ++h) {
+      const float* q1 = c.q.data() + (t * d.heads + h) * d.dk;
+      std::vector<Scored64> s1, s2, all;
+      for (std::int64_t j = 0; j < d.n; ++j) {
+        s1.push_back({dot(q1, c.k1.data() + (h * d.n + j) * half, half), j});
+        s2.push_back({dot(q1 + half, c.k2.data() + (h * d.n + j) * half, half), j});
+      }
+      sort_topk(s1, d.k);
+      sort_topk(s2, d.k);
+      for (const auto& a : s1) {
+        for (const auto& b : s2) all.push_back({a.score + b.score, a.index * d.n + b.index});
+      }
+      sort_topk(all, d.k);
+      for (const auto& e : all) {
+        scores.push_back(e.score);
+        idx.push_back(e.index);
+      }
+    }
+  }
+}
+
+void expect_same_lists(const std::vector<float>& got_s, const std::vector<std::int64_t>& got_i,
+                       const std::vector<double>& want_s, const std::vector<std::int64_t>& want_i,
+                       const pkm::Dims& d) {
+  ASSERT_EQ(got_i.size(), want_i.size());
+  int bad = 0;
+  for (std::int64_t row = 0; row < d.tokens * d.heads; ++row) {
+    std::set<std::int64_t> seen;
+    for (std::int64_t m = 0; m < d.k; ++m) {
+      const std::size_t e = static_cast<std::size_t>(row * d.k + m);
+      const bool same_score =
+          std::isnan(want_s[e]) ? std::isnan(got_s[e]) : static_cast<double>(got_s[e]) == want_s[e];
+      if ((got_i[e] != want_i[e] || !same_score) && ++bad <= 5) {
+        ADD_FAILURE() << "row " << row << " position " << m << ": (" << got_s[e] << ", " << got_i[e]
+                      << "), expected (" << want_s[e] << ", " << want_i[e] << ")";
+      }
+      EXPECT_TRUE(seen.insert(got_i[e]).second) << "row " << row << " repeats " << got_i[e];
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(CudaPkm, NaNScoresFollowTheTotalOrder) {
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  const NanCase c = nan_case();
+  const pkm::Dims& d = c.d;
+  const std::size_t out = static_cast<std::size_t>(d.tokens * d.heads * d.k);
+  DeviceVec<float> q(c.q), k1(c.k1), k2(c.k2), scores(out);
+  DeviceVec<std::int64_t> indices(out);
+  cuda::pkm_topk(q.get(), k1.get(), k2.get(), scores.get(), indices.get(), d);
+  std::vector<double> want_s;
+  std::vector<std::int64_t> want_i;
+  expected_pkm_topk(c, want_s, want_i);
+  expect_same_lists(scores.fetch(), indices.fetch(), want_s, want_i, d);
+}
+
+TEST(CudaPkm, BruteforceNaNScoresFollowTheTotalOrder) {
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  const NanCase c = nan_case();
+  const pkm::Dims& d = c.d;
+  const std::size_t out = static_cast<std::size_t>(d.tokens * d.heads * d.k);
+  DeviceVec<float> q(c.q), k1(c.k1), k2(c.k2), scores(out);
+  DeviceVec<std::int64_t> indices(out);
+  cuda::bruteforce_topk(q.get(), k1.get(), k2.get(), scores.get(), indices.get(), d);
+  // Every one of the n^2 product keys by its full dot product.
+  std::vector<double> want_s;
+  std::vector<std::int64_t> want_i;
+  const std::int64_t half = d.half();
+  for (std::int64_t t = 0; t < d.tokens; ++t) {
+    for (std::int64_t h = 0; h < d.heads; ++h) {
+      const float* qv = c.q.data() + (t * d.heads + h) * d.dk;
+      std::vector<Scored64> all;
+      for (std::int64_t i = 0; i < d.n; ++i) {
+        const double s1 = dot(qv, c.k1.data() + (h * d.n + i) * half, half);
+        for (std::int64_t j = 0; j < d.n; ++j) {
+          all.push_back(
+              {s1 + dot(qv + half, c.k2.data() + (h * d.n + j) * half, half), i * d.n + j});
+        }
+      }
+      sort_topk(all, d.k);
+      for (const auto& e : all) {
+        want_s.push_back(e.score);
+        want_i.push_back(e.index);
+      }
+    }
+  }
+  expect_same_lists(scores.fetch(), indices.fetch(), want_s, want_i, d);
 }
 
 }  // namespace

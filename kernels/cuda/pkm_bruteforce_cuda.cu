@@ -18,7 +18,6 @@
 // Order: larger score first, equal scores by the smaller index, everywhere, so the result does
 // not depend on the number of ranges or on which lane saw a key first.
 #include <cuda_runtime.h>
-#include <math_constants.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -31,6 +30,7 @@
 #include "harness/device.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_scratch_cuda.hpp"
+#include "kernels/cuda/pkm_select.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -58,16 +58,10 @@ struct Entry {
   int index;
 };
 
-// NaN sorts with -inf, so that the order stays total (ranks are a permutation and every output
-// position is written) whatever the inputs hold.
-__device__ __forceinline__ float order_key(float s) {
-  return s != s ? -CUDART_INF_F : s;
-}
-
+// The order of pkm_select.hpp (NaN sorts with -inf), so that it stays total (ranks are a
+// permutation and every output position is written) whatever the inputs hold.
 __device__ __forceinline__ bool before(float sa, int ia, float sb, int ib) {
-  sa = order_key(sa);
-  sb = order_key(sb);
-  return sa > sb || (sa == sb && ia < ib);
+  return pkm_before(sa, ia, sb, ib);
 }
 
 // How many entries of the sorted list[0, cnt) come before (s, i).

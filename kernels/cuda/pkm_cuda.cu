@@ -10,6 +10,7 @@
 // clang-format on
 #include "harness/device.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
+#include "kernels/cuda/pkm_select.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -53,94 +54,87 @@ __global__ void subkey_scores(const float* __restrict__ q, const float* __restri
   }
 }
 
-struct Best {
-  float score;
-  long long index;
-};
-
-__device__ bool before(const Best& a, const Best& b) {
-  return a.score > b.score || (a.score == b.score && a.index < b.index);
-}
-
-__device__ Best warp_best(Best b) {
+__device__ Scored warp_best(Scored b) {
   for (int offset = 16; offset > 0; offset >>= 1) {
-    Best o{__shfl_xor_sync(0xffffffffu, b.score, offset),
-           __shfl_xor_sync(0xffffffffu, b.index, offset)};
-    if (before(o, b)) b = o;
+    const Scored o{__shfl_xor_sync(0xffffffffu, b.score, offset),
+                   __shfl_xor_sync(0xffffffffu, b.index, offset)};
+    if (pkm_before(o, b)) b = o;
   }
   return b;
 }
 
-constexpr float kNone = -3.402823466e38f;  // below any score; taken entries are set to it
-
-__device__ Best lane_best(const float* row, int n, int lane) {
-  Best b{kNone, 0x7fffffffffffffffLL};
-  for (int j = lane; j < n; j += 32) {
-    Best c{row[j], j};
-    if (before(c, b)) b = c;
-  }
-  return b;
-}
-
-// The k best of row[0..n) (destroyed: taken entries are overwritten), sorted, into (vs, is).
-__device__ void warp_topk(float* row, int n, int k, float* vs, int* is, int lane) {
-  Best mine = lane_best(row, n, lane);
+// The k best of row[0..n) (only read), sorted in the order, into (vs, is): k rounds of warp argmax
+// (pkm_select.hpp).
+__device__ void warp_topk(const float* row, int n, int k, float* vs, int* is, int lane) {
+  Scored mine = pkm_lane_best_after(row, n, lane, 32, pkm_first());
   for (int m = 0; m < k; ++m) {
-    const Best top = warp_best(mine);
+    const Scored top = warp_best(mine);
     if (lane == 0) {
       vs[m] = top.score;
       is[m] = static_cast<int>(top.index);
     }
-    if (static_cast<int>(top.index % 32) == lane) {
-      row[top.index] = kNone;
-      mine = lane_best(row, n, lane);
-    }
+    if (top.index % 32 == lane) mine = pkm_lane_best_after(row, n, lane, 32, top);
   }
   __syncwarp();
 }
 
-__global__ void select_combine(float* __restrict__ sub, float* __restrict__ scores,
+__global__ void select_combine(const float* __restrict__ sub, float* __restrict__ scores,
                                std::int64_t* __restrict__ indices, int tokens, int heads, int n,
                                int k) {
   __shared__ float av[kWarpsPerBlock][kMaxK], bv[kWarpsPerBlock][kMaxK];
-  __shared__ int ai[kWarpsPerBlock][kMaxK], bi[kWarpsPerBlock][kMaxK], next[kWarpsPerBlock][kMaxK];
+  __shared__ int ai[kWarpsPerBlock][kMaxK], bi[kWarpsPerBlock][kMaxK];
+  // Row x of the combination: its state (run start, b index taken) and its cached head.
+  __shared__ int run[kWarpsPerBlock][kMaxK], taken[kWarpsPerBlock][kMaxK];
+  __shared__ float head_score[kWarpsPerBlock][kMaxK];
+  __shared__ long long head_index[kWarpsPerBlock][kMaxK];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const std::int64_t pair = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + warp;
   if (pair >= static_cast<std::int64_t>(tokens) * heads) return;
   const int t = static_cast<int>(pair / heads), h = static_cast<int>(pair % heads);
-  float* row1 = sub + (static_cast<std::int64_t>(h) * tokens + t) * n;
-  float* row2 = sub + (static_cast<std::int64_t>(heads + h) * tokens + t) * n;
+  const float* row1 = sub + (static_cast<std::int64_t>(h) * tokens + t) * n;
+  const float* row2 = sub + (static_cast<std::int64_t>(heads + h) * tokens + t) * n;
   warp_topk(row1, n, k, av[warp], ai[warp], lane);
   warp_topk(row2, n, k, bv[warp], bi[warp], lane);
-  for (int x = lane; x < k; x += 32) next[warp][x] = 0;
-  __syncwarp();
+  // Rows x = lane + 32 i belong to one lane, which alone reads and writes their state.
+  for (int x = lane; x < k; x += 32) {
+    run[warp][x] = 0;
+    taken[warp][x] = -1;
+    const Scored c = pkm_row_head(av[warp][x], static_cast<long long>(ai[warp][x]) * n, bv[warp],
+                                  bi[warp], k, 0, -1);
+    head_score[warp][x] = c.score;
+    head_index[warp][x] = c.index;
+  }
   float* out_s = scores + pair * k;
   std::int64_t* out_i = indices + pair * k;
   for (int m = 0; m < k; ++m) {
-    // Row x's head is (x, next[x]); rows are sorted along y, so the best head is the next best.
-    Best mine{kNone, 0x7fffffffffffffffLL};
+    // The best head of the rows is the next best of the combination.
+    Scored mine = pkm_none();
+    int mine_x = -1;
     for (int x = lane; x < k; x += 32) {
-      const int y = next[warp][x];
-      if (y < k) {
-        Best c{av[warp][x] + bv[warp][y], static_cast<long long>(ai[warp][x]) * n + bi[warp][y]};
-        if (before(c, mine)) mine = c;
+      const Scored c{head_score[warp][x], head_index[warp][x]};
+      if (pkm_before(c, mine)) {
+        mine = c;
+        mine_x = x;
       }
     }
-    const Best top = warp_best(mine);
+    const Scored top = warp_best(mine);
     if (lane == 0) {
       out_s[m] = top.score;
       out_i[m] = top.index;
     }
-    // The winning row advances; its lane (rows x = lane + 32 i belong to one lane) moves it.
-    if (mine.index == top.index && mine.score == top.score) {
-      for (int x = lane; x < k; x += 32) {
-        const int y = next[warp][x];
-        if (y < k && static_cast<long long>(ai[warp][x]) * n + bi[warp][y] == top.index) {
-          next[warp][x] = y + 1;
-        }
-      }
+    // The winning row advances (product indices of different rows differ).
+    if (mine_x >= 0 && mine.index == top.index) {
+      const int x = mine_x;
+      const float ax = av[warp][x];
+      const long long base = static_cast<long long>(ai[warp][x]) * n;
+      int p = run[warp][x], tk = taken[warp][x];
+      pkm_row_advance(ax, bv[warp], bi[warp], k, p, tk, static_cast<int>(top.index - base));
+      run[warp][x] = p;
+      taken[warp][x] = tk;
+      const Scored c = pkm_row_head(ax, base, bv[warp], bi[warp], k, p, tk);
+      head_score[warp][x] = c.score;
+      head_index[warp][x] = c.index;
     }
-    __syncwarp();
   }
 }
 
