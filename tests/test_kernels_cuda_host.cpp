@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/pkm_select.hpp"
+#include "kernels/cuda/pkm_tiles.hpp"
 #include "reference/scan.hpp"
 
 namespace opbench::cuda {
@@ -362,6 +363,41 @@ TEST(CudaHostPkm, CombinationWithSumsEqualAfterRounding) {
     }
     for (int k : {4, 16}) {
       check_combination(s1, s2, k, "rounding n " + std::to_string(n) + " k " + std::to_string(k));
+    }
+  }
+}
+
+// ---- coalesced sub-key tiles (pkm_tiles.hpp) --------------------------------------------------
+
+// Every warp load of every staged tile (32 consecutive tile elements, as pkm_cuda.cu's threads
+// take them) reads 32 consecutive floats of memory when a chunk is 32 dims or spans whole rows,
+// and in any case touches no more key rows than the 32 floats span at least; every element of the
+// tile is loaded exactly once.
+TEST(CudaHostPkm, SubkeyTileLoadsAreCoalesced) {
+  for (int half : {1, 4, 8, 16, 20, 32, 40, 64, 100, 512}) {
+    for (int d0 = 0; d0 < half; d0 += kDimChunk) {
+      const int dims = std::min(kDimChunk, half - d0);
+      std::vector<int> count(static_cast<std::size_t>(kKeyTile * dims), 0);
+      for (int f0 = 0; f0 < kKeyTile * dims; f0 += 32) {
+        std::vector<std::int64_t> offsets;
+        std::set<int> rows;
+        for (int f = f0; f < std::min(f0 + 32, kKeyTile * dims); ++f) {
+          const TileElement e = subkey_tile_element(f, dims);
+          ASSERT_TRUE(e.key >= 0 && e.key < kKeyTile && e.dim >= 0 && e.dim < dims);
+          ++count[static_cast<std::size_t>(e.key * dims + e.dim)];
+          offsets.push_back(subkey_tile_offset(0, d0, half, e));
+          rows.insert(e.key);
+        }
+        const std::string what = "half " + std::to_string(half) + " d0 " + std::to_string(d0) +
+                                 " load at " + std::to_string(f0);
+        if (dims == kDimChunk || dims == half) {
+          for (std::size_t l = 1; l < offsets.size(); ++l) {
+            ASSERT_EQ(offsets[l], offsets[0] + static_cast<std::int64_t>(l)) << what;
+          }
+        }
+        EXPECT_LE(rows.size(), static_cast<std::size_t>((32 + dims - 1) / dims + 1)) << what;
+      }
+      for (int c : count) ASSERT_EQ(c, 1) << "half " << half << " d0 " << d0;
     }
   }
 }

@@ -33,8 +33,8 @@ using Axes = std::map<std::string, std::string>;
 // Runs anywhere: shapes the kernels cannot take are named, not crashed on.
 TEST(CudaPkm, UnsupportedShapesAreExplained) {
   EXPECT_EQ(cuda::pkm_topk_unsupported({4, 4, 512, 256, 32}), "");
-  EXPECT_NE(cuda::pkm_topk_unsupported({4, 4, 512, 2048, 32}).find("dk <= 1024"),
-            std::string::npos);
+  // No limit on dk: query halves and sub-keys stream through shared memory 32 dims at a time.
+  EXPECT_EQ(cuda::pkm_topk_unsupported({4, 4, 512, 2048, 32}), "");
   EXPECT_NE(cuda::pkm_topk_unsupported({4, 4, 512, 256, 300}).find("k <= 256"), std::string::npos);
   EXPECT_NE(cuda::pkm_topk_unsupported({4, 70000, 512, 256, 32}).find("heads <= 65535"),
             std::string::npos);
@@ -56,8 +56,7 @@ TEST(CudaPkm, BruteforceUnsupportedShapesAreExplained) {
 TEST(CudaPkm, LayerUnsupportedShapesAreExplained) {
   EXPECT_EQ(cuda::pkm_layer_unsupported({4, 4, 512, 256, 32}), "");
   // The layer's search is pkm_topk's, with its limits.
-  EXPECT_NE(cuda::pkm_layer_unsupported({4, 4, 512, 2048, 32}).find("dk <= 1024"),
-            std::string::npos);
+  EXPECT_EQ(cuda::pkm_layer_unsupported({4, 4, 512, 2048, 32}), "");
   EXPECT_NE(cuda::pkm_layer_unsupported({4, 4, 512, 256, 300}).find("k <= 256"), std::string::npos);
 }
 
@@ -69,7 +68,7 @@ TEST(CudaPkm, BadShapesThrowBeforeTouchingTheDevice) {
   EXPECT_NO_THROW(
       cuda::bruteforce_topk(nullptr, nullptr, nullptr, nullptr, nullptr, {0, 4, 512, 256, 32}));
   const pkm::LayerWeights w{};
-  EXPECT_THROW(cuda::pkm_layer(nullptr, w, nullptr, nullptr, {4, 4, 512, 2048, 32}, 8, 8, 1e-5f),
+  EXPECT_THROW(cuda::pkm_layer(nullptr, w, nullptr, nullptr, {4, 4, 512, 256, 300}, 8, 8, 1e-5f),
                std::invalid_argument);
   EXPECT_THROW(cuda::pkm_layer(nullptr, w, nullptr, nullptr, {4, 4, 512, 256, 32}, 8, -1, 1e-5f),
                std::invalid_argument);
@@ -112,13 +111,17 @@ TEST(CudaPkm, SearchMatchesTheReference) {
   const BackendStatus st = cuda_status();
   if (!st.available) GTEST_SKIP() << st.detail;
   // Several shapes (tokens not a multiple of the 16-token block, k = 1, k = sqrt(N), more than 32
-  // rows in the combination) and every scenario of the dist axis.
+  // rows in the combination, dk above the former 1024 limit) and every scenario of the dist axis.
   expect_agreement(
       "pkm_topk",
       {{{"keys", "4096"}, {"tokens", "37"}, {"heads", "4"}, {"dk", "64"}, {"k", "32"}},
        {{"keys", "256"}, {"tokens", "5"}, {"heads", "1"}, {"dk", "8"}, {"k", "1"}},
        {{"keys", "256"}, {"tokens", "9"}, {"heads", "2"}, {"dk", "16"}, {"k", "16"}},
-       {{"keys", "16384"}, {"tokens", "20"}, {"heads", "2"}, {"dk", "256"}, {"k", "100"}}},
+       {{"keys", "16384"}, {"tokens", "20"}, {"heads", "2"}, {"dk", "256"}, {"k", "100"}},
+       // Halves of 20 dims (one chunk spanning whole rows) and of 1050 (chunks of 32 and a last
+       // one of 26), more than 256 sub-keys (several key tiles).
+       {{"keys", "90000"}, {"tokens", "17"}, {"heads", "2"}, {"dk", "40"}, {"k", "64"}},
+       {{"keys", "1024"}, {"tokens", "3"}, {"heads", "1"}, {"dk", "2100"}, {"k", "8"}}},
       "normal,ties,large_norm", 3);
 }
 

@@ -11,6 +11,7 @@
 #include "harness/device.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_select.hpp"
+#include "kernels/cuda/pkm_tiles.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -19,38 +20,61 @@ constexpr int kTokensPerBlock = 16;
 constexpr int kScoreThreads = 256;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kMaxK = 256;
-constexpr int kMaxHalf = 512;
-constexpr int kMaxGridY = 65535;  // the largest grid dimension y of a launch
+constexpr int kRowSlots = kMaxK / 32;  // rows of the combination per lane
+constexpr int kMaxGridY = 65535;       // the largest grid dimension y of a launch
 
-// Sub-key scores: sub[side][head][token][j] = q_half(token, head) . key_side[head][j].
-__global__ void subkey_scores(const float* __restrict__ q, const float* __restrict__ k1,
-                              const float* __restrict__ k2, float* __restrict__ sub, int tokens,
-                              int heads, int n, int dk) {
-  __shared__ float qs[kTokensPerBlock * kMaxHalf];
+// Sub-key scores: sub[side][head][token][j] = q_half(token, head) . key_side[head][j]. Block
+// (16 tokens, head, side); thread j of the block scores key j0 + j of each tile of kKeyTile keys
+// for the 16 tokens. The tile's keys and the tokens' query halves are staged in shared memory a
+// chunk of 32 dims at a time, by coalesced loads (pkm_tiles.hpp); each score sums its dims in order
+// with fmaf, as a plain dot product does.
+__global__ void __launch_bounds__(kScoreThreads)
+    subkey_scores(const float* __restrict__ q, const float* __restrict__ k1,
+                  const float* __restrict__ k2, float* __restrict__ sub, int tokens, int heads,
+                  int n, int dk) {
+  __shared__ float qs[kTokensPerBlock][kDimChunk];
+  __shared__ float ks[kDimChunk][kKeyTile + 1];  // [dim][key], padded: conflict-free stores
   const int half = dk / 2;
   const int t0 = blockIdx.x * kTokensPerBlock;
   const int h = blockIdx.y;
   const int side = blockIdx.z;
   const int rows = min(kTokensPerBlock, tokens - t0);
-  for (int e = threadIdx.x; e < kTokensPerBlock * half; e += blockDim.x) {
-    const int r = e / half, c = e % half;
-    qs[e] =
-        r < rows ? q[(static_cast<std::int64_t>(t0 + r) * heads + h) * dk + side * half + c] : 0.0f;
-  }
-  __syncthreads();
   const float* keys = (side == 0 ? k1 : k2) + static_cast<std::int64_t>(h) * n * half;
   float* out = sub + (static_cast<std::int64_t>(side) * heads + h) * tokens * n;
-  for (int j = threadIdx.x; j < n; j += blockDim.x) {
-    const float* key = keys + static_cast<std::int64_t>(j) * half;
+  for (int j0 = 0; j0 < n; j0 += kKeyTile) {
     float acc[kTokensPerBlock];
 #pragma unroll
     for (int r = 0; r < kTokensPerBlock; ++r) acc[r] = 0.0f;
-    for (int e = 0; e < half; ++e) {
-      const float kv = __ldg(key + e);
+    for (int d0 = 0; d0 < half; d0 += kDimChunk) {
+      const int dims = min(kDimChunk, half - d0);
+      // A warp reads 32 consecutive dims of a token's query half.
+      for (int e = threadIdx.x; e < kTokensPerBlock * kDimChunk; e += kScoreThreads) {
+        const int r = e / kDimChunk, c = e % kDimChunk;
+        qs[r][c] =
+            r < rows && c < dims
+                ? q[(static_cast<std::int64_t>(t0 + r) * heads + h) * dk + side * half + d0 + c]
+                : 0.0f;
+      }
+      for (int f = threadIdx.x; f < kKeyTile * dims; f += kScoreThreads) {
+        const TileElement e = subkey_tile_element(f, dims);
+        ks[e.dim][e.key] =
+            j0 + e.key < n ? __ldg(keys + subkey_tile_offset(j0, d0, half, e)) : 0.0f;
+      }
+      __syncthreads();
+      for (int e = 0; e < dims; ++e) {
+        const float kv = ks[e][threadIdx.x];
 #pragma unroll
-      for (int r = 0; r < kTokensPerBlock; ++r) acc[r] = fmaf(qs[r * half + e], kv, acc[r]);
+        for (int r = 0; r < kTokensPerBlock; ++r) acc[r] = fmaf(qs[r][e], kv, acc[r]);
+      }
+      __syncthreads();  // the chunk is consumed before the next one overwrites it
     }
-    for (int r = 0; r < rows; ++r) out[static_cast<std::int64_t>(t0 + r) * n + j] = acc[r];
+    const int j = j0 + threadIdx.x;
+    if (j < n) {
+#pragma unroll
+      for (int r = 0; r < kTokensPerBlock; ++r) {  // a fixed trip count keeps acc in registers
+        if (r < rows) out[static_cast<std::int64_t>(t0 + r) * n + j] = acc[r];
+      }
+    }
   }
 }
 
@@ -83,10 +107,6 @@ __global__ void select_combine(const float* __restrict__ sub, float* __restrict_
                                int k) {
   __shared__ float av[kWarpsPerBlock][kMaxK], bv[kWarpsPerBlock][kMaxK];
   __shared__ int ai[kWarpsPerBlock][kMaxK], bi[kWarpsPerBlock][kMaxK];
-  // Row x of the combination: its state (run start, b index taken) and its cached head.
-  __shared__ int run[kWarpsPerBlock][kMaxK], taken[kWarpsPerBlock][kMaxK];
-  __shared__ float head_score[kWarpsPerBlock][kMaxK];
-  __shared__ long long head_index[kWarpsPerBlock][kMaxK];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const std::int64_t pair = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + warp;
   if (pair >= static_cast<std::int64_t>(tokens) * heads) return;
@@ -95,27 +115,29 @@ __global__ void select_combine(const float* __restrict__ sub, float* __restrict_
   const float* row2 = sub + (static_cast<std::int64_t>(heads + h) * tokens + t) * n;
   warp_topk(row1, n, k, av[warp], ai[warp], lane);
   warp_topk(row2, n, k, bv[warp], bi[warp], lane);
-  // Rows x = lane + 32 i belong to one lane, which alone reads and writes their state.
-  for (int x = lane; x < k; x += 32) {
-    run[warp][x] = 0;
-    taken[warp][x] = -1;
-    const Scored c = pkm_row_head(av[warp][x], static_cast<long long>(ai[warp][x]) * n, bv[warp],
-                                  bi[warp], k, 0, -1);
-    head_score[warp][x] = c.score;
-    head_index[warp][x] = c.index;
+  const float* b = bv[warp];
+  const int* ib = bi[warp];
+  // Rows x = lane + 32 i of the combination belong to this lane, which keeps each one's state
+  // (run start, b index taken) and head in registers (slots indexed at compile time).
+  int run[kRowSlots], taken[kRowSlots];
+  Scored head[kRowSlots];
+#pragma unroll
+  for (int i = 0; i < kRowSlots; ++i) {
+    const int x = lane + 32 * i;
+    run[i] = 0;
+    taken[i] = -1;
+    head[i] =
+        x < k ? pkm_row_head(av[warp][x], static_cast<long long>(ai[warp][x]) * n, b, ib, k, 0, -1)
+              : pkm_none();
   }
   float* out_s = scores + pair * k;
   std::int64_t* out_i = indices + pair * k;
   for (int m = 0; m < k; ++m) {
     // The best head of the rows is the next best of the combination.
-    Scored mine = pkm_none();
-    int mine_x = -1;
-    for (int x = lane; x < k; x += 32) {
-      const Scored c{head_score[warp][x], head_index[warp][x]};
-      if (pkm_before(c, mine)) {
-        mine = c;
-        mine_x = x;
-      }
+    Scored mine = head[0];
+#pragma unroll
+    for (int i = 1; i < kRowSlots; ++i) {
+      if (pkm_before(head[i], mine)) mine = head[i];
     }
     const Scored top = warp_best(mine);
     if (lane == 0) {
@@ -123,17 +145,15 @@ __global__ void select_combine(const float* __restrict__ sub, float* __restrict_
       out_i[m] = top.index;
     }
     // The winning row advances (product indices of different rows differ).
-    if (mine_x >= 0 && mine.index == top.index) {
-      const int x = mine_x;
-      const float ax = av[warp][x];
-      const long long base = static_cast<long long>(ai[warp][x]) * n;
-      int p = run[warp][x], tk = taken[warp][x];
-      pkm_row_advance(ax, bv[warp], bi[warp], k, p, tk, static_cast<int>(top.index - base));
-      run[warp][x] = p;
-      taken[warp][x] = tk;
-      const Scored c = pkm_row_head(ax, base, bv[warp], bi[warp], k, p, tk);
-      head_score[warp][x] = c.score;
-      head_index[warp][x] = c.index;
+#pragma unroll
+    for (int i = 0; i < kRowSlots; ++i) {
+      const int x = lane + 32 * i;
+      if (x < k && head[i].index == top.index) {
+        const float ax = av[warp][x];
+        const long long base = static_cast<long long>(ai[warp][x]) * n;
+        pkm_row_advance(ax, b, ib, k, run[i], taken[i], static_cast<int>(top.index - base));
+        head[i] = pkm_row_head(ax, base, b, ib, k, run[i], taken[i]);
+      }
     }
   }
 }
@@ -154,9 +174,6 @@ float* scratch(std::size_t floats) {
 }  // namespace
 
 std::string pkm_topk_unsupported(const pkm::Dims& d) {
-  if (d.dk > 2 * kMaxHalf) {
-    return "cuda.fast keeps a query half in shared memory: dk <= " + std::to_string(2 * kMaxHalf);
-  }
   if (d.k > kMaxK) {
     return "cuda.fast keeps each top-k list in shared memory: k <= " + std::to_string(kMaxK);
   }
@@ -169,6 +186,10 @@ std::string pkm_topk_unsupported(const pkm::Dims& d) {
 void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
               std::int64_t* indices, const pkm::Dims& d) {
   if (std::string why = pkm_topk_unsupported(d); !why.empty()) throw std::invalid_argument(why);
+  if (d.k < 1 || d.k > d.n) {
+    throw std::invalid_argument("cuda pkm_topk: k = " + std::to_string(d.k) +
+                                " must be between 1 and n = " + std::to_string(d.n));
+  }
   if (d.tokens <= 0 || d.heads <= 0) return;
   float* sub = scratch(static_cast<std::size_t>(2 * d.heads * d.tokens * d.n));
   const dim3 grid1(static_cast<unsigned>((d.tokens + kTokensPerBlock - 1) / kTokensPerBlock),

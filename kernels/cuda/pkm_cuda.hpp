@@ -11,14 +11,15 @@
 
 namespace opbench::cuda {
 
-// Why this kernel cannot run a shape ("" when it can): it keeps a query half in shared memory
-// (dk <= 1024), each top-k list in shared memory (k <= 256), and one grid row per head.
+// Why this kernel cannot run a shape ("" when it can): it keeps each top-k list in shared memory
+// (k <= 256), and one grid row per head.
 std::string pkm_topk_unsupported(const pkm::Dims& d);
 
-// 1. sub-key scores: a block scores 16 tokens' query halves (in shared memory) against all n
-//    sub-keys of one head and half; 2. one warp per (token, head): the k best of each half by k
-//    rounds of warp argmax, then the k x k combination walked as k sorted rows (a frontier: each
-//    round takes the best head of the rows and advances that row).
+// 1. sub-key scores: a block scores 16 tokens' query halves against all n sub-keys of one head
+//    and half, both staged in shared memory 32 dims at a time by coalesced loads; 2. one warp per
+//    (token, head): the k best of each half by k rounds of warp argmax, then the k x k combination
+//    walked as k sorted rows (a frontier: each round takes the best head of the rows and advances
+//    that row).
 void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
               std::int64_t* indices, const pkm::Dims& d);
 

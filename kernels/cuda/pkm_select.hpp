@@ -91,6 +91,7 @@ OPBENCH_HD Scored pkm_row_head(float ax, long long row_base, const float* b, con
 // The state of a row after its head, with b index `head_b`, was taken.
 OPBENCH_HD void pkm_row_advance(float ax, const float* b, const int* ib, int k, int& p, int& taken,
                                 int head_b) {
+  if (p >= k) return;
   const int end = pkm_run_end(ax, b, k, p);
   for (int y = p; y < end; ++y) {
     if (ib[y] > head_b) {  // the run still has entries
