@@ -11,9 +11,11 @@
 #include <limits>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
@@ -399,6 +401,40 @@ TEST(CudaHostPkm, SubkeyTileLoadsAreCoalesced) {
       }
       for (int c : count) ASSERT_EQ(c, 1) << "half " << half << " d0 " << d0;
     }
+  }
+}
+
+// ---- launch geometry (launch_geometry.hpp) --------------------------------------------------
+
+TEST(CudaHostGeometry, StridedGridYTakesEveryTileOnceWithinTheLimit) {
+  for (std::int64_t tiles : {0LL, 1LL, 65534LL, 65535LL, 65536LL, 65535LL * 3 + 7, 1000000LL}) {
+    const std::int64_t grid = strided_grid_yz(tiles);
+    EXPECT_GE(grid, 1);
+    EXPECT_LE(grid, kMaxGridYZ) << tiles << " tiles";
+    std::vector<int> taken(static_cast<std::size_t>(tiles), 0);
+    std::int64_t total = 0;
+    for (std::int64_t block = 0; block < grid; ++block) {
+      const std::int64_t count = strided_tile_count(block, grid, tiles);
+      total += count;
+      for (std::int64_t i = 0; i < count; ++i) ++taken[static_cast<std::size_t>(block + i * grid)];
+    }
+    EXPECT_EQ(total, tiles);
+    EXPECT_TRUE(std::all_of(taken.begin(), taken.end(), [](int c) { return c == 1; }))
+        << tiles << " tiles";
+  }
+}
+
+TEST(CudaHostGeometry, OneDimensionalGridsBeyondTheLimitAreRefusedWithOneLine) {
+  EXPECT_EQ(grid_x_or_throw(0, "x"), 1u);
+  EXPECT_EQ(grid_x_or_throw(kMaxGridX, "x"), static_cast<unsigned>(kMaxGridX));
+  try {
+    grid_x_or_throw(kMaxGridX + 1, "cuda log_scan reduce");
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cuda log_scan reduce"), std::string::npos) << what;
+    EXPECT_NE(what.find("2^31 - 1"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
   }
 }
 

@@ -38,6 +38,10 @@ TEST(CudaPkm, UnsupportedShapesAreExplained) {
   EXPECT_NE(cuda::pkm_topk_unsupported({4, 4, 512, 256, 300}).find("k <= 256"), std::string::npos);
   EXPECT_NE(cuda::pkm_topk_unsupported({4, 70000, 512, 256, 32}).find("heads <= 65535"),
             std::string::npos);
+  EXPECT_EQ(cuda::pkm_topk_unsupported({std::int64_t{1} << 30, 1, 64, 8, 8}), "");
+  EXPECT_NE(
+      cuda::pkm_topk_unsupported({(std::int64_t{1} << 30) + 1, 1, 64, 8, 8}).find("tokens <= 2^30"),
+      std::string::npos);
 }
 
 TEST(CudaPkm, BruteforceUnsupportedShapesAreExplained) {
@@ -366,6 +370,47 @@ TEST(CudaPkm, BruteforceNaNScoresFollowTheTotalOrder) {
     }
   }
   expect_same_lists(scores.fetch(), indices.fetch(), want_s, want_i, d);
+}
+
+TEST(CudaPkm, LayerReadoutWithMoreColumnChunksThanGridY) {
+  // dv = 65,536 * 256 + 44 output columns: 65,537 chunks of 256, more than one launch's grid.y
+  // (65,535) holds; the readout strides over them. One product key (n = k = 1), so that the
+  // values (dv floats) stay at 64 MiB.
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  const pkm::Dims d{2, 2, 1, 4, 1};
+  const std::int64_t din = 3, dv = 65536LL * 256 + 44, hdk = d.heads * d.dk;
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f), pos(0.5f, 2.0f);
+  auto draw = [&](std::int64_t count, auto& dist) {
+    std::vector<float> v(static_cast<std::size_t>(count));
+    for (float& x : v) x = dist(rng);
+    return v;
+  };
+  const std::vector<float> x = draw(d.tokens * din, u), w = draw(din * hdk, u), b = draw(hdk, u),
+                           mean = draw(hdk, u), var = draw(hdk, pos), gamma = draw(hdk, u),
+                           beta = draw(hdk, u), k1 = draw(d.heads * d.n * d.half(), u),
+                           k2 = draw(d.heads * d.n * d.half(), u), values = draw(d.keys() * dv, u);
+  DeviceVec<float> dx(x), dw(w), db(b), dmean(mean), dvar(var), dgamma(gamma), dbeta(beta), dk1(k1),
+      dk2(k2), dvalues(values), y(static_cast<std::size_t>(d.tokens * dv));
+  DeviceVec<std::int64_t> indices(static_cast<std::size_t>(d.tokens * d.heads * d.k));
+  const pkm::LayerWeights lw{dw.get(),    db.get(),  dmean.get(), dvar.get(),   dgamma.get(),
+                             dbeta.get(), dk1.get(), dk2.get(),   dvalues.get()};
+  cuda::pkm_layer(dx.get(), lw, y.get(), indices.get(), d, din, dv, 1e-5f);
+  // One key: each head's softmax weight is 1, so y[t] = heads * values[0] for every token.
+  const std::vector<float> got = y.fetch();
+  int bad = 0;
+  for (std::int64_t t = 0; t < d.tokens; ++t) {
+    for (std::int64_t c = 0; c < dv; ++c) {
+      const double want = static_cast<double>(d.heads) * values[static_cast<std::size_t>(c)];
+      const double g = got[static_cast<std::size_t>(t * dv + c)];
+      if (!(std::abs(g - want) <= 1e-6 * (1 + std::abs(want))) && ++bad <= 5) {
+        ADD_FAILURE() << "y[" << t << ", " << c << "] = " << g << ", expected " << want;
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0);
+  for (std::int64_t i : indices.fetch()) EXPECT_EQ(i, 0);
 }
 
 }  // namespace

@@ -180,5 +180,29 @@ TEST_F(CudaScan, LogScanWithZeroBAtChunkStarts) {
   EXPECT_EQ(count_mismatches(out.fetch(), want, 1e-4, "log_h"), 0);
 }
 
+TEST_F(CudaScan, MinimalLayerWithMoreRowTilesThanGridY) {
+  // batch * T = 1,048,656 rows: 65,541 tiles of 16 rows, more than one launch's grid.y (65,535)
+  // holds; the projection strides over them. Small d_in and D keep it at ~30 MB.
+  const std::int64_t batch = 1, T = 65535 * 16 + 96, d_in = 3, D = 2;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> weight(-0.5f, 0.5f), input(-1.0f, 1.0f), state(0.1f, 1.0f);
+  for (const bool lstm : {false, true}) {
+    const std::int64_t G = lstm ? 3 : 2;
+    std::vector<float> x(batch * T * d_in), w(d_in * G * D), bias(G * D), h0(batch * D);
+    for (auto& v : x) v = input(rng);
+    for (auto& v : w) v = weight(rng);
+    for (auto& v : bias) v = weight(rng);
+    for (auto& v : h0) v = state(rng);
+    DeviceFloats dx(x), dw(w), db(bias), dh0(h0), out(static_cast<std::size_t>(batch * T * D));
+    cuda::min_layer(lstm ? cuda::MinLayer::minlstm : cuda::MinLayer::mingru, dx.get(), dw.get(),
+                    db.get(), dh0.get(), out.get(), batch, T, d_in, D, false);
+    std::vector<double> want(static_cast<std::size_t>(batch * T * D));
+    const auto x64 = to_double(x), w64 = to_double(w), b64 = to_double(bias), h64 = to_double(h0);
+    (lstm ? ref::minlstm : ref::mingru)(x64.data(), w64.data(), b64.data(), h64.data(), want.data(),
+                                        batch, T, d_in, D);
+    EXPECT_EQ(count_mismatches(out.fetch(), want, 1e-4, lstm ? "minlstm h" : "mingru h"), 0);
+  }
+}
+
 }  // namespace
 }  // namespace opbench

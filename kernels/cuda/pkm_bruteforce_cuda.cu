@@ -28,6 +28,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_scratch_cuda.hpp"
 #include "kernels/cuda/pkm_select.hpp"
@@ -48,7 +49,6 @@ constexpr int kMaxRanges = 64;
 constexpr int kRangeSlots = kMaxRanges / 32;
 constexpr int kMergeWarps = 4;
 constexpr long long kMaxKeys = 1LL << 30;  // keeps every key number and range bound in an int
-constexpr int kMaxGridY = 65535;
 
 static_assert(kTM == 4 * kWarps && kTN == 4 * 32, "each thread computes 4 tokens x 4 keys");
 static_assert(kDC == 32, "a warp loads one 32-dim chunk of a row, one dim per lane");
@@ -332,8 +332,8 @@ std::string bruteforce_topk_unsupported(const pkm::Dims& d) {
     return "cuda.fast numbers product keys with 32-bit integers: keys <= 2^30 (sqrt(keys) <= "
            "32768)";
   }
-  if (d.heads > kMaxGridY) {
-    return "cuda.fast scans each head in its own grid row: heads <= " + std::to_string(kMaxGridY);
+  if (d.heads > kMaxGridYZ) {
+    return "cuda.fast scans each head in its own grid row: heads <= " + std::to_string(kMaxGridYZ);
   }
   return "";
 }
@@ -360,13 +360,14 @@ void bruteforce_topk(const float* q, const float* k1, const float* k2, float* sc
   static ScratchBuffer scratch;
   Entry* lists = scratch.get<Entry>(static_cast<std::size_t>(ranges * rows * d.k),
                                     "cuda bruteforce_topk scratch");
-  const dim3 grid(static_cast<unsigned>(token_tiles), static_cast<unsigned>(d.heads),
-                  static_cast<unsigned>(ranges));
+  const dim3 grid(grid_x_or_throw(token_tiles, "cuda bruteforce_topk scan"),
+                  static_cast<unsigned>(d.heads), static_cast<unsigned>(ranges));
   scan_keys<<<grid, kThreads>>>(q, k1, k2, lists, d.tokens, static_cast<int>(d.heads),
                                 static_cast<int>(d.n), static_cast<int>(d.dk),
                                 static_cast<int>(d.k), keys_per_range);
   check_cuda(cudaGetLastError(), "cuda bruteforce_topk scan launch");
-  const auto merge_blocks = static_cast<unsigned>((rows + kMergeWarps - 1) / kMergeWarps);
+  const unsigned merge_blocks =
+      grid_x_or_throw(ceil_div(rows, kMergeWarps), "cuda bruteforce_topk merge");
   merge_ranges<<<merge_blocks, kMergeWarps * 32>>>(lists, scores, indices, rows, ranges,
                                                    keys_per_range, total, static_cast<int>(d.k));
   check_cuda(cudaGetLastError(), "cuda bruteforce_topk merge launch");

@@ -9,6 +9,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
@@ -20,8 +21,8 @@ constexpr int kTokensPerBlock = 16;
 constexpr int kScoreThreads = 256;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kMaxK = 256;
-constexpr int kRowSlots = kMaxK / 32;  // rows of the combination per lane
-constexpr int kMaxGridY = 65535;       // the largest grid dimension y of a launch
+constexpr int kRowSlots = kMaxK / 32;                       // rows of the combination per lane
+constexpr std::int64_t kMaxTokens = std::int64_t{1} << 30;  // tokens are numbered with ints
 
 // Sub-key scores: sub[side][head][token][j] = q_half(token, head) . key_side[head][j]. Block
 // (16 tokens, head, side); thread j of the block scores key j0 + j of each tile of kKeyTile keys
@@ -177,8 +178,11 @@ std::string pkm_topk_unsupported(const pkm::Dims& d) {
   if (d.k > kMaxK) {
     return "cuda.fast keeps each top-k list in shared memory: k <= " + std::to_string(kMaxK);
   }
-  if (d.heads > kMaxGridY) {
-    return "cuda.fast scores each head in its own grid row: heads <= " + std::to_string(kMaxGridY);
+  if (d.heads > kMaxGridYZ) {
+    return "cuda.fast scores each head in its own grid row: heads <= " + std::to_string(kMaxGridYZ);
+  }
+  if (d.tokens > kMaxTokens) {
+    return "cuda.fast numbers tokens with 32-bit integers: tokens <= 2^30";
   }
   return "";
 }
@@ -192,14 +196,15 @@ void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
   }
   if (d.tokens <= 0 || d.heads <= 0) return;
   float* sub = scratch(static_cast<std::size_t>(2 * d.heads * d.tokens * d.n));
-  const dim3 grid1(static_cast<unsigned>((d.tokens + kTokensPerBlock - 1) / kTokensPerBlock),
+  const dim3 grid1(grid_x_or_throw(ceil_div(d.tokens, kTokensPerBlock), "cuda pkm_topk scores"),
                    static_cast<unsigned>(d.heads), 2);
   subkey_scores<<<grid1, kScoreThreads>>>(q, k1, k2, sub, static_cast<int>(d.tokens),
                                           static_cast<int>(d.heads), static_cast<int>(d.n),
                                           static_cast<int>(d.dk));
   check_cuda(cudaGetLastError(), "cuda pkm_topk sub-key scores launch");
   const std::int64_t pairs = d.tokens * d.heads;
-  const auto blocks = static_cast<unsigned>((pairs + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  const unsigned blocks =
+      grid_x_or_throw(ceil_div(pairs, kWarpsPerBlock), "cuda pkm_topk selection");
   select_combine<<<blocks, kWarpsPerBlock * 32>>>(sub, scores, indices, static_cast<int>(d.tokens),
                                                   static_cast<int>(d.heads), static_cast<int>(d.n),
                                                   static_cast<int>(d.k));

@@ -12,7 +12,8 @@
 namespace opbench::cuda {
 
 // Why this kernel cannot run a shape ("" when it can): it keeps each top-k list in shared memory
-// (k <= 256), and one grid row per head.
+// (k <= 256), scores each head in its own grid row (heads <= 65535) and numbers tokens with 32-bit
+// integers (tokens <= 2^30).
 std::string pkm_topk_unsupported(const pkm::Dims& d);
 
 // 1. sub-key scores: a block scores 16 tokens' query halves against all n sub-keys of one head

@@ -11,7 +11,6 @@
 //    warp reads 32 consecutive floats of a row), summed over heads.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,6 +19,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_scratch_cuda.hpp"
 
@@ -32,7 +32,6 @@ constexpr int kBK = 16;  // input dims per shared-memory step
 constexpr int kProjThreads = 256;
 constexpr int kReadThreads = 256;  // output columns per readout block
 constexpr int kMaxK = 256;         // pkm_topk's limit, which the layer inherits
-constexpr long long kMaxGridY = 65535;
 
 static_assert(kBM == 4 * (kProjThreads / 16) && kBN == 4 * 16, "4 x 4 outputs per thread");
 static_assert(kBM * kBK % kProjThreads == 0 && kBK * kBN % kProjThreads == 0, "whole loads");
@@ -132,10 +131,6 @@ __global__ void __launch_bounds__(kReadThreads)
   }
 }
 
-unsigned grid_y(long long tiles) {
-  return static_cast<unsigned>(std::min(tiles, kMaxGridY));
-}
-
 }  // namespace
 
 std::string pkm_layer_unsupported(const pkm::Dims& d) {
@@ -156,16 +151,16 @@ void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_
   float* s = score_scratch.get<float>(static_cast<std::size_t>(d.tokens * d.heads * d.k),
                                       "cuda pkm_layer score scratch");
   if (hdk > 0) {
-    const dim3 grid(static_cast<unsigned>((d.tokens + kBM - 1) / kBM),
-                    grid_y((hdk + kBN - 1) / kBN));
+    const dim3 grid(grid_x_or_throw(ceil_div(d.tokens, kBM), "cuda pkm_layer projection"),
+                    strided_grid_yz(ceil_div(hdk, kBN)));
     project_bn<<<grid, kProjThreads>>>(x, w.w, w.b, w.bn_mean, w.bn_var, w.bn_gamma, w.bn_beta, q,
                                        d.tokens, din, hdk, eps);
     check_cuda(cudaGetLastError(), "cuda pkm_layer projection launch");
   }
   pkm_topk(q, w.k1, w.k2, s, indices, d);
   if (dv > 0) {
-    const dim3 grid(static_cast<unsigned>(d.tokens),
-                    grid_y((dv + kReadThreads - 1) / kReadThreads));
+    const dim3 grid(grid_x_or_throw(d.tokens, "cuda pkm_layer readout"),
+                    strided_grid_yz(ceil_div(dv, kReadThreads)));
     readout<<<grid, kReadThreads>>>(s, indices, w.values, y, static_cast<int>(d.heads),
                                     static_cast<int>(d.k), dv);
     check_cuda(cudaGetLastError(), "cuda pkm_layer readout launch");

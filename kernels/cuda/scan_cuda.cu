@@ -22,6 +22,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
 
@@ -50,8 +51,9 @@ void check_launch(const char* what) {
   check_cuda(cudaGetLastError(), what);
 }
 
-unsigned blocks_for(std::int64_t n) {
-  return static_cast<unsigned>((n + kThreads - 1) / kThreads);
+// Blocks of kThreads threads for n elements, one per thread; refused when grid.x cannot hold them.
+unsigned blocks_for(std::int64_t n, const char* what) {
+  return grid_x_or_throw(ceil_div(n, kThreads), what);
 }
 
 // --- linear scan ---------------------------------------------------------------------------
@@ -149,35 +151,41 @@ void log_scan_impl(const float* la, const float* lb, const float* log_h0, float*
   float* SA = scratch(0, n);
   float* M = scratch(1, n);
   float* S = scratch(2, n);
-  log_reduce<<<blocks_for(n), kThreads>>>(la, lb, SA, M, S, batch, T, D, chunks);
+  log_reduce<<<blocks_for(n, "log_scan reduce"), kThreads>>>(la, lb, SA, M, S, batch, T, D, chunks);
   check_launch("log_scan reduce");
-  log_carry<<<blocks_for(batch * D), kThreads>>>(log_h0, SA, M, S, batch, D, chunks);
+  log_carry<<<blocks_for(batch * D, "log_scan carry"), kThreads>>>(log_h0, SA, M, S, batch, D,
+                                                                   chunks);
   check_launch("log_scan carry");
-  log_rescan<<<blocks_for(n), kThreads>>>(la, lb, SA, M, S, out, batch, T, D, chunks, exp_output);
+  log_rescan<<<blocks_for(n, "log_scan rescan"), kThreads>>>(la, lb, SA, M, S, out, batch, T, D,
+                                                             chunks, exp_output);
   check_launch("log_scan rescan");
 }
 
 // --- minimal layers --------------------------------------------------------------------------
 
-// k[rows, cols] = x[rows, K] w[K, cols] + bias, 16x16 shared-memory tiles.
+// k[rows, cols] = x[rows, K] w[K, cols] + bias, 16x16 shared-memory tiles. Blocks stride over
+// the row tiles along y (launch_geometry.hpp), so any number of rows fits the grid.
 __global__ void project(const float* __restrict__ x, const float* __restrict__ w,
                         const float* __restrict__ bias, float* __restrict__ k, int64_t rows,
                         int64_t K, int64_t cols) {
   __shared__ float xs[kTile][kTile];
   __shared__ float ws[kTile][kTile + 1];
-  const int64_t r = blockIdx.y * static_cast<int64_t>(kTile) + threadIdx.y;
+  const int64_t row_tiles = ceil_div(rows, kTile);
   const int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
-  float acc = 0.0f;
-  for (int64_t k0 = 0; k0 < K; k0 += kTile) {
-    const int64_t kx = k0 + threadIdx.x, kw = k0 + threadIdx.y;
-    xs[threadIdx.y][threadIdx.x] = r < rows && kx < K ? x[r * K + kx] : 0.0f;
-    ws[threadIdx.y][threadIdx.x] = kw < K && j < cols ? w[kw * cols + j] : 0.0f;
-    __syncthreads();
+  for (int64_t tile = blockIdx.y; tile < row_tiles; tile += gridDim.y) {
+    const int64_t r = tile * kTile + threadIdx.y;
+    float acc = 0.0f;
+    for (int64_t k0 = 0; k0 < K; k0 += kTile) {
+      const int64_t kx = k0 + threadIdx.x, kw = k0 + threadIdx.y;
+      xs[threadIdx.y][threadIdx.x] = r < rows && kx < K ? x[r * K + kx] : 0.0f;
+      ws[threadIdx.y][threadIdx.x] = kw < K && j < cols ? w[kw * cols + j] : 0.0f;
+      __syncthreads();
 #pragma unroll
-    for (int q = 0; q < kTile; ++q) acc += xs[threadIdx.y][q] * ws[q][threadIdx.x];
-    __syncthreads();
+      for (int q = 0; q < kTile; ++q) acc += xs[threadIdx.y][q] * ws[q][threadIdx.x];
+      __syncthreads();
+    }
+    if (r < rows && j < cols) k[r * cols + j] = acc + bias[j];
   }
-  if (r < rows && j < cols) k[r * cols + j] = acc + bias[j];
 }
 
 __device__ __forceinline__ float sigmoid(float x) {
@@ -240,11 +248,12 @@ void linear_scan(const float* a, const float* b, const float* h0, float* h, std:
   const std::int64_t n = batch * chunks * D;
   float* A = scratch(0, n);
   float* B = scratch(1, n);
-  linear_reduce<<<blocks_for(n), kThreads>>>(a, b, A, B, batch, T, D, chunks);
+  linear_reduce<<<blocks_for(n, "linear_scan reduce"), kThreads>>>(a, b, A, B, batch, T, D, chunks);
   check_launch("linear_scan reduce");
-  linear_carry<<<blocks_for(batch * D), kThreads>>>(h0, A, B, batch, D, chunks);
+  linear_carry<<<blocks_for(batch * D, "linear_scan carry"), kThreads>>>(h0, A, B, batch, D,
+                                                                         chunks);
   check_launch("linear_scan carry");
-  linear_rescan<<<blocks_for(n), kThreads>>>(a, b, A, h, batch, T, D, chunks);
+  linear_rescan<<<blocks_for(n, "linear_scan rescan"), kThreads>>>(a, b, A, h, batch, T, D, chunks);
   check_launch("linear_scan rescan");
 }
 
@@ -260,20 +269,20 @@ void min_layer(MinLayer kind, const float* x, const float* w, const float* bias,
   const std::int64_t rows = batch * T, cols = (lstm ? 3 : 2) * D;
   float* k = scratch(3, rows * cols);
   const dim3 tile(kTile, kTile);
-  const dim3 grid(static_cast<unsigned>((cols + kTile - 1) / kTile),
-                  static_cast<unsigned>((rows + kTile - 1) / kTile));
+  const dim3 grid(grid_x_or_throw(ceil_div(cols, kTile), "min_layer projection"),
+                  strided_grid_yz(ceil_div(rows, kTile)));
   project<<<grid, tile>>>(x, w, bias, k, rows, d_in, cols);
   check_launch("min_layer projection");
   float* a = scratch(4, rows * D);
   float* b = scratch(5, rows * D);
-  gates<<<blocks_for(rows * D), kThreads>>>(k, a, b, rows, D, lstm, log_form);
+  gates<<<blocks_for(rows * D, "min_layer gates"), kThreads>>>(k, a, b, rows, D, lstm, log_form);
   check_launch("min_layer gates");
   if (!log_form) {
     linear_scan(a, b, h0, h, batch, T, D);
     return;
   }
   // log h0 goes in k's scratch, free once the gates are computed.
-  log_of<<<blocks_for(batch * D), kThreads>>>(h0, k, batch * D);
+  log_of<<<blocks_for(batch * D, "min_layer log h0"), kThreads>>>(h0, k, batch * D);
   check_launch("min_layer log h0");
   log_scan_impl(a, b, k, h, batch, T, D, true);
 }
