@@ -1,15 +1,20 @@
 // Tests for datasets/: seeded generators, .npy files, checksums, and the DataProvider.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <iterator>
 #include <limits>
 #include <regex>
 #include <set>
@@ -548,6 +553,104 @@ TEST_F(Npy, BadFilesAreUsageErrorsNamingTheFile) {
   }
   expect_usage_error([&] { read_npy(path("missing.npy")); }, {path("missing.npy"), "no such file"});
   expect_usage_error([&] { read_npy_header(dir_.string()); }, {"directory"});
+}
+
+// A header that disagrees with itself or with the file is refused, never read shifted or
+// truncated: numpy's format fixes the length field, one dict with each key once, a newline at the
+// end of the header, and the data to the last byte of the file.
+TEST_F(Npy, HeadersThatLieAreRefused) {
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }";
+  const std::string data = raw_bytes(std::vector<float>(12, 1.5f));
+  const std::string good = hand_npy_v1(dict) + data;
+  write_bytes("good.npy", good);
+  ASSERT_EQ(read_npy(path("good.npy")).shape(), (Shape{3, 4}));
+
+  // The v1 length field one byte short: the header's newline would be read as data.
+  std::string short_len = good;
+  short_len[8] = static_cast<char>(static_cast<unsigned char>(short_len[8]) - 1);
+  // A version 2.0 file whose length says 100 (its header is 116 bytes): data 16 bytes early.
+  std::string v2_len = hand_npy_v2(dict) + data;
+  ASSERT_EQ(static_cast<unsigned char>(v2_len[8]), 116u);
+  v2_len[8] = 100;
+  const std::string dup_dict =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), 'shape': (12,), }";
+  struct Case {
+    std::string name, bytes, needle;
+  };
+  const std::vector<Case> cases = {
+      {"short_len.npy", short_len, "does not end with a newline"},
+      {"long_len.npy",
+       [&] {
+         std::string b = good;
+         b[8] = static_cast<char>(static_cast<unsigned char>(b[8]) + 1);
+         return b;
+       }(),
+       "does not end with a newline"},
+      {"v2_len100.npy", v2_len, "does not end with a newline"},
+      {"dup_shape.npy", hand_npy_v1(dup_dict) + data, "'shape' appears twice"},
+      {"dup_descr.npy",
+       hand_npy_v1("{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }") +
+           data,
+       "'descr' appears twice"},
+      {"trailing.npy", good + "x", "1 bytes after the data"},
+      {"too_much.npy",
+       hand_npy_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }") + data,
+       "16 bytes after the data"},
+      {"not_tuple.npy",
+       hand_npy_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (12), }") + data,
+       "not a tuple"},
+      {"minor.npy", std::string("\x93NUMPY\x01\x05", 8) + good.substr(8), "version 1.5"},
+      {"ctrl_key.npy",
+       hand_npy_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), 'a\nb': 1}") + data,
+       "'a\\x0ab'"},
+  };
+  for (const Case& c : cases) {
+    write_bytes(c.name, c.bytes);
+    expect_usage_error([&] { read_npy(path(c.name)); }, {path(c.name), c.needle});
+    expect_usage_error([&] { decode_npy(c.bytes, c.name); }, {c.name, c.needle});
+  }
+  // A header alone is still enough to plan with; its data is checked when it is read.
+  EXPECT_EQ(read_npy_header(path("trailing.npy")).shape, (Shape{3, 4}));
+}
+
+TEST_F(Npy, DecodesBytesAsItReadsFiles) {
+  const Tensor a = filled(DType::f64, {2, 3, 5}, "normal", 4);
+  write_npy(a, path("a.npy"));
+  std::ifstream in(path("a.npy"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(same_bytes(decode_npy(bytes, "a.npy"), a));
+  const Tensor empty = decode_npy(npy_preamble(DType::i32, {0, 7}), "empty");
+  EXPECT_EQ(empty.dtype(), DType::i32);
+  EXPECT_EQ(empty.shape(), (Shape{0, 7}));
+  expect_usage_error([&] { decode_npy(bytes.substr(0, bytes.size() - 1), "cut.npy"); },
+                     {"cut.npy", "truncated data"});
+}
+
+// A FIFO (or a device) given as a .npy file is refused at once: opening a FIFO for reading
+// would wait for a writer forever, and its bytes could not be read twice (plan, then data).
+TEST_F(Npy, FifoAndDevicesAreRefusedWithoutBlocking) {
+  const std::string fifo = path("pipe.npy");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (int header_only = 0; header_only < 2; ++header_only) {
+    auto read = std::async(std::launch::async, [&] {
+      try {
+        header_only ? (void)read_npy_header(fifo) : (void)read_npy(fifo);
+        return std::string("no error");
+      } catch (const UsageError& e) {
+        return std::string(e.what());
+      }
+    });
+    if (read.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      // Blocked in open: give it a writer that closes at once, so the test ends.
+      int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (w >= 0) ::close(w);
+      ADD_FAILURE() << "reading a FIFO blocked";
+    }
+    const std::string what = read.get();
+    EXPECT_NE(what.find("FIFO"), std::string::npos) << what;
+    EXPECT_NE(what.find(fifo), std::string::npos) << what;
+  }
+  expect_usage_error([] { read_npy("/dev/null"); }, {"/dev/null", "not a regular file"});
 }
 
 TEST_F(Npy, WritesAreAtomic) {
