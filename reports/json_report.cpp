@@ -548,6 +548,10 @@ json read_report(const std::string& path) {
     doc = json::parse(text.str());
   } catch (const json::parse_error& e) {
     throw UsageError(path + ": not valid JSON at byte " + std::to_string(e.byte));
+  } catch (const json::out_of_range& e) {  // a number beyond a double: 1e999
+    const std::string what = e.what();     // "[json.exception...] number overflow parsing ..."
+    throw UsageError(path + ": a number out of the range of a double (" +
+                     what.substr(what.find(']') + 2) + ")");
   }
   if (std::string problem = validate_report(doc); !problem.empty()) {
     throw UsageError(path + ": " + problem);
@@ -572,6 +576,10 @@ json parse_file(const std::string& path) {
     return json::parse(text.str());
   } catch (const json::parse_error& e) {
     throw UsageError(path + ": not valid JSON at byte " + std::to_string(e.byte));
+  } catch (const json::out_of_range& e) {  // a number beyond a double: 1e999
+    const std::string what = e.what();     // "[json.exception...] number overflow parsing ..."
+    throw UsageError(path + ": a number out of the range of a double (" +
+                     what.substr(what.find(']') + 2) + ")");
   }
 }
 
