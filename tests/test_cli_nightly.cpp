@@ -2,12 +2,16 @@
 // comparing each with the last good run of the same machine, keeping --keep runs, rebuilding the
 // HTML index, exiting 1 on a regression. Most nights are fed with --report (copies of one real
 // run with dates and times changed); one test runs the suites itself at a tiny size.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -97,6 +101,84 @@ class CliNightly : public ::testing::Test {
 };
 
 fs::path CliNightly::shared_;
+
+// Starts opbench in `cwd` without waiting, stdout and stderr to cwd/.bg.out and cwd/.bg.err.
+pid_t spawn_opbench(const fs::path& cwd, const std::vector<std::string>& args) {
+  const std::string out = (cwd / ".bg.out").string(), err = (cwd / ".bg.err").string();
+  std::vector<std::string> storage = {"opbench"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = ::open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0 || ::chdir(cwd.c_str()) != 0) _exit(127);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    ::dup2(in, 0);
+    ::execv(OPBENCH_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The state letter and parent of process `pid` from /proc ('\0' when it is gone).
+struct ProcState {
+  char state = '\0';
+  pid_t ppid = 0;
+};
+ProcState proc_state(pid_t pid) {
+  ProcState s;
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return s;
+  std::sscanf(stat.c_str() + paren + 1, " %c %d", &s.state, &s.ppid);
+  return s;
+}
+
+// The children of `parent` that are alive now.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    ProcState s = proc_state(pid);
+    if (s.ppid == parent && s.state != 'Z' && s.state != '\0') out.push_back(pid);
+  }
+  return out;
+}
+
+bool alive(pid_t pid) {
+  const char state = proc_state(pid).state;
+  return state != '\0' && state != 'Z' && state != 'X';
+}
+
+// waitpid with a deadline; the exit code, or -1 when it did not end in time.
+int wait_for_exit(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    ::usleep(100000);
+  }
+  return -1;
+}
+
+std::vector<std::string> incoming_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(".incoming", 0) == 0) out.push_back(name);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -225,4 +307,81 @@ TEST_F(CliNightly, RunsTheSuitesItself) {
   for (const auto& e : fs::directory_iterator(work_ / "h")) {
     EXPECT_EQ(e.path().filename().string().rfind(".incoming", 0), std::string::npos);
   }
+}
+
+TEST_F(CliNightly, KilledNightlyTakesItsRunWithIt) {
+  // A run long enough (3 cases x 9 repetitions x 5 s) to be under way when the nightly is killed.
+  const pid_t nightly = spawn_opbench(
+      work_, {"nightly", "--history", "h", "--", "--op", "layernorm", "--impl", "cpu.plain",
+              "--axis", "rows=8", "--axis", "cols=64", "--min-time", "5"});
+  ASSERT_GT(nightly, 0);
+  std::vector<pid_t> run;
+  for (int i = 0; i < 600 && run.empty(); ++i) {
+    ::usleep(100000);
+    run = children_of(nightly);
+  }
+  ASSERT_EQ(run.size(), 1u) << "the nightly did not start its run within 60 s";
+  ASSERT_EQ(::kill(nightly, SIGKILL), 0);
+  EXPECT_EQ(wait_for_exit(nightly, 30), 128 + SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 150 && !gone; ++i) {
+    ::usleep(100000);
+    gone = !alive(run[0]);
+  }
+  EXPECT_TRUE(gone) << "the run went on for 15 s after its nightly was killed";
+  if (!gone) ::kill(run[0], SIGKILL);
+  ::usleep(200000);
+  // Nothing half-stored, and the next nightly finds the history free and tidy.
+  EXPECT_EQ(incoming_files(work_ / "h"), std::vector<std::string>{});
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 0u);
+  Outcome r = opbench(work_, {"nightly", "--history", "h", "--report", night(1)});
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_EQ(incoming_files(work_ / "h"), std::vector<std::string>{});
+}
+
+TEST_F(CliNightly, WhatAKilledNightlyLeftIsRemovedByTheNext) {
+  fs::create_directories(work_ / "h");
+  write_text(work_ / "h" / ".incoming-999999.json", "{\"benchmarks\": [");
+  write_text(work_ / "h" / ".incoming-999999.json.tmp.1000000", "{");
+  Outcome r = opbench(work_, {"nightly", "--history", "h", "--report", night(1)});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "removed .incoming-999999.json, left by a nightly that was killed"))
+      << r;
+  EXPECT_EQ(incoming_files(work_ / "h"), std::vector<std::string>{}) << r;
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 1u);
+}
+
+TEST_F(CliNightly, ABusyHistoryIsRefusedWithHowToRetryOrWaitedFor) {
+  // This test holds the history's lock as a running nightly would, with its pid in the file.
+  fs::create_directories(work_ / "h");
+  const std::string lock_path = (work_ / "h" / ".nightly.lock").string();
+  int lock = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);  // not inherited
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  const std::string me = std::to_string(::getpid());
+  ASSERT_EQ(::pwrite(lock, (me + "\n").data(), me.size() + 1, 0), ssize_t(me.size() + 1));
+
+  const std::string report = night(1);
+  Outcome r = opbench(work_, {"nightly", "--history", "h", "--report", report});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
+  EXPECT_TRUE(contains(r.err, "another opbench nightly (pid " + me + ")")) << r;
+  EXPECT_TRUE(contains(r.err, "run again when it has finished, or add --wait")) << r;
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 0u);
+
+  // With --wait it queues behind the holder and stores its run once the lock is free.
+  const pid_t waiting =
+      spawn_opbench(work_, {"nightly", "--history", "h", "--report", report, "--wait"});
+  ASSERT_GT(waiting, 0);
+  ::usleep(1500000);
+  int status = 0;
+  EXPECT_EQ(::waitpid(waiting, &status, WNOHANG), 0) << "it did not wait:\n"
+                                                     << read_text(work_ / ".bg.err");
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 0u);
+  ::close(lock);
+  EXPECT_EQ(wait_for_exit(waiting, 120), 0)
+      << read_text(work_ / ".bg.out") << read_text(work_ / ".bg.err");
+  EXPECT_TRUE(contains(read_text(work_ / ".bg.out"), "waiting for the other nightly (pid " + me))
+      << read_text(work_ / ".bg.out");
+  EXPECT_EQ(stored_runs(work_ / "h").size(), 1u);
 }

@@ -5,12 +5,14 @@
 // a regression. DIR/history.json lists the runs and their status (good, regressed, failed).
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -68,6 +70,10 @@ json load_manifest(const fs::path& dir) {
   } catch (const json::parse_error& e) {
     throw UsageError(p.string() + ": not valid JSON at byte " + std::to_string(e.byte) +
                      "; repair or remove it (the run reports next to it are kept)");
+  } catch (const json::out_of_range&) {  // a number beyond a double: 1e999
+    throw UsageError(p.string() +
+                     ": a number out of the range of a double; repair or remove it (the run "
+                     "reports next to it are kept)");
   }
   if (!m.is_object() || !m.contains("runs") || !m["runs"].is_array()) {
     throw UsageError(p.string() + ": runs: expected an array; repair or remove it");
@@ -85,7 +91,9 @@ void save_manifest(const fs::path& dir, const json& m) {
   reports::write_file_atomically((dir / kManifest).string(), m.dump(2) + "\n");
 }
 
-// Runs `opbench run ARGS --json OUT` as a child; returns its exit status, or -signal.
+// Runs `opbench run ARGS --json OUT` as a child; returns its exit status, or -signal. The child
+// is sent SIGTERM when the nightly dies, however it dies (even SIGKILL): a run must not go on
+// writing into a history that no nightly holds.
 int run_child(const std::vector<std::string>& run_args, const std::string& out) {
   std::vector<std::string> storage = {"opbench", "run"};
   storage.insert(storage.end(), run_args.begin(), run_args.end());
@@ -96,10 +104,13 @@ int run_child(const std::vector<std::string>& run_args, const std::string& out) 
   argv.push_back(nullptr);
   std::cout << std::flush;
   std::cerr << std::flush;
+  const pid_t parent = ::getpid();
   pid_t pid = fork();
   if (pid < 0)
     throw UsageError(std::string("nightly: cannot start the run: ") + std::strerror(errno));
   if (pid == 0) {
+    // The parent may have died between fork and prctl: then it is no longer our parent.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) _exit(127);
     execv("/proc/self/exe", argv.data());
     _exit(127);
   }
@@ -119,25 +130,69 @@ int failures(const reports::RunData& run) {
   return n;
 }
 
-// Holds an exclusive lock on DIR/.nightly.lock for the life of the object.
+// Holds an exclusive lock on DIR/.nightly.lock for the life of the object (the kernel releases
+// it when the process dies, however it dies); the file holds the holder's pid, for the message
+// of a nightly that finds the history taken. With `wait`, waits for the lock instead.
 class HistoryLock {
  public:
-  explicit HistoryLock(const fs::path& dir) {
+  HistoryLock(const fs::path& dir, bool wait) {
     std::string p = (dir / ".nightly.lock").string();
     fd_ = ::open(p.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (fd_ < 0) throw UsageError(p + ": cannot open the lock: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw UsageError(dir.string() + ": another opbench nightly is using this history");
+      const std::string holder = holder_text();
+      if (!wait) {
+        ::close(fd_);
+        throw UsageError(dir.string() + ": another opbench nightly" + holder +
+                         " is using this history; nothing was run: run again when it has "
+                         "finished, or add --wait to queue behind it");
+      }
+      std::cout << "nightly: waiting for the other nightly" << holder << " to finish with "
+                << dir.string() << " (--wait)" << std::endl;
+      while (::flock(fd_, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+          const int err = errno;
+          ::close(fd_);
+          throw UsageError(p + ": cannot lock: " + std::strerror(err));
+        }
+      }
     }
+    // Our pid, for the message of a nightly that finds the history taken (best effort).
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
   }
   ~HistoryLock() { ::close(fd_); }
   HistoryLock(const HistoryLock&) = delete;
   HistoryLock& operator=(const HistoryLock&) = delete;
 
  private:
+  // " (pid 1234)" from the lock file, or "" when it holds no pid.
+  std::string holder_text() const {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    return pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string();
+  }
+
   int fd_ = -1;
 };
+
+// Removes what a nightly that was killed left behind: its run's report or that report's
+// temporary file (DIR/.incoming-PID.json*). Called with the lock held, so no live nightly owns
+// them.
+void remove_stale_incoming(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind(".incoming-", 0) == 0) stale.push_back(it->path());
+  }
+  for (const fs::path& p : stale) {
+    if (fs::remove(p, ec)) {
+      std::cout << "nightly: removed " << p.filename().string()
+                << ", left by a nightly that was killed\n";
+    }
+  }
+}
 
 bool has_repetitions(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
@@ -225,7 +280,7 @@ int cmd_nightly(const Args& all_args) {
       "the newest --keep runs per machine, rebuilds DIR/index.html (tables, charts, trends) and\n"
       "writes the comparison as DIR/<run>.compare.md and DIR/latest-compare.md.\n\nExit code: 0 "
       "good, 1 a regression (slower, or agreement lost) or a failed run, 2 bad usage.\n\nOptions");
-  bool help = false;
+  bool help = false, wait = false;
   std::string history, report, accept, threshold = "5";
   int keep = 60;
   double alpha = 0.05, error_growth = 10;
@@ -238,7 +293,9 @@ int cmd_nightly(const Args& all_args) {
       "error-growth", po::value(&error_growth), "agreement error growth that regresses (10)")(
       "report", po::value(&report), "store this report instead of running the suites")(
       "accept", po::value(&accept),
-      "mark a stored run (its file name, or 'latest') as good: the next baseline");
+      "mark a stored run (its file name, or 'latest') as good: the next baseline")(
+      "wait", po::bool_switch(&wait),
+      "when another nightly is using the history, wait for it to finish instead of refusing");
   parse(args, desc);
   if (help) {
     std::cout << desc << "\n";
@@ -273,7 +330,8 @@ int cmd_nightly(const Args& all_args) {
     throw UsageError(history + ": cannot create the history folder" +
                      (ec ? ": " + ec.message() : std::string()));
   }
-  HistoryLock lock(dir);
+  HistoryLock lock(dir, wait);
+  remove_stale_incoming(dir);
   json manifest = load_manifest(dir);
 
   if (!accept.empty()) {

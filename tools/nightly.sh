@@ -7,6 +7,10 @@
 #
 # HISTORY defaults to $OPBENCH_HISTORY, else out/history. Exit code: 0 good, 1 a regression or a
 # failed run, 2 bad usage. OPBENCH_SKIP_BUILD=1 uses the existing build/ as it is.
+#
+# One nightly at a time per history: another one is refused at once (exit 2, nothing run) unless
+# given --wait, which queues it behind the first. A nightly that is killed takes its run with it;
+# what it left in the history (.incoming-PID.json) is removed by the next one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${OPBENCH_SKIP_BUILD:-0}" != "1" ]; then
