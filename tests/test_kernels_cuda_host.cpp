@@ -424,6 +424,26 @@ TEST(CudaHostGeometry, StridedGridYTakesEveryTileOnceWithinTheLimit) {
   }
 }
 
+TEST(CudaHostGeometry, GemmCallsStayWithinCublasIntSizes) {
+  // cublas_gemm.cu takes gemm_rows_per_call rows per cuBLAS call: every operand of a call under
+  // 2^31 elements and at least one row.
+  for (std::int64_t inner : std::vector<std::int64_t>{1, 7, 4096, 1 << 20, kMaxBlasInt}) {
+    for (std::int64_t cols : std::vector<std::int64_t>{1, 96, 1 << 16, kMaxBlasInt}) {
+      const std::int64_t step = gemm_rows_per_call(inner, cols);
+      EXPECT_GE(step, 1);
+      EXPECT_LE(step, kMaxBlasInt);
+      EXPECT_LE(step * inner, kMaxBlasInt) << inner << " x " << cols;
+      EXPECT_LE(step * cols, kMaxBlasInt) << inner << " x " << cols;
+      for (std::int64_t rows : std::vector<std::int64_t>{1, 1000, std::int64_t{3} << 31}) {
+        // The calls' row counts: all `step` but the last, which is 1..step.
+        const std::int64_t calls = ceil_div(rows, step), last = rows - (calls - 1) * step;
+        EXPECT_TRUE(last >= 1 && last <= step) << rows << " rows";
+      }
+    }
+  }
+  EXPECT_EQ(gemm_rows_per_call(4096, 96), kMaxBlasInt / 4096);
+}
+
 TEST(CudaHostGeometry, OneDimensionalGridsBeyondTheLimitAreRefusedWithOneLine) {
   EXPECT_EQ(grid_x_or_throw(0, "x"), 1u);
   EXPECT_EQ(grid_x_or_throw(kMaxGridX, "x"), static_cast<unsigned>(kMaxGridX));

@@ -15,6 +15,7 @@ namespace opbench::cuda {
 
 constexpr std::int64_t kMaxGridX = 2147483647;  // 2^31 - 1
 constexpr std::int64_t kMaxGridYZ = 65535;
+constexpr std::int64_t kMaxBlasInt = 2147483647;  // cuBLAS's sizes and leading dimensions are ints
 
 OPBENCH_HD std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
@@ -32,6 +33,15 @@ OPBENCH_HD unsigned strided_grid_yz(std::int64_t tiles) {
 OPBENCH_HD std::int64_t strided_tile_count(std::int64_t block, std::int64_t grid,
                                            std::int64_t tiles) {
   return block < tiles ? (tiles - block + grid - 1) / grid : 0;
+}
+
+// Rows of a row-major GEMM (inner and cols each at most kMaxBlasInt) per cuBLAS call: as many as
+// keep every operand of one call under 2^31 elements, so that no 32-bit size or offset overflows;
+// at least 1.
+OPBENCH_HD std::int64_t gemm_rows_per_call(std::int64_t inner, std::int64_t cols) {
+  const std::int64_t widest = inner > cols ? inner : cols;
+  const std::int64_t rows = widest > 0 ? kMaxBlasInt / widest : kMaxBlasInt;
+  return rows > 0 ? rows : 1;
 }
 
 // grid.x for `blocks` blocks of a one-dimensional launch; throws std::invalid_argument naming the

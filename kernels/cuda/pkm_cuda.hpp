@@ -39,10 +39,10 @@ void bruteforce_topk(const float* q, const float* k1, const float* k2, float* sc
 // Why the memory layer cannot run a shape ("" when it can): its search is pkm_topk's.
 std::string pkm_layer_unsupported(const pkm::Dims& d);
 
-// The memory layer: q = BN(x W + b) (a tiled SGEMM with the inference batch normalization in its
-// epilogue) into device scratch, pkm_topk on those queries, then per token the softmax of each
-// head's k scores and the weighted sum of value rows over all heads. x[tokens, din],
-// y[tokens, dv], indices[tokens, heads, k].
+// The memory layer: q = BN(x W + b) (cuBLAS SGEMM, then the bias and the inference batch
+// normalization in one elementwise pass) into device scratch, pkm_topk on those queries, then per
+// token the softmax of each head's k scores and the weighted sum of value rows over all heads.
+// x[tokens, din], y[tokens, dv], indices[tokens, heads, k].
 void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_t* indices,
                const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps);
 

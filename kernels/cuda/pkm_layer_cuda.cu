@@ -1,10 +1,8 @@
 // cuda.fast of pkm_layer, the product-key memory layer (see pkm_cuda.hpp).
 //
-// 1. The query projection as a tiled SGEMM (64 x 64 outputs per block, 4 x 4 per thread, din in
-//    steps of 16 through shared memory) whose epilogue adds the bias and applies the batch
-//    normalization's inference form, into device scratch q[tokens, heads * dk]: the
-//    [tokens, heads, dk] layout the search reads. (A hand-written SGEMM, as the scan layers have:
-//    cuBLAS would not fit the carried bundle of the lent machines.)
+// 1. The query projection x w through cuBLAS (cublas_gemm.hpp) into device scratch
+//    q[tokens, heads * dk] (the [tokens, heads, dk] layout the search reads), then one elementwise
+//    pass that adds the bias and applies the batch normalization's inference form in place.
 // 2. pkm_topk on those queries: scores into scratch, indices straight into the output.
 // 3. The readout: a block per (token, 256 output columns); per head, the softmax weights of the k
 //    scores in shared memory, then each thread sums its column of the k weighted value rows (a
@@ -19,6 +17,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/cublas_gemm.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_scratch_cuda.hpp"
@@ -26,72 +25,23 @@
 namespace opbench::cuda {
 namespace {
 
-constexpr int kBM = 64;  // tokens per projection block
-constexpr int kBN = 64;  // query columns per projection block
-constexpr int kBK = 16;  // input dims per shared-memory step
-constexpr int kProjThreads = 256;
+constexpr int kEpilogueThreads = 256;
 constexpr int kReadThreads = 256;  // output columns per readout block
 constexpr int kMaxK = 256;         // pkm_topk's limit, which the layer inherits
 
-static_assert(kBM == 4 * (kProjThreads / 16) && kBN == 4 * 16, "4 x 4 outputs per thread");
-static_assert(kBM * kBK % kProjThreads == 0 && kBK * kBN % kProjThreads == 0, "whole loads");
-
-// q[row, col] = BN(x[row, :] . w[:, col] + b[col]), BN(z) = (z - mean) / sqrt(var + eps) * gamma +
-// beta. Blocks stride over column tiles along y, so any heads * dk fits the grid.
-__global__ void __launch_bounds__(kProjThreads)
-    project_bn(const float* __restrict__ x, const float* __restrict__ w,
-               const float* __restrict__ bias, const float* __restrict__ mean,
-               const float* __restrict__ var, const float* __restrict__ gamma,
-               const float* __restrict__ beta, float* __restrict__ q, long long tokens,
-               long long din, long long hdk, float eps) {
-  // x's tile transposed (xs[dim][row]) so that a thread reads its 4 rows as one float4; rows
-  // padded by 4 floats to stay 16-byte aligned with fewer bank conflicts on the stores.
-  __shared__ __align__(16) float xs[kBK][kBM + 4];
-  __shared__ __align__(16) float ws[kBK][kBN];
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const long long r0 = static_cast<long long>(blockIdx.x) * kBM;
-  for (long long c0 = static_cast<long long>(blockIdx.y) * kBN; c0 < hdk;
-       c0 += static_cast<long long>(gridDim.y) * kBN) {
-    float acc[4][4] = {};
-    for (long long k0 = 0; k0 < din; k0 += kBK) {
-#pragma unroll
-      for (int l = 0; l < kBM * kBK / kProjThreads; ++l) {
-        const int kk = tid % kBK, r = tid / kBK + (kProjThreads / kBK) * l;
-        const long long row = r0 + r, dim = k0 + kk;
-        xs[kk][r] = row < tokens && dim < din ? x[row * din + dim] : 0.0f;
-      }
-#pragma unroll
-      for (int l = 0; l < kBK * kBN / kProjThreads; ++l) {
-        const int cc = tid % kBN, kk = tid / kBN + (kProjThreads / kBN) * l;
-        const long long col = c0 + cc, dim = k0 + kk;
-        ws[kk][cc] = dim < din && col < hdk ? w[dim * hdk + col] : 0.0f;
-      }
-      __syncthreads();
-#pragma unroll
-      for (int kk = 0; kk < kBK; ++kk) {
-        const float4 a = *reinterpret_cast<const float4*>(&xs[kk][4 * ty]);
-        const float4 b = *reinterpret_cast<const float4*>(&ws[kk][4 * tx]);
-        const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-#pragma unroll
-          for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
-      }
-      __syncthreads();  // the step is consumed before the next one overwrites it
-    }
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const long long row = r0 + 4 * ty + i;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const long long col = c0 + 4 * tx + j;
-        if (row >= tokens || col >= hdk) continue;
-        const float z = acc[i][j] + bias[col];
-        q[row * hdk + col] = (z - mean[col]) / sqrtf(var[col] + eps) * gamma[col] + beta[col];
-      }
-    }
-  }
+// q[row, col] = BN(z + b[col]) in place, z = (x w)[row, col] from the GEMM: the bias and the
+// inference batch normalization, BN(z) = (z - mean) / sqrt(var + eps) * gamma + beta, as one
+// elementwise pass over q[rows, hdk].
+__global__ void __launch_bounds__(kEpilogueThreads)
+    bias_batchnorm(float* __restrict__ q, const float* __restrict__ bias,
+                   const float* __restrict__ mean, const float* __restrict__ var,
+                   const float* __restrict__ gamma, const float* __restrict__ beta, long long n,
+                   long long hdk, float eps) {
+  const long long idx = static_cast<long long>(blockIdx.x) * kEpilogueThreads + threadIdx.x;
+  if (idx >= n) return;
+  const long long col = idx % hdk;
+  const float z = q[idx] + bias[col];
+  q[idx] = (z - mean[col]) / sqrtf(var[col] + eps) * gamma[col] + beta[col];
 }
 
 // y[t, col] = sum_h sum_m softmax(scores[t, h, :])_m * values[indices[t, h, m], col]. Block
@@ -151,11 +101,12 @@ void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_
   float* s = score_scratch.get<float>(static_cast<std::size_t>(d.tokens * d.heads * d.k),
                                       "cuda pkm_layer score scratch");
   if (hdk > 0) {
-    const dim3 grid(grid_x_or_throw(ceil_div(d.tokens, kBM), "cuda pkm_layer projection"),
-                    strided_grid_yz(ceil_div(hdk, kBN)));
-    project_bn<<<grid, kProjThreads>>>(x, w.w, w.b, w.bn_mean, w.bn_var, w.bn_gamma, w.bn_beta, q,
-                                       d.tokens, din, hdk, eps);
-    check_cuda(cudaGetLastError(), "cuda pkm_layer projection launch");
+    gemm_row_major(x, w.w, q, d.tokens, din, hdk, "cuda pkm_layer projection");
+    const long long n = d.tokens * hdk;
+    bias_batchnorm<<<grid_x_or_throw(ceil_div(n, kEpilogueThreads), "cuda pkm_layer batch norm"),
+                     kEpilogueThreads>>>(q, w.b, w.bn_mean, w.bn_var, w.bn_gamma, w.bn_beta, n, hdk,
+                                         eps);
+    check_cuda(cudaGetLastError(), "cuda pkm_layer batch norm launch");
   }
   pkm_topk(q, w.k1, w.k2, s, indices, d);
   if (dv > 0) {

@@ -10,8 +10,8 @@
 // read twice, h written once. The log-space form keeps Heinsen's arithmetic (a* as a running sum,
 // the log-sum-exp of log b - a* with a running maximum), so its error is that of the formulation.
 //
-// The minimal layers project with a shared-memory tiled SGEMM (cuBLAS would not fit the carried
-// bundle of the lent machines), compute the gates in one elementwise pass, then scan.
+// The minimal layers project through cuBLAS (cublas_gemm.hpp), add the bias and compute the gates
+// in one elementwise pass, then scan.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -22,6 +22,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/cublas_gemm.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
@@ -31,7 +32,6 @@ namespace {
 
 constexpr int kChunk = 64;     // steps per chunk
 constexpr int kThreads = 256;  // threads per block of the scan and elementwise kernels
-constexpr int kTile = 16;      // SGEMM tile
 
 // A device scratch buffer per slot, grown when a case needs more (never shrunk), so that timed
 // launches do not allocate.
@@ -163,31 +163,6 @@ void log_scan_impl(const float* la, const float* lb, const float* log_h0, float*
 
 // --- minimal layers --------------------------------------------------------------------------
 
-// k[rows, cols] = x[rows, K] w[K, cols] + bias, 16x16 shared-memory tiles. Blocks stride over
-// the row tiles along y (launch_geometry.hpp), so any number of rows fits the grid.
-__global__ void project(const float* __restrict__ x, const float* __restrict__ w,
-                        const float* __restrict__ bias, float* __restrict__ k, int64_t rows,
-                        int64_t K, int64_t cols) {
-  __shared__ float xs[kTile][kTile];
-  __shared__ float ws[kTile][kTile + 1];
-  const int64_t row_tiles = ceil_div(rows, kTile);
-  const int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
-  for (int64_t tile = blockIdx.y; tile < row_tiles; tile += gridDim.y) {
-    const int64_t r = tile * kTile + threadIdx.y;
-    float acc = 0.0f;
-    for (int64_t k0 = 0; k0 < K; k0 += kTile) {
-      const int64_t kx = k0 + threadIdx.x, kw = k0 + threadIdx.y;
-      xs[threadIdx.y][threadIdx.x] = r < rows && kx < K ? x[r * K + kx] : 0.0f;
-      ws[threadIdx.y][threadIdx.x] = kw < K && j < cols ? w[kw * cols + j] : 0.0f;
-      __syncthreads();
-#pragma unroll
-      for (int q = 0; q < kTile; ++q) acc += xs[threadIdx.y][q] * ws[q][threadIdx.x];
-      __syncthreads();
-    }
-    if (r < rows && j < cols) k[r * cols + j] = acc + bias[j];
-  }
-}
-
 __device__ __forceinline__ float sigmoid(float x) {
   return 1.0f / (1.0f + __expf(-x));
 }
@@ -201,16 +176,18 @@ __device__ __forceinline__ float log_g(float x) {
   return x >= 0.0f ? __logf(x + 0.5f) : -softplus(-x);
 }
 
-// Element (row, d): a and b of the recurrence (or log a, log b) from the projection k[row, G*D].
-__global__ void gates(const float* __restrict__ k, float* __restrict__ a, float* __restrict__ b,
-                      int64_t rows, int64_t D, bool lstm, bool log_form) {
+// Element (row, d): a and b of the recurrence (or log a, log b) from the projection
+// k[row, G*D] = x w (without its bias, added here).
+__global__ void gates(const float* __restrict__ k, const float* __restrict__ bias,
+                      float* __restrict__ a, float* __restrict__ b, int64_t rows, int64_t D,
+                      bool lstm, bool log_form) {
   const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (idx >= rows * D) return;
   const int64_t d = idx % D, row = idx / D;
   const int64_t G = lstm ? 3 : 2;
   const float* kr = k + row * G * D;
   if (!lstm) {
-    const float kz = kr[d], kh = kr[D + d];
+    const float kz = kr[d] + bias[d], kh = kr[D + d] + bias[D + d];
     if (log_form) {
       const float sp = softplus(kz);
       a[idx] = -sp;
@@ -222,7 +199,8 @@ __global__ void gates(const float* __restrict__ k, float* __restrict__ a, float*
     }
     return;
   }
-  const float kf = kr[d], ki = kr[D + d], kh = kr[2 * D + d];
+  const float kf = kr[d] + bias[d], ki = kr[D + d] + bias[D + d],
+              kh = kr[2 * D + d] + bias[2 * D + d];
   if (log_form) {
     const float diff = softplus(-kf) - softplus(-ki);
     const float sp = softplus(diff);
@@ -268,14 +246,11 @@ void min_layer(MinLayer kind, const float* x, const float* w, const float* bias,
   const bool lstm = kind == MinLayer::minlstm;
   const std::int64_t rows = batch * T, cols = (lstm ? 3 : 2) * D;
   float* k = scratch(3, rows * cols);
-  const dim3 tile(kTile, kTile);
-  const dim3 grid(grid_x_or_throw(ceil_div(cols, kTile), "min_layer projection"),
-                  strided_grid_yz(ceil_div(rows, kTile)));
-  project<<<grid, tile>>>(x, w, bias, k, rows, d_in, cols);
-  check_launch("min_layer projection");
+  gemm_row_major(x, w, k, rows, d_in, cols, "min_layer projection");
   float* a = scratch(4, rows * D);
   float* b = scratch(5, rows * D);
-  gates<<<blocks_for(rows * D, "min_layer gates"), kThreads>>>(k, a, b, rows, D, lstm, log_form);
+  gates<<<blocks_for(rows * D, "min_layer gates"), kThreads>>>(k, bias, a, b, rows, D, lstm,
+                                                               log_form);
   check_launch("min_layer gates");
   if (!log_form) {
     linear_scan(a, b, h0, h, batch, T, D);

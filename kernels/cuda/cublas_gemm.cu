@@ -1,0 +1,76 @@
+// The row-major SGEMM of the cuda.fast layers through cuBLAS (see cublas_gemm.hpp).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/cublas_gemm.hpp"
+
+// clang-format off
+#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
+// clang-format on
+#include "harness/device.hpp"
+#include "kernels/cuda/launch_geometry.hpp"
+
+namespace opbench::cuda {
+namespace {
+
+void check_cublas(cublasStatus_t status, const std::string& what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(what + ": cuBLAS error " + cublasGetStatusString(status));
+  }
+}
+
+// One handle per process, created on first use on the device then current, bound to the default
+// stream (the one every cuda.fast kernel launches on), float32 math (CUBLAS_DEFAULT_MATH: no TF32
+// tensor cores, whose 10-bit mantissa would fail the float32 tolerances). Never destroyed: the
+// CUDA context may be gone by the time static destructors run.
+cublasHandle_t handle() {
+  static const cublasHandle_t h = [] {
+    cublasHandle_t created = nullptr;
+    check_cublas(cublasCreate(&created), "cublasCreate");
+    check_cublas(cublasSetStream(created, nullptr), "cublasSetStream");
+    check_cublas(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check_cublas(cublasSetPointerMode(created, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
+    return created;
+  }();
+  return h;
+}
+
+}  // namespace
+
+void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows, std::int64_t inner,
+                    std::int64_t cols, const char* what) {
+  if (rows < 0 || inner < 0 || cols < 0) {
+    throw std::invalid_argument(std::string(what) + ": negative GEMM size");
+  }
+  if (rows == 0 || cols == 0) return;
+  if (inner > kMaxBlasInt || cols > kMaxBlasInt) {
+    throw std::invalid_argument(std::string(what) + ": a GEMM of inner size " +
+                                std::to_string(inner) + " and " + std::to_string(cols) +
+                                " columns, more than cuBLAS's 32-bit sizes take (2^31 - 1)");
+  }
+  if (inner == 0) {
+    check_cuda(
+        cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float), nullptr),
+        what);
+    return;
+  }
+  const cublasHandle_t h = handle();
+  const float one = 1.0f, zero = 0.0f;
+  const std::int64_t step = gemm_rows_per_call(inner, cols);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += step) {
+    const int n = static_cast<int>(std::min(step, rows - r0));
+    // Row-major C = A B is column-major C^T = B^T A^T: cuBLAS's (m, n, k) = (cols, rows, inner),
+    // with row-major B (leading dimension cols) as the first operand and A (inner) as the second.
+    check_cublas(
+        cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(cols), n, static_cast<int>(inner),
+                    &one, b, static_cast<int>(cols), a + r0 * inner, static_cast<int>(inner), &zero,
+                    c + r0 * cols, static_cast<int>(cols)),
+        what);
+  }
+}
+
+}  // namespace opbench::cuda
