@@ -149,9 +149,9 @@ TEST(CudaPkm, BruteforceMatchesTheReference) {
 TEST(CudaPkm, LayerMatchesTheReference) {
   const BackendStatus st = cuda_status();
   if (!st.available) GTEST_SKIP() << st.detail;
-  // Tokens across the 64-row projection tiles (5, 37, 70), heads * dk across the 64-column tiles,
-  // din not a multiple of the 16-dim step, dv across the 256-column readout chunks; k = 1 and
-  // k = sqrt(N) up to 256; heads 1, 2 and 4; and every scenario of the dist axis.
+  // Odd GEMM sizes for the cuBLAS projection (tokens 5, 37, 70; din 33, 100), dv across the
+  // 256-column readout chunks; k = 1 and k = sqrt(N) up to 256; heads 1, 2 and 4; and every
+  // scenario of the dist axis.
   expect_agreement("pkm_layer",
                    {{{"keys", "4096"},
                      {"tokens", "37"},
