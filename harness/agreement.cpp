@@ -3,10 +3,38 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 namespace opbench {
 
-namespace {
+const char* status_name(AgreementStatus s) {
+  switch (s) {
+    case AgreementStatus::not_applicable:
+      return "not_applicable";
+    case AgreementStatus::pass:
+      return "pass";
+    case AgreementStatus::fail:
+      return "fail";
+    case AgreementStatus::xfail:
+      return "xfail";
+    case AgreementStatus::error:
+      return "error";
+  }
+  return "error";
+}
+
+bool parse_status(const std::string& name, AgreementStatus& out) {
+  for (AgreementStatus s :
+       {AgreementStatus::not_applicable, AgreementStatus::pass, AgreementStatus::fail,
+        AgreementStatus::xfail, AgreementStatus::error}) {
+    if (name == status_name(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string index_string(const Shape& shape, std::int64_t flat) {
   std::vector<std::int64_t> idx(shape.size());
   for (std::size_t d = shape.size(); d-- > 0;) {
@@ -17,50 +45,78 @@ std::string index_string(const Shape& shape, std::int64_t flat) {
   for (std::size_t d = 0; d < idx.size(); ++d) s += (d ? ", " : "") + std::to_string(idx[d]);
   return s + "]";
 }
-}  // namespace
+
+ElementChecker::ElementChecker(std::string name, Shape shape)
+    : name_(std::move(name)), shape_(std::move(shape)) {
+  a_.checked = true;
+}
+
+bool ElementChecker::element(std::int64_t flat, double o, double r, double allowed,
+                             double rel_floor) {
+  ++a_.elements;
+  bool ok;
+  if (!std::isfinite(r) || !std::isfinite(o)) {
+    // NaN and Inf positions (and the sign of an Inf) must match exactly.
+    ok = (std::isnan(r) && std::isnan(o)) || (std::isinf(r) && o == r);
+  } else {
+    const double d = std::abs(o - r);
+    a_.max_abs_err = std::max(a_.max_abs_err, d);
+    if (std::abs(r) >= rel_floor && r != 0) {
+      a_.max_rel_err = std::max(a_.max_rel_err, d / std::abs(r));
+    }
+    if (allowed > 0) a_.err_ratio = std::max(a_.err_ratio, d / allowed);
+    diff2_ += d * d;
+    ref2_ += r * r;
+    ok = allowed > 0 ? d <= allowed : o == r;
+  }
+  if (!ok) {
+    if (a_.mismatches == 0) {
+      std::ostringstream msg;
+      msg.precision(9);
+      msg << name_ << index_string(shape_, flat) << ": got " << o << ", want " << r;
+      a_.first_mismatch = msg.str();
+    }
+    ++a_.mismatches;
+  }
+  return ok;
+}
+
+void ElementChecker::note_first(const std::string& note) {
+  a_.first_mismatch += " (" + note + ")";
+}
+
+void ElementChecker::mismatch(const std::string& what) {
+  if (a_.mismatches == 0) a_.first_mismatch = what;
+  ++a_.mismatches;
+}
+
+Agreement ElementChecker::finish() {
+  a_.checked = true;
+  a_.rel_l2_err = ref2_ > 0 ? std::sqrt(diff2_ / ref2_) : std::sqrt(diff2_);
+  a_.passed = a_.mismatches == 0;
+  return a_;
+}
 
 Agreement compare_tensor(const std::string& name, const Tensor& out, const Tensor& ref,
                          Tolerance tol, bool exact) {
-  Agreement a;
-  a.checked = true;
   if (out.shape() != ref.shape()) {
+    ElementChecker c(name, ref.shape());
+    c.mismatch(name + ": shape " + shape_string(out.shape()) + ", want " +
+               shape_string(ref.shape()));
+    Agreement a = c.finish();
     a.mismatches = std::max<std::int64_t>(out.numel(), 1);
-    a.first_mismatch =
-        name + ": shape " + shape_string(out.shape()) + ", want " + shape_string(ref.shape());
-    a.passed = false;
     return a;
   }
+  ElementChecker c(name, ref.shape());
+  // Where rtol * |ref| >= atol the rule is relative; below, atol governs.
+  const double rel_floor = tol.rtol > 0 ? tol.atol / tol.rtol : 0;
   const std::int64_t n = ref.numel();
-  double diff2 = 0, ref2 = 0;
   for (std::int64_t i = 0; i < n; ++i) {
-    const double o = out.value_as_double(i);
     const double r = ref.value_as_double(i);
-    bool bad;
-    if (std::isnan(r) || std::isnan(o) || std::isinf(r) || std::isinf(o)) {
-      // NaN and Inf positions (and the sign of an Inf) must match exactly.
-      bad = !((std::isnan(r) && std::isnan(o)) || (std::isinf(r) && o == r));
-    } else {
-      const double d = std::abs(o - r);
-      a.max_abs_err = std::max(a.max_abs_err, d);
-      if (r != 0) a.max_rel_err = std::max(a.max_rel_err, d / std::abs(r));
-      diff2 += d * d;
-      ref2 += r * r;
-      bad = exact ? (o != r) : !(d <= tol.atol + tol.rtol * std::abs(r));
-    }
-    if (bad) {
-      if (a.mismatches == 0) {
-        std::ostringstream msg;
-        msg.precision(9);
-        msg << name << index_string(ref.shape(), i) << ": got " << o << ", want " << r;
-        a.first_mismatch = msg.str();
-      }
-      ++a.mismatches;
-    }
+    const double allowed = exact ? 0 : tol.atol + tol.rtol * std::abs(r);
+    c.element(i, out.value_as_double(i), r, allowed, rel_floor);
   }
-  a.elements = n;
-  a.rel_l2_err = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-  a.passed = a.mismatches == 0;
-  return a;
+  return c.finish();
 }
 
 void merge_agreement(Agreement& total, const Agreement& part) {
@@ -68,6 +124,7 @@ void merge_agreement(Agreement& total, const Agreement& part) {
     total = part;
     return;
   }
+  total.err_ratio = std::max(total.err_ratio, part.err_ratio);
   total.max_abs_err = std::max(total.max_abs_err, part.max_abs_err);
   total.max_rel_err = std::max(total.max_rel_err, part.max_rel_err);
   total.rel_l2_err = std::max(total.rel_l2_err, part.rel_l2_err);

@@ -7,8 +7,9 @@
 
 namespace opbench {
 
-// A kernel that copies bytes/2 from one buffer to another (so it moves `bytes`, read + write),
-// split over all OpenMP threads, as the memory-bound kernels are.
+// A kernel that copies bytes/2 from one buffer to another (so it moves `bytes`, read + write) in
+// the fastest way found here at this size (memcpy or streaming stores, one thread or all of the
+// run's threads), as the memory-bound kernels may.
 std::unique_ptr<BoundKernel> make_host_copy(double bytes);
 // An n x n x n SGEMM through OpenBLAS; flops() = 2 n^3.
 std::unique_ptr<BoundKernel> make_host_sgemm(int n);

@@ -1,5 +1,6 @@
 #include "harness/gbench_driver.hpp"
 
+#include <ctime>
 #include <regex>
 #include <sstream>
 
@@ -25,12 +26,6 @@ bool starts_with(const std::string& s, const char* prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
-double to_seconds(double value, const std::string& unit) {
-  if (unit == "ns") return value * 1e-9;
-  if (unit == "us") return value * 1e-6;
-  if (unit == "ms") return value * 1e-3;
-  return value;
-}
 }  // namespace
 
 void init_gbench(const std::vector<std::string>& flags) {
@@ -54,7 +49,14 @@ void init_gbench(const std::vector<std::string>& flags) {
       g_interleaving = flag_true(f) ? 1 : 0;
       continue;  // opbench interleaves across its own cases (one benchmark per Google run)
     }
-    if (starts_with(f, "--benchmark_report_aggregates_only")) g_aggregates_only = flag_true(f);
+    // Aggregates-only is applied by opbench's JSON writer: Google Benchmark would then hand its
+    // reporter no repetitions, and every statistic here starts from them. The console summary
+    // shows one time per case anyway, so the display flag has nothing left to change.
+    if (starts_with(f, "--benchmark_report_aggregates_only")) {
+      g_aggregates_only = flag_true(f);
+      continue;
+    }
+    if (starts_with(f, "--benchmark_display_aggregates_only")) continue;
     if (f.rfind("--benchmark_out", 0) == 0) {
       throw UsageError(f + ": opbench writes the report itself; use --json FILE");
     }
@@ -100,9 +102,45 @@ bool gbench_filter_matches(const std::string& filter, const std::string& name) {
   return std::regex_search(name, re) != negate;
 }
 
-GbenchResult run_gbench(const std::string& name, ClockKind clock,
-                        const std::function<void(benchmark::State&)>& body, int repetitions,
-                        std::int64_t iterations) {
+namespace {
+
+// Receives Google Benchmark's runs as typed data. Aggregates (mean, median, ...) are skipped:
+// opbench computes them from the repetitions, the same way, wherever they are needed.
+class CaptureReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration) continue;
+      if (r.error_occurred) {
+        result.error =
+            r.error_message.empty() ? "Google Benchmark reported an error" : r.error_message;
+        continue;
+      }
+      Repetition rep;
+      rep.iterations = static_cast<std::int64_t>(r.iterations);
+      const double n = r.iterations > 0 ? static_cast<double>(r.iterations) : 1.0;
+      rep.seconds = r.real_accumulated_time / n;  // seconds, manual time included
+      rep.cpu_seconds = r.cpu_accumulated_time / n;
+      for (const auto& [name, counter] : r.counters) rep.counters[name] = counter.value;
+      result.repetitions.push_back(std::move(rep));
+    }
+  }
+  GbenchRun result;
+};
+
+std::string local_date() {
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+  return date;
+}
+
+}  // namespace
+
+GbenchRun run_gbench(const std::string& name, ClockKind clock,
+                     const std::function<void(benchmark::State&)>& body, int repetitions,
+                     std::int64_t iterations) {
   benchmark::ClearRegisteredBenchmarks();
   auto* b = benchmark::RegisterBenchmark(name.c_str(), body);
   if (repetitions > 0) b->Repetitions(repetitions);
@@ -112,45 +150,37 @@ GbenchResult run_gbench(const std::string& name, ClockKind clock,
   } else {
     b->UseRealTime();  // the kernels run on OpenMP threads: the main thread's CPU time is not it
   }
-  std::ostringstream out, err;
-  benchmark::JSONReporter reporter;
-  reporter.SetOutputStream(&out);
-  reporter.SetErrorStream(&err);
+  CaptureReporter reporter;
+  std::ostringstream quiet;  // Google Benchmark writes nothing opbench needs to its streams
+  reporter.SetOutputStream(&quiet);
+  reporter.SetErrorStream(&quiet);
   benchmark::RunSpecifiedBenchmarks(&reporter, "all");
   benchmark::ClearRegisteredBenchmarks();
-  auto doc = nlohmann::json::parse(out.str());
-  GbenchResult r;
-  r.context = doc.value("context", nlohmann::json::object());
-  r.benchmarks = doc.value("benchmarks", nlohmann::json::array());
-  return r;
+  if (reporter.result.repetitions.empty() && reporter.result.error.empty()) {
+    reporter.result.error = "Google Benchmark ran no repetition";
+  }
+  return std::move(reporter.result);
 }
 
-double representative_seconds(const nlohmann::json& benchmarks) {
-  double sum = 0;
-  int n = 0;
-  for (const auto& b : benchmarks) {
-    if (b.value("error_occurred", false)) return 0;
-    const std::string unit = b.value("time_unit", "ns");
-    if (b.value("run_type", "") == "aggregate" && b.value("aggregate_name", "") == "median") {
-      return to_seconds(b.value("real_time", 0.0), unit);
-    }
-    if (b.value("run_type", "") == "iteration") {
-      sum += to_seconds(b.value("real_time", 0.0), unit);
-      ++n;
-    }
+nlohmann::json gbench_context() {
+  const benchmark::CPUInfo& cpu = benchmark::CPUInfo::Get();
+  const benchmark::SystemInfo& sys = benchmark::SystemInfo::Get();
+  nlohmann::json caches = nlohmann::json::array();
+  for (const auto& c : cpu.caches) {
+    caches.push_back(
+        {{"type", c.type}, {"level", c.level}, {"size", c.size}, {"num_sharing", c.num_sharing}});
   }
-  return n ? sum / n : 0;
-}
-
-double fastest_seconds(const nlohmann::json& benchmarks) {
-  double best = 0;
-  for (const auto& b : benchmarks) {
-    if (b.value("error_occurred", false)) return 0;
-    if (b.value("run_type", "") != "iteration") continue;
-    const double t = to_seconds(b.value("real_time", 0.0), b.value("time_unit", "ns"));
-    if (t > 0 && (best == 0 || t < best)) best = t;
+  nlohmann::json context = {{"date", local_date()},
+                            {"host_name", sys.name},
+                            {"executable", "opbench"},
+                            {"num_cpus", cpu.num_cpus},
+                            {"mhz_per_cpu", static_cast<long>(cpu.cycles_per_second / 1e6)},
+                            {"caches", caches},
+                            {"load_avg", cpu.load_avg}};
+  if (cpu.scaling != benchmark::CPUInfo::UNKNOWN) {
+    context["cpu_scaling_enabled"] = cpu.scaling == benchmark::CPUInfo::ENABLED;
   }
-  return best;
+  return context;
 }
 
 }  // namespace opbench

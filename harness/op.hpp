@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/agreement_result.hpp"
 #include "harness/dtype.hpp"
 #include "harness/params.hpp"
 #include "harness/tensor.hpp"
@@ -32,28 +33,6 @@ struct TensorDecl {
 struct Cost {
   double flops = 0;
   double bytes = 0;
-};
-
-// |out - ref| <= atol + rtol * |ref|, element by element.
-struct Tolerance {
-  double atol = 0;
-  double rtol = 0;
-};
-
-// The outcome of comparing one implementation's outputs with the reference's (DESIGN.md,
-// "Agreement").
-struct Agreement {
-  bool checked = false;  // false for the reference itself and for cases that were not run
-  bool passed = false;
-  double max_abs_err = 0;
-  double max_rel_err = 0;
-  double rel_l2_err = 0;        // ||out - ref|| / ||ref|| over the finite elements
-  std::int64_t mismatches = 0;  // elements out of tolerance (NaN/Inf position mismatches included)
-  std::int64_t elements = 0;    // elements compared
-  std::string first_mismatch;   // "y[3, 17]: got 1.5, want 1.25" (empty when none)
-  // Decisions the reference itself cannot make (a routing value within rounding of zero, equal
-  // scores at the k-th place): the implementation's answer was accepted and counted here.
-  std::int64_t ties = 0;
 };
 
 // What an implementation runs once bound to one case's tensors.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/known_failures.hpp"
 #include "harness/op.hpp"
 
 namespace opbench {
@@ -30,10 +31,14 @@ class Registry {
   const Op* find_op(const std::string& name) const;  // by op name ("layernorm") or suite/op
   const std::vector<BackendStatus>& backends() const { return backends_; }
   const BackendStatus* backend(const std::string& name) const;
+  // Cases expected to fail agreement, with the reason (suites load their manifest here).
+  KnownFailures& known_failures() { return known_failures_; }
+  const KnownFailures& known_failures() const { return known_failures_; }
 
  private:
   std::deque<Op> ops_;  // deque: references handed out stay valid
   std::vector<BackendStatus> backends_;
+  KnownFailures known_failures_;
 };
 
 }  // namespace opbench

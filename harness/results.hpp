@@ -1,12 +1,14 @@
 #pragma once
-// What one run produced, handed to reports/: Google Benchmark's own JSON (context and benchmarks,
-// unchanged) plus what opbench knows about each case.
+// What one run produced, as typed data: every case with its agreement, its timing repetitions and
+// the rates derived from them, the datasets, the machine's ceilings and the build. reports/ turns
+// it into JSON (a superset of Google Benchmark's), the console summary, HTML and comparisons.
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "harness/agreement.hpp"
+#include "harness/agreement_result.hpp"
 #include "harness/op.hpp"
 
 namespace opbench {
@@ -32,8 +34,36 @@ struct DatasetRecord {
   std::uint64_t sample_seed = 0;
 };
 
+// One repetition of a timed case: Google Benchmark's run of `iterations` executions.
+struct Repetition {
+  double seconds = 0;      // per execution: wall clock, or device events for manual time
+  double cpu_seconds = 0;  // the timing thread's CPU time per execution (Google Benchmark's)
+  std::int64_t iterations = 0;
+  std::map<std::string, double> counters;  // "launches_per_sample" of batched device timing
+};
+
+// The repetitions of a timed case. The time of a case, wherever it is shown (console, JSON,
+// HTML, compare), is seconds(): the median of its repetitions, as Google Benchmark's median
+// aggregate (the mean of the middle two of an even count).
+struct Timing {
+  std::string clock = "real_time";  // Google Benchmark's suffix: "real_time" or "manual_time"
+  std::vector<Repetition> repetitions;
+  bool timed() const { return !repetitions.empty(); }
+  std::vector<double> samples() const;      // seconds per execution, one per repetition
+  std::vector<double> cpu_samples() const;  // the same in CPU time
+  double seconds() const;                   // the median; 0 when not timed
+  double cv() const;                        // stddev / mean as a fraction; NaN below 2 repetitions
+};
+
+// Rates of a time under a cost model, and the fraction of the roofline the ceilings allow.
+struct Rates {
+  double gbps = NAN;
+  double gflops = NAN;
+  double ceiling_fraction = NAN;  // NaN when no ceiling applies
+};
+
 struct CaseRecord {
-  std::string name;  // benchmark name without Google Benchmark's suffixes
+  std::string name;  // "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal"
   std::string suite, op, impl, backend;
   std::string dtype;
   Params params;
@@ -41,19 +71,22 @@ struct CaseRecord {
   Agreement agreement;
   bool is_reference = false;
   std::string dataset;  // DatasetRecord::key
-  std::string error;    // set when the case could not run (the kernel threw)
+  std::string error;    // why the case did not run or time ("skipped: ..." when it was not run)
+  Timing timing;
+  Rates rates;  // of timing.seconds()
 };
 
 // A ceiling of the machine measured in this run: a copy moving `bytes` (read + write) or a large
-// SGEMM.
+// SGEMM, timed like the kernels (same threads, same statistic).
 struct Ceiling {
   std::string backend;  // "cpu" or "cuda"
   std::string kind;     // "copy" or "sgemm"
   double bytes = 0;     // copy: bytes read + written per execution
   double flops = 0;     // sgemm: flops per execution
-  double seconds = 0;   // median time of one execution
-  double gbps() const { return seconds > 0 ? bytes / seconds / 1e9 : 0; }
-  double gflops() const { return seconds > 0 ? flops / seconds / 1e9 : 0; }
+  Timing timing;
+  double seconds() const { return timing.seconds(); }
+  double gbps() const;
+  double gflops() const;
 };
 
 struct BuildInfo {
@@ -63,8 +96,8 @@ struct BuildInfo {
 };
 
 struct RunResult {
-  nlohmann::json
-      gbench;  // {"context": ..., "benchmarks": [...]} exactly as Google Benchmark wrote it
+  // Google Benchmark's context (date, host, CPUs, caches, load), as its JSON reporter writes it.
+  nlohmann::json context = nlohmann::json::object();
   std::vector<CaseRecord> cases;
   std::vector<DatasetRecord> datasets;
   std::vector<Ceiling> ceilings;
@@ -74,11 +107,17 @@ struct RunResult {
   bool timed = true;  // false for `opbench check`
   // Repetitions taken in rounds across the cases (RunOptions::interleave), not back to back.
   bool interleaved = false;
+  // --benchmark_report_aggregates_only: the JSON lists a case's aggregates, not each repetition.
+  bool aggregates_only = false;
   std::string command_line;
 };
 
 // Fraction of the roofline: the time the ceilings allow for `cost` over the measured time.
 // Memory-bound work gives achieved GB/s over the copy ceiling. 0 when no ceiling is known.
 double ceiling_fraction(const Cost& cost, double seconds, double copy_gbps, double gemm_gflops);
+
+// The rates of `c` at its time against the ceilings of its backend measured in the run (the copy
+// of the nearest size, the SGEMM): the one place rates and the roofline are computed.
+Rates case_rates(const CaseRecord& c, const std::vector<Ceiling>& ceilings);
 
 }  // namespace opbench

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "harness/gbench_driver.hpp"
 #include "harness/op.hpp"
 
 namespace opbench {
@@ -18,6 +19,12 @@ class TimingStrategy {
 };
 
 std::unique_ptr<TimingStrategy> make_timing(const std::string& backend);
+
+// Times `kernel` as one Google Benchmark run named `name` with `timing`. A kernel that throws
+// ends its benchmark with SkipWithError; its message comes back in GbenchRun::error, never as an
+// exception through Google Benchmark.
+GbenchRun time_kernel(const std::string& name, TimingStrategy& timing, BoundKernel& kernel,
+                      int repetitions = 0, std::int64_t iterations = 0);
 // Device-event timing; defined in cuda_timing.cpp when CUDA is built (nullptr otherwise).
 std::unique_ptr<TimingStrategy> make_cuda_event_timing();
 

@@ -21,257 +21,11 @@ namespace {
 // kernel going from an exact 0 to 1e-12 is not a regression.
 constexpr double kErrorFloor = 1e-9;
 
-// Google Benchmark's cpu_time of an entry in seconds; 0 when unknown.
-double entry_cpu_seconds(const json& e) {
-  double t = number(e, "cpu_time") * unit_seconds(str(e, "time_unit", "ns"));
-  return std::isfinite(t) && t > 0 && !boolean(e, "error_occurred") ? t : 0;
-}
-
-// The CPU model from a device line "cpu: AMD EPYC, 2 threads, ...".
-std::string cpu_model(const std::vector<std::string>& devices) {
-  for (const std::string& d : devices) {
-    if (d.rfind("cpu: ", 0) != 0) continue;
-    std::string rest = d.substr(5);
-    return rest.substr(0, rest.find(", "));
-  }
-  return "";
-}
-
-std::string slug(const std::string& text) {
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch)) {
-      out += static_cast<char>(std::tolower(ch));
-    } else if (!out.empty() && out.back() != '-') {
-      out += '-';
-    }
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out;
-}
-
-RunInfo run_info(const json& doc, const std::string& source) {
-  RunInfo info;
-  info.source = source;
-  const json& context = member(doc, "context");
-  const json& ob = member(doc, "opbench");
-  info.date = str(context, "date");
-  info.host = str(context, "host_name");
-  const json& devices = member(ob, "devices");
-  if (devices.is_array()) {
-    for (const json& d : devices) {
-      if (d.is_string()) info.devices.push_back(d.get<std::string>());
-    }
-  }
-  info.cpu = cpu_model(info.devices);
-  double cpus = number(context, "num_cpus");
-  std::string detail = info.cpu;
-  if (std::isfinite(cpus)) {
-    detail += (detail.empty() ? "" : ", ") + std::to_string(static_cast<long long>(cpus)) + " CPUs";
-  }
-  std::string slug_text = info.host + " " + info.cpu;
-  if (std::isfinite(cpus)) slug_text += " " + std::to_string(static_cast<long long>(cpus)) + "cpu";
-  for (const std::string& d : info.devices) {
-    if (d.rfind("cuda", 0) != 0) continue;
-    std::string gpu = d.substr(d.find(": ") == std::string::npos ? 0 : d.find(": ") + 2);
-    detail += (detail.empty() ? "" : ", ") + gpu;
-    slug_text += " " + gpu;
-  }
-  info.machine = (info.host.empty() ? std::string("unknown host") : info.host) +
-                 (detail.empty() ? "" : " (" + detail + ")");
-  info.machine_id = slug(slug_text);
-  if (info.machine_id.empty()) info.machine_id = "unknown";
-  const json& git = member(ob, "git");
-  info.commit = str(git, "commit");
-  info.dirty = boolean(git, "dirty");
-  info.tool_version = str(ob, "tool_version");
-  const json& build = member(ob, "build");
-  info.build = str(build, "build_type") + ", " + str(build, "compiler") + ", flags '" +
-               str(build, "cxx_flags") + "', native " + (boolean(build, "native") ? "on" : "off") +
-               ", BLAS " + str(build, "blas");
-  double threads = number(ob, "threads");
-  info.threads = std::isfinite(threads) ? static_cast<int>(threads) : 0;
-  info.timed = !ob.is_object() || !ob.contains("timed") || boolean(ob, "timed");
-  return info;
-}
-
-void fill_case_fields(CaseData& c, const json& j) {
-  c.suite = str(j, "suite");
-  c.op = str(j, "op");
-  c.impl = str(j, "impl");
-  c.backend = str(j, "backend");
-  c.dtype = str(j, "dtype");
-  c.params = compact_params(j);
-  c.is_reference = boolean(j, "is_reference") || c.impl == "ref";
-  c.error = str(j, "error");
-  const json& cost = member(j, "cost");
-  c.flops = number(cost, "flops");
-  c.bytes = number(cost, "bytes");
-  const json& a = member(j, "agreement");
-  c.has_agreement = a.is_object() && !a.empty();
-  c.checked = boolean(a, "checked");
-  c.passed = boolean(a, "passed");
-  c.max_abs_err = number(a, "max_abs_err");
-  c.max_rel_err = number(a, "max_rel_err");
-  c.rel_l2_err = number(a, "rel_l2_err");
-}
-
-// "norm/layernorm/cpu.fast/f32/..." split into its parts when a plain Google Benchmark entry is
-// the only source of a case.
-void fill_from_name(CaseData& c) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= c.name.size()) {
-    std::size_t slash = std::min(c.name.find('/', start), c.name.size());
-    parts.push_back(c.name.substr(start, slash - start));
-    start = slash + 1;
-  }
-  if (parts.size() >= 4) {
-    c.suite = parts[0];
-    c.op = parts[1];
-    c.impl = parts[2];
-    c.dtype = parts[3];
-    for (std::size_t i = 4; i < parts.size(); ++i) {
-      std::string p = parts[i];
-      if (auto colon = p.find(':'); colon != std::string::npos) p[colon] = '=';
-      c.params += (c.params.empty() ? "" : " ") + p;
-    }
-  } else {
-    c.suite = "benchmarks";
-    c.op = c.name;
-    c.impl = c.name;
-  }
-}
-
 std::string point_of(const CaseData& c) {
   return c.dtype + " " + c.params;
 }
 
 }  // namespace
-
-bool CaseData::skipped() const {
-  return is_skip(error);
-}
-
-bool CaseData::errored() const {
-  return !error.empty() && !skipped();
-}
-
-const CaseData* RunData::find(const std::string& name) const {
-  for (const CaseData& c : cases) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
-}
-
-RunData extract_run(const json& doc, const std::string& source) {
-  RunData run;
-  run.info = run_info(doc, source);
-  const json& ceilings = member(member(doc, "opbench"), "ceilings");
-  if (ceilings.is_array()) {
-    for (const json& c : ceilings) {
-      double seconds = number(c, "seconds");
-      if (!(seconds > 0)) continue;
-      run.ceilings[str(c, "backend") + "/" + str(c, "kind") + "/" +
-                   printf_string("%.0f", str(c, "kind") == "sgemm" ? number(c, "flops")
-                                                                   : number(c, "bytes"))] = seconds;
-    }
-  }
-  std::map<std::string, std::size_t> by_name;
-  const json& cases = member(member(doc, "opbench"), "cases");
-  if (cases.is_array()) {
-    for (const json& j : cases) {
-      std::string name = str(j, "name");
-      if (!j.is_object() || name.empty() || by_name.count(name)) continue;
-      CaseData c;
-      c.name = name;
-      fill_case_fields(c, j);
-      by_name.emplace(name, run.cases.size());
-      run.cases.push_back(std::move(c));
-    }
-  }
-  // Timing entries, matched to their case by run_name (as build_report matched them).
-  struct Timing {
-    std::vector<const json*> iterations;
-    std::map<std::string, const json*> aggregates;
-  };
-  std::map<std::size_t, Timing> timing;
-  const json& benchmarks = member(doc, "benchmarks");
-  if (run.info.timed && benchmarks.is_array()) {
-    for (const json& e : benchmarks) {
-      if (!e.is_object()) continue;
-      std::string run_name = str(e, "run_name", str(e, "name"));
-      if (run_name.empty()) continue;
-      std::size_t index = run.cases.size();
-      for (const std::string& candidate : case_name_candidates(run_name)) {
-        if (auto it = by_name.find(candidate); it != by_name.end()) {
-          index = it->second;
-          break;
-        }
-      }
-      if (index == run.cases.size()) {
-        // An entry of no opbench case (a plain Google Benchmark report): a case of its own.
-        CaseData c;
-        c.name = run_name;
-        if (e.contains("op")) {
-          fill_case_fields(c, e);
-        } else {
-          fill_from_name(c);
-        }
-        by_name.emplace(run_name, index);
-        run.cases.push_back(std::move(c));
-      }
-      Timing& t = timing[index];
-      if (str(e, "run_type") == "aggregate") {
-        t.aggregates[str(e, "aggregate_name")] = &e;
-      } else {
-        t.iterations.push_back(&e);
-      }
-    }
-  }
-  for (auto& [index, t] : timing) {
-    CaseData& c = run.cases[index];
-    const json* rates = nullptr;  // an entry whose rates are scaled to the median
-    for (const json* e : t.iterations) {
-      double s = entry_seconds(*e);
-      if (s <= 0) continue;
-      c.times.push_back(s);
-      c.cpu.push_back(entry_cpu_seconds(*e));
-      if (rates == nullptr) rates = e;
-    }
-    if (c.times.empty()) {
-      // Only aggregates (--benchmark_report_aggregates_only): the median is one sample.
-      for (const char* name : {"median", "mean"}) {
-        auto it = t.aggregates.find(name);
-        if (it == t.aggregates.end() || entry_seconds(*it->second) <= 0) continue;
-        c.times.push_back(entry_seconds(*it->second));
-        c.cpu.push_back(entry_cpu_seconds(*it->second));
-        rates = it->second;
-        break;
-      }
-    }
-    if (c.times.empty()) continue;
-    c.timed = true;
-    c.median = stats::median(c.times);
-    c.cv = stats::coefficient_of_variation(c.times);
-    if (!std::isfinite(c.cv)) {
-      if (auto cv = t.aggregates.find("cv"); cv != t.aggregates.end()) {
-        c.cv = number(*cv->second, "real_time");
-      }
-    }
-    if (c.bytes > 0) c.gbps = c.bytes / c.median / 1e9;
-    if (c.flops > 0) c.gflops = c.flops / c.median / 1e9;
-    if (rates != nullptr) {
-      // The fraction of the ceiling is inversely proportional to the time.
-      double f = number(*rates, "ceiling_fraction");
-      if (std::isfinite(f)) c.ceiling_fraction = f * entry_seconds(*rates) / c.median;
-      if (!(c.bytes > 0) && std::isfinite(number(*rates, "gbps"))) {
-        c.gbps = number(*rates, "gbps") * entry_seconds(*rates) / c.median;
-      }
-    }
-  }
-  return run;
-}
 
 const char* verdict_name(Verdict v) {
   switch (v) {
@@ -281,8 +35,8 @@ const char* verdict_name(Verdict v) {
       return "faster";
     case Verdict::kSlower:
       return "slower";
-    case Verdict::kTooFewRepetitions:
-      return "too few repetitions";
+    case Verdict::kInconclusive:
+      return "inconclusive";
     case Verdict::kNotTimed:
       break;
   }
@@ -293,12 +47,14 @@ Verdict judge(double change, const stats::UTest& test, const CompareOptions& opt
               double q_value) {
   if (!std::isfinite(change)) return Verdict::kNotTimed;
   if (std::abs(change) <= options.threshold) return Verdict::kUnchanged;
+  // Beyond the threshold: a verdict only when the test says it is not noise. Otherwise the data
+  // cannot tell (too few repetitions, or too much noise): inconclusive, never "unchanged".
   if (test.method == stats::UMethod::kNone ||
       stats::smallest_p_value(test.n1, test.n2) > options.alpha) {
-    return Verdict::kTooFewRepetitions;
+    return Verdict::kInconclusive;
   }
   const double p = options.fdr && std::isfinite(q_value) ? q_value : test.p_value;
-  if (p >= options.alpha) return Verdict::kUnchanged;  // within the noise
+  if (p >= options.alpha) return Verdict::kInconclusive;
   return change > 0 ? Verdict::kSlower : Verdict::kFaster;
 }
 
@@ -313,7 +69,12 @@ std::string agreement_regression(const CaseData& base, const CaseData& now, doub
   if (!base.errored() && !base.skipped() && now.errored())
     return "ran before, now errors: " + now.error;
   if (!base.has_agreement || !now.has_agreement) return "";
-  if (base.checked && base.passed && now.checked && !now.passed) return "passed, now fails";
+  if (base.status == AgreementStatus::pass && now.status == AgreementStatus::fail) {
+    return "passed, now fails";
+  }
+  if (base.status == AgreementStatus::pass && now.status == AgreementStatus::xfail) {
+    return "passed, now fails (listed as a known failure: " + now.known_failure + ")";
+  }
   if (!base.checked || !now.checked) return "";
   std::string why;
   auto grew = [&](const char* name, double b, double n) {
@@ -329,6 +90,7 @@ std::string agreement_regression(const CaseData& base, const CaseData& now, doub
              " -> " + sci(n) + ")";
     }
   };
+  grew("err_ratio", base.err_ratio, now.err_ratio);
   grew("max_rel_err", base.max_rel_err, now.max_rel_err);
   grew("rel_l2_err", base.rel_l2_err, now.rel_l2_err);
   return why;
@@ -452,8 +214,19 @@ Comparison compare_runs(const RunData& base, const RunData& now, const CompareOp
         printf_string("%.2g", reachable) + ", above alpha " + printf_string("%g", options.alpha) +
         "; use more repetitions, compare fewer cases, or --no-fdr");
   }
+  // The level a single change must reach: alpha, or alpha over the cases the adjustment covers.
+  const double level = options.fdr && !tested.empty()
+                           ? options.alpha / static_cast<double>(tested.size())
+                           : options.alpha;
   for (CaseComparison& cc : cmp.cases) {
     cc.verdict = judge(cc.change, cc.utest, options, cc.q_value);
+    if (std::isfinite(cc.change) && cc.utest.method != stats::UMethod::kNone) {
+      const CaseData& b = *cc.base;
+      const CaseData& n = *cc.now;
+      cc.detectable = options.cpu_time
+                          ? stats::detectable_change(b.cpu, n.cpu, cc.change > 0, level)
+                          : stats::detectable_change(b.times, n.times, cc.change > 0, level);
+    }
     switch (cc.verdict) {
       case Verdict::kSlower:
         ++cmp.slower;
@@ -464,8 +237,8 @@ Comparison compare_runs(const RunData& base, const RunData& now, const CompareOp
       case Verdict::kUnchanged:
         ++cmp.unchanged;
         break;
-      case Verdict::kTooFewRepetitions:
-        ++cmp.too_few;
+      case Verdict::kInconclusive:
+        ++cmp.inconclusive;
         break;
       case Verdict::kNotTimed:
         ++cmp.not_timed;

@@ -8,59 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "reports/report_model.hpp"
 #include "reports/statistics.hpp"
 
 namespace opbench::reports {
-
-// One case of one run, as compare and the HTML page read it.
-struct CaseData {
-  std::string name;  // the case name (opbench.cases), else Google Benchmark's run_name
-  std::string suite, op, impl, backend, dtype;
-  std::string params;         // "rows=64 cols=4096 dist=normal"
-  std::vector<double> times;  // seconds, one per repetition (real time)
-  std::vector<double> cpu;    // seconds, one per repetition (Google Benchmark's cpu_time)
-  double median = 0;          // seconds; 0 when the case has no time
-  double cv = NAN;            // noise over the repetitions (fraction)
-  double gbps = NAN, gflops = NAN, ceiling_fraction = NAN;
-  double flops = NAN, bytes = NAN;  // its cost model
-  bool timed = false;               // has at least one time
-  bool has_agreement = false;
-  bool checked = false, passed = false;
-  double max_abs_err = NAN, max_rel_err = NAN, rel_l2_err = NAN;
-  std::string error;  // "" or why it did not run ("skipped: ..." for a skip)
-  bool is_reference = false;
-  bool skipped() const;
-  bool errored() const;  // an error that is not a skip
-};
-
-// What identifies a run: where it ran and what built it.
-struct RunInfo {
-  std::string source;      // the file
-  std::string date;        // context.date
-  std::string host;        // context.host_name
-  std::string cpu;         // the CPU model from opbench.devices ("AMD EPYC"), "" when unknown
-  std::string machine;     // "vm (AMD EPYC, 2 CPUs)": host, CPU model, CPU count, GPUs
-  std::string machine_id;  // the same as a file-name slug: "vm-amd-epyc-2cpu"
-  std::string commit;
-  bool dirty = false;
-  std::string tool_version;
-  std::string build;  // build type, compiler, flags, native, BLAS: differs = another build
-  int threads = 0;
-  bool timed = true;  // false for an agreement-only report
-  std::vector<std::string> devices;
-};
-
-struct RunData {
-  RunInfo info;
-  std::vector<CaseData> cases;  // in report order
-  // The machine's ceilings measured in the run ("cpu/copy/2129920" -> seconds): the state of the
-  // machine itself, so that a machine that was busier in one run is told from slower code.
-  std::map<std::string, double> ceilings;
-  const CaseData* find(const std::string& name) const;
-};
-
-// Reads the cases of a report document (a partial one gives what it has; never throws).
-RunData extract_run(const nlohmann::json& doc, const std::string& source);
 
 struct CompareOptions {
   double threshold = 0.05;  // a time change counts only beyond this fraction...
@@ -76,14 +27,14 @@ struct CompareOptions {
 };
 
 enum class Verdict {
-  kUnchanged,
-  kFaster,
-  kSlower,
-  kTooFewRepetitions,  // beyond the threshold, but the U test cannot judge with so few
-  kNotTimed,           // no time in one of the runs (check-only, skipped, errored)
+  kUnchanged,     // within the threshold
+  kFaster,        // beyond the threshold and significant
+  kSlower,        // beyond the threshold and significant
+  kInconclusive,  // beyond the threshold, but not significant: the data cannot tell
+  kNotTimed,      // no time in one of the runs (check-only, skipped, errored)
 };
 
-const char* verdict_name(Verdict v);  // "unchanged", "faster", "slower", "too few repetitions", ...
+const char* verdict_name(Verdict v);  // "unchanged", "faster", "slower", "inconclusive", ...
 
 struct CaseComparison {
   const CaseData* base = nullptr;
@@ -94,6 +45,10 @@ struct CaseComparison {
   stats::UTest utest;
   double q_value = NAN;  // the p-value adjusted over all tested cases (Benjamini-Hochberg)
   Verdict verdict = Verdict::kNotTimed;
+  // The smallest change in the observed direction this case's data could have called significant
+  // (alone among the compared cases): the new repetitions, scaled to the base's median, shifted
+  // until the test reaches alpha. NaN where no shift could (too few repetitions) or not timed.
+  double detectable = NAN;
   std::string agreement_regression;  // "" or why ("passed, now fails", "max_rel_err grew 37x")
 };
 
@@ -105,7 +60,8 @@ struct Comparison {
   std::vector<const CaseData*> only_new;   // cases the base run lacks
   std::vector<std::string> warnings;       // different machines or builds, few repetitions
   std::vector<std::string> notes;          // status changes that are not regressions
-  int slower = 0, faster = 0, unchanged = 0, too_few = 0, not_timed = 0, agreement_regressions = 0;
+  int slower = 0, faster = 0, unchanged = 0, inconclusive = 0, not_timed = 0,
+      agreement_regressions = 0;
   int tested = 0;  // cases with a p-value: the family the adjustment is over
   bool regressed() const { return slower > 0 || agreement_regressions > 0; }
 };

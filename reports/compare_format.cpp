@@ -7,6 +7,7 @@
 
 #include "harness/errors.hpp"
 #include "reports/report_view.hpp"
+#include "reports/text_table.hpp"
 
 namespace opbench::reports {
 
@@ -14,85 +15,6 @@ using nlohmann::json;
 using namespace view;
 
 namespace {
-
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kGreen = "\x1b[32m";
-constexpr const char* kYellow = "\x1b[33m";
-constexpr const char* kBoldYellow = "\x1b[1;33m";
-
-// ---------------------------------------------------------------------------------------------
-// Cells and tables shared by the terminal and markdown formats.
-
-struct Cell {
-  std::string text;
-  const char* color = nullptr;
-};
-
-// Columns padded to the widest cell, numbers right-aligned; colour codes added after padding so
-// they never shift a column. `markdown`: pipes and an alignment row.
-class Table {
- public:
-  Table(std::vector<std::string> header, std::vector<bool> right)
-      : header_(std::move(header)), right_(std::move(right)) {}
-  void add(std::vector<Cell> row) { rows_.push_back(std::move(row)); }
-  bool empty() const { return rows_.empty(); }
-
-  void print(std::ostream& out, bool markdown, bool color, const std::string& indent = "") const {
-    std::vector<std::size_t> width(header_.size());
-    for (std::size_t c = 0; c < header_.size(); ++c) width[c] = header_[c].size();
-    for (const auto& row : rows_) {
-      for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) {
-        width[c] = std::max(width[c], utf8_width(row[c].text));
-      }
-    }
-    auto line = [&](const std::vector<Cell>& cells) {
-      out << indent << (markdown ? "|" : "");
-      for (std::size_t c = 0; c < width.size(); ++c) {
-        Cell cell = c < cells.size() ? cells[c] : Cell{};
-        std::string pad(width[c] - std::min(width[c], utf8_width(cell.text)), ' ');
-        std::string text =
-            color && cell.color ? std::string(cell.color) + cell.text + "\x1b[0m" : cell.text;
-        // The last column of the terminal table is not padded: no trailing blanks.
-        std::string padded =
-            right_[c] ? pad + text : (markdown || c + 1 < width.size() ? text + pad : text);
-        if (markdown) {
-          out << " " << padded << " |";
-        } else {
-          out << (c ? "  " : "") << padded;
-        }
-      }
-      out << "\n";
-    };
-    std::vector<Cell> head;
-    for (const auto& h : header_) head.push_back({h});
-    line(head);
-    out << indent;
-    if (markdown) {
-      out << "|";
-      for (std::size_t c = 0; c < width.size(); ++c) {
-        out << (right_[c] ? std::string(width[c] + 1, '-') + ":|"
-                          : std::string(width[c] + 2, '-') + "|");
-      }
-    } else {
-      std::size_t total = 0;
-      for (std::size_t w : width) total += w;
-      out << std::string(total + 2 * (width.size() - 1), '-');
-    }
-    out << "\n";
-    for (const auto& row : rows_) line(row);
-  }
-
- private:
-  // Display width of UTF-8 text: continuation bytes take no column ("µs").
-  static std::size_t utf8_width(const std::string& s) {
-    std::size_t n = 0;
-    for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-    return n;
-  }
-  std::vector<std::string> header_;
-  std::vector<bool> right_;
-  std::vector<std::vector<Cell>> rows_;
-};
 
 std::string percent(double change) {
   return std::isfinite(change) ? printf_string("%+.1f%%", change * 100) : std::string("-");
@@ -116,7 +38,7 @@ const char* verdict_color(Verdict v) {
       return kRed;
     case Verdict::kFaster:
       return kGreen;
-    case Verdict::kTooFewRepetitions:
+    case Verdict::kInconclusive:
       return kYellow;
     default:
       return nullptr;
@@ -125,12 +47,17 @@ const char* verdict_color(Verdict v) {
 
 // The agreement of one case in a word or two.
 Cell agreement_cell(const CaseData& c) {
-  if (c.skipped()) return {"skipped"};
-  if (c.errored()) return {"ERROR", kRed};
-  if (c.is_reference) return {"ref"};
-  if (!c.has_agreement || !c.checked) return {"-"};
-  if (c.passed) return {"ok", kGreen};
-  return {"FAIL max_rel=" + printf_string("%.3g", c.max_rel_err), kRed};
+  switch (agreement_tone(c)) {
+    case Tone::good:
+      return {agreement_text(c), kGreen};
+    case Tone::warn:
+      return {agreement_text(c), kYellow};
+    case Tone::bad:
+      return {agreement_text(c), kRed};
+    case Tone::plain:
+      break;
+  }
+  return {agreement_text(c)};
 }
 
 std::string run_line(const RunInfo& r) {
@@ -146,7 +73,10 @@ std::string summary_line(const Comparison& cmp) {
                   " cases compared: " + std::to_string(cmp.slower) + " slower, " +
                   std::to_string(cmp.faster) + " faster, " + std::to_string(cmp.unchanged) +
                   " unchanged";
-  if (cmp.too_few) s += ", " + std::to_string(cmp.too_few) + " too few repetitions to judge";
+  if (cmp.inconclusive) {
+    s += ", " + std::to_string(cmp.inconclusive) +
+         " inconclusive (beyond the threshold, not significant)";
+  }
   if (cmp.not_timed) s += ", " + std::to_string(cmp.not_timed) + " not timed";
   s += "; " + std::to_string(cmp.agreement_regressions) + " agreement regression" +
        (cmp.agreement_regressions == 1 ? "" : "s");
@@ -176,6 +106,17 @@ std::vector<std::pair<std::string, std::vector<const CaseComparison*>>> by_op(
   return out;
 }
 
+// The verdict, and for an inconclusive one the smallest change the data could have detected.
+std::string verdict_text(const CaseComparison& c) {
+  std::string s = verdict_name(c.verdict);
+  if (c.verdict == Verdict::kInconclusive) {
+    s += std::isfinite(c.detectable) ? " (detectable: " + std::string(c.change > 0 ? "+" : "-") +
+                                           printf_string("%.1f%%", c.detectable * 100) + ")"
+                                     : " (too few repetitions to detect any change)";
+  }
+  return s;
+}
+
 std::vector<Cell> comparison_cells(const CaseComparison& c, bool with_op) {
   std::vector<Cell> cells;
   if (with_op) cells.push_back({c.now->suite + "/" + c.now->op});
@@ -187,7 +128,7 @@ std::vector<Cell> comparison_cells(const CaseComparison& c, bool with_op) {
   cells.push_back({p_text(c.utest)});
   cells.push_back({q_text(c.q_value)});
   cells.push_back({reps_text(c)});
-  cells.push_back({verdict_name(c.verdict), verdict_color(c.verdict)});
+  cells.push_back({verdict_text(c), verdict_color(c.verdict)});
   if (!c.agreement_regression.empty()) {
     cells.push_back({"REGRESSED: " + c.agreement_regression, kRed});
   } else {
@@ -392,7 +333,7 @@ class CsvFormatter : public CompareFormatter {
   void write(const Comparison& cmp, std::ostream& out) const override {
     out << "name,suite,op,impl,dtype,params,base_seconds,new_seconds,ratio,change,p_value,q_value,"
            "test,"
-           "base_repetitions,new_repetitions,verdict,agreement_regression\n";
+           "base_repetitions,new_repetitions,verdict,detectable_change,agreement_regression\n";
     for (const CaseComparison& c : cmp.cases) {
       out << fields(*c.now) << "," << csv_num(c.base->median > 0 ? c.base->median : NAN) << ","
           << csv_num(c.now->median > 0 ? c.now->median : NAN) << "," << csv_num(c.ratio) << ","
@@ -400,15 +341,16 @@ class CsvFormatter : public CompareFormatter {
           << (c.utest.method == stats::UMethod::kNone ? "" : csv_num(c.utest.p_value)) << ","
           << csv_num(c.q_value) << "," << stats::method_name(c.utest.method) << ","
           << c.base->times.size() << "," << c.now->times.size() << ","
-          << csv_field(verdict_name(c.verdict)) << "," << csv_field(c.agreement_regression) << "\n";
+          << csv_field(verdict_name(c.verdict)) << "," << csv_num(c.detectable) << ","
+          << csv_field(c.agreement_regression) << "\n";
     }
     for (const CaseData* c : cmp.only_base) {
       out << fields(*c) << "," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,,,none,"
-          << c->times.size() << ",0,only in base,\n";
+          << c->times.size() << ",0,only in base,,\n";
     }
     for (const CaseData* c : cmp.only_new) {
       out << fields(*c) << ",," << csv_num(c->median > 0 ? c->median : NAN) << ",,,,,none,0,"
-          << c->times.size() << ",only in new,\n";
+          << c->times.size() << ",only in new,,\n";
     }
   }
 
@@ -542,6 +484,7 @@ json comparison_json(const Comparison& cmp) {
         {"p_value", c.utest.method == stats::UMethod::kNone ? json(nullptr) : num(c.utest.p_value)},
         {"q_value", num(c.q_value)}};
     j["verdict"] = verdict_name(c.verdict);
+    j["detectable_change"] = num(c.detectable);
     j["agreement_regression"] =
         c.agreement_regression.empty() ? json(nullptr) : json(c.agreement_regression);
     cases.push_back(std::move(j));
@@ -564,7 +507,7 @@ json comparison_json(const Comparison& cmp) {
             {"slower", cmp.slower},
             {"faster", cmp.faster},
             {"unchanged", cmp.unchanged},
-            {"too_few_repetitions", cmp.too_few},
+            {"inconclusive", cmp.inconclusive},
             {"not_timed", cmp.not_timed},
             {"agreement_regressions", cmp.agreement_regressions},
             {"only_in_base", cmp.only_base.size()},

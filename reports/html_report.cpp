@@ -151,15 +151,15 @@ bool several_machines(const std::vector<Run>& runs) {
   return ids.size() > 1;
 }
 
-enum class Status { kReference, kPassed, kFailed, kError, kSkipped, kUnchecked };
+enum class Status { kReference, kPassed, kXfail, kFailed, kError, kSkipped, kUnchecked };
 
 struct Row {
   std::size_t run = 0;
-  const json* c = nullptr;       // the entry of opbench.cases
-  const json* timing = nullptr;  // the benchmark entry whose time is shown
+  const json* c = nullptr;         // the entry of opbench.cases
+  const CaseData* data = nullptr;  // the case in the shared model: its time, rates and status
   double seconds = 0;
   double noise_percent = NAN;
-  double ref_seconds = 0;    // the reference of the same run, op and point
+  double gbps = NAN, gflops = NAN, ceiling_fraction = NAN;
   double plain_seconds = 0;  // cpu.plain of the same run, op and point
   Status status = Status::kUnchecked;
   std::string op;     // "suite/op"
@@ -208,105 +208,80 @@ std::vector<Run> make_runs(const std::vector<json>& reports,
   return runs;
 }
 
-Status status_of(const json& c) {
-  std::string error = str(c, "error");
-  if (!error.empty()) return is_skip(error) ? Status::kSkipped : Status::kError;
-  const json& a = member(c, "agreement");
-  if (boolean(c, "is_reference") || str(c, "impl") == "ref") {
-    return boolean(a, "checked") && !boolean(a, "passed") ? Status::kFailed : Status::kReference;
+Status status_of(const CaseData& c) {
+  if (c.skipped()) return Status::kSkipped;
+  if (c.errored() || c.status == AgreementStatus::error) return Status::kError;
+  if (c.is_reference) return Status::kReference;
+  switch (c.status) {
+    case AgreementStatus::pass:
+      return Status::kPassed;
+    case AgreementStatus::xfail:
+      return Status::kXfail;
+    case AgreementStatus::fail:
+      return Status::kFailed;
+    default:
+      return Status::kUnchecked;
   }
-  if (!boolean(a, "checked")) return Status::kUnchecked;
-  return boolean(a, "passed") ? Status::kPassed : Status::kFailed;
 }
 
-// The rows of one run: every case of opbench.cases, matched to its timing entries by run_name
-// (the same rule build_report used): the median aggregate, else the median repetition, else the
-// mean; the cv aggregate gives the noise.
+// The rows of one run: every case of opbench.cases with its time, rates and status from the
+// shared model (reports/report_model.hpp): one rule for the time everywhere.
 void collect_rows(const Run& run, std::size_t index, std::vector<Row>& rows) {
   const std::size_t first = rows.size();
-  std::map<std::string, std::size_t> by_name;
   const json& cases = member(*run.ob, "cases");
   if (cases.is_array()) {
     for (const json& c : cases) {
       if (!c.is_object()) continue;
+      const CaseData* data = run.data.find(str(c, "name"));
+      if (data == nullptr) continue;
       Row row;
       row.run = index;
       row.c = &c;
-      row.status = status_of(c);
-      row.op = str(c, "suite") + "/" + str(c, "op");
-      row.impl = str(c, "impl");
-      row.is_reference = boolean(c, "is_reference") || row.impl == "ref";
-      row.point = str(c, "dtype") + " " + compact_params(c);
-      by_name.emplace(str(c, "name"), rows.size());
+      row.data = data;
+      row.status = status_of(*data);
+      row.op = data->suite + "/" + data->op;
+      row.impl = data->impl;
+      row.is_reference = data->is_reference;
+      row.point = data->dtype + " " + data->params;
+      if (data->timed) {
+        row.seconds = data->median;
+        row.noise_percent = data->cv * 100;
+        row.gbps = data->gbps;
+        row.gflops = data->gflops;
+        row.ceiling_fraction = data->ceiling_fraction;
+      }
       rows.push_back(std::move(row));
     }
   }
-  std::map<std::size_t, std::vector<const json*>> iterations;
-  std::map<std::size_t, std::map<std::string, const json*>> aggregates;
-  const json& benchmarks = member(*run.doc, "benchmarks");
-  if (run.timed && benchmarks.is_array()) {
-    for (const json& e : benchmarks) {
-      std::string run_name = str(e, "run_name", str(e, "name"));
-      for (const std::string& candidate : case_name_candidates(run_name)) {
-        auto it = by_name.find(candidate);
-        if (it == by_name.end()) continue;
-        if (str(e, "run_type") == "aggregate") {
-          aggregates[it->second][str(e, "aggregate_name")] = &e;
-        } else {
-          iterations[it->second].push_back(&e);
-        }
-        break;
-      }
-    }
-  }
-  for (std::size_t i = first; i < rows.size(); ++i) {
-    Row& r = rows[i];
-    auto& aggs = aggregates[i];
-    auto& its = iterations[i];
-    if (auto it = aggs.find("median"); it != aggs.end()) {
-      r.timing = it->second;
-    } else if (!its.empty()) {
-      // The median repetition (the lower one of an even count), so its rates match its time.
-      std::vector<const json*> sorted = its;
-      std::stable_sort(sorted.begin(), sorted.end(), [](const json* a, const json* b) {
-        return entry_seconds(*a) < entry_seconds(*b);
-      });
-      r.timing = sorted[(sorted.size() - 1) / 2];
-    } else if (auto mean = aggs.find("mean"); mean != aggs.end()) {
-      r.timing = mean->second;
-    }
-    if (r.timing != nullptr) r.seconds = entry_seconds(*r.timing);
-    if (auto cv = aggs.find("cv"); cv != aggs.end()) {
-      r.noise_percent = number(*cv->second, "real_time") * 100;  // GB writes cv as a fraction
-    }
-  }
-  // Speedups: the reference and cpu.plain of the same run, op and point.
-  std::map<std::string, double> ref_s, plain_s;
+  // Speedups: cpu.plain of the same run, op and point.
+  std::map<std::string, double> plain_s;
   for (std::size_t i = first; i < rows.size(); ++i) {
     const Row& r = rows[i];
-    std::string key = r.op + "\n" + r.point;
-    if (r.is_reference && r.seconds > 0 && !ref_s.count(key)) ref_s[key] = r.seconds;
-    if (r.impl == "cpu.plain" && r.seconds > 0) plain_s[key] = r.seconds;
+    if (r.impl == "cpu.plain" && r.seconds > 0) plain_s[r.op + "\n" + r.point] = r.seconds;
   }
   for (std::size_t i = first; i < rows.size(); ++i) {
     Row& r = rows[i];
-    std::string key = r.op + "\n" + r.point;
-    if (auto it = ref_s.find(key); it != ref_s.end()) r.ref_seconds = it->second;
-    if (auto it = plain_s.find(key); it != plain_s.end()) r.plain_seconds = it->second;
+    if (auto it = plain_s.find(r.op + "\n" + r.point); it != plain_s.end()) {
+      r.plain_seconds = it->second;
+    }
   }
 }
 
 double ceiling_fraction_of(const Row& r) {
-  return r.timing ? number(*r.timing, "ceiling_fraction") : NAN;
+  return r.ceiling_fraction;
 }
 
 struct Counts {
-  int cases = 0, passed = 0, failed = 0, errors = 0, skipped = 0, references = 0, unchecked = 0;
+  int cases = 0, passed = 0, xfail = 0, failed = 0, errors = 0, skipped = 0, references = 0,
+      unchecked = 0;
   void add(Status s) {
     ++cases;
     switch (s) {
       case Status::kPassed:
         ++passed;
+        break;
+      case Status::kXfail:
+        ++xfail;
         break;
       case Status::kFailed:
         ++failed;
@@ -380,6 +355,11 @@ Cell agreement_cell(const Row& r) {
                   esc(str(c, "error").substr(std::string("skipped: ").size()));
       cell.cls = "agree";
       cell.value = 1;
+      break;
+    case Status::kXfail:
+      cell.html = "<span class=\"badge skip\">xfail</span> " + esc(r.data->known_failure);
+      cell.cls = "agree";
+      cell.value = 2.5;
       break;
     case Status::kPassed: {
       cell.html = "<span class=\"badge good\">ok</span>";
@@ -891,7 +871,6 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
                {"GB/s", true, "compulsory bytes over time"},
                {"GFLOP/s", true, ""},
                {"ceiling", true, "fraction of the machine's ceiling measured in the same run"},
-               {"vs ref", true, "speedup over the float64 reference (same run and point)"},
                {"vs cpu.plain", true, "speedup over cpu.plain (same run and point)"},
                {"max_rel", true, "largest relative error against the float64 reference"},
                {"agreement", true, "against the float64 reference", true}});
@@ -899,7 +878,6 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
   const std::string* last_point = nullptr;
   for (const Row* r : rows) {
     const json& c = *r->c;
-    const json& e = r->timing ? *r->timing : empty_object();
     std::vector<Cell> cells;
     if (several) cells.push_back(text_cell(runs[r->run].label, "runcol"));
     if (machines) cells.push_back(text_cell(runs[r->run].data.info.machine, "runcol"));
@@ -911,15 +889,14 @@ void render_timed_table(std::string& out, const std::vector<Run>& runs,
                                  ? printf_string("%.2f%%", r->noise_percent)
                                  : std::string("-"),
                              r->noise_percent, r->noise_percent > kNoiseWarnPercent ? "warn" : ""));
-    double gbps = number(e, "gbps"), gflops = number(e, "gflops");
+    const double gbps = r->gbps, gflops = r->gflops;
     cells.push_back(num_cell(significant(gbps), gbps));
     cells.push_back(num_cell(significant(gflops), gflops));
-    double fraction = number(e, "ceiling_fraction");
+    const double fraction = r->ceiling_fraction;
     Cell ceil = num_cell("", fraction, fraction > 1.0 ? "ceil warn" : "ceil");
     ceil.html = ceiling_bar(fraction) +
                 esc(std::isfinite(fraction) ? printf_string("%.1f%%", fraction * 100) : "-");
     cells.push_back(std::move(ceil));
-    cells.push_back(speedup_cell(r->ref_seconds, r->seconds));
     cells.push_back(speedup_cell(r->plain_seconds, r->seconds));
     double max_rel = boolean(member(c, "agreement"), "checked") && r->status != Status::kError
                          ? number(member(c, "agreement"), "max_rel_err")
@@ -1208,7 +1185,7 @@ void render_regressions(std::string& out, const std::vector<Run>& runs, int base
               cmp.agreement_regressions > 0 ? "bad" : "");
   render_tile(out, cmp.faster, "faster", cmp.faster > 0 ? "good" : "");
   render_tile(out, cmp.unchanged, "unchanged", "");
-  if (cmp.too_few > 0) render_tile(out, cmp.too_few, "too few repetitions", "");
+  if (cmp.inconclusive > 0) render_tile(out, cmp.inconclusive, "inconclusive", "");
   out += "</div>\n";
   std::vector<const CaseComparison*> worst;
   for (const CaseComparison& c : cmp.cases) {

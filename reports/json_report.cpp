@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "harness/agreement.hpp"
 #include "harness/build_info.hpp"
 #include "harness/errors.hpp"
 #include "reports/atomic_file.hpp"
@@ -22,148 +23,6 @@ namespace opbench::reports {
 using nlohmann::json;
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Building
-
-// A finite double, or null: NaN and Inf have no JSON spelling.
-json num(double v) {
-  return std::isfinite(v) ? json(v) : json(nullptr);
-}
-
-// "4096" -> 4096, "-3" -> -3; anything else (including "007", "1e3", "2^12") stays text.
-json param_value(const std::string& s) {
-  std::string_view digits = s;
-  if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
-  bool canonical = !digits.empty() && (digits.size() == 1 || digits.front() != '0');
-  for (char c : digits) canonical = canonical && c >= '0' && c <= '9';
-  if (canonical) {
-    std::int64_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc() && end == s.data() + s.size() && s != "-0") return v;
-  }
-  return s;
-}
-
-json params_json(const Params& p) {
-  json out = json::object();
-  for (const auto& [k, v] : p.items()) out[k] = param_value(v);
-  return out;
-}
-
-json cost_json(const Cost& c) {
-  return {{"flops", num(c.flops)}, {"bytes", num(c.bytes)}};
-}
-
-json agreement_json(const Agreement& a) {
-  return {{"checked", a.checked},
-          {"passed", a.passed},
-          {"max_abs_err", num(a.max_abs_err)},
-          {"max_rel_err", num(a.max_rel_err)},
-          {"rel_l2_err", num(a.rel_l2_err)},
-          {"mismatches", a.mismatches},
-          {"elements", a.elements},
-          {"first_mismatch", a.first_mismatch},
-          {"ties", a.ties}};
-}
-
-// The rows a sampled agreement checked (null: all of them).
-json sample_json(const DatasetRecord& d) {
-  if (d.sample_axis.empty()) return nullptr;
-  return {{"axis", d.sample_axis},
-          {"count", d.sample_rows.size()},
-          {"of", d.sample_of},
-          {"seed", d.sample_seed},
-          {"rows", d.sample_rows}};
-}
-
-// The fields a case adds to each of its benchmark entries and to opbench.cases.
-void add_case_fields(json& out, const CaseRecord& c) {
-  out["suite"] = c.suite;
-  out["op"] = c.op;
-  out["impl"] = c.impl;
-  out["backend"] = c.backend;
-  out["dtype"] = c.dtype;
-  out["params"] = params_json(c.params);
-  out["dataset"] = c.dataset;
-  out["cost"] = cost_json(c.cost);
-  out["agreement"] = agreement_json(c.agreement);
-  out["is_reference"] = c.is_reference;
-  if (!c.error.empty()) out["error"] = c.error;
-}
-
-json ceiling_json(const Ceiling& c) {
-  return {{"backend", c.backend},
-          {"kind", c.kind},
-          {"bytes", num(c.bytes)},
-          {"flops", num(c.flops)},
-          {"seconds", num(c.seconds)},
-          {"gbps", c.bytes > 0 && c.seconds > 0 ? num(c.gbps()) : json(nullptr)},
-          {"gflops", c.flops > 0 && c.seconds > 0 ? num(c.gflops()) : json(nullptr)}};
-}
-
-json tensor_json(const TensorRecord& t) {
-  return {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},      {"source", t.source},
-          {"dist", t.dist}, {"seed", t.seed},   {"checksum", t.checksum}};
-}
-
-// The time of one execution an entry states, in seconds; 0 when it states none (an error, a
-// spread such as stddev or cv, a complexity fit).
-double entry_seconds(const json& e) {
-  if (e.value("error_occurred", false)) return 0;
-  if (e.value("run_type", "") == "aggregate") {
-    std::string agg = e.value("aggregate_name", "");
-    if (agg == "stddev" || agg == "cv" || e.value("aggregate_unit", "time") != "time") return 0;
-  }
-  auto rt = e.find("real_time");
-  if (rt == e.end() || !rt->is_number()) return 0;
-  double t = rt->get<double>() * view::unit_seconds(e.value("time_unit", "ns"));
-  return std::isfinite(t) && t > 0 ? t : 0;
-}
-
-// The ceilings of the machine a case runs on. The reference runs on the host, so it uses the
-// host's ("cpu") ceilings.
-struct CeilingPick {
-  double copy_gbps = 0;
-  double gemm_gflops = 0;
-};
-
-CeilingPick pick_ceilings(const std::vector<Ceiling>& ceilings, const std::string& case_backend,
-                          double cost_bytes) {
-  const std::string backend = case_backend == "ref" ? "cpu" : case_backend;
-  CeilingPick pick;
-  double best_distance = std::numeric_limits<double>::infinity();
-  for (const Ceiling& c : ceilings) {
-    if (c.backend != backend || c.seconds <= 0) continue;
-    if (c.kind == "copy" && c.bytes > 0 && cost_bytes > 0) {
-      // The copy of the same size; else the nearest size (on a log scale: 1 MiB is nearer to
-      // 2 MiB than to 0.1 MiB).
-      double distance = c.bytes == cost_bytes ? -1 : std::abs(std::log(c.bytes / cost_bytes));
-      if (distance < best_distance) {
-        best_distance = distance;
-        pick.copy_gbps = c.gbps();
-      }
-    } else if (c.kind == "sgemm" && c.flops > 0) {
-      pick.gemm_gflops = std::max(pick.gemm_gflops, c.gflops());
-    }
-  }
-  return pick;
-}
-
-void add_rates(json& entry, const CaseRecord& c, const std::vector<Ceiling>& ceilings) {
-  double s = entry_seconds(entry);
-  entry["gbps"] = s > 0 && c.cost.bytes > 0 ? num(c.cost.bytes / s / 1e9) : json(nullptr);
-  entry["gflops"] = s > 0 && c.cost.flops > 0 ? num(c.cost.flops / s / 1e9) : json(nullptr);
-  json fraction = nullptr;
-  if (s > 0) {
-    CeilingPick pick = pick_ceilings(ceilings, c.backend, c.cost.bytes);
-    if (pick.copy_gbps > 0 || pick.gemm_gflops > 0) {
-      double f = ceiling_fraction(c.cost, s, pick.copy_gbps, pick.gemm_gflops);
-      if (std::isfinite(f) && f > 0) fraction = f;
-    }
-  }
-  entry["ceiling_fraction"] = fraction;
-}
 
 bool is_gbench_suffix(std::string_view part) {
   if (part == "manual_time" || part == "real_time" || part == "process_time") return true;
@@ -199,12 +58,14 @@ std::string type_name(const json& v) {
   }
 }
 
-enum class T { object, array, string, boolean, integer, number, number_or_null };
+enum class T { object, object_or_null, array, string, boolean, integer, number, number_or_null };
 
 const char* expected_name(T t) {
   switch (t) {
     case T::object:
       return "an object";
+    case T::object_or_null:
+      return "an object or null";
     case T::array:
       return "an array";
     case T::string:
@@ -225,6 +86,8 @@ bool has_type(const json& v, T t) {
   switch (t) {
     case T::object:
       return v.is_object();
+    case T::object_or_null:
+      return v.is_object() || v.is_null();
     case T::array:
       return v.is_array();
     case T::string:
@@ -293,9 +156,21 @@ class Validator {
 
   void agreement(const json& obj, const std::string& path) {
     if (const json* a = field(obj, path, "agreement", T::object)) {
+      // Version 2 states the status; version 1 a passed flag.
+      if (a->contains("status") || !a->contains("passed")) {
+        if (const json* st = field(*a, path + ".agreement", "status", T::string)) {
+          AgreementStatus parsed;
+          if (!parse_status(st->get<std::string>(), parsed)) {
+            problem = path + ".agreement.status: expected one of pass, fail, xfail, error, " +
+                      "not_applicable, got " + st->dump();
+          }
+        }
+        field(*a, path + ".agreement", "err_ratio", T::number_or_null);
+      } else {
+        field(*a, path + ".agreement", "passed", T::boolean);
+      }
       fields(*a, path + ".agreement",
              {{"checked", T::boolean},
-              {"passed", T::boolean},
               {"max_abs_err", T::number_or_null},
               {"max_rel_err", T::number_or_null},
               {"rel_l2_err", T::number_or_null},
@@ -351,77 +226,6 @@ std::vector<std::string> case_name_candidates(const std::string& run_name) {
     out.push_back(name);
   }
   return out;
-}
-
-json build_report(const RunResult& run) {
-  json doc = json::object();
-  doc["context"] = run.gbench.is_object() && run.gbench.contains("context")
-                       ? run.gbench.at("context")
-                       : json::object();
-
-  std::map<std::string, const CaseRecord*> by_name;
-  for (const CaseRecord& c : run.cases) by_name.emplace(c.name, &c);
-
-  json benchmarks = json::array();
-  if (run.gbench.is_object() && run.gbench.contains("benchmarks") &&
-      run.gbench.at("benchmarks").is_array()) {
-    for (json entry : run.gbench.at("benchmarks")) {
-      if (entry.is_object()) {
-        std::string run_name = entry.value("run_name", entry.value("name", ""));
-        const CaseRecord* match = nullptr;
-        for (const std::string& candidate : case_name_candidates(run_name)) {
-          if (auto it = by_name.find(candidate); it != by_name.end()) {
-            match = it->second;
-            break;
-          }
-        }
-        if (match != nullptr) {
-          add_case_fields(entry, *match);
-          add_rates(entry, *match, run.ceilings);
-        }
-      }
-      benchmarks.push_back(std::move(entry));
-    }
-  }
-  doc["benchmarks"] = std::move(benchmarks);
-
-  json ob = json::object();
-  ob["schema_version"] = kSchemaVersion;
-  ob["tool"] = "opbench";
-  ob["tool_version"] = run.build.tool_version;
-  ob["git"] = {{"commit", run.build.git_commit}, {"dirty", run.build.git_dirty}};
-  ob["build"] = {{"compiler", run.build.compiler},
-                 {"cxx_flags", run.build.cxx_flags},
-                 {"build_type", run.build.build_type},
-                 {"native", run.build.native},
-                 {"blas", run.build.blas},
-                 {"cuda", run.build.cuda},
-                 {"onednn", run.build.onednn},
-                 {"faiss", run.build.faiss}};
-  ob["devices"] = run.devices;
-  ob["threads"] = run.threads;
-  ob["timed"] = run.timed;
-  ob["interleaved"] = run.interleaved;
-  ob["command_line"] = run.command_line;
-  json ceilings = json::array();
-  for (const Ceiling& c : run.ceilings) ceilings.push_back(ceiling_json(c));
-  ob["ceilings"] = std::move(ceilings);
-  json datasets = json::object();
-  for (const DatasetRecord& d : run.datasets) {
-    json tensors = json::array();
-    for (const TensorRecord& t : d.tensors) tensors.push_back(tensor_json(t));
-    datasets[d.key] = {{"tensors", std::move(tensors)}, {"sample", sample_json(d)}};
-  }
-  ob["datasets"] = std::move(datasets);
-  json cases = json::array();
-  for (const CaseRecord& c : run.cases) {
-    json cj = {{"name", c.name}};
-    add_case_fields(cj, c);
-    cases.push_back(std::move(cj));
-  }
-  ob["cases"] = std::move(cases);
-  doc["opbench"] = std::move(ob);
-  return doc;
 }
 
 std::string validate_report(const json& doc) {
@@ -514,6 +318,22 @@ std::string validate_report(const json& doc) {
       if (!v.check((*cases)[i], p, T::object)) break;
       v.field((*cases)[i], p, "name", T::string);
       v.case_fields((*cases)[i], p);
+      if (value < 2) continue;  // schema 2 added each case's time and rates
+      if (const json* t = v.field((*cases)[i], p, "time", T::object_or_null); t && t->is_object()) {
+        v.fields(*t, p + ".time",
+                 {{"seconds", T::number_or_null},
+                  {"statistic", T::string},
+                  {"clock", T::string},
+                  {"repetitions", T::integer},
+                  {"samples", T::array},
+                  {"cv", T::number_or_null}});
+      }
+      if (const json* r = v.field((*cases)[i], p, "rates", T::object)) {
+        v.fields(*r, p + ".rates",
+                 {{"gbps", T::number_or_null},
+                  {"gflops", T::number_or_null},
+                  {"ceiling_fraction", T::number_or_null}});
+      }
     }
   }
   if (benchmarks != nullptr) {

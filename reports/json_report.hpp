@@ -7,13 +7,9 @@
 #include <vector>
 
 #include "harness/results.hpp"
+#include "reports/json_writer.hpp"
 
 namespace opbench::reports {
-
-inline constexpr int kSchemaVersion = 1;
-
-// Builds the report document of a run.
-nlohmann::json build_report(const RunResult& run);
 
 // Reads and validates a report; throws UsageError with one line naming the file and the field
 // (missing, wrong type, or a schema_version newer than this tool understands).

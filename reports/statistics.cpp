@@ -6,6 +6,8 @@
 #include <numeric>
 #include <utility>
 
+#include "harness/descriptive_stats.hpp"
+
 namespace opbench::reports::stats {
 
 namespace {
@@ -92,22 +94,14 @@ bool exact_region(std::size_t n1, std::size_t n2) {
 
 }  // namespace
 
+// The harness's definitions (harness/descriptive_stats.hpp), over the finite values only: a
+// report may hold anything.
 double median(std::vector<double> values) {
-  values = finite_values(values);
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  return opbench::stats::median(finite_values(values));
 }
 
 double coefficient_of_variation(const std::vector<double>& values) {
-  std::vector<double> v = finite_values(values);
-  if (v.size() < 2) return NAN;
-  double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-  if (mean == 0) return NAN;
-  double ss = 0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  return std::sqrt(ss / static_cast<double>(v.size() - 1)) / mean;
+  return opbench::stats::cv(finite_values(values));
 }
 
 const char* method_name(UMethod m) {
@@ -187,6 +181,31 @@ std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
     q[order[r]] = running;
   }
   return q;
+}
+
+double detectable_change(const std::vector<double>& a, const std::vector<double>& b, bool slower,
+                         double level) {
+  const std::vector<double> base = finite_values(a);
+  std::vector<double> now = finite_values(b);
+  const double ma = median(base), mb = median(now);
+  if (base.empty() || now.empty() || !(ma > 0) || !(mb > 0)) return NAN;
+  if (smallest_p_value(base.size(), now.size()) >= level) return NAN;
+  for (double& v : now) v *= ma / mb;
+  // The p-value falls as the shift grows (the ranks of the shifted sample only rise), so bisect
+  // on the factor between no change and a change far beyond any spread (100x).
+  auto p_at = [&](double factor) {
+    std::vector<double> shifted = now;
+    for (double& v : shifted) v *= factor;
+    return mann_whitney_u(base, shifted).p_value;
+  };
+  const double far = slower ? 100.0 : 0.01;
+  if (p_at(far) >= level) return NAN;
+  double lo = 1.0, hi = far;  // p(lo) >= level > p(hi)
+  for (int i = 0; i < 60; ++i) {
+    const double mid = slower ? 0.5 * (lo + hi) : std::sqrt(lo * hi);
+    (p_at(mid) < level ? hi : lo) = mid;
+  }
+  return slower ? hi - 1.0 : 1.0 - hi;
 }
 
 }  // namespace opbench::reports::stats

@@ -37,6 +37,13 @@ UTest mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b)
 // When this exceeds alpha, no difference can be significant: too few repetitions to judge.
 double smallest_p_value(std::size_t n1, std::size_t n2);
 
+// The smallest relative change of `b` against `a` (a fraction: 0.12 for 12%) in one direction
+// (slower: b's times grow) that the U test would call significant at `level`: b's values are
+// scaled so their median equals a's, then shifted by a growing factor until the two-sided
+// p-value falls below `level`. NaN when no shift can (too few values for `level`).
+double detectable_change(const std::vector<double>& a, const std::vector<double>& b, bool slower,
+                         double level);
+
 // The fewest repetitions (the same in both runs) with which the test can reach `alpha`.
 std::size_t repetitions_needed(double alpha);
 

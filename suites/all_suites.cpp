@@ -8,7 +8,12 @@
 
 namespace opbench {
 
+namespace suite {
+extern const char* const kKnownFailuresJson;  // suites/known_failures.json, embedded at build time
+}  // namespace suite
+
 void register_all_suites(Registry& reg) {
+  reg.known_failures().load_json(suite::kKnownFailuresJson, "suites/known_failures.json");
   reg.set_backend_status({"ref", true, "float64 reference, one thread"});
   reg.set_backend_status(
       {"cpu", true, cpu_model_name() + ", " + std::to_string(hardware_threads()) + " threads"});

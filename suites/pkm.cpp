@@ -179,11 +179,16 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
         const double err = std::abs(got - exact);
         err2 += std::isfinite(err) ? err * err : 0;
         ref2 += exact * exact;
+        const double allowed = tol.atol + tol.rtol * mag;
         if (std::isfinite(err)) {
           a.max_abs_err = std::max(a.max_abs_err, err);
-          if (exact != 0) a.max_rel_err = std::max(a.max_rel_err, err / std::abs(exact));
+          // Relative where the relative part of the rule governs (as ElementChecker).
+          if (exact != 0 && tol.rtol > 0 && std::abs(exact) >= tol.atol / tol.rtol) {
+            a.max_rel_err = std::max(a.max_rel_err, err / std::abs(exact));
+          }
+          if (allowed > 0) a.err_ratio = std::max(a.err_ratio, err / allowed);
         }
-        if (!(err <= tol.atol + tol.rtol * mag)) {
+        if (!(err <= allowed)) {
           std::ostringstream w;
           w << where("scores", r, m) << ": got " << got << ", want " << exact;
           mismatch(w.str());

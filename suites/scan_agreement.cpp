@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "harness/agreement.hpp"
+
 namespace opbench::suite::scan {
 
 double depth_factor(std::int64_t T) {
@@ -52,52 +54,28 @@ std::vector<double> backward_error_units(const double* a, const double* g, std::
 
 Agreement compare_within(const std::string& name, const Tensor& out, const Tensor& ref,
                          const std::vector<double>& bound) {
-  Agreement a;
-  a.checked = true;
+  ElementChecker c(name, ref.shape());
   const std::int64_t n = ref.numel();
   if (out.shape() != ref.shape() || static_cast<std::int64_t>(bound.size()) != n) {
+    c.mismatch(name + ": shape " + shape_string(out.shape()) + ", want " +
+               shape_string(ref.shape()));
+    Agreement a = c.finish();
     a.mismatches = std::max<std::int64_t>(out.numel(), 1);
-    a.first_mismatch =
-        name + ": shape " + shape_string(out.shape()) + ", want " + shape_string(ref.shape());
     return a;
   }
-  double diff2 = 0, ref2 = 0;
   for (std::int64_t i = 0; i < n; ++i) {
-    const double o = out.value_as_double(i), r = ref.value_as_double(i);
-    bool bad;
-    if (!std::isfinite(o) || !std::isfinite(r)) {
-      bad = !((std::isnan(r) && std::isnan(o)) || (std::isinf(r) && o == r));
-    } else {
-      const double d = std::abs(o - r);
-      a.max_abs_err = std::max(a.max_abs_err, d);
-      if (r != 0) a.max_rel_err = std::max(a.max_rel_err, d / std::abs(r));
-      diff2 += d * d;
-      ref2 += r * r;
-      bad = !(d <= bound[static_cast<std::size_t>(i)]);
-    }
-    if (bad) {
-      if (a.mismatches == 0) {
-        std::ostringstream msg;
-        msg.precision(9);
-        msg << name << "[";
-        std::int64_t rest = i;
-        std::vector<std::int64_t> idx(ref.shape().size());
-        for (std::size_t k = idx.size(); k-- > 0;) {
-          idx[k] = rest % ref.shape()[k];
-          rest /= ref.shape()[k];
-        }
-        for (std::size_t k = 0; k < idx.size(); ++k) msg << (k ? ", " : "") << idx[k];
-        msg << "]: got " << o << ", want " << r << " (allowed error "
-            << bound[static_cast<std::size_t>(i)] << ")";
-        a.first_mismatch = msg.str();
-      }
-      ++a.mismatches;
+    const double allowed = bound[static_cast<std::size_t>(i)];
+    // The bound is absolute; the relative error is recorded where it allows at most a tenth of
+    // |ref| (elsewhere the output is too near zero for a relative error to mean anything).
+    if (!c.element(i, out.value_as_double(i), ref.value_as_double(i), allowed, 10 * allowed) &&
+        c.partial().mismatches == 1) {
+      std::ostringstream note;
+      note.precision(9);
+      note << "allowed error " << allowed;
+      c.note_first(note.str());
     }
   }
-  a.elements = n;
-  a.rel_l2_err = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-  a.passed = a.mismatches == 0;
-  return a;
+  return c.finish();
 }
 
 }  // namespace opbench::suite::scan

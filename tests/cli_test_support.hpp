@@ -56,20 +56,42 @@ inline bool contains(const std::string& s, const std::string& needle) {
 
 // Replaces the repetitions of every case by a tight, known spread around their median (+0..4%),
 // so that a copy with one kernel scaled by a known factor is a clean signal however noisy the
-// machine that ran the tests was. The structure of the report stays as the real run wrote it.
+// machine that ran the tests was. The structure of the report stays as the real run wrote it:
+// the case's time block (what readers take) and its Google Benchmark entries agree.
 inline void tidy_times(json& doc) {
-  std::map<std::string, std::vector<json*>> runs;
-  for (json& e : doc["benchmarks"]) {
-    if (e.value("run_type", "") == "iteration") runs[e.value("run_name", "")].push_back(&e);
-  }
-  for (auto& [name, entries] : runs) {
-    std::vector<double> t;
-    for (json* e : entries) t.push_back((*e)["real_time"].get<double>());
-    std::sort(t.begin(), t.end());
-    double median = t[t.size() / 2];
-    for (std::size_t k = 0; k < entries.size(); ++k) {
-      (*entries[k])["real_time"] = median * (1 + 0.01 * static_cast<double>(k));
+  for (json& c : doc["opbench"]["cases"]) {
+    json& t = c["time"];
+    if (!t.is_object()) continue;
+    std::vector<double> s = t["samples"].get<std::vector<double>>();
+    std::sort(s.begin(), s.end());
+    const double median = s[s.size() / 2];
+    const std::string run_name = c["name"].get<std::string>() + "/" + t["clock"].get<std::string>();
+    std::size_t k = 0;
+    for (json& e : doc["benchmarks"]) {
+      if (e.value("run_name", "") != run_name || e.value("run_type", "") != "iteration") continue;
+      e["real_time"] = median * 1e9 * (1 + 0.01 * static_cast<double>(k++));
     }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      t["samples"][i] = median * (1 + 0.01 * static_cast<double>(i));
+    }
+    t["seconds"] = median * (1 + 0.01 * static_cast<double>(s.size() / 2));
+  }
+}
+
+// Every time of `impl`'s cases multiplied by `factor`: the case's time block and samples, and
+// its Google Benchmark entries (spreads such as cv are fractions and stay).
+inline void scale_times(json& doc, const std::string& impl, double factor) {
+  for (json& c : doc["opbench"]["cases"]) {
+    if (c.value("impl", "") != impl || !c["time"].is_object()) continue;
+    json& t = c["time"];
+    for (const char* key : {"samples", "cpu_samples"}) {
+      for (json& v : t[key]) v = v.get<double>() * factor;
+    }
+    t["seconds"] = t["seconds"].get<double>() * factor;
+  }
+  for (json& e : doc["benchmarks"]) {
+    if (e.value("impl", "") != impl || e.value("aggregate_name", "") == "cv") continue;
+    for (const char* key : {"real_time", "cpu_time"}) e[key] = e[key].get<double>() * factor;
   }
 }
 

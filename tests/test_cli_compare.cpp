@@ -33,8 +33,8 @@ class CliCompare : public ::testing::Test {
     char tmpl[] = "/tmp/opbench_test_cli_compare_XXXXXX";
     root_ = mkdtemp(tmpl);
     Outcome r = opbench(root_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast",
-                                "--axis", "rows=8", "--axis", "cols=64", "--min-time", "0.01",
-                                "--repetitions", "5", "--json", "base.json"});
+                                "--axis", "rows=8", "--axis", "cols=64", "--axis", "dist=normal",
+                                "--min-time", "0.01", "--repetitions", "5", "--json", "base.json"});
     ASSERT_EQ(r.code, 0) << r;
     json doc = json::parse(read_text(root_ / "base.json"));
     tidy_times(doc);
@@ -51,12 +51,7 @@ class CliCompare : public ::testing::Test {
   // A copy of the base report with every time of `impl` multiplied by `factor`.
   static std::string slowed(const std::string& impl, double factor, const std::string& name) {
     json doc = base();
-    for (json& e : doc["benchmarks"]) {
-      if (e.value("impl", "") != impl) continue;
-      for (const char* key : {"real_time", "cpu_time"}) {
-        if (e.value("aggregate_name", "") != "cv") e[key] = e[key].get<double>() * factor;
-      }
-    }
+    scale_times(doc, impl, factor);
     write_text(root_ / name, doc.dump(2));
     return name;
   }

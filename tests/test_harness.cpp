@@ -279,10 +279,15 @@ TEST(Runner, ChecksEveryImplementationAgainstTheReference) {
   RunResult r = run_cases(reg, plan, data, sel, opt);
   ASSERT_EQ(r.cases.size(), 6u);  // 2 points x (ref, good, bad)
   for (const auto& c : r.cases) {
-    if (c.impl == "ref") EXPECT_FALSE(c.agreement.checked);
-    if (c.impl == "cpu.good") EXPECT_TRUE(c.agreement.passed) << c.agreement.first_mismatch;
+    if (c.impl == "ref") {
+      EXPECT_FALSE(c.agreement.checked);
+      EXPECT_EQ(c.agreement.status, AgreementStatus::not_applicable);
+    }
+    if (c.impl == "cpu.good") {
+      EXPECT_EQ(c.agreement.status, AgreementStatus::pass) << c.agreement.first_mismatch;
+    }
     if (c.impl == "cpu.bad") {
-      EXPECT_FALSE(c.agreement.passed);
+      EXPECT_EQ(c.agreement.status, AgreementStatus::fail);
       EXPECT_EQ(c.agreement.mismatches, c.agreement.elements);
     }
   }
@@ -302,21 +307,26 @@ TEST(Runner, TimesThroughGoogleBenchmarkWithStableNames) {
   RunOptions opt;
   opt.benchmark_flags = {"--benchmark_min_time=0.001", "--benchmark_repetitions=2"};
   RunResult r = run_cases(reg, plan, data, sel, opt);
-  const auto& benchmarks = r.gbench.at("benchmarks");
-  ASSERT_GE(benchmarks.size(), 2u);
-  EXPECT_EQ(benchmarks[0].at("run_name"),
-            "toy/toy_scale/cpu.good/f32/n:2/m:4/dist:normal/real_time");
-  bool median = false;
-  for (const auto& b : benchmarks) median |= b.value("aggregate_name", "") == "median";
-  EXPECT_TRUE(median);
+  ASSERT_EQ(r.cases.size(), 1u);
+  const CaseRecord& c = r.cases[0];
+  EXPECT_EQ(c.name, "toy/toy_scale/cpu.good/f32/n:2/m:4/dist:normal");
+  EXPECT_EQ(c.timing.clock, "real_time");
+  ASSERT_EQ(c.timing.repetitions.size(), 2u) << c.error;
+  for (const Repetition& rep : c.timing.repetitions) {
+    EXPECT_GT(rep.seconds, 0);
+    EXPECT_GT(rep.iterations, 0);
+  }
+  // The one rule for a case's time: the median of its repetitions (two: their mean).
+  EXPECT_DOUBLE_EQ(c.timing.seconds(),
+                   0.5 * (c.timing.repetitions[0].seconds + c.timing.repetitions[1].seconds));
   bool copy = false, sgemm = false;
-  for (const auto& c : r.ceilings) {
-    copy |= c.kind == "copy" && c.bytes == 64 && c.seconds > 0;
-    sgemm |= c.kind == "sgemm" && c.gflops() > 0;
+  for (const auto& k : r.ceilings) {
+    copy |= k.kind == "copy" && k.bytes == 64 && k.seconds() > 0;
+    sgemm |= k.kind == "sgemm" && k.gflops() > 0;
   }
   EXPECT_TRUE(copy);
   EXPECT_TRUE(sgemm);
-  EXPECT_TRUE(r.gbench.at("context").contains("num_cpus"));
+  EXPECT_TRUE(r.context.contains("num_cpus"));
 }
 
 TEST(GbenchFilter, PositiveAndNegative) {

@@ -1,6 +1,6 @@
-// Interleaved repetitions (RunOptions::interleave, harness/repetitions.hpp): a case's repetitions
-// are taken in rounds over all cases instead of back to back, and are merged into what Google
-// Benchmark writes for --benchmark_repetitions (numbered entries, then mean, median, stddev, cv).
+// Interleaved repetitions (RunOptions::interleave, harness/interleave.hpp): a case's repetitions
+// are taken in rounds over all cases instead of back to back, and are reported as Google
+// Benchmark writes --benchmark_repetitions (numbered entries, then mean, median, stddev, cv).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,24 +11,31 @@
 
 #include "datasets/provider.hpp"
 #include "harness/registry.hpp"
-#include "harness/repetitions.hpp"
 #include "harness/runner.hpp"
+#include "reports/json_writer.hpp"
 
 namespace opbench {
 namespace {
 
 using nlohmann::json;
 
-json run_entry(double real_time, double cpu_time) {
-  return {{"name", "op/x/iterations:10/repeats:1/real_time"},
-          {"run_name", "op/x/iterations:10/repeats:1/real_time"},
-          {"run_type", "iteration"},
-          {"repetitions", 1},
-          {"repetition_index", 0},
-          {"iterations", 10},
-          {"real_time", real_time},
-          {"cpu_time", cpu_time},
-          {"time_unit", "ns"}};
+// A run of one case "op/x" with the given repetitions (real and CPU nanoseconds per execution).
+RunResult one_case(const std::vector<std::pair<double, double>>& ns, bool aggregates_only) {
+  RunResult r;
+  CaseRecord c;
+  c.name = "op/x";
+  c.suite = "toy";
+  c.op = "x";
+  c.impl = "cpu.a";
+  c.backend = "cpu";
+  c.dtype = "f32";
+  c.agreement.status = AgreementStatus::pass;
+  c.agreement.checked = true;
+  for (const auto& [real, cpu] : ns)
+    c.timing.repetitions.push_back({real * 1e-9, cpu * 1e-9, 10, {}});
+  r.cases.push_back(c);
+  r.aggregates_only = aggregates_only;
+  return r;
 }
 
 const json& aggregate(const json& out, const std::string& name) {
@@ -39,9 +46,8 @@ const json& aggregate(const json& out, const std::string& name) {
 }
 
 TEST(Repetitions, NumbersTheRunsAndAddsHandComputedAggregates) {
-  json out = json::array();
-  append_repetitions({run_entry(1, 10), run_entry(4, 40), run_entry(2, 20)}, "op/x/real_time",
-                     false, out);
+  const json out =
+      reports::build_report(one_case({{1, 10}, {4, 40}, {2, 20}}, false))["benchmarks"];
   ASSERT_EQ(out.size(), 3u + 4u);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(out[i].at("name"), "op/x/real_time");
@@ -49,8 +55,9 @@ TEST(Repetitions, NumbersTheRunsAndAddsHandComputedAggregates) {
     EXPECT_EQ(out[i].at("run_type"), "iteration");
     EXPECT_EQ(out[i].at("repetition_index"), i);
     EXPECT_EQ(out[i].at("repetitions"), 3);
+    EXPECT_EQ(out[i].at("iterations"), 10);
   }
-  EXPECT_EQ(out[1].at("real_time"), 4.0);  // in the order taken
+  EXPECT_NEAR(out[1].at("real_time").get<double>(), 4.0, 1e-9);  // in the order taken
   // 1, 4, 2: mean 7/3, median 2, sample stddev sqrt(((1-7/3)^2 + (4-7/3)^2 + (2-7/3)^2) / 2).
   const double sd = std::sqrt((16.0 / 9 + 25.0 / 9 + 1.0 / 9) / 2);
   const json& mean = aggregate(out, "mean");
@@ -59,32 +66,30 @@ TEST(Repetitions, NumbersTheRunsAndAddsHandComputedAggregates) {
   EXPECT_EQ(mean.at("aggregate_unit"), "time");
   EXPECT_EQ(mean.at("iterations"), 3);
   EXPECT_FALSE(mean.contains("repetition_index"));
-  EXPECT_NEAR(mean.at("real_time").get<double>(), 7.0 / 3, 1e-12);
-  EXPECT_NEAR(mean.at("cpu_time").get<double>(), 70.0 / 3, 1e-12);
-  EXPECT_EQ(aggregate(out, "median").at("real_time"), 2.0);
-  EXPECT_NEAR(aggregate(out, "stddev").at("real_time").get<double>(), sd, 1e-12);
+  EXPECT_NEAR(mean.at("real_time").get<double>(), 7.0 / 3, 1e-9);
+  EXPECT_NEAR(mean.at("cpu_time").get<double>(), 70.0 / 3, 1e-9);
+  EXPECT_NEAR(aggregate(out, "median").at("real_time").get<double>(), 2.0, 1e-9);
+  EXPECT_NEAR(aggregate(out, "stddev").at("real_time").get<double>(), sd, 1e-9);
   EXPECT_EQ(aggregate(out, "cv").at("aggregate_unit"), "percentage");
-  EXPECT_NEAR(aggregate(out, "cv").at("real_time").get<double>(), sd / (7.0 / 3), 1e-12);
+  EXPECT_NEAR(aggregate(out, "cv").at("real_time").get<double>(), sd / (7.0 / 3), 1e-9);
 }
 
 TEST(Repetitions, EvenCountMedianAggregatesOnlyAndErrors) {
-  json out = json::array();
-  append_repetitions({run_entry(1, 1), run_entry(10, 10), run_entry(2, 2), run_entry(4, 4)},
-                     "op/x/real_time", true, out);
+  const json out =
+      reports::build_report(one_case({{1, 1}, {10, 10}, {2, 2}, {4, 4}}, true))["benchmarks"];
   ASSERT_EQ(out.size(), 4u);  // aggregates only
-  EXPECT_EQ(aggregate(out, "median").at("real_time"), 3.0);
+  EXPECT_NEAR(aggregate(out, "median").at("real_time").get<double>(), 3.0, 1e-9);
 
-  json one = json::array();
-  append_repetitions({run_entry(5, 5)}, "op/x/real_time", false, one);
+  const json one = reports::build_report(one_case({{5, 5}}, false))["benchmarks"];
   ASSERT_EQ(one.size(), 1u);  // one repetition: no aggregates, as Google Benchmark
   EXPECT_EQ(one[0].at("name"), "op/x/real_time");
 
-  json failed = json::array();
-  json error = run_entry(0, 0);
-  error["error_occurred"] = true;
-  error["error_message"] = "kernel threw";
-  append_repetitions({run_entry(5, 5), error}, "op/x/real_time", false, failed);
+  RunResult errored = one_case({}, false);
+  errored.cases[0].error = "kernel threw";
+  errored.cases[0].agreement.status = AgreementStatus::error;
+  const json failed = reports::build_report(errored)["benchmarks"];
   ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].at("error_occurred"), true);
   EXPECT_EQ(failed[0].at("error_message"), "kernel threw");
   EXPECT_EQ(failed[0].at("name"), "op/x/real_time");
 }
@@ -147,7 +152,8 @@ RunResult timed_run(std::vector<std::string>* binds, bool interleave,
 // The iteration entries of each case, by run name.
 std::map<std::string, std::vector<json>> iterations_by_case(const RunResult& r) {
   std::map<std::string, std::vector<json>> out;
-  for (const auto& b : r.gbench.at("benchmarks")) {
+  const json report = reports::build_report(r);
+  for (const auto& b : report.at("benchmarks")) {
     if (b.at("run_type") == "iteration") out[b.at("run_name")].push_back(b);
   }
   return out;
@@ -183,7 +189,8 @@ TEST(Interleave, RepetitionsAreTakenInRoundsAndReportedAsGoogleBenchmarkDoes) {
     }
   }
   int medians = 0;
-  for (const auto& b : r.gbench.at("benchmarks"))
+  const json report = reports::build_report(r);
+  for (const auto& b : report.at("benchmarks"))
     medians += b.value("aggregate_name", "") == "median";
   EXPECT_EQ(medians, 4);
 }

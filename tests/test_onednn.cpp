@@ -23,15 +23,17 @@
 // x - mean by up to ~50x the tolerance when the spread of the data is 1; any kernel that holds the
 // mean in float32 misses this distribution. Where the reduction has a single element the output is
 // exactly beta and agrees. batchnorm_infer (statistics given) agrees everywhere, max err/tol 0.04;
-// on the normal distribution every op agrees with max err/tol <= 0.08. The known-miss tests expect
-// the miss (and a bounded error); when a oneDNN release meets the tolerance they fail and say so,
-// and the case moves back to the agreeing list.
+// on the normal distribution every op agrees with max err/tol <= 0.08. The known-miss tests check
+// that the error stays bounded (mean rounding, nothing worse); when a oneDNN release meets the
+// tolerance they say so (a test property and a note), never fail, and the case can move back to
+// the agreeing list.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <limits>
 #include <ostream>
 #include <regex>
@@ -245,11 +247,13 @@ TEST_P(OnednnAgreement, MatchesFloat64Reference) {
     // Known miss: the error comes from rounding the mean to float32, so it stays small in
     // absolute terms (measured at most 1.4e-2 here); anything larger is a new problem.
     EXPECT_LT(a.max_abs, 0.1) << "known miss grew beyond mean rounding: " << a.text();
-    if (miss_is_certain(op, rows, cols)) {
-      EXPECT_GT(a.out_of_tol, 0) << "oneDNN " << onednn::version()
-                                 << " now meets the tolerance on the offset "
-                                 << "distribution (" << a.text()
-                                 << "): remove this case from known_miss()";
+    // A known miss that now meets the tolerance is reported, never a failure: a more accurate
+    // peer must not turn CI red (suites/known_failures.json lists the same cases for runs).
+    if (miss_is_certain(op, rows, cols) && a.out_of_tol == 0) {
+      RecordProperty("known_miss_now_passes", a.text());
+      std::cout << "note: oneDNN " << onednn::version()
+                << " now meets the tolerance on the offset distribution (" << a.text()
+                << "): remove this case from known_miss() and the manifest\n";
     }
   }
 }

@@ -305,8 +305,9 @@ TEST(Compare, JudgeNeedsBothTheThresholdAndSignificance) {
   EXPECT_EQ(rep::judge(0.20, significant, o), rep::Verdict::kSlower);
   EXPECT_EQ(rep::judge(-0.20, significant, o), rep::Verdict::kFaster);
   EXPECT_EQ(rep::judge(0.04, significant, o), rep::Verdict::kUnchanged);  // small
-  EXPECT_EQ(rep::judge(0.20, noise, o), rep::Verdict::kUnchanged);        // not significant
-  EXPECT_EQ(rep::judge(0.20, three, o), rep::Verdict::kTooFewRepetitions);
+  // Beyond the threshold but not significant: the data cannot tell, which is not "unchanged".
+  EXPECT_EQ(rep::judge(0.20, noise, o), rep::Verdict::kInconclusive);
+  EXPECT_EQ(rep::judge(0.20, three, o), rep::Verdict::kInconclusive);
   EXPECT_EQ(rep::judge(0.01, three, o), rep::Verdict::kUnchanged);
   EXPECT_EQ(rep::judge(NAN, significant, o), rep::Verdict::kNotTimed);
   o.threshold = 0.5;
@@ -409,12 +410,14 @@ TEST(Compare, AKernelMadeSlowerByAKnownFactorIsExactlyTheCaseFlagged) {
   EXPECT_FALSE(back.regressed());
 }
 
-TEST(Compare, TooFewRepetitionsAreSaidNotGuessed) {
+TEST(Compare, TooFewRepetitionsAreInconclusiveNotGuessed) {
   rep::RunData a = rep::extract_run(make_report(three_kernels(200), 3, 0.01, 1), "a.json");
   rep::RunData b = rep::extract_run(make_report(three_kernels(400), 3, 0.01, 2), "b.json");
   rep::Comparison cmp = rep::compare_runs(a, b, {});
-  EXPECT_EQ(find_case(cmp, "cpu.fast").verdict, rep::Verdict::kTooFewRepetitions);
-  EXPECT_EQ(cmp.too_few, 1);
+  const auto& fast = find_case(cmp, "cpu.fast");
+  EXPECT_EQ(fast.verdict, rep::Verdict::kInconclusive);
+  EXPECT_TRUE(std::isnan(fast.detectable));  // 3 against 3 can never reach alpha
+  EXPECT_EQ(cmp.inconclusive, 1);
   EXPECT_FALSE(cmp.regressed());
   ASSERT_FALSE(cmp.warnings.empty());
   EXPECT_NE(cmp.warnings.back().find("too few repetitions"), std::string::npos);
@@ -423,7 +426,50 @@ TEST(Compare, TooFewRepetitionsAreSaidNotGuessed) {
   rep::RunData one = rep::extract_run(make_report(three_kernels(200), 1, 0, 1), "one.json");
   rep::RunData two = rep::extract_run(make_report(three_kernels(400), 1, 0, 1), "two.json");
   EXPECT_EQ(find_case(rep::compare_runs(one, two, {}), "cpu.fast").verdict,
-            rep::Verdict::kTooFewRepetitions);
+            rep::Verdict::kInconclusive);
+}
+
+// The acceptance: a +50% change is inconclusive with 3 repetitions, slower with 9.
+TEST(Compare, FiftyPercentSlowerIsInconclusiveWithThreeAndSlowerWithNine) {
+  for (int reps : {3, 9}) {
+    rep::RunData a = rep::extract_run(make_report(three_kernels(200), reps, 0.03, 1), "a.json");
+    rep::RunData b = rep::extract_run(make_report(three_kernels(300), reps, 0.03, 2), "b.json");
+    const rep::Comparison cmp = rep::compare_runs(a, b, {});
+    const auto& fast = find_case(cmp, "cpu.fast");
+    EXPECT_NEAR(fast.change, 0.5, 0.06) << reps;
+    EXPECT_EQ(fast.verdict, reps == 3 ? rep::Verdict::kInconclusive : rep::Verdict::kSlower)
+        << reps;
+  }
+}
+
+TEST(Compare, AnInconclusiveVerdictSaysWhatChangeTheDataCouldHaveDetected) {
+  // 9 repetitions with +-30% noise: a change of some 10-20% (its sign is the draw's) is beyond
+  // the threshold and within the noise.
+  rep::RunData a = rep::extract_run(make_report(three_kernels(200), 9, 0.3, 1), "a.json");
+  rep::RunData b = rep::extract_run(make_report(three_kernels(216), 9, 0.3, 2), "b.json");
+  rep::CompareOptions o;
+  o.fdr = false;
+  const rep::Comparison cmp = rep::compare_runs(a, b, o);
+  const auto& fast = find_case(cmp, "cpu.fast");
+  ASSERT_EQ(fast.verdict, rep::Verdict::kInconclusive);
+  ASSERT_TRUE(std::isfinite(fast.detectable));
+  // More than the change seen (else it would have been significant), less than the full spread
+  // of two 60%-wide samples.
+  EXPECT_GT(fast.detectable, std::abs(fast.change));
+  EXPECT_LT(fast.detectable, 0.8);
+  // The new run, scaled to the base's median and shifted by the detectable change in the
+  // direction seen, is significant; shifted 3% less, it is not.
+  const std::vector<double>& base = a.find(case_name("cpu.fast"))->times;
+  const std::vector<double>& now = b.find(case_name("cpu.fast"))->times;
+  const bool slower = fast.change > 0;
+  auto p_with_shift = [&](double shift) {
+    std::vector<double> shifted = now;
+    const double factor = (slower ? 1 + shift : 1 - shift) * st::median(base) / st::median(now);
+    for (double& v : shifted) v *= factor;
+    return st::mann_whitney_u(base, shifted).p_value;
+  };
+  EXPECT_LT(p_with_shift(fast.detectable * 1.0001), o.alpha);
+  EXPECT_GE(p_with_shift(fast.detectable - 0.03), o.alpha);
 }
 
 TEST(Compare, AgreementRegressionsAreFlagged) {
@@ -642,12 +688,13 @@ TEST(LoadReport, MissingFieldsAreReadWithAWarning) {
 TEST(LoadReport, NewerSchemaIsRefusedWithOneLine) {
   TempDir dir;
   json doc = make_report(three_kernels(), 3, 0.01, 1);
-  doc["opbench"]["schema_version"] = 2;
+  const int newer = rep::kSchemaVersion + 1;
+  doc["opbench"]["schema_version"] = newer;
   std::string path = dir.write("new.json", doc.dump());
   std::string msg = usage_error([&] { rep::load_report(path); });
-  EXPECT_EQ(msg, path +
-                     ": schema_version 2 is newer than this opbench understands (1); "
-                     "upgrade opbench");
+  EXPECT_EQ(msg, path + ": schema_version " + std::to_string(newer) +
+                     " is newer than this opbench understands (" +
+                     std::to_string(rep::kSchemaVersion) + "); upgrade opbench");
 }
 
 TEST(LoadReport, AnotherToolVersionAndPlainGoogleBenchmarkReportsAreRead) {
@@ -659,7 +706,10 @@ TEST(LoadReport, AnotherToolVersionAndPlainGoogleBenchmarkReportsAreRead) {
   std::string all;
   for (const auto& w : loaded.warnings) all += w + "\n";
   EXPECT_NE(all.find("written by opbench 9.9.9"), std::string::npos) << all;
-  EXPECT_NE(all.find("schema_version: missing; read as version 1"), std::string::npos) << all;
+  EXPECT_NE(
+      all.find("schema_version: missing; read as version " + std::to_string(rep::kSchemaVersion)),
+      std::string::npos)
+      << all;
   json gb = {{"context", json::object()},
              {"benchmarks", {{{"name", "BM_x"}, {"real_time", 3.0}, {"time_unit", "ms"}}}}};
   rep::LoadedReport plain = rep::load_report(dir.write("gb.json", gb.dump()));
@@ -729,7 +779,7 @@ json run_with_test_impl(int repeat) {
   // Single-threaded kernels only: their timing thread's CPU time does not move with the load of
   // other tests running beside this one (ctest -j), where cpu.fast's OpenMP threads would.
   sel.impls = {"cpu.plain", "cpu.test"};
-  sel.axis_overrides = {{"rows", "16"}, {"cols", "1024"}};
+  sel.axis_overrides = {{"rows", "16"}, {"cols", "1024"}, {"dist", "normal"}};
   opbench::datasets::SeededDataProvider data;
   auto plan = opbench::plan_cases(reg, sel, data);
   opbench::RunOptions options;

@@ -163,7 +163,7 @@ TEST(NormAgreementRule, UnwrittenElementFails) {
   Selection sel;
   sel.ops = {"weight_std"};
   sel.impls = {"ref", "cpu.lazy"};
-  sel.axis_overrides = {{"rows", "4"}, {"cols", "8"}};
+  sel.axis_overrides = {{"rows", "4"}, {"cols", "8"}, {"dist", "normal"}};
   RunResult r = check(reg, sel);
   ASSERT_EQ(r.cases.size(), 2u);
   EXPECT_FALSE(r.cases[1].agreement.passed);
@@ -186,7 +186,7 @@ TEST(NormRunner, ThrowingKernelCostsOnlyItsCase) {
   Selection sel;
   sel.ops = {"rmsnorm", "crmsnorm"};  // crmsnorm is registered after rmsnorm
   sel.impls = {"ref", "cpu.broken", "cpu.fast"};
-  sel.axis_overrides = {{"rows", "4"}, {"cols", "8"}};
+  sel.axis_overrides = {{"rows", "4"}, {"cols", "8"}, {"dist", "normal"}};
   RunResult r = check(reg, sel);
   ASSERT_EQ(r.cases.size(), 5u);
   int seen = 0;

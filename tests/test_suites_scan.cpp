@@ -1,6 +1,6 @@
 // The scan family through the same planner and runner that `opbench check` uses: every
 // implementation against the float64 reference over edge shapes and every gate scenario, the
-// real error of the log-space form shown as failing where it is, the scenarios' distributions,
+// log-space form's limits as known failures with their reason, the scenarios' distributions,
 // and bad parameter points refused with one line.
 #include <gtest/gtest.h>
 
@@ -29,9 +29,11 @@ RunResult check(const std::string& op, const std::map<std::string, std::string>&
   return test_support::check_selection(reg, sel);
 }
 
-// Every non-reference case ran; `expect_pass(case)` says whether it must pass agreement.
+// Every non-reference case ran and passed, or failed as a known failure listed with its reason
+// in suites/known_failures.json (status xfail) where `may_be_known(case)` allows one. No case
+// is expected to fail: a kernel that becomes more accurate must never turn this red.
 template <class Pred>
-int expect_cases(const RunResult& r, Pred expect_pass) {
+int expect_cases(const RunResult& r, Pred may_be_known) {
   const bool cuda = cuda_status().available;
   int checked = 0;
   for (const auto& c : r.cases) {
@@ -44,12 +46,13 @@ int expect_cases(const RunResult& r, Pred expect_pass) {
     EXPECT_TRUE(c.agreement.checked) << c.name;
     EXPECT_GT(c.agreement.elements, 0) << c.name;
     ++checked;
-    if (expect_pass(c)) {
-      EXPECT_TRUE(c.agreement.passed) << c.name << ": " << c.agreement.mismatches
-                                      << " mismatches, first " << c.agreement.first_mismatch;
-    } else {
-      EXPECT_FALSE(c.agreement.passed) << c.name << " was expected to fail (documented)";
+    if (may_be_known(c) && c.agreement.status == AgreementStatus::xfail) {
+      EXPECT_FALSE(c.agreement.known_failure.empty()) << c.name;
+      continue;
     }
+    EXPECT_EQ(c.agreement.status, AgreementStatus::pass)
+        << c.name << ": " << c.agreement.mismatches << " mismatches, first "
+        << c.agreement.first_mismatch;
   }
   return checked;
 }
@@ -57,26 +60,26 @@ int expect_cases(const RunResult& r, Pred expect_pass) {
 TEST(ScanSuite, LinearScanEveryImplementationEveryScenario) {
   const RunResult r = check(
       "linear_scan", {{"batch", "1,3"}, {"T", "1,37,300"}, {"D", "5,33"}, {"dist", kScenarios}});
-  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 4 * 2 * 3 * 2 * 4);
+  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 4 * 2 * 3 * 2 * 4);
 }
 
 TEST(ScanSuite, LinearScanBackwardEveryScenario) {
   const RunResult r = check("linear_scan_backward",
                             {{"batch", "2"}, {"T", "1,45"}, {"D", "17"}, {"dist", kScenarios}});
-  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 4);
+  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 2 * 2 * 4);
 }
 
-TEST(ScanSuite, LogScanShowsTheFormulationsRealError) {
-  // Heinsen's form: passes where sum |log a| stays small (near_one, short T), fails where it
-  // grows (uniform gates over 2048 steps: ~u |a*| absolute error in log h) and where a gate is
-  // exactly 0 (NaN). These failures are the formulation's, measured, not hidden.
+TEST(ScanSuite, LogScanPassesOrFailsOnlyAsItsKnownFormulationLimits) {
+  // Heinsen's form: near_one gates and short sequences must pass. Uniform and large-b gates over
+  // long sequences (~u |a*| absolute error in log h) and gates of exactly 0 (NaN) are the
+  // formulation's limits: listed as known failures with their reason, reported as xfail.
   const RunResult r =
       check("log_scan", {{"batch", "1"}, {"T", "8,2048"}, {"D", "16"}, {"dist", kScenarios}});
   const int n = expect_cases(r, [](const CaseRecord& c) {
     const std::string dist = c.params.str("dist");
-    if (dist == "bernoulli") return false;
-    if (dist == "near_one") return true;
-    return c.params.str("T") == "8";  // uniform and large_b gates: only short sequences pass
+    if (dist == "bernoulli") return true;
+    if (dist == "near_one") return false;
+    return c.params.str("T") != "8";
   });
   EXPECT_GE(n, 2 * 2 * 4);
 }
@@ -89,7 +92,7 @@ TEST(ScanSuite, MinimalLayersBothFormsAgree) {
                                    {"D", "9,32"},
                                    {"form", "plain,log"},
                                    {"dist", "normal"}});
-    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 2 * 2 * 2) << op;
+    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 2 * 2 * 2 * 2 * 2) << op;
   }
 }
 
@@ -102,7 +105,7 @@ TEST(ScanSuite, SequentialBaselinesAgreeIncludingThePeer) {
                                    {"d_in", "6"},
                                    {"D", "5,16"},
                                    {"dist", "normal,large_x"}});
-    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return true; }), 2 * 2 * 2 * 2 * 2) << op;
+    EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 2 * 2 * 2 * 2 * 2) << op;
   }
 }
 

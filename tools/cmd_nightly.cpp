@@ -125,7 +125,7 @@ int run_child(const std::vector<std::string>& run_args, const std::string& out) 
 int failures(const reports::RunData& run) {
   int n = 0;
   for (const reports::CaseData& c : run.cases) {
-    if (c.errored() || (c.checked && !c.passed && !c.is_reference)) ++n;
+    if (c.errored() || c.failed()) ++n;
   }
   return n;
 }

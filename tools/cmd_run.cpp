@@ -111,10 +111,12 @@ int cmd_run(const Args& args, bool time) {
   reports::print_summary(report, std::cout, isatty(STDOUT_FILENO));
   if (!json.empty()) std::cout << "report: " << json << "\n";
 
+  // A failure or an error fails the run; a known failure (xfail) and a skip do not.
   bool failed = false;
   for (const auto& c : result.cases) {
-    bool skipped = c.error.rfind("skipped: ", 0) == 0;
-    if ((!c.error.empty() && !skipped) || (c.agreement.checked && !c.agreement.passed)) {
+    const bool skipped = c.error.rfind("skipped: ", 0) == 0;
+    if ((!c.error.empty() && !skipped) || c.agreement.status == AgreementStatus::fail ||
+        c.agreement.status == AgreementStatus::error) {
       failed = true;
     }
   }

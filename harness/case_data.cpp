@@ -1,0 +1,146 @@
+// make_inputs(), make_dataset(), allocate_outputs(), compare_outputs(), settle_status().
+#include "harness/case_data.hpp"
+
+#include "harness/agreement.hpp"
+
+namespace opbench {
+
+namespace {
+std::string input_spec(const Op& op, const TensorDecl& t, const Params& p) {
+  const std::string dist = p.has("dist") ? p.str("dist") : "";
+  if (op.input_dist) {
+    std::string spec = op.input_dist(t, dist);
+    if (!spec.empty()) return spec;
+  }
+  return t.dist == "$dist" ? dist : t.dist;
+}
+
+}  // namespace
+
+std::uint64_t mix64(std::uint64_t x) {  // SplitMix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// The inputs of a case's dataset, generated or read from the user's files, prepared for the op's
+// scenario, with their records (source, dist, seed). Timing rounds after the first call it
+// again: the same seeds give the same values, in freshly allocated buffers.
+Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection& sel,
+                    const RunOptions& options) {
+  Dataset d;
+  d.key = c.dataset_key;
+  d.record.key = c.dataset_key;
+  const Op& op = *c.op;
+  std::vector<TensorRecord> records;
+  bool user_input = false;
+  for (const auto& t : op.tensors) {
+    if (t.output) continue;
+    TensorRecord rec;
+    rec.name = t.name;
+    if (auto in = sel.inputs.find(t.name); in != sel.inputs.end()) {
+      d.inputs[t.name] = data.read_npy(in->second);
+      rec.source = in->second;
+      user_input = true;
+    } else {
+      Tensor x(c.dtype, op.shape_of(t, c.params));
+      rec.dist = input_spec(op, t, c.params);
+      rec.seed = mix64(options.seed ^ fnv1a(op.name + "/" + t.name));
+      data.fill(x, rec.dist, rec.seed);
+      d.inputs[t.name] = x;
+      rec.source = "generated";
+    }
+    records.push_back(rec);
+  }
+  if (op.prepare_inputs && !user_input) op.prepare_inputs(d.inputs, c.params);
+  d.record.tensors = std::move(records);
+  return d;
+}
+
+// The inputs, their checksums, the sample and the float64 reference outputs.
+Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selection& sel,
+                     const RunOptions& options) {
+  Dataset d = make_inputs(c, data, sel, options);
+  const Op& op = *c.op;
+  for (auto& rec : d.record.tensors) {
+    const Tensor& x = d.inputs.at(rec.name);
+    rec.dtype = std::string(dtype_name(x.dtype()));
+    rec.shape = x.shape();
+    rec.checksum = data.checksum(x);
+  }
+  if (!options.full_check) {
+    d.sample = choose_sample(op, c.params, options.reference_budget_flops,
+                             mix64(options.seed ^ fnv1a(c.dataset_key + "/sample")));
+  }
+  d.ref_params = sampled_params(c.params, d.sample);
+  d.ref_inputs = gather_rows(op, d.inputs, d.sample);
+  if (d.sample.active()) {
+    d.record.sample_axis = d.sample.axis;
+    d.record.sample_rows = d.sample.rows;
+    d.record.sample_of = d.sample.of;
+    d.record.sample_seed = d.sample.seed;
+  }
+  for (const auto& t : op.tensors) {
+    if (!t.output) continue;
+    Tensor y(t.index ? DType::i64 : DType::f64, op.shape_of(t, d.ref_params));
+    y.poison();
+    d.reference[t.name] = y;
+  }
+  try {
+    op.reference(d.ref_inputs, d.reference, d.ref_params);
+  } catch (const std::exception& e) {
+    d.error = std::string("reference failed: ") + e.what();
+  }
+  return d;
+}
+
+// The outputs of a case, poisoned so that an element the kernel leaves unwritten fails agreement.
+// Later timing rounds skip the poison: nothing is compared there.
+TensorMap allocate_outputs(const CasePlan& c, bool poison) {
+  TensorMap out;
+  for (const auto& t : c.op->tensors) {
+    if (!t.output) continue;
+    DType dt = t.index ? DType::i64 : (c.impl->is_reference ? DType::f64 : c.dtype);
+    Tensor y(dt, c.op->shape_of(t, c.params));
+    if (poison) y.poison();
+    out[t.name] = y;
+  }
+  return out;
+}
+
+// The implementation's outputs against the reference, on the sampled rows when sampled; the op's
+// own comparison (ties in routing or top-k) when it has one.
+Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d) {
+  const Tolerance tol = c.op->tolerance ? c.op->tolerance(c.dtype) : Tolerance{};
+  const TensorMap checked = gather_rows(*c.op, out, d.sample);
+  if (c.op->compare) return c.op->compare(d.ref_inputs, checked, d.reference, d.ref_params, tol);
+  Agreement total;
+  for (const auto& t : c.op->tensors) {
+    if (!t.output) continue;
+    merge_agreement(
+        total, compare_tensor(t.name, checked.at(t.name), d.reference.at(t.name), tol, t.index));
+  }
+  return total;
+}
+
+void settle_status(Agreement& a, const KnownFailure* known) {
+  if (!a.checked) {
+    a.status = AgreementStatus::not_applicable;
+    return;
+  }
+  a.known_failure = known ? known->reason : "";
+  if (a.passed) {
+    a.status = AgreementStatus::pass;
+  } else {
+    a.status = known ? AgreementStatus::xfail : AgreementStatus::fail;
+  }
+}
+
+}  // namespace opbench
