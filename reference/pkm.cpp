@@ -3,11 +3,23 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace opbench::ref {
+
+// The total order of pkm.hpp: NaN as -inf, then larger score first, then the smaller index.
+double pkm_order_key(double score) {
+  return std::isnan(score) ? -std::numeric_limits<double>::infinity() : score;
+}
+
+bool pkm_before(double score_a, std::int64_t index_a, double score_b, std::int64_t index_b) {
+  const double a = pkm_order_key(score_a), b = pkm_order_key(score_b);
+  return a > b || (a == b && index_a < index_b);
+}
+
 namespace {
 
 struct Scored {
@@ -15,12 +27,11 @@ struct Scored {
   std::int64_t index;
 };
 
-// The order of every top-k list: larger score first, equal scores by the smaller index.
 bool before(const Scored& a, const Scored& b) {
-  return a.score > b.score || (a.score == b.score && a.index < b.index);
+  return pkm_before(a.score, a.index, b.score, b.index);
 }
 
-// T_k: the first k of `all` in that order, sorted.
+// T_k: the first k of `all` in the order of pkm_before, sorted.
 void top_k(std::vector<Scored>& all, std::int64_t k) {
   std::partial_sort(all.begin(), all.begin() + k, all.end(), before);
   all.resize(static_cast<std::size_t>(k));

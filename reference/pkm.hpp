@@ -9,11 +9,21 @@
 //
 // Layout (row-major): queries q[tokens, heads, dk]; sub-keys k1, k2[heads, n, dk/2] with n =
 // sqrt(N); the first half of each query is scored against k1, the second against k2; the product
-// key (i, j) has index i * n + j. Top-k lists are sorted by score, largest first, equal scores
-// broken by the smaller index. Plain loops, no SIMD, no threads; every input is double.
+// key (i, j) has index i * n + j. Top-k lists are sorted in the order of pkm_before below. Plain
+// loops, no SIMD, no threads; every input is double.
 #include <cstdint>
 
 namespace opbench::ref {
+
+// The order of every top-k list of the family (T_k of eq. 1; the contract of every implementation,
+// the CUDA kernels' kernels/cuda/pkm_select.hpp included): larger score first, equal scores by the
+// smaller index, made a total order for any score: a NaN score sorts as -inf (and then, with the
+// -inf scores, by index). Without the NaN rule NaN compares false with everything: the comparison
+// is no strict weak order (std::sort and std::partial_sort are then undefined, and lists repeat or
+// lose entries). pkm_order_key is the score an entry is ordered by.
+double pkm_order_key(double score);
+// Whether (score_a, index_a) comes before (score_b, index_b) in that order.
+bool pkm_before(double score_a, std::int64_t index_a, double score_b, std::int64_t index_b);
 
 // Shape of a product-key search: `n` sub-keys per side (N = n * n product keys), `dk` the full
 // key dimension (even), `k` results per (token, head).
@@ -44,7 +54,11 @@ void bruteforce_topk(const double* q, const double* k1, const double* k2, double
                      std::int64_t* indices, const PkmShape& s);
 
 // The product-key search of Sec. 3.2: per half the k best sub-keys, the k x k candidate sums,
-// their top-k. Equal to bruteforce_topk (the paper's exactness claim, tested exhaustively).
+// their top-k. Equal to bruteforce_topk where every score is finite (the paper's exactness claim,
+// tested exhaustively). With infinite or NaN scores the m-th entry of both still has the same order
+// key (that of a sum never decreases as the key of either half grows, NaN and infinities included),
+// but among equal keys the candidates need not hold the smallest indices: a row of +inf, -inf or
+// NaN sums (an infinite or NaN half) offers only the k sub-keys its other half chose by score.
 void pkm_topk(const double* q, const double* k1, const double* k2, double* scores,
               std::int64_t* indices, const PkmShape& s);
 

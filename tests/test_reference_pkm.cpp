@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -126,6 +127,176 @@ TEST(PkmReference, TiesGoToTheSmallerIndex) {
     Result r = search(fn, q, k1, k2, s);
     EXPECT_EQ(r.indices, (Idx{0, 1, 2}));
     EXPECT_EQ(r.scores, (Vec{3, 3, 3}));
+  }
+}
+
+// --- the total order with NaN and infinities ---------------------------------------------------
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The order written out here, independently of the reference: NaN ranks with -inf, then larger
+// score first, then the smaller index.
+bool total_before(double a, std::int64_t ia, double b, std::int64_t ib) {
+  const double ka = std::isnan(a) ? -kInf : a, kb = std::isnan(b) ? -kInf : b;
+  if (ka != kb) return ka > kb;
+  return ia < ib;
+}
+
+TEST(PkmReferenceOrder, NaNSortsWithMinusInfinityThenByIndex) {
+  EXPECT_TRUE(ref::pkm_before(kInf, 9, 5.0, 0));
+  EXPECT_TRUE(ref::pkm_before(5.0, 9, -kInf, 0));
+  EXPECT_TRUE(ref::pkm_before(-1e300, 9, kNaN, 0));  // any number before NaN
+  EXPECT_FALSE(ref::pkm_before(kNaN, 0, -1e300, 9));
+  EXPECT_TRUE(ref::pkm_before(kNaN, 2, kNaN, 3));  // NaN and NaN: by index
+  EXPECT_FALSE(ref::pkm_before(kNaN, 3, kNaN, 2));
+  EXPECT_FALSE(ref::pkm_before(kNaN, 3, kNaN, 3));  // irreflexive
+  EXPECT_TRUE(ref::pkm_before(-kInf, 2, kNaN, 3));  // NaN ranks with -inf
+  EXPECT_TRUE(ref::pkm_before(kNaN, 2, -kInf, 3));
+  EXPECT_TRUE(ref::pkm_before(2.0, 1, 2.0, 4));
+  EXPECT_FALSE(ref::pkm_before(2.0, 4, 2.0, 1));
+  EXPECT_EQ(ref::pkm_order_key(kNaN), -kInf);
+  EXPECT_EQ(ref::pkm_order_key(-kNaN), -kInf);
+  EXPECT_EQ(ref::pkm_order_key(kInf), kInf);
+  EXPECT_EQ(ref::pkm_order_key(-0.5), -0.5);
+}
+
+// No index twice, every index in range.
+void expect_distinct(const Result& r, const ref::PkmShape& s, const char* what) {
+  for (std::int64_t row = 0; row < s.tokens * s.heads; ++row) {
+    std::vector<std::int64_t> ids(r.indices.begin() + row * s.k,
+                                  r.indices.begin() + (row + 1) * s.k);
+    for (std::int64_t id : ids) {
+      EXPECT_GE(id, 0) << what << " row " << row;
+      EXPECT_LT(id, s.n * s.n) << what << " row " << row;
+    }
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end())
+        << what << " row " << row << " repeats an index";
+  }
+}
+
+// Scores equal as values: NaN where the other is NaN, else ==.
+void expect_same_scores(const Vec& got, const Vec& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t m = 0; m < want.size(); ++m) {
+    if (std::isnan(want[m])) {
+      EXPECT_TRUE(std::isnan(got[m])) << what << " position " << m << ": " << got[m];
+    } else {
+      EXPECT_EQ(got[m], want[m]) << what << " position " << m;
+    }
+  }
+}
+
+// q = [1, 1], k1 = [NaN, 2, +inf], k2 = [1, NaN, -inf]; score (i, j) = k1_i + k2_j, index 3i + j:
+//   (0, *) NaN NaN NaN        indices 0 1 2
+//   (1, *) 3   NaN -inf       indices 3 4 5
+//   (2, *) inf NaN inf-inf=NaN indices 6 7 8
+// In order: 6 (inf), 3 (3), then the -inf keys by index: 0 (NaN), 1, 2, 4, 5 (-inf), 7, 8.
+TEST(PkmReferenceOrder, HandComputedTopKWithNaNAndInfinities) {
+  const Vec q = {1, 1}, k1 = {kNaN, 2, kInf}, k2 = {1, kNaN, -kInf};
+  const Idx order = {6, 3, 0, 1, 2, 4, 5, 7, 8};
+  const Vec scores = {kInf, 3, kNaN, kNaN, kNaN, kNaN, -kInf, kNaN, kNaN};
+  for (std::int64_t k = 1; k <= 3; ++k) {
+    const ref::PkmShape s{1, 1, 3, 2, k};
+    const Idx want(order.begin(), order.begin() + k);
+    const Vec want_scores(scores.begin(), scores.begin() + k);
+    // k = 3 = n: every product key is a candidate, so the search is the brute force. With k = 2
+    // the sides keep sub-keys {2, 1} (inf, 2) and {0, 1} (1, NaN): candidates 6, 7, 3, 4.
+    for (SearchFn fn : {&ref::bruteforce_topk, &ref::pkm_topk}) {
+      const Result r = search(fn, q, k1, k2, s);
+      EXPECT_EQ(r.indices, want) << "k=" << k;
+      expect_same_scores(r.scores, want_scores, "hand");
+    }
+  }
+}
+
+// Where the product-key search and the brute force part: q = [inf, 1], k1 = [1, 2, -1] (first
+// halves inf, inf, -inf), k2 = [0.5, 3, 2], k = 2. Every product of rows 0 and 1 scores +inf, so
+// the brute force takes indices 0 and 1; the search keeps sub-keys {0, 1} and {1, 2} (3, 2) and
+// its +inf candidates are 1, 2, 4, 5: it answers 1, 2. Same order keys, other indices (pkm.hpp).
+TEST(PkmReferenceOrder, InfiniteRowsTieBetweenSearchAndBruteForce) {
+  const ref::PkmShape s{1, 1, 3, 2, 2};
+  const Vec q = {kInf, 1}, k1 = {1, 2, -1}, k2 = {0.5, 3, 2};
+  const Result brute = search(&ref::bruteforce_topk, q, k1, k2, s);
+  const Result pkm = search(&ref::pkm_topk, q, k1, k2, s);
+  EXPECT_EQ(brute.indices, (Idx{0, 1}));
+  EXPECT_EQ(pkm.indices, (Idx{1, 2}));
+  EXPECT_EQ(brute.scores, (Vec{kInf, kInf}));
+  EXPECT_EQ(pkm.scores, (Vec{kInf, kInf}));
+}
+
+// Seeded inputs with NaN and infinities planted in queries and sub-key rows (whole halves NaN,
+// infinite halves of both signs, NaN and infinite sub-key rows, rows of +inf + -inf = NaN). The
+// brute force equals a plain sort of every score in the order written above; the search equals the
+// same computation over its k x k candidates; both have the same order key at every position; no
+// list repeats an index; a second run gives the same bits.
+TEST(PkmReferenceOrder, SeededSpecialValuesEqualAPlainSort) {
+  for (std::int64_t k = 1; k <= 8; ++k) {
+    const ref::PkmShape s{6, 2, 8, 6, k};
+    const std::int64_t half = 3;
+    Vec q = seeded(6 * 2 * 6, 71), k1 = seeded(2 * 8 * 3, 72), k2 = seeded(2 * 8 * 3, 73);
+    q[(0 * 2 + 0) * 6 + 1] = kNaN;   // token 0, head 0: first half NaN
+    q[(1 * 2 + 0) * 6 + 4] = kInf;   // token 1, head 0: second half +-inf
+    q[(2 * 2 + 1) * 6 + 0] = -kInf;  // token 2, head 1: first half +-inf
+    q[(3 * 2 + 1) * 6 + 0] = kInf;   // token 3, head 1: both halves infinite (NaN where signs
+    q[(3 * 2 + 1) * 6 + 5] = kInf;   // differ)
+    for (std::int64_t i : {1, 4, 6}) k1[(0 * 8 + i) * half + 2] = kNaN;  // head 0: NaN rows
+    k1[(1 * 8 + 3) * half + 1] = kInf;                                   // head 1: inf row
+    k2[(0 * 8 + 2) * half + 0] = -kInf;                                  // head 0: -inf row
+    for (std::int64_t j = 0; j < 8; ++j) k2[(1 * 8 + j) * half + 2] = j % 2 ? kNaN : 1.0;
+    const Result brute = search(&ref::bruteforce_topk, q, k1, k2, s);
+    const Result pkm = search(&ref::pkm_topk, q, k1, k2, s);
+    expect_distinct(brute, s, "bruteforce");
+    expect_distinct(pkm, s, "pkm");
+    for (std::int64_t t = 0; t < s.tokens; ++t) {
+      for (std::int64_t h = 0; h < s.heads; ++h) {
+        const double* qv = q.data() + (t * 2 + h) * 6;
+        auto side = [&](const Vec& keys, const double* qh) {
+          std::vector<std::pair<double, std::int64_t>> v;
+          for (std::int64_t i = 0; i < 8; ++i) {
+            double d = 0;
+            for (std::int64_t e = 0; e < half; ++e) d += qh[e] * keys[(h * 8 + i) * half + e];
+            v.push_back({d, i});
+          }
+          return v;
+        };
+        auto sort_by_order = [](std::vector<std::pair<double, std::int64_t>>& v) {
+          std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) {
+            return total_before(x.first, x.second, y.first, y.second);
+          });
+        };
+        auto a = side(k1, qv), b = side(k2, qv + half);
+        std::vector<std::pair<double, std::int64_t>> all, cand;
+        for (const auto& [sa, i] : a) {
+          for (const auto& [sb, j] : b) all.push_back({sa + sb, i * 8 + j});
+        }
+        sort_by_order(all);
+        sort_by_order(a);
+        sort_by_order(b);
+        for (std::int64_t x = 0; x < k; ++x) {
+          for (std::int64_t y = 0; y < k; ++y) {
+            cand.push_back({a[x].first + b[y].first, a[x].second * 8 + b[y].second});
+          }
+        }
+        sort_by_order(cand);
+        for (std::int64_t m = 0; m < k; ++m) {
+          const std::size_t at = static_cast<std::size_t>((t * 2 + h) * k + m);
+          EXPECT_EQ(brute.indices[at], all[m].second) << "t" << t << " h" << h << " k" << k;
+          EXPECT_EQ(pkm.indices[at], cand[m].second) << "t" << t << " h" << h << " k" << k;
+          const double kb = ref::pkm_order_key(brute.scores[at]);
+          const double kp = ref::pkm_order_key(pkm.scores[at]);
+          if (std::isfinite(kb)) {
+            EXPECT_NEAR(kp, kb, 1e-12) << "t" << t << " h" << h << " k" << k << " m" << m;
+          } else {
+            EXPECT_EQ(kp, kb) << "t" << t << " h" << h << " k" << k << " m" << m;
+          }
+        }
+      }
+    }
+    const Result again = search(&ref::bruteforce_topk, q, k1, k2, s);
+    EXPECT_EQ(again.indices, brute.indices);
+    EXPECT_EQ(0, std::memcmp(again.scores.data(), brute.scores.data(),
+                             brute.scores.size() * sizeof(double)));
   }
 }
 
