@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/pkm_fast.hpp"
@@ -204,6 +205,203 @@ TEST(TopkSelect, SortedCombinationEqualsAllPairs) {
     }
   }
 }
+
+// --- NaN and infinite scores: the total order of reference/pkm.hpp -----------------------------
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// The order, written out here: NaN ranks with -inf, then larger score first, then smaller index.
+template <class I>
+bool total_before(float a, I ia, float b, I ib) {
+  const float ka = std::isnan(a) ? -kInf : a, kb = std::isnan(b) ? -kInf : b;
+  return ka > kb || (ka == kb && ia < ib);
+}
+
+// A score drawn from a few values with NaN and both infinities among them (many exact ties).
+float special_draw(std::mt19937_64& g) {
+  switch (g() % 8) {
+    case 0:
+      return kNaN;
+    case 1:
+      return kInf;
+    case 2:
+      return -kInf;
+    default:
+      return static_cast<float>(static_cast<int>(g() % 9) - 4);
+  }
+}
+
+// select_topk against std::sort in the total order, with NaN and infinities: every path (few
+// candidates ranked, many candidates through the list, a bound of -inf taking NaN in).
+TEST(TopkSelect, PartialSelectionWithNaNEqualsSorting) {
+  std::mt19937_64 g(13);
+  for (int trial = 0; trial < 400; ++trial) {
+    const std::int64_t n = 1 + static_cast<std::int64_t>(g() % 400);
+    const std::int64_t k = 1 + static_cast<std::int64_t>(g() % static_cast<std::uint64_t>(n));
+    Fvec s(n);
+    const bool mostly_nan = trial % 4 == 0;  // fewer than k non-NaN scores
+    for (auto& v : s) v = mostly_nan && g() % 4 != 0 ? kNaN : special_draw(g);
+    std::vector<std::int32_t> order(n);
+    for (std::int64_t i = 0; i < n; ++i) order[i] = static_cast<std::int32_t>(i);
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return total_before(s[a], a, s[b], b); });
+    Fvec got(k, 7.0f);
+    std::vector<std::int32_t> gi(k, -7);
+    cpu::fast::SelectScratch scratch(n, k);
+    cpu::fast::select_topk(s.data(), n, k, got.data(), gi.data(), scratch);
+    for (std::int64_t m = 0; m < k; ++m) {
+      ASSERT_EQ(gi[m], order[m]) << "trial " << trial << " n " << n << " k " << k << " m " << m;
+      const float want = s[order[m]];
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got[m])) << "trial " << trial << " m " << m;
+      } else {
+        ASSERT_EQ(got[m], want) << "trial " << trial << " m " << m;
+      }
+    }
+  }
+}
+
+// combine_sorted against all k x k sums sorted in the total order, with NaN and infinite halves
+// (rows and columns of NaN, inf + -inf = NaN, runs of equal infinite sums ordered by index).
+TEST(TopkSelect, SortedCombinationWithNaNEqualsAllPairs) {
+  std::mt19937_64 g(17);
+  for (int trial = 0; trial < 400; ++trial) {
+    const std::int64_t n = 2 + static_cast<std::int64_t>(g() % 40);
+    const std::int64_t k = 1 + static_cast<std::int64_t>(g() % static_cast<std::uint64_t>(n));
+    Fvec s1(n), s2(n);
+    for (auto& v : s1) v = special_draw(g);
+    for (auto& v : s2) v = special_draw(g) * 0.5f;
+    Fvec a(k), b(k);
+    std::vector<std::int32_t> ia(k), ib(k);
+    cpu::fast::SelectScratch scratch(n, k);
+    cpu::fast::select_topk(s1.data(), n, k, a.data(), ia.data(), scratch);
+    cpu::fast::select_topk(s2.data(), n, k, b.data(), ib.data(), scratch);
+    std::vector<std::pair<float, std::int64_t>> all;
+    for (std::int64_t x = 0; x < k; ++x) {
+      for (std::int64_t y = 0; y < k; ++y) all.push_back({a[x] + b[y], ia[x] * n + ib[y]});
+    }
+    std::sort(all.begin(), all.end(), [](const auto& u, const auto& v) {
+      return total_before(u.first, u.second, v.first, v.second);
+    });
+    Fvec got(k, 7.0f);
+    Idx gi(k, -7);
+    cpu::fast::combine_sorted(a.data(), ia.data(), b.data(), ib.data(), k, n, got.data(),
+                              gi.data());
+    for (std::int64_t m = 0; m < k; ++m) {
+      ASSERT_EQ(gi[m], all[m].second) << "trial " << trial << " n " << n << " k " << k;
+      if (std::isnan(all[m].first)) {
+        ASSERT_TRUE(std::isnan(got[m])) << "trial " << trial << " m " << m;
+      } else {
+        ASSERT_EQ(got[m], all[m].first) << "trial " << trial << " m " << m;
+      }
+    }
+  }
+}
+
+// Seeded inputs with NaN and infinities planted where a user's tensors could hold them:
+//  token 0: a NaN in the first half of every head's query (every sub-key score NaN);
+//  token 1: a NaN in the second half of head 0;
+//  token 2: +inf in the first half of head 0 (sub-key scores +-inf), -inf in the second half of
+//           the last head;
+//  token 3: +inf in both halves of the last head (sums of +inf and -inf: NaN);
+//  head 0:  every third k1 row NaN, k2 row 1 with a -inf;
+//  last head: k1 rows all NaN but row 2, k2 rows NaN but rows 0-2: three finite products, so a
+//           list with k > 3 ends in NaN entries.
+Inputs special_inputs(const pkm::Dims& d, std::uint64_t seed) {
+  Inputs in = make_inputs(d, seed);
+  const std::int64_t half = d.half(), last = d.heads - 1;
+  auto q = [&](std::int64_t t, std::int64_t h, std::int64_t e) -> float& {
+    return in.q[(t * d.heads + h) * d.dk + e];
+  };
+  auto row = [&](Fvec& keys, std::int64_t h, std::int64_t i) {
+    return keys.data() + (h * d.n + i) * half;
+  };
+  for (std::int64_t h = 0; h < d.heads; ++h) q(0, h, half - 1) = kNaN;
+  q(1, 0, half) = kNaN;
+  q(2, 0, 0) = kInf;
+  q(2, last, d.dk - 1) = -kInf;
+  q(3, last, 0) = kInf;
+  q(3, last, half) = kInf;
+  for (std::int64_t i = 0; i < d.n; i += 3) row(in.k1, 0, i)[0] = kNaN;
+  row(in.k2, 0, 1)[half - 1] = -kInf;
+  for (std::int64_t i = 0; i < d.n; ++i) {
+    if (i != 2) row(in.k1, last, i)[half - 1] = kNaN;
+    if (i > 2) row(in.k2, last, i)[0] = kNaN;
+  }
+  return in;
+}
+
+// Indices equal to the float64 reference's (the product-key search or the brute force), scores NaN
+// where its are, equal where infinite, else within 1e-5 of sum |q_d key_d|.
+void expect_same_as(decltype(&ref::pkm_topk) reference, const Inputs& in, const Out& out,
+                    const std::string& what) {
+  const auto q = widen(in.q), k1 = widen(in.k1), k2 = widen(in.k2);
+  const ref::PkmShape s = shape(in.d);
+  std::vector<double> rs(out.scores.size(), std::nan(""));
+  Idx ri(out.indices.size(), -9);
+  reference(q.data(), k1.data(), k2.data(), rs.data(), ri.data(), s);
+  int nan_scores = 0;
+  for (std::size_t at = 0; at < ri.size(); ++at) {
+    const std::int64_t r = static_cast<std::int64_t>(at) / s.k;
+    ASSERT_EQ(out.indices[at], ri[at])
+        << what << " token " << r / s.heads << " head " << r % s.heads << " position " << at % s.k;
+    if (std::isnan(rs[at])) {
+      ++nan_scores;
+      EXPECT_TRUE(std::isnan(out.scores[at])) << what << " element " << at;
+    } else if (std::isinf(rs[at])) {
+      EXPECT_EQ(out.scores[at], rs[at]) << what << " element " << at;
+    } else {
+      const double mag = ref::product_key_magnitude(q.data(), k1.data(), k2.data(), s, r / s.heads,
+                                                    r % s.heads, ri[at]);
+      EXPECT_NEAR(out.scores[at], rs[at], 1e-5 * mag) << what << " element " << at;
+    }
+  }
+  EXPECT_GT(nan_scores, 0) << what << ": the inputs should yield NaN scores";
+}
+
+class PkmCpuSearchSpecial : public ::testing::TestWithParam<pkm::Dims> {};
+
+TEST_P(PkmCpuSearchSpecial, NaNAndInfiniteScoresEqualTheReference) {
+  const Inputs in = special_inputs(GetParam(), 29);
+  const pkm::Dims& d = in.d;
+  {
+    Out out(d);
+    cpu::plain::pkm_topk(in.q.data(), in.k1.data(), in.k2.data(), out.scores.data(),
+                         out.indices.data(), d);
+    expect_same_as(&ref::pkm_topk, in, out, "plain pkm");
+  }
+  {
+    Out out(d);
+    cpu::plain::bruteforce_topk(in.q.data(), in.k1.data(), in.k2.data(), out.scores.data(),
+                                out.indices.data(), d);
+    expect_same_as(&ref::bruteforce_topk, in, out, "plain bruteforce");
+  }
+  {
+    Out out(d);
+    cpu::fast::PkmTopk k(d);
+    k.run(in.q.data(), in.k1.data(), in.k2.data(), out.scores.data(), out.indices.data());
+    expect_same_as(&ref::pkm_topk, in, out, "fast pkm");
+  }
+  {
+    Out out(d);
+    cpu::fast::BruteforceTopk k(in.k1.data(), in.k2.data(), d);
+    k.run(in.q.data(), out.scores.data(), out.indices.data());
+    expect_same_as(&ref::bruteforce_topk, in, out, "fast bruteforce");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, PkmCpuSearchSpecial,
+    ::testing::Values(pkm::Dims{7, 2, 16, 8, 8},     // k = n / 2
+                      pkm::Dims{5, 3, 12, 6, 12},    // k = sqrt(N), odd half
+                      pkm::Dims{4, 2, 9, 4, 1},      // k = 1
+                      pkm::Dims{6, 2, 64, 16, 32},   // two key blocks of the brute force
+                      pkm::Dims{4, 2, 256, 8, 16}),  // NaN rows of 256: select_topk's sorting path
+    [](const auto& info) {
+      const pkm::Dims& d = info.param;
+      return "t" + std::to_string(d.tokens) + "h" + std::to_string(d.heads) + "n" +
+             std::to_string(d.n) + "dk" + std::to_string(d.dk) + "k" + std::to_string(d.k);
+    });
 
 // The layer: indices equal to the reference's, y within 1e-4 relative (the suite's tolerance).
 TEST(PkmCpuLayer, PlainAndFastMatchTheReference) {

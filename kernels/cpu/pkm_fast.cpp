@@ -101,7 +101,9 @@ void BruteforceTopk::run(const float* q, float* scores, std::int64_t* indices) {
         std::int64_t j = 0;
         for (; j < count && !list.full(); ++j) list.push(s[j], start + j);
         constexpr std::int64_t kBlock = 16;
-        float threshold = list.full() ? list.last_score() : -INFINITY;
+        // An entry enters only with a key above the last's (its index is larger than every index
+        // in the list). The threshold is a key, never NaN, so a NaN score never passes `>`.
+        float threshold = list.full() ? list.last_key() : -INFINITY;
         for (; j + kBlock <= count; j += kBlock) {
           bool any = false;
           for (std::int64_t u = 0; u < kBlock; ++u) any |= s[j + u] > threshold;
@@ -109,14 +111,14 @@ void BruteforceTopk::run(const float* q, float* scores, std::int64_t* indices) {
           for (std::int64_t u = 0; u < kBlock; ++u) {
             if (s[j + u] > threshold) {
               list.push(s[j + u], start + j + u);
-              threshold = list.last_score();
+              threshold = list.last_key();
             }
           }
         }
         for (; j < count; ++j) {
           if (s[j] > threshold) {
             list.push(s[j], start + j);
-            threshold = list.last_score();
+            threshold = list.last_key();
           }
         }
       }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace opbench::cpu::plain {
@@ -13,8 +14,15 @@ struct Scored {
   std::int64_t index;
 };
 
+// The total order of reference/pkm.hpp: larger score first, equal scores by the smaller index, a
+// NaN score ranked as -inf (without it std::partial_sort gets no strict weak order).
+float order_key(float s) {
+  return std::isnan(s) ? -std::numeric_limits<float>::infinity() : s;
+}
+
 bool before(const Scored& a, const Scored& b) {
-  return a.score > b.score || (a.score == b.score && a.index < b.index);
+  const float ka = order_key(a.score), kb = order_key(b.score);
+  return ka > kb || (ka == kb && a.index < b.index);
 }
 
 void top_k(std::vector<Scored>& v, std::int64_t k) {

@@ -1,6 +1,8 @@
 #pragma once
-// Top-k selection helpers of cpu.fast (pkm family). Every list is sorted by score, largest first,
-// equal scores broken by the smaller index: the order of reference/pkm.hpp.
+// Top-k selection helpers of cpu.fast (pkm family). Every list is sorted in the total order of
+// reference/pkm.hpp (ref::pkm_before): larger score first, equal scores by the smaller index, a NaN
+// score ranked as -inf (then by index). Lists hold the scores as computed (NaN stays NaN); only
+// comparisons go through the order key.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -9,6 +11,11 @@
 #include <vector>
 
 namespace opbench::cpu::fast {
+
+// The score an entry is ordered by: NaN as -inf.
+inline float order_key(float s) {
+  return s != s ? -std::numeric_limits<float>::infinity() : s;
+}
 
 // A sorted list of at most `cap` (score, index) pairs, kept in caller-provided arrays. Insertion
 // shifts the tail: cheap because, after the first `cap` elements, only an element better than the
@@ -22,11 +29,17 @@ class TopKList {
   // Resume a list whose first `size` entries are already in the arrays (sorted).
   void restore(std::int64_t size) { size_ = size; }
   std::int64_t size() const { return size_; }
-  // The score an element must beat (or equal with a smaller index) to enter a full list.
   float last_score() const { return s_[size_ - 1]; }
+  // The order key an element must beat (or equal with a smaller index) to enter a full list: never
+  // NaN, so `s > last_key()` is false for a NaN s, as order_key(s) > last_key() is.
+  float last_key() const { return order_key(s_[size_ - 1]); }
   Index last_index() const { return i_[size_ - 1]; }
 
-  static bool before(float a, Index ia, float b, Index ib) { return a > b || (a == b && ia < ib); }
+  static bool before(float a, Index ia, float b, Index ib) {
+    a = order_key(a);
+    b = order_key(b);
+    return a > b || (a == b && ia < ib);
+  }
 
   void push(float score, Index index) {
     if (full()) {
@@ -65,12 +78,12 @@ struct SelectScratch {
 
 // Partial selection: the k best of s[0..n), in three passes that are mostly branch-free (the
 // branchy insertion into a sorted list mispredicts on every entry and cost 3x more):
-//  1. s is cut into at least k chunks (up to 2k) and the maximum of each taken.
-//  2. The k-th largest of those maxima is a lower bound of the k-th best score (k chunks each hold
+//  1. s is cut into at least k chunks (up to 2k) and the maximum order key of each taken.
+//  2. The k-th largest of those maxima is a lower bound of the k-th best key (k chunks each hold
 //     an element at least that large); only the elements at or above it are kept: about 40 of
-//     512 normal scores with k = 32.
+//     512 normal scores with k = 32. A NaN is kept only when the bound is -inf.
 //  3. Each candidate's rank is the number of candidates before it in the list order, counted in
-//     a vectorizable loop; the first k ranks are the sorted result.
+//     a vectorizable loop over their keys; the first k ranks are the sorted result.
 template <class Index>
 void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scores,
                  Index* out_indices, SelectScratch& scratch) {
@@ -80,10 +93,12 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
   // chunks >= n / size > 2kn / (n + 2k) > k.
   const std::int64_t chunks = (n + size - 1) / size;
   float* maxima = scratch.maxima.data();
+  constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
   for (std::int64_t c = 0; c < chunks; ++c) {
     const std::int64_t lo = c * size, hi = std::min(n, lo + size);
-    float m = s[lo];
-    for (std::int64_t j = lo + 1; j < hi; ++j) m = std::max(m, s[j]);
+    // std::max(m, x) is m < x ? x : m: a NaN x leaves m, so from -inf m is the largest key.
+    float m = kMinusInf;
+    for (std::int64_t j = lo; j < hi; ++j) m = std::max(m, s[j]);
     maxima[c] = m;
   }
   float bound;
@@ -101,9 +116,10 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
   float* cv = scratch.values.data();
   std::int32_t* ci = scratch.index.data();
   std::int64_t count = 0;
+  const bool take_all = bound == kMinusInf;  // then NaN (key -inf) entries count too
   for (std::int64_t j = 0; j < n; ++j) {
-    if (s[j] >= bound) {
-      cv[count] = s[j];
+    if (take_all || s[j] >= bound) {
+      cv[count] = order_key(s[j]);
       ci[count++] = static_cast<std::int32_t>(j);
     }
   }
@@ -116,7 +132,7 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
         rank += (cv[j] > v) | ((cv[j] == v) & (ci[j] < x));
       }
       if (rank < k) {
-        out_scores[rank] = v;
+        out_scores[rank] = s[x];  // the score itself: NaN, not its key
         out_indices[rank] = static_cast<Index>(x);
       }
     }
@@ -124,24 +140,26 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
   }
   // Many candidates (scores with many exact ties): sort them.
   TopKList<Index> list(out_scores, out_indices, k);
-  for (std::int64_t j = 0; j < count; ++j) list.push(cv[j], static_cast<Index>(ci[j]));
+  for (std::int64_t j = 0; j < count; ++j) list.push(s[ci[j]], static_cast<Index>(ci[j]));
 }
 
 // The top-k of the k x k candidate sums a[x] + b[y] (product index ia[x] * n + ib[y]), given both
-// sides sorted (largest first). Row x is visited while a[x] + b[0] can still enter the list, and
-// within a row y stops at the first sum below the k-th best: the sums only decrease along a row
-// (rounded addition is monotonic), so the pairs skipped can never enter. On typical data this
-// scores O(k log k) pairs instead of k^2.
+// sides sorted in the order. Row x is visited while a[x] + b[0] can still enter the list, and
+// within a row y stops at the first sum whose key is below the k-th best: the key of a sum never
+// increases along a row or down the first column (rounded addition is monotonic, and a sum with a
+// NaN, or of +inf and -inf, has key -inf), so the pairs skipped can never enter. Equal keys are
+// all pushed: among them the list orders by index. On typical data this scores O(k log k) pairs
+// instead of k^2.
 inline void combine_sorted(const float* a, const std::int32_t* ia, const float* b,
                            const std::int32_t* ib, std::int64_t k, std::int64_t n,
                            float* out_scores, std::int64_t* out_indices) {
   TopKList<std::int64_t> list(out_scores, out_indices, k);
   for (std::int64_t x = 0; x < k; ++x) {
-    if (list.full() && a[x] + b[0] < list.last_score()) break;
+    if (list.full() && order_key(a[x] + b[0]) < list.last_key()) break;
     const std::int64_t row = static_cast<std::int64_t>(ia[x]) * n;
     for (std::int64_t y = 0; y < k; ++y) {
       const float s = a[x] + b[y];
-      if (list.full() && s < list.last_score()) break;
+      if (list.full() && order_key(s) < list.last_key()) break;
       list.push(s, row + ib[y]);
     }
   }
