@@ -112,10 +112,13 @@ void prepare_scenario(TensorMap& inputs, const Params& p) {
 
 // Compares top-k lists (indices, and scores when `out_scores` is given) with the reference's.
 // An index that differs from the reference's at position m is accepted when its exact (float64)
-// score equals the reference's m-th score within the tolerance: the reference had a tie there
-// (equal scores within rounding). Rows with such a tie are counted in `ties` and flagged in
-// `tied_rows`. The tolerance of a score is atol + rtol * sum_d |q_d key_d|: the rounding error of
-// a float32 dot product is proportional to that sum, not to the (possibly cancelled) result.
+// score ties with the reference's m-th score in the order of the lists (ref::pkm_before): finite
+// scores equal within the tolerance (equal within rounding), or else the same order key (NaN ranks
+// as -inf, so NaN and -inf tie; +inf ties only with +inf). Rows with such a tie are counted in
+// `ties` and flagged in `tied_rows`. The tolerance of a score is atol + rtol * sum_d |q_d key_d|:
+// the rounding error of a float32 dot product is proportional to that sum, not to the (possibly
+// cancelled) result. Scores are values: NaN where the exact score is NaN, the same infinity where
+// it is infinite.
 struct TopkCheck {
   Agreement agreement;
   std::vector<bool> tied_rows;  // [tokens * heads]
@@ -162,9 +165,13 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
       const double mag = ref::product_key_magnitude(q, k1, k2, s, t, h, idx);
       c.exact[at] = exact;
       if (idx != ri[at]) {
-        const double ref_mag = ref::product_key_magnitude(q, k1, k2, s, t, h, ri[at]);
-        const double allowed = tol.atol + tol.rtol * std::max(mag, ref_mag);
-        if (std::abs(exact - rs[at]) <= allowed) {
+        const double key = ref::pkm_order_key(exact), ref_key = ref::pkm_order_key(rs[at]);
+        bool tie = key == ref_key;
+        if (std::isfinite(key) && std::isfinite(ref_key)) {
+          const double ref_mag = ref::product_key_magnitude(q, k1, k2, s, t, h, ri[at]);
+          tie = std::abs(exact - rs[at]) <= tol.atol + tol.rtol * std::max(mag, ref_mag);
+        }
+        if (tie) {
           c.tied_rows[r] = true;
         } else {
           std::ostringstream w;
@@ -178,8 +185,11 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
         const double got = os[at];
         const double err = std::abs(got - exact);
         err2 += std::isfinite(err) ? err * err : 0;
-        ref2 += exact * exact;
+        ref2 += std::isfinite(exact) ? exact * exact : 0;
         const double allowed = tol.atol + tol.rtol * mag;
+        const bool ok = std::isnan(exact)   ? std::isnan(got)
+                        : std::isinf(exact) ? got == exact
+                                            : err <= allowed;
         if (std::isfinite(err)) {
           a.max_abs_err = std::max(a.max_abs_err, err);
           // Relative where the relative part of the rule governs (as ElementChecker).
@@ -188,7 +198,7 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
           }
           if (allowed > 0) a.err_ratio = std::max(a.err_ratio, err / allowed);
         }
-        if (!(err <= allowed)) {
+        if (!ok) {
           std::ostringstream w;
           w << where("scores", r, m) << ": got " << got << ", want " << exact;
           mismatch(w.str());
