@@ -158,3 +158,11 @@ TEST_F(CliHardening, FifoInputIsRefusedAtOnce) {
   ASSERT_NE(r.code, kTimedOut) << "opbench blocked on the FIFO\n" << r;
   expect_one_line_error(r, {"pipe.npy", "FIFO"});
 }
+
+TEST_F(CliHardening, ErrorsQuotingControlCharactersStayOneLine) {
+  // Messages quote what the user typed; a newline in it is printed escaped.
+  Outcome r = opbench_within(work_, 60, {"check", "--op", "layernorm", "--axis", "rows=8,\n,9"});
+  expect_one_line_error(r, {"axis 'rows'", "value '\\n'"});
+  r = opbench_within(work_, 60, {"check", "--op", "layernorm", "--axis", "dist=normal\x01\r"});
+  expect_one_line_error(r, {"\\x01\\r"});
+}

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "harness/build_info.hpp"
 #include "harness/errors.hpp"
@@ -81,18 +82,43 @@ void ensure_omp_wait_policy(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: then run with the default policy
 }
 
+namespace {
+
+// An error message as the one line it must be: messages quote what the user typed (an axis value,
+// a spec, a key from a file), which may hold a newline or other control characters.
+std::string one_line(const std::string& message) {
+  std::string out;
+  for (unsigned char c : message) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 && c != '\t') {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   ensure_omp_wait_policy(argv);
   try {
     return dispatch(argc, argv);
   } catch (const opbench::UsageError& e) {
-    std::cerr << "opbench: error: " << e.what() << "\n";
+    std::cerr << "opbench: error: " << one_line(e.what()) << "\n";
     return opbench::cli::kExitUsage;
   } catch (const std::bad_alloc&) {
     std::cerr << "opbench: error: out of memory\n";
     return opbench::cli::kExitUsage;
   } catch (const std::exception& e) {
-    std::cerr << "opbench: internal error: " << e.what() << "\n";
+    std::cerr << "opbench: internal error: " << one_line(e.what()) << "\n";
     return 3;
   }
 }
