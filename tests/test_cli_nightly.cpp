@@ -373,8 +373,8 @@ TEST_F(CliNightly, ABusyHistoryIsRefusedWithHowToRetryOrWaitedFor) {
   ASSERT_GT(waiting, 0);
   ::usleep(1500000);
   int status = 0;
-  EXPECT_EQ(::waitpid(waiting, &status, WNOHANG), 0) << "it did not wait:\n"
-                                                     << read_text(work_ / ".bg.err");
+  const pid_t ended = ::waitpid(waiting, &status, WNOHANG);
+  ASSERT_EQ(ended, 0) << "it did not wait:\n" << read_text(work_ / ".bg.err");
   EXPECT_EQ(stored_runs(work_ / "h").size(), 0u);
   ::close(lock);
   EXPECT_EQ(wait_for_exit(waiting, 120), 0)
