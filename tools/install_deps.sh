@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages opbench needs, only those that are missing.
 # CUDA is not a Debian package here: nvcc is used when it is on PATH or in /usr/local/cuda.
+#   tools/install_deps.sh          what setup, build and tests need
+#   tools/install_deps.sh --fuzz   also clang with libFuzzer and its sanitizer runtimes (tools/fuzz.sh)
 set -euo pipefail
 packages=(
   cmake g++ make git pkg-config
@@ -13,6 +15,12 @@ packages=(
   python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
   chromium                                     # renders the HTML report headless in a test
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)  # libFuzzer, ASan/UBSan runtimes, OpenMP
+elif [ $# -gt 0 ]; then
+  echo "install_deps: unknown option '$1' (use --fuzz or nothing)" >&2
+  exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
