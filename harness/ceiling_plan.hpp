@@ -1,7 +1,8 @@
 #pragma once
-// The ceilings a run needs, measured before its cases: a large SGEMM on the host when any host
-// case is timed, and a copy of each distinct size (within 10%) per backend. Timed like the
-// kernels: through Google Benchmark, on the same threads, their time the median of repetitions.
+// The ceilings a run needs, measured before its cases: each timed backend's compute ceiling (a
+// large SGEMM) and a copy of each distinct size (within 10%) per backend. Timed like the kernels:
+// through Google Benchmark in the backend's default timing mode, on the same threads, their time
+// the median of repetitions.
 #include <string>
 #include <vector>
 

@@ -9,9 +9,6 @@
 #include <utility>
 #include <vector>
 
-// clang-format off
-#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
-// clang-format on
 #include "harness/device.hpp"
 
 namespace opbench {
@@ -74,11 +71,26 @@ const DeviceInfo& device_info() {
   return info;
 }
 
+// Set once a sticky error lost this process's CUDA context; "" while it is usable.
+std::string& lost_reason() {
+  static std::string reason;
+  return reason;
+}
+
+// Throws on an error. A non-sticky error (a bad launch configuration) is cleared so the next case
+// starts clean; a sticky one (an illegal address, a kernel fault) leaves the context unusable,
+// which the device itself tells: a synchronize after clearing still fails. It is remembered, and
+// every later CUDA case of this process gets it as its error (the isolation of cases in child
+// processes is what recovers them).
 void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    cudaGetLastError();  // clear a non-sticky error so that the next case starts clean
-    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+  if (err == cudaSuccess) return;
+  const std::string message = std::string(what) + ": " + cudaGetErrorString(err);
+  cudaGetLastError();
+  if (lost_reason().empty() && cudaDeviceSynchronize() != cudaSuccess) {
+    lost_reason() = "the CUDA context was lost earlier in this process (" + message +
+                    "); run with case isolation to recover the CUDA cases after it";
   }
+  throw std::runtime_error(message);
 }
 
 std::size_t tensor_bytes(DType dtype, const Shape& shape) {
@@ -165,6 +177,20 @@ BackendStatus cuda_status() {
 
 std::vector<std::string> cuda_device_names() {
   return device_info().names;
+}
+
+std::string cuda_lost() {
+  return lost_reason();
+}
+
+std::uint64_t cuda_memory_available() {
+  if (!device_info().status.available || !lost_reason().empty()) return 0;
+  std::size_t free_bytes = 0, total = 0;
+  if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return free_bytes;
 }
 
 std::string cuda_runtime_version() {

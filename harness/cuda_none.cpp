@@ -2,9 +2,6 @@
 #include <stdexcept>
 #include <string>
 
-// clang-format off
-#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
-// clang-format on
 #include "harness/build_info.hpp"
 #include "harness/ceilings.hpp"
 #include "harness/device.hpp"
@@ -23,6 +20,14 @@ std::vector<std::string> cuda_device_names() {
 
 std::string cuda_runtime_version() {
   return "";
+}
+
+std::string cuda_lost() {
+  return "";
+}
+
+std::uint64_t cuda_memory_available() {
+  return 0;
 }
 
 void check_cuda(int err, const char* what) {

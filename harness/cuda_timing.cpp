@@ -6,9 +6,6 @@
 #include <stdexcept>
 #include <string>
 
-// clang-format off
-#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
-// clang-format on
 #include "harness/ceilings.hpp"
 #include "harness/device.hpp"
 #include "harness/timing.hpp"

@@ -1,14 +1,18 @@
 #pragma once
 // Device (CUDA) tensors and binding, without CUDA headers so that suites compile without CUDA.
 // Built with CUDA, harness/cuda_device.cpp implements these; without it they report "not built".
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "harness/backend_status.hpp"
 #include "harness/op.hpp"
-#include "harness/registry.hpp"
 
 namespace opbench {
+
+class TimingStrategy;  // harness/timing.hpp
 
 struct DeviceTensor {
   void* ptr = nullptr;
@@ -37,6 +41,14 @@ std::vector<std::string> cuda_device_names();
 std::string cuda_runtime_version();  // "13.0" or "" when not built
 
 // Throws std::runtime_error with the CUDA error string when `err` is not success; used by kernels.
+// A sticky error (an illegal address, a kernel fault: the context is lost) is also remembered,
+// and cuda_lost() says it from then on.
 void check_cuda(int err, const char* what);
+// "" while the CUDA context of this process is usable; else the sticky error that lost it.
+std::string cuda_lost();
+// Device memory free on device 0 in bytes (0 when not built or no device).
+std::uint64_t cuda_memory_available();
+// Device-event timing (harness/cuda_timing.cpp; nullptr when CUDA is not built).
+std::unique_ptr<TimingStrategy> make_cuda_event_timing();
 
 }  // namespace opbench

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
+#include "harness/backend.hpp"
 #include "harness/case_data.hpp"
 #include "harness/progress.hpp"
 #include "harness/timing.hpp"
@@ -54,7 +56,8 @@ void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider
           }
           if (!outputs) outputs = allocate_outputs(c, false);
           auto kernel = c.impl->bind(*inputs, *outputs, c.params);
-          auto timing = make_timing(c.impl->backend);
+          auto timing = c.backend->timing(c.timing_mode);
+          if (!timing) throw std::runtime_error(c.backend->name() + " cannot time this case");
           GbenchRun r = time_kernel(c.name, *timing, *kernel, 1, tc.iterations);
           if (r.error.empty() && r.repetitions.size() == 1) {
             rec.timing.repetitions.push_back(std::move(r.repetitions[0]));

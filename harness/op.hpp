@@ -57,6 +57,9 @@ struct Impl {
   std::function<std::string(const Params&)> unsupported;
   BindFn bind;
   bool is_reference = false;
+  // Optional: bytes of scratch memory a case at this point allocates on its backend beyond its
+  // tensors, so a case that cannot fit is refused before anything is allocated.
+  std::function<double(const Params&)> scratch_bytes;
 };
 
 // Adapts a plain host function to a BindFn.

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "harness/build_info.hpp"
-#include "harness/device.hpp"
 #include "harness/errors.hpp"
 #include "harness/runner.hpp"
 
@@ -61,6 +61,25 @@ double host_bytes_needed(const Op& op, const Params& p, DType dtype) {
                       : n * (dtype_size(dtype) + 8.0);
   }
   return total;
+}
+
+// A case's tensors in their dtype and its implementation's scratch must fit the memory its
+// backend can still give (device memory for a GPU): refused before anything is allocated.
+void check_backend_memory(const Op& op, const Impl& impl, const Backend& backend, const Params& p,
+                          DType dtype) {
+  const double available = static_cast<double>(backend.memory_available());
+  if (available <= 0) return;  // unknown
+  double need = impl.scratch_bytes ? impl.scratch_bytes(p) : 0;
+  for (const auto& t : op.tensors) {
+    double n = 1;
+    for (auto d : op.shape_of(t, p)) n *= static_cast<double>(d);
+    need += n * static_cast<double>(t.index ? 8 : dtype_size(dtype));
+  }
+  if (need > 0.9 * available) {
+    throw UsageError(op.full_name() + "/" + impl.name + " at " + p.path() + " needs " +
+                     format_bytes(need) + " on " + backend.name() + "; it has " +
+                     format_bytes(available) + " available (refused before allocating)");
+  }
 }
 
 // Axis values fixed by a user's .npy inputs: each dim named after an axis takes the file's size.
@@ -141,12 +160,15 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
   std::vector<std::string> known_ops, known_impls, known_backends, known_axes, known_tensors;
   for (const Op& op : reg.ops()) {
     known_ops.push_back(op.name);
-    for (const auto& impl : op.impls) {
-      add_unique(known_impls, impl.name);
-      add_unique(known_backends, impl.backend);
-    }
+    for (const auto& impl : op.impls) add_unique(known_impls, impl.name);
   }
-  add_unique(known_backends, "cuda");  // always a valid filter, even when not built
+  // Every backend is a valid filter, also one that is not built or has no device here.
+  std::vector<std::string> known_modes;
+  for (const auto& b : reg.backends()) {
+    add_unique(known_backends, b->name());
+    for (const auto& m : b->timing_modes()) add_unique(known_modes, m);
+  }
+  require_known("timing mode", sel.timing_modes, known_modes);
   require_known("suite", sel.suites, reg.suite_names());
   require_known("op", sel.ops, known_ops);
   require_known("implementation", sel.impls, known_impls);
@@ -195,7 +217,6 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
   bool dist_override_used = false;
 
   const double memory = static_cast<double>(available_memory_bytes());
-  const BackendStatus cuda = cuda_status();
   std::vector<CasePlan> plan;
   for (const Op* op : ops) {
     for (DType dtype : op->dtypes) {
@@ -262,9 +283,15 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
           if (std::find(impl.dtypes.begin(), impl.dtypes.end(), dtype) == impl.dtypes.end()) {
             continue;
           }
+          const Backend* backend = reg.find_backend(impl.backend);
+          if (backend == nullptr) {
+            throw std::logic_error(op->full_name() + "/" + impl.name + ": backend '" +
+                                   impl.backend + "' is not registered");
+          }
           CasePlan c;
           c.op = op;
           c.impl = &impl;
+          c.backend = backend;
           c.dtype = dtype;
           c.params = p;
           c.dataset_key = key;
@@ -272,10 +299,21 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
                    (p.items().empty() ? "" : "/" + p.path());
           c.skip_reason = point_skip;
           if (c.skip_reason.empty() && impl.unsupported) c.skip_reason = impl.unsupported(p);
-          if (c.skip_reason.empty() && impl.backend == "cuda" && !cuda.available) {
-            c.skip_reason = cuda.detail;
+          if (c.skip_reason.empty()) {
+            if (const BackendStatus st = backend->status(); !st.available) {
+              c.skip_reason = st.detail;
+            }
           }
-          plan.push_back(std::move(c));
+          if (c.skip_reason.empty()) check_backend_memory(*op, impl, *backend, p, dtype);
+          std::vector<std::string> modes = backend->timing_modes();
+          if (modes.empty()) modes = {""};
+          for (const std::string& mode : modes) {
+            if (!mode.empty() && !selected(sel.timing_modes, mode)) continue;
+            CasePlan m = c;
+            m.timing_mode = mode;
+            if (modes.size() > 1) m.name += "/mode:" + mode;
+            plan.push_back(std::move(m));
+          }
         }
       }
     }

@@ -8,7 +8,8 @@
 namespace opbench {
 
 namespace {
-// The reference as an implementation, so it is timed like the others (the speedup baseline).
+// The reference as an implementation: listed with each point's cases, computed once per dataset
+// by the runner, compared with nothing and not timed.
 Impl reference_impl(const Op& op) {
   Impl ref;
   ref.name = "ref";
@@ -19,6 +20,12 @@ Impl reference_impl(const Op& op) {
   return ref;
 }
 }  // namespace
+
+Registry::Registry() {
+  add_backend(make_reference_backend());
+  add_backend(make_host_backend());
+  add_backend(make_cuda_backend());
+}
 
 Op& Registry::add_op(Op op) {
   for (const Op& o : ops_) {
@@ -51,14 +58,24 @@ void Registry::add_impl(const std::string& suite, const std::string& op, Impl im
   throw UsageError("cannot add an implementation to unknown op " + suite + "/" + op);
 }
 
-void Registry::set_backend_status(BackendStatus status) {
+void Registry::add_backend(std::unique_ptr<Backend> backend) {
   for (auto& b : backends_) {
-    if (b.name == status.name) {
-      b = std::move(status);
+    if (b->name() == backend->name()) {
+      b = std::move(backend);
       return;
     }
   }
-  backends_.push_back(std::move(status));
+  backends_.push_back(std::move(backend));
+}
+
+void Registry::set_peer_status(BackendStatus status) {
+  for (auto& p : peers_) {
+    if (p.name == status.name) {
+      p = std::move(status);
+      return;
+    }
+  }
+  peers_.push_back(std::move(status));
 }
 
 std::vector<std::string> Registry::suite_names() const {
@@ -76,9 +93,9 @@ const Op* Registry::find_op(const std::string& name) const {
   return nullptr;
 }
 
-const BackendStatus* Registry::backend(const std::string& name) const {
+const Backend* Registry::find_backend(const std::string& name) const {
   for (const auto& b : backends_) {
-    if (b.name == name) return &b;
+    if (b->name() == name) return b.get();
   }
   return nullptr;
 }

@@ -47,6 +47,7 @@ struct Repetition {
 // aggregate (the mean of the middle two of an even count).
 struct Timing {
   std::string clock = "real_time";  // Google Benchmark's suffix: "real_time" or "manual_time"
+  std::string mode;                 // the backend's timing mode: "wall", "hot", "cold"
   std::vector<Repetition> repetitions;
   bool timed() const { return !repetitions.empty(); }
   std::vector<double> samples() const;      // seconds per execution, one per repetition

@@ -9,7 +9,6 @@
 #include <malloc.h>
 #include <omp.h>
 
-#include <cstdlib>
 #include <optional>
 
 #include "harness/agreement.hpp"
@@ -17,7 +16,6 @@
 #include "harness/case_data.hpp"
 #include "harness/case_dump.hpp"
 #include "harness/ceiling_plan.hpp"
-#include "harness/device.hpp"
 #include "harness/gbench_driver.hpp"
 #include "harness/interleave.hpp"
 #include "harness/progress.hpp"
@@ -72,12 +70,9 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   result.build = build_info();
   result.timed = options.time;
   result.command_line = options.command_line;
-  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
-  const char* spin_count = std::getenv("GOMP_SPINCOUNT");
-  result.devices.push_back("cpu: " + cpu_model_name() + ", " + std::to_string(result.threads) +
-                           " threads, OMP_WAIT_POLICY=" + (wait_policy ? wait_policy : "default") +
-                           (spin_count ? std::string(", GOMP_SPINCOUNT=") + spin_count : ""));
-  for (const auto& d : cuda_device_names()) result.devices.push_back(d);
+  for (const auto& b : reg.backends()) {
+    for (const auto& d : b->devices()) result.devices.push_back(d);
+  }
   if (options.time) init_gbench(options.benchmark_flags);
   result.context = gbench_context();
   result.aggregates_only = options.time && gbench_aggregates_only();
@@ -123,6 +118,12 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
       result.cases.push_back(std::move(rec));
       continue;
     }
+    if (const std::string lost = c.backend->lost(); !lost.empty()) {
+      rec.error = lost;
+      rec.agreement.status = AgreementStatus::error;
+      result.cases.push_back(std::move(rec));
+      continue;
+    }
     TensorMap outputs = allocate_outputs(c);
     std::unique_ptr<BoundKernel> kernel;
     try {
@@ -141,8 +142,15 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
     }
     if (options.time) {
       progress.show(i, "timing", c.name);
-      auto timing = make_timing(c.impl->backend);
+      auto timing = c.backend->timing(c.timing_mode);
+      if (!timing) {
+        rec.error = c.backend->name() + " cannot time in mode '" + c.timing_mode + "'";
+        rec.agreement.status = AgreementStatus::error;
+        result.cases.push_back(std::move(rec));
+        continue;
+      }
       rec.timing.clock = timing->manual_time() ? "manual_time" : "real_time";
+      rec.timing.mode = c.timing_mode;
       GbenchRun r = time_kernel(c.name, *timing, *kernel, interleave ? 1 : 0);
       if (!r.error.empty()) {
         rec.error = r.error;

@@ -18,6 +18,7 @@ struct Selection {
   bool full = false;                                  // the full sweep instead of the quick one
   std::map<std::string, std::string> axis_overrides;  // axis name -> "1024,4096"
   std::map<std::string, std::string> inputs;          // tensor name -> path of a .npy
+  std::vector<std::string> timing_modes;              // empty: every mode of each backend
 };
 
 struct RunOptions {
@@ -50,6 +51,11 @@ struct CasePlan {
   std::string name;         // "norm/layernorm/cpu.fast/f32/rows:64/cols:4096/dist:normal"
   std::string dataset_key;  // the name without the impl
   std::string skip_reason;  // non-empty: the impl does not support this point (listed, not run)
+  const Backend* backend = nullptr;  // where the implementation runs
+  // How it is timed: one of the backend's timing modes ("wall", "hot", "cold"); "" for a backend
+  // whose kernels are not timed (the reference). A backend with several modes gets one case per
+  // mode, named with a "/mode:<m>" suffix.
+  std::string timing_mode;
 };
 
 // Validates the selection (unknown names, bad axis values, bad .npy inputs, shapes too large for

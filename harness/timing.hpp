@@ -1,6 +1,6 @@
 #pragma once
-// How one case is timed inside Google Benchmark's loop: host wall-clock for CPU backends, device
-// events (manual time) for CUDA. The runner picks one by backend; ops never time themselves.
+// How one case is timed inside Google Benchmark's loop. Each backend gives its strategies (host
+// wall-clock, device events with manual time); ops never time themselves.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -18,14 +18,10 @@ class TimingStrategy {
   virtual void measure(benchmark::State& state, BoundKernel& kernel) = 0;
 };
 
-std::unique_ptr<TimingStrategy> make_timing(const std::string& backend);
-
 // Times `kernel` as one Google Benchmark run named `name` with `timing`. A kernel that throws
 // ends its benchmark with SkipWithError; its message comes back in GbenchRun::error, never as an
 // exception through Google Benchmark.
 GbenchRun time_kernel(const std::string& name, TimingStrategy& timing, BoundKernel& kernel,
                       int repetitions = 0, std::int64_t iterations = 0);
-// Device-event timing; defined in cuda_timing.cpp when CUDA is built (nullptr otherwise).
-std::unique_ptr<TimingStrategy> make_cuda_event_timing();
 
 }  // namespace opbench

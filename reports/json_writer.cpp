@@ -91,6 +91,7 @@ json time_json(const Timing& t) {
   return {{"seconds", num(t.seconds())},
           {"statistic", "median"},
           {"clock", t.clock},
+          {"mode", t.mode},
           {"repetitions", t.repetitions.size()},
           {"samples", t.samples()},
           {"cpu_samples", t.cpu_samples()},

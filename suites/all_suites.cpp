@@ -1,5 +1,4 @@
 #include "harness/build_info.hpp"
-#include "harness/device.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -14,19 +13,16 @@ extern const char* const kKnownFailuresJson;  // suites/known_failures.json, emb
 
 void register_all_suites(Registry& reg) {
   reg.known_failures().load_json(suite::kKnownFailuresJson, "suites/known_failures.json");
-  reg.set_backend_status({"ref", true, "float64 reference, one thread"});
-  reg.set_backend_status(
-      {"cpu", true, cpu_model_name() + ", " + std::to_string(hardware_threads()) + " threads"});
-  reg.set_backend_status(cuda_status());
+  // Peers are not backends (their kernels run on the host's): `list` shows whether each was built.
 #ifdef OPBENCH_HAVE_ONEDNN
-  reg.set_backend_status({"onednn", true, "oneDNN " + onednn::version() + " (peer, runs on cpu)"});
+  reg.set_peer_status({"onednn", true, "oneDNN " + onednn::version() + " (runs on cpu)"});
 #else
-  reg.set_backend_status({"onednn", false, "not built: " + build_info().onednn});
+  reg.set_peer_status({"onednn", false, "not built: " + build_info().onednn});
 #endif
 #ifdef OPBENCH_HAVE_FAISS
-  reg.set_backend_status({"faiss", true, "FAISS (peer, runs on cpu)"});
+  reg.set_peer_status({"faiss", true, "FAISS (runs on cpu)"});
 #else
-  reg.set_backend_status({"faiss", false, "not built: " + build_info().faiss});
+  reg.set_peer_status({"faiss", false, "not built: " + build_info().faiss});
 #endif
   register_norm_suite(reg);
   register_scan_suite(reg);

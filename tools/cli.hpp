@@ -19,7 +19,7 @@ using Args = std::vector<std::string>;
 
 // Options shared by run, check and list: the selection of suites, ops, impls, axes, inputs.
 struct SelectionOptions {
-  std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs;
+  std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs, timing_modes;
   bool quick = false, full = false;
   // `sweep`: --quick, --full and --axis (run and check); `inputs`: --input.
   void add_to(po::options_description& desc, bool sweep, bool inputs);

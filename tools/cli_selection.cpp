@@ -37,7 +37,9 @@ void SelectionOptions::add_to(po::options_description& desc, bool sweep, bool wi
       "op", multi(&ops), "ops, comma-separated (layernorm,rmsnorm)")(
       "impl", multi(&impls), "implementations, comma-separated (ref,cpu.plain,cpu.fast,...)")(
       "backend", multi(&backends), "backends, comma-separated (ref,cpu,cuda)")(
-      "dtype", multi(&dtypes), "dtypes, comma-separated (f32)");
+      "dtype", multi(&dtypes), "dtypes, comma-separated (f32)")(
+      "timing-mode", multi(&timing_modes),
+      "timing modes, comma-separated (cpu: wall; cuda: hot, cold); default every mode");
   if (sweep) {
     desc.add_options()("quick", po::bool_switch(&quick),
                        "the quick sweep of every axis (the default)")(
@@ -58,6 +60,7 @@ Selection SelectionOptions::to_selection() const {
   s.impls = split_commas(impls);
   s.backends = split_commas(backends);
   s.dtypes = split_commas(dtypes);
+  s.timing_modes = split_commas(timing_modes);
   s.full = full;
   for (const auto& a : axes) {
     auto [name, value] = split_assignment("axis", a);

@@ -53,7 +53,7 @@ int cmd_list(const Args& args) {
       if (std::find(impls.begin(), impls.end(), i.name) == impls.end()) impls.push_back(i.name);
     }
   }
-  for (const auto& b : reg.backends()) backends.push_back(b.name);
+  for (const auto& b : reg.backends()) backends.push_back(b->name());
   for (const auto& name : s.impls) {
     if (std::find(impls.begin(), impls.end(), name) == impls.end()) {
       throw UsageError("unknown implementation '" + name + "'; known: " + join(impls, ", "));
@@ -68,7 +68,16 @@ int cmd_list(const Args& args) {
   // Names are valid: only now print anything.
   std::cout << "Backends:\n";
   for (const auto& b : reg.backends()) {
-    std::cout << "  " << b.name << (b.available ? "  available: " : "  NOT available: ") << b.detail
+    const BackendStatus st = b->status();
+    std::cout << "  " << st.name << (st.available ? "  available: " : "  NOT available: ")
+              << st.detail;
+    const std::vector<std::string> modes = b->timing_modes();
+    if (!modes.empty()) std::cout << " (timing: " << join(modes, ", ") << ")";
+    std::cout << "\n";
+  }
+  std::cout << "Peers:\n";
+  for (const auto& p : reg.peers()) {
+    std::cout << "  " << p.name << (p.available ? "  available: " : "  NOT available: ") << p.detail
               << "\n";
   }
   for (const auto& suite : suites) {
@@ -89,8 +98,8 @@ int cmd_list(const Args& args) {
       std::cout << "\n    impls:";
       for (const auto& i : op.impls) {
         if (!in(s.impls, i.name) || !in(s.backends, i.backend)) continue;
-        const BackendStatus* b = reg.backend(i.name == "onednn" ? "onednn" : i.backend);
-        std::cout << " " << i.name << ((b && !b->available) ? " (unavailable here)" : "");
+        const Backend* b = reg.find_backend(i.backend);
+        std::cout << " " << i.name << ((b && !b->status().available) ? " (unavailable here)" : "");
       }
       std::cout << "\n";
     }
