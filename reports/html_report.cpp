@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reports/compare.hpp"
+#include "reports/html_assets.hpp"
 #include "reports/html_charts.hpp"
 #include "reports/json_report.hpp"
 #include "reports/report_view.hpp"
@@ -416,137 +417,13 @@ Cell speedup_cell(double base, double seconds) {
 // ---------------------------------------------------------------------------------------------
 // Page sections, one function each.
 
+// The style sheet and the script are real files (reports/html/), embedded at build time.
 void render_style(std::string& out) {
-  out += R"(<style>
-:root { --fg: #1d2330; --muted: #6b7280; --line: #dde1e8; --head: #f3f5f8; --good: #137333;
-        --bad: #b3261e; --failbg: #fdecea; --errbg: #fff1e0; --warnbg: #fff8d6; --accent: #2f6fde; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: var(--fg); margin: 0 auto; padding: 20px 28px 40px; max-width: 1500px; }
-h1 { font-size: 24px; margin: 0 0 2px; }
-h1 .version { font-weight: 400; color: var(--muted); font-size: 16px; }
-h2 { font-size: 19px; margin: 30px 0 10px; padding-bottom: 4px;
-     border-bottom: 2px solid var(--line); }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
-              font-size: 12.5px; }
-nav { margin: 8px 0 0; color: var(--muted); }
-nav a { color: var(--accent); text-decoration: none; margin-right: 12px; }
-.runs { display: flex; flex-wrap: wrap; gap: 14px; }
-.runcard { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; flex: 1 1 420px; }
-.runcard h3 { margin: 0 0 6px; }
-.runcard dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
-.runcard dt { color: var(--muted); }
-.runcard dd { margin: 0; overflow-wrap: anywhere; }
-.tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 6px 0 12px; }
-.tile { border: 1px solid var(--line); border-radius: 6px; padding: 6px 14px; min-width: 110px; }
-.tile .n { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
-.tile .l { color: var(--muted); font-size: 12px; }
-.tile.bad { border-color: var(--bad); background: var(--failbg); }
-.tile.bad .n { color: var(--bad); }
-.tile.good .n { color: var(--good); }
-table { border-collapse: collapse; margin: 4px 0 12px; font-variant-numeric: tabular-nums; }
-th, td { padding: 3px 9px; border-bottom: 1px solid var(--line); text-align: left;
-         vertical-align: top; }
-th { background: var(--head); font-weight: 600; white-space: nowrap; position: sticky; top: 0; }
-table.sortable th { cursor: pointer; user-select: none; }
-table.sortable th:hover { background: #e6eaf0; }
-th[aria-sort=ascending]::after { content: " \25B2"; font-size: 10px; }
-th[aria-sort=descending]::after { content: " \25BC"; font-size: 10px; }
-td.num, th.num { text-align: right; white-space: nowrap; }
-td.impl { font-weight: 600; white-space: nowrap; }
-td.params, td.runcol { white-space: nowrap; }
-tbody:not(.sorted) tr.group td { border-top: 2px solid #c5cad3; }
-tr.fail td { background: var(--failbg); }
-tr.error td { background: var(--errbg); }
-tr.skipped td { color: var(--muted); }
-tr.ref td.impl { color: var(--muted); }
-td.warn { background: var(--warnbg) !important; }
-.badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px;
-          font-weight: 700; }
-.badge.good { color: var(--good); background: #e6f4ea; }
-.badge.bad { color: #fff; background: var(--bad); }
-.badge.skip { color: var(--muted); background: #eceff3; }
-.badge.dirty { color: #8a4b00; background: #ffe8c2; }
-.badge.clean { color: var(--good); background: #e6f4ea; }
-.muted { color: var(--muted); }
-.sub { font-size: 12px; color: var(--bad);
-       font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-td.agree { max-width: 520px; overflow-wrap: anywhere; }
-td.ceil { white-space: nowrap; }
-svg.bar { vertical-align: middle; margin-right: 6px; }
-svg.bar .track { fill: #e8ebf0; }
-svg.bar .fill { fill: #4a86e8; }
-svg.bar .over { fill: #e69138; }
-svg.bar .mark { fill: var(--bad); }
-ul.log { margin: 4px 0 10px; padding-left: 22px; }
-footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
-.charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
-figure.chart { margin: 6px 0 14px; }
-figure.chart figcaption { font-size: 12px; color: var(--muted); margin-bottom: 2px; }
-svg.chart text { font-size: 11px; fill: var(--fg); }
-svg.chart text.tick, svg.chart text.axis { fill: var(--muted); }
-svg.chart text.group { font-weight: 600; }
-svg.chart text.val { fill: var(--muted); }
-svg.chart text.rooflabel { fill: #8a4b00; }
-svg.chart .grid { stroke: #eceff3; stroke-width: 1; }
-svg.chart .one { stroke: var(--fg); stroke-width: 1.2; }
-svg.chart .frame { fill: none; stroke: var(--line); }
-svg.chart .roof { fill: none; stroke: #8a4b00; stroke-width: 2; }
-svg.chart .roof2 { fill: none; stroke: #8a4b00; stroke-width: 1; stroke-dasharray: 4 3; }
-svg.chart circle { stroke: #fff; stroke-width: 0.8; }
-svg.spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
-svg.spark circle { fill: var(--accent); }
-td.slow { color: var(--bad); font-weight: 600; }
-td.fast { color: var(--good); font-weight: 600; }
-.warnline { background: var(--warnbg); border-left: 4px solid #e69138; padding: 4px 10px; }
-</style>
-)";
+  out += std::string("<style>\n") + html::kStyleCss + "</style>\n";
 }
 
-// Sortable tables: a click on a header sorts the body by that column (numeric by data-v where the
-// header says data-type="num", else natural text order); a second click reverses. Unknown numbers
-// sort last either way.
 void render_script(std::string& out) {
-  out += R"(<script>
-(function () {
-  function key(row, col) {
-    var cell = row.cells[col];
-    if (!cell) return "";
-    var v = cell.getAttribute("data-v");
-    return v === null ? cell.textContent.trim() : v;
-  }
-  function sortBy(table, col, th) {
-    var asc = th.getAttribute("aria-sort") !== "ascending";
-    var heads = table.tHead.rows[0].cells;
-    for (var i = 0; i < heads.length; i++) heads[i].removeAttribute("aria-sort");
-    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-    var numeric = th.getAttribute("data-type") === "num";
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = key(a, col), y = key(b, col);
-      if (numeric) {
-        var fx = parseFloat(x), fy = parseFloat(y), nx = isNaN(fx), ny = isNaN(fy);
-        if (nx || ny) return nx === ny ? 0 : (nx ? 1 : -1);
-        return asc ? fx - fy : fy - fx;
-      }
-      var c = x.localeCompare(y, undefined, {numeric: true});
-      return asc ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-    body.classList.add("sorted");
-  }
-  var tables = document.querySelectorAll("table.sortable");
-  Array.prototype.forEach.call(tables, function (table) {
-    var heads = table.tHead.rows[0].cells;
-    Array.prototype.forEach.call(heads, function (th, col) {
-      th.addEventListener("click", function () { sortBy(table, col, th); });
-    });
-  });
-})();
-</script>
-)";
+  out += std::string("<script>\n") + html::kScriptJs + "</script>\n";
 }
 
 void render_run_header(std::string& out, const Run& run) {

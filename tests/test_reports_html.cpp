@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "reports/html_assets.hpp"
 #include "reports/html_report.hpp"
 #include "tests/report_fixtures.hpp"
 
@@ -162,6 +163,13 @@ std::string render_week(bool latest_only = true) {
   options.latest_only = latest_only;
   options.baseline = 5;  // night 6
   return rep::render_html(h.docs, h.names, options);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 int run_command(const std::string& cmd, std::string* output = nullptr) {
@@ -340,4 +348,24 @@ TEST(HtmlViews, RendersWithChartsInChromium) {
   }
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+// The style sheet and script are real files, embedded at build time.
+TEST(HtmlAssets, TheEmbeddedStyleSheetAndScriptAreTheFilesContents) {
+  const std::string css = read_text(OPBENCH_SOURCE_DIR "/reports/html/style.css");
+  const std::string js = read_text(OPBENCH_SOURCE_DIR "/reports/html/script.js");
+  ASSERT_NE(css.find("--accent"), std::string::npos);
+  ASSERT_NE(js.find("function sortBy"), std::string::npos);
+  EXPECT_EQ(std::string(rep::html::kStyleCss), css);
+  EXPECT_EQ(std::string(rep::html::kScriptJs), js);
+  const std::string html =
+      rep::render_html({make_report("2026-12-01T02:30:00+00:00", 1.0)}, {"r.json"});
+  EXPECT_NE(html.find("<style>\n" + css + "</style>\n"), std::string::npos);
+  EXPECT_NE(html.find("<script>\n" + js + "</script>\n"), std::string::npos);
+  // Pasted between the tags as they are: neither may end its element early.
+  std::string lower_css = css, lower_js = js;
+  for (char& c : lower_css) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : lower_js) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(lower_css.find("</style"), std::string::npos);
+  EXPECT_EQ(lower_js.find("</script"), std::string::npos);
 }
