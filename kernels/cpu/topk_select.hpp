@@ -36,7 +36,10 @@ class TopKList {
   Index last_index() const { return i_[size_ - 1]; }
 
   static bool before(float a, Index ia, float b, Index ib) {
-    a = order_key(a);
+    if (a > b) return true;
+    if (a < b) return false;
+    if (a == b) return ia < ib;
+    a = order_key(a);  // a or b is NaN: ranked as -inf
     b = order_key(b);
     return a > b || (a == b && ia < ib);
   }
@@ -116,9 +119,15 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
   float* cv = scratch.values.data();
   std::int32_t* ci = scratch.index.data();
   std::int64_t count = 0;
-  const bool take_all = bound == kMinusInf;  // then NaN (key -inf) entries count too
-  for (std::int64_t j = 0; j < n; ++j) {
-    if (take_all || s[j] >= bound) {
+  if (bound > kMinusInf) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (s[j] >= bound) {  // false for NaN
+        cv[count] = s[j];
+        ci[count++] = static_cast<std::int32_t>(j);
+      }
+    }
+  } else {  // every entry, NaN (key -inf) included
+    for (std::int64_t j = 0; j < n; ++j) {
       cv[count] = order_key(s[j]);
       ci[count++] = static_cast<std::int32_t>(j);
     }
@@ -145,21 +154,22 @@ void select_topk(const float* s, std::int64_t n, std::int64_t k, float* out_scor
 
 // The top-k of the k x k candidate sums a[x] + b[y] (product index ia[x] * n + ib[y]), given both
 // sides sorted in the order. Row x is visited while a[x] + b[0] can still enter the list, and
-// within a row y stops at the first sum whose key is below the k-th best: the key of a sum never
+// within a row y stops at the first sum below the k-th best: the order key of a sum never
 // increases along a row or down the first column (rounded addition is monotonic, and a sum with a
-// NaN, or of +inf and -inf, has key -inf), so the pairs skipped can never enter. Equal keys are
-// all pushed: among them the list orders by index. On typical data this scores O(k log k) pairs
-// instead of k^2.
+// NaN, or of +inf and -inf, has key -inf), so the pairs skipped can never enter. Equal sums are
+// all pushed: among them the list orders by index. `<` with a NaN on either side is false, which
+// only forgoes pruning (a NaN last score has key -inf, which no key is below; a NaN sum is pushed
+// and refused by the order). On typical data this scores O(k log k) pairs instead of k^2.
 inline void combine_sorted(const float* a, const std::int32_t* ia, const float* b,
                            const std::int32_t* ib, std::int64_t k, std::int64_t n,
                            float* out_scores, std::int64_t* out_indices) {
   TopKList<std::int64_t> list(out_scores, out_indices, k);
   for (std::int64_t x = 0; x < k; ++x) {
-    if (list.full() && order_key(a[x] + b[0]) < list.last_key()) break;
+    if (list.full() && a[x] + b[0] < list.last_score()) break;
     const std::int64_t row = static_cast<std::int64_t>(ia[x]) * n;
     for (std::int64_t y = 0; y < k; ++y) {
       const float s = a[x] + b[y];
-      if (list.full() && order_key(s) < list.last_key()) break;
+      if (list.full() && s < list.last_score()) break;
       list.push(s, row + ib[y]);
     }
   }
