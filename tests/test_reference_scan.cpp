@@ -123,6 +123,41 @@ TEST(ReferenceLogScan, AnExactZeroGateIsFine) {
   EXPECT_NEAR(lh[0], std::log(0.25), 1e-15);
 }
 
+TEST(ReferenceLogScan, ZeroBFromAZeroStateIsMinusInfinity) {
+  // The values the CPU and CUDA log-space kernels are held to for b = 0 (log b = -inf), b = inf
+  // and NaN, by hand in linear space. a = 1/2 throughout.
+  const double half = std::log(0.5);
+  {
+    // h0 = 0, b = 0, 0, 3, 0: h = 0, 0, 3, 1.5 (log: -inf, -inf, log 3, log 1.5).
+    const std::vector<double> la(4, half), lb = {-INFINITY, -INFINITY, std::log(3.0), -INFINITY};
+    const std::vector<double> lh0 = {-INFINITY};
+    std::vector<double> lh(4, NAN);
+    ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), 1, 4, 1);
+    EXPECT_EQ(lh[0], -INFINITY);
+    EXPECT_EQ(lh[1], -INFINITY);
+    EXPECT_NEAR(lh[2], std::log(3.0), 1e-15);
+    EXPECT_NEAR(lh[3], std::log(1.5), 1e-15);
+  }
+  {
+    // h0 = 1, b = inf, inf, 1: h = inf from the first step on.
+    const std::vector<double> la(3, half), lb = {INFINITY, INFINITY, 0}, lh0 = {0};
+    std::vector<double> lh(3, NAN);
+    ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), 1, 3, 1);
+    EXPECT_EQ(lh, (std::vector<double>{INFINITY, INFINITY, INFINITY}));
+  }
+  {
+    // A NaN log b, or a NaN log h0, makes every later h NaN.
+    const std::vector<double> la(3, half), lb = {0, NAN, 0}, lh0 = {0};
+    const std::vector<double> nan_h0 = {NAN}, lb_zero = {-INFINITY, -INFINITY, -INFINITY};
+    std::vector<double> lh(3, 0.0), lh2(3, 0.0);
+    ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), 1, 3, 1);
+    ref::log_scan(la.data(), lb_zero.data(), nan_h0.data(), lh2.data(), 1, 3, 1);
+    EXPECT_NEAR(lh[0], std::log(1.5), 1e-15);
+    EXPECT_TRUE(std::isnan(lh[1]) && std::isnan(lh[2]));
+    EXPECT_TRUE(std::isnan(lh2[0]) && std::isnan(lh2[1]) && std::isnan(lh2[2]));
+  }
+}
+
 TEST(ReferenceMinRnn, GIsPositiveAndContinuous) {
   EXPECT_DOUBLE_EQ(ref::min_rnn_g(0.0), 0.5);
   EXPECT_DOUBLE_EQ(ref::min_rnn_g(2.0), 2.5);
