@@ -294,6 +294,129 @@ TEST(CpuLogScan, FastMatchesPlainOnOddShapes) {
   }
 }
 
+// --- log b = -inf (b = 0), +inf and NaN ---------------------------------------------------------
+//
+// Each against the float64 reference (which runs the recurrence in linear space: exp(-inf) = 0 is
+// exact there): -inf where it is -inf (h = 0), the same infinity, NaN where it is NaN, elsewhere
+// the accuracy rule of FastMatchesPlainOnOddShapes. D = 19 leaves a partial vector; 1 and 3
+// threads.
+
+constexpr float kInfF = INFINITY;
+
+void expect_log_scan_like_reference(const std::vector<float>& out, const std::vector<double>& ref,
+                                    const Shape3& s, const std::string& what) {
+  int special = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::int64_t t = (static_cast<std::int64_t>(i) / s.D) % s.T;
+    const std::string at = what + " element " + std::to_string(i) + " t=" + std::to_string(t);
+    if (std::isnan(ref[i])) {
+      ++special;
+      ASSERT_TRUE(std::isnan(out[i])) << at << ": got " << out[i] << ", want NaN";
+    } else if (std::isinf(ref[i])) {
+      ++special;
+      ASSERT_EQ(out[i], ref[i]) << at;
+    } else {
+      ASSERT_TRUE(std::isfinite(out[i])) << at << ": got " << out[i] << ", want " << ref[i];
+      ASSERT_NEAR(out[i], ref[i], 16 * kUnitRoundoff * (s.T + std::abs(ref[i]))) << at;
+    }
+  }
+  EXPECT_GT(special, 0) << what << ": the case should hold -inf, +inf or NaN outputs";
+}
+
+// Runs cpu.plain and cpu.fast on 1 and 3 threads into poisoned outputs against the reference.
+void check_log_scan(const Shape3& s, const std::vector<float>& la, const std::vector<float>& lb,
+                    const std::vector<float>& lh0, const std::string& what) {
+  std::vector<double> ref(s.seq());
+  const auto la64 = widen(la), lb64 = widen(lb), lh064 = widen(lh0);
+  ref::log_scan(la64.data(), lb64.data(), lh064.data(), ref.data(), s.batch, s.T, s.D);
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (const auto& [name, fn] : kLogScans) {
+      auto out = poisoned(s.seq());
+      fn(la.data(), lb.data(), lh0.data(), out.data(), s.batch, s.T, s.D);
+      expect_log_scan_like_reference(out, ref, s, what + " " + name);
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+// Gates in (0.5, 1), b in (0.001, 1), h0 in (0.001, 1), as logarithms.
+LogCase finite_log_case(const Shape3& s, unsigned seed) {
+  return log_case(s, 0.5f, 1.0f, seed);
+}
+
+std::size_t at(const Shape3& s, std::int64_t n, std::int64_t t, std::int64_t d) {
+  return static_cast<std::size_t>((n * s.T + t) * s.D + d);
+}
+
+TEST(CpuLogScanSpecial, ZeroBAtTheStartFromAZeroState) {
+  // h0 = 0 (log h0 = -inf) and b = 0 for the first d % 6 steps of channel d: h = 0 (log h =
+  // -inf) until the first nonzero b, then the recurrence from there. The running log-sum-exp
+  // starts empty (m = -inf); exp(-inf - -inf) = NaN is what went wrong.
+  const Shape3 s{2, 40, 19};
+  LogCase c = finite_log_case(s, 70);
+  for (float& v : c.lh0) v = -kInfF;
+  for (std::int64_t n = 0; n < s.batch; ++n) {
+    for (std::int64_t d = 0; d < s.D; ++d) {
+      for (std::int64_t t = 0; t < d % 6; ++t) c.lb[at(s, n, t, d)] = -kInfF;
+    }
+  }
+  check_log_scan(s, c.la, c.lb, c.lh0, "zeros at the start");
+}
+
+TEST(CpuLogScanSpecial, ZeroBInsideASequence) {
+  // b = 0 at t = 10..14 in every channel: from h0 > 0 (batch entry 0: the zeros only decay h)
+  // and from h0 = 0 with b = 0 also at t = 0..2 (batch entry 1: the sum is empty, then holds
+  // terms, then takes -inf terms again).
+  const Shape3 s{2, 40, 19};
+  LogCase c = finite_log_case(s, 80);
+  for (std::int64_t d = 0; d < s.D; ++d) c.lh0[1 * s.D + d] = -kInfF;
+  for (std::int64_t n = 0; n < s.batch; ++n) {
+    for (std::int64_t d = 0; d < s.D; ++d) {
+      for (std::int64_t t = 10; t < 15; ++t) c.lb[at(s, n, t, d)] = -kInfF;
+      if (n == 1) {
+        for (std::int64_t t = 0; t < 3; ++t) c.lb[at(s, n, t, d)] = -kInfF;
+      }
+    }
+  }
+  check_log_scan(s, c.la, c.lb, c.lh0, "zeros inside");
+}
+
+TEST(CpuLogScanSpecial, AWholeRunOfZeroB) {
+  // Every b = 0. Batch entry 0 from h0 = 0: h = 0 throughout (log h = -inf at every step);
+  // batch entry 1 from h0 > 0: log h_t = log h0 + sum of log a, a pure decay.
+  const Shape3 s{2, 33, 19};
+  LogCase c = finite_log_case(s, 90);
+  for (float& v : c.lb) v = -kInfF;
+  for (std::int64_t d = 0; d < s.D; ++d) c.lh0[d] = -kInfF;
+  check_log_scan(s, c.la, c.lb, c.lh0, "all zero");
+}
+
+TEST(CpuLogScanSpecial, InfiniteBStaysInfinite) {
+  // b = +inf at t = 3 and again at t = 7 (equal +inf maxima of the log-sum-exp): h = +inf from
+  // t = 3 on. Channels d >= 10 have h0 = +inf instead: +inf from the start, and +inf terms meet it.
+  const Shape3 s{1, 20, 19};
+  LogCase c = finite_log_case(s, 100);
+  for (std::int64_t d = 0; d < s.D; ++d) {
+    if (d >= 10) c.lh0[d] = kInfF;
+    c.lb[at(s, 0, 3, d)] = kInfF;
+    c.lb[at(s, 0, 7, d)] = kInfF;
+  }
+  check_log_scan(s, c.la, c.lb, c.lh0, "infinite b");
+}
+
+TEST(CpuLogScanSpecial, NaNPropagates) {
+  // A NaN log b at t = 5 makes every later h NaN (the reference's h = a h + b carries it); a NaN
+  // log h0 (channels d >= 12) makes the whole sequence NaN, also across -inf terms (channel 15).
+  const Shape3 s{1, 20, 19};
+  LogCase c = finite_log_case(s, 110);
+  for (std::int64_t d = 0; d < 12; ++d) c.lb[at(s, 0, 5, d)] = std::nanf("");
+  for (std::int64_t d = 12; d < s.D; ++d) c.lh0[d] = std::nanf("");
+  for (std::int64_t t = 0; t < 4; ++t) c.lb[at(s, 0, t, 15)] = -kInfF;
+  check_log_scan(s, c.la, c.lb, c.lh0, "NaN");
+}
+
 // --- layers ----------------------------------------------------------------------------------
 
 struct LayerShape {
@@ -343,6 +466,44 @@ TEST(CpuMinLayers, MinGruBothFormsMatchTheReference) {
 
 TEST(CpuMinLayers, MinLstmBothFormsMatchTheReference) {
   check_min_layer("minlstm", 3, ref::minlstm, cpu::plain::minlstm, cpu::fast::minlstm);
+}
+
+// The log form of the minimal layers with b = 0 from a zero state: h0 = 0 in batch entry 0 and an
+// input x[.., 0] = -inf at t = 0..2 there (t = 4..6 in batch entry 1, h0 > 0), its weights signed
+// so that the gates saturate exactly: minGRU k_z = k_h = -inf (z = 0, g = 0: a = 1, b = 0);
+// minLSTM k_f = +inf, k_i = k_h = -inf (f' = 1, i' = 0, g = 0). The reference keeps h = h_{t-1}:
+// 0 in batch entry 0 (log h = -inf, where the log form took exp(-inf - -inf) = NaN).
+void check_min_layer_zero_b(const char* name, int gates, MinRef reference, MinFn plain,
+                            MinFn fast) {
+  const LayerShape s{2, 12, 3, 19};
+  const std::size_t nx = s.batch * s.T * s.d_in, nw = s.d_in * gates * s.D;
+  auto x = draw(nx, -3.0f, 3.0f, 120), w = draw(nw, -0.5f, 0.5f, 121);
+  const auto bias = draw(gates * s.D, -0.5f, 0.5f, 122);
+  auto h0 = draw(s.batch * s.D, 0.1f, 1.0f, 123);
+  for (std::int64_t d = 0; d < s.D; ++d) h0[d] = 0.0f;
+  for (std::int64_t t : {0, 1, 2}) x[(0 * s.T + t) * s.d_in] = -INFINITY;
+  for (std::int64_t t : {4, 5, 6}) x[(1 * s.T + t) * s.d_in] = -INFINITY;
+  for (std::int64_t j = 0; j < gates * s.D; ++j) {
+    // Row 0 of W (the -inf input): columns [f | i | h] of minLSTM, [z | h] of minGRU.
+    const bool forget = gates == 3 && j < s.D;
+    w[j] = forget ? -0.25f - std::abs(w[j]) : 0.25f + std::abs(w[j]);
+  }
+  std::vector<double> ref(s.batch * s.T * s.D);
+  reference(widen(x).data(), widen(w).data(), widen(bias).data(), widen(h0).data(), ref.data(),
+            s.batch, s.T, s.d_in, s.D);
+  for (std::int64_t d = 0; d < s.D; ++d) ASSERT_EQ(ref[d], 0.0) << "the case: h stays 0";
+  for (auto [impl, fn] : {std::pair{"cpu.plain", plain}, std::pair{"cpu.fast", fast}}) {
+    auto h = poisoned(ref.size());
+    fn(x.data(), w.data(), bias.data(), h0.data(), h.data(), s.batch, s.T, s.d_in, s.D,
+       cpu::ScanForm::log);
+    expect_layer_close(h, ref, static_cast<double>(s.d_in), s.T,
+                       std::string(name) + " " + impl + " log, zero b from h0 = 0");
+  }
+}
+
+TEST(CpuMinLayers, LogFormWithZeroBFromAZeroState) {
+  check_min_layer_zero_b("mingru", 2, ref::mingru, cpu::plain::mingru, cpu::fast::mingru);
+  check_min_layer_zero_b("minlstm", 3, ref::minlstm, cpu::plain::minlstm, cpu::fast::minlstm);
 }
 
 TEST(CpuRnn, GruAndLstmMatchTheReference) {

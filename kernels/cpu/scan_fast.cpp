@@ -74,7 +74,7 @@ void log_scan(const float* log_a, const float* log_b, const float* log_h0, float
         const std::int64_t i = row + v * kW;
         a_star[v] += load_lanes(log_a + i, lanes);
         lse_push(m[v], s[v], load_lanes(log_b + i, lanes) - a_star[v]);
-        store_lanes(log_h + i, a_star[v] + m[v] + vlog(s[v]), lanes, aligned);
+        store_lanes(log_h + i, a_star[v] + m[v] + lse_log_sum(s[v]), lanes, aligned);
       }
     }
   });

@@ -70,10 +70,13 @@ void log_scan(const float* log_a, const float* log_b, const float* log_h0, float
         a_star += log_a[i];
         const float term = log_b[i] - a_star;
         if (term > m) {
-          s = s * std::exp(m - term) + 1.0f;
+          s = s * std::exp(m - term) + 1.0f;  // m = -inf (the empty sum): s * 0 + 1
           m = term;
         } else {
-          s += std::exp(term - m);
+          // Equal maxima add exp(0) = 1 without term - m, which for -inf and -inf (b = 0 on the
+          // empty sum: h0 = 0 and every b so far 0) or +inf and +inf would be NaN. A -inf term
+          // below m adds exp(-inf) = 0; a NaN term or m makes s NaN, and it stays.
+          s += std::exp(term == m ? 0.0f : term - m);
         }
         log_h[i] = a_star + m + std::log(s);
       }

@@ -25,8 +25,10 @@ void linear_scan_backward(const float* a, const float* h0, const float* h, const
 
 // Heinsen's log-space scan: a*_t = sum_{s<=t} log a_s, then
 //   log h_t = a*_t + logcumsumexp(log h0, log b_0 - a*_0, ..., log b_t - a*_t)
-// with the log-sum-exp kept stable by a running maximum (as torch.logcumsumexp). An exact zero
-// gate (log a = -inf) makes a* = -inf and the result NaN: the formulation cannot represent it.
+// with the log-sum-exp kept stable by a running maximum (as torch.logcumsumexp). Terms of -inf
+// (b = 0) add nothing, so h0 = 0 with b = 0 gives -inf (log 0), as the reference; +inf terms give
+// +inf and NaN propagates. An exact zero gate (log a = -inf) makes a* = -inf and the result NaN:
+// the formulation cannot represent it.
 void log_scan(const float* log_a, const float* log_b, const float* log_h0, float* log_h,
               std::int64_t batch, std::int64_t T, std::int64_t D);
 
