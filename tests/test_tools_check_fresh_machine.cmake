@@ -6,8 +6,8 @@
 
 set(script ${SOURCE_DIR}/tools/check_fresh_machine.sh)
 
-function(expect_refusal what expected_text)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+# check_refusal(WHAT TEXT RC OUT ERR): exit 2, nothing on stdout, one stderr line saying TEXT.
+function(check_refusal what expected_text rc out err)
   string(STRIP "${err}" err)
   string(REPLACE "\n" ";" lines "${err}")
   list(LENGTH lines count)
@@ -21,15 +21,28 @@ function(expect_refusal what expected_text)
   endif()
 endfunction()
 
-expect_refusal("an unknown argument" "unknown argument '--no-such-flag'" ${script} --no-such-flag)
+execute_process(COMMAND ${script} --no-such-flag RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                ERROR_VARIABLE err)
+check_refusal("an unknown argument" "unknown argument '--no-such-flag'" "${rc}" "${out}" "${err}")
 
 # Not root: as root, drop to the nobody user; as anyone else, run it as it is.
 execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(uid STREQUAL "0")
+  # nobody may be unable to reach the checkout (a clone under /root is 0700, as in the
+  # fresh-machine check itself): it runs a copy from a directory everyone can read.
   find_program(SETPRIV setpriv REQUIRED)
-  expect_refusal("not root" "must run as root"
-                 ${SETPRIV} --reuid=65534 --regid=65534 --clear-groups ${script})
+  execute_process(COMMAND mktemp -d OUTPUT_VARIABLE copy_dir OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(readable OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ
+               WORLD_EXECUTE)
+  file(CHMOD ${copy_dir} DIRECTORY_PERMISSIONS ${readable})
+  file(COPY ${script} DESTINATION ${copy_dir}/tools FILE_PERMISSIONS ${readable}
+       DIRECTORY_PERMISSIONS ${readable})
+  execute_process(COMMAND ${SETPRIV} --reuid=65534 --regid=65534 --clear-groups
+                          ${copy_dir}/tools/check_fresh_machine.sh
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  file(REMOVE_RECURSE ${copy_dir})
 else()
-  expect_refusal("not root" "must run as root" ${script})
+  execute_process(COMMAND ${script} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 endif()
+check_refusal("not root" "must run as root" "${rc}" "${out}" "${err}")
 message(STATUS "check_fresh_machine.sh refuses bad arguments and non-root users with one line")
