@@ -1,5 +1,6 @@
 #include "reports/json_schema.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <set>
 #include <stdexcept>
@@ -141,7 +142,7 @@ class Walker {
       if (auto extra = s.find("additionalProperties"); extra != s.end()) {
         for (const auto& [key, value] : v.items()) {
           if (props && props->contains(key)) continue;
-          if (!validate(value, *extra, path + "[\"" + key + "\"]")) return false;
+          if (!validate(value, *extra, member_path(path, key))) return false;
         }
       }
     }
@@ -176,6 +177,12 @@ class Walker {
   static std::string label(const std::string& path) { return path.empty() ? "(top level)" : path; }
   static std::string child(const std::string& path, const std::string& name) {
     return path.empty() ? name : path + "." + name;
+  }
+  // A key of a map-like object: ".rows" when it reads as a name, else ["norm/layernorm/..."].
+  static std::string member_path(const std::string& path, const std::string& key) {
+    bool name = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0]));
+    for (unsigned char ch : key) name = name && (std::isalnum(ch) || ch == '_');
+    return name ? child(path, key) : path + "[\"" + key + "\"]";
   }
 
   const json& resolve(const std::string& ref) const {
