@@ -1,27 +1,63 @@
-// The CUDA backend of the harness: device status, device tensors and bind_device. Plain C++ on the
-// CUDA runtime API (no kernels here), so it compiles with the host compiler.
+// The CUDA backend of the harness: device status and properties, the sticky-error state, device
+// tensors, scratch memory and bind_device. Plain C++ on the CUDA runtime API (no kernels here), so
+// it compiles with the host compiler.
 #include <cuda_runtime_api.h>
 
-#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "harness/cuda_internal.hpp"
+#include "harness/cuda_plan.hpp"
 #include "harness/device.hpp"
 
 namespace opbench {
 namespace {
 
-// What cudaGetDeviceCount and device 0 told us, read once.
+// What cudaGetDeviceCount and the devices told us, read once.
 struct DeviceInfo {
   BackendStatus status;
-  std::vector<std::string> names;
+  std::vector<std::string> lines;
 };
 
 std::string arch_name(const cudaDeviceProp& prop) {
   return "sm_" + std::to_string(prop.major) + std::to_string(prop.minor);
+}
+
+// An attribute of device `d`, or 0 when it cannot be read (the error is cleared: it is not sticky).
+int attribute(cudaDeviceAttr attr, int d) {
+  int value = 0;
+  if (cudaDeviceGetAttribute(&value, attr, d) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return value;
+}
+
+cuda_plan::DeviceFacts facts_of(int d, const cudaDeviceProp& prop) {
+  cuda_plan::DeviceFacts f;
+  f.index = d;
+  f.name = prop.name;
+  f.major = prop.major;
+  f.minor = prop.minor;
+  f.multiprocessors = prop.multiProcessorCount;
+  f.total_memory = prop.totalGlobalMem;
+  f.l2_bytes = prop.l2CacheSize;
+  f.sm_clock_khz = attribute(cudaDevAttrClockRate, d);
+  f.memory_clock_khz = attribute(cudaDevAttrMemoryClockRate, d);
+  f.memory_bus_bits = attribute(cudaDevAttrGlobalMemoryBusWidth, d);
+  f.ecc = prop.ECCEnabled ? 1 : 0;
+  if (cudaDriverGetVersion(&f.driver_version) != cudaSuccess) {
+    cudaGetLastError();
+    f.driver_version = 0;
+  }
+  if (cudaRuntimeGetVersion(&f.runtime_version) != cudaSuccess) {
+    cudaGetLastError();
+    f.runtime_version = 0;
+  }
+  return f;
 }
 
 DeviceInfo probe_devices() {
@@ -30,7 +66,7 @@ DeviceInfo probe_devices() {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    cudaGetLastError();  // clear the error so that later calls do not report it again
+    cudaGetLastError();  // no device: not sticky, and nothing is run on it
     info.status.detail = std::string("built, but no usable device: ") + cudaGetErrorString(err);
     return info;
   }
@@ -47,16 +83,14 @@ DeviceInfo probe_devices() {
         info.status.detail =
             std::string("built, but no usable device: cudaGetDeviceProperties(0): ") +
             cudaGetErrorString(err);
-        info.names.clear();
+        info.lines.clear();
         return info;
       }
-      info.names.push_back("cuda:" + std::to_string(d) + ": unreadable (" +
+      info.lines.push_back("cuda:" + std::to_string(d) + ": unreadable (" +
                            cudaGetErrorString(err) + ")");
       continue;
     }
-    const double gib = static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0);
-    info.names.push_back("cuda:" + std::to_string(d) + ": " + prop.name + " (" + arch_name(prop) +
-                         ", " + std::to_string(std::llround(gib)) + " GiB)");
+    info.lines.push_back(cuda_plan::device_line(facts_of(d, prop)));
     if (d == 0) {
       info.status.detail = std::string(prop.name) + " (" + arch_name(prop) + "), " +
                            std::to_string(count) + " device(s)";
@@ -77,40 +111,73 @@ std::string& lost_reason() {
   return reason;
 }
 
-// Throws on an error. A non-sticky error (a bad launch configuration) is cleared so the next case
-// starts clean; a sticky one (an illegal address, a kernel fault) leaves the context unusable,
-// which the device itself tells: a synchronize after clearing still fails. It is remembered, and
-// every later CUDA case of this process gets it as its error (the isolation of cases in child
-// processes is what recovers them).
+// Asks the device whether the context survived what `message` says went wrong: after a sticky
+// error (an illegal address, a kernel fault) a synchronize fails however often the last error is
+// cleared. That is remembered, and every later CUDA case of this process gets it as its error (the
+// isolation of cases in child processes is what recovers them). Never throws.
+void probe_context(const std::string& message) noexcept {
+  if (!device_info().status.available || !lost_reason().empty()) return;
+  release_blocking_kernel();  // or the synchronize would wait for the blocking kernel's timeout
+  const cudaError_t sync = cudaDeviceSynchronize();
+  if (sync == cudaSuccess) return;
+  try {
+    const std::string said = cudaGetErrorString(sync);
+    lost_reason() = "the CUDA context was lost earlier in this process (" + message +
+                    (message.find(said) == std::string::npos ? "; then: " + said : "") +
+                    "); run with case isolation to recover the CUDA cases after it";
+  } catch (...) {
+  }
+}
+
+// Looks at an error: a non-sticky one (a bad launch configuration, out of memory) is cleared so
+// the next case starts clean; a sticky one is remembered (probe_context). Returns its line.
+std::string classify(cudaError_t err, const char* what) noexcept {
+  std::string message;
+  try {
+    message = std::string(what) + ": " + cudaGetErrorString(err);
+  } catch (...) {
+  }
+  cudaGetLastError();  // clears a non-sticky error; a sticky one stays, whatever this says
+  probe_context(message);
+  return message;
+}
+
 void check(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return;
-  const std::string message = std::string(what) + ": " + cudaGetErrorString(err);
-  cudaGetLastError();
-  if (lost_reason().empty() && cudaDeviceSynchronize() != cudaSuccess) {
-    lost_reason() = "the CUDA context was lost earlier in this process (" + message +
-                    "); run with case isolation to recover the CUDA cases after it";
-  }
-  throw std::runtime_error(message);
+  throw std::runtime_error(classify(err, what));
 }
 
 std::size_t tensor_bytes(DType dtype, const Shape& shape) {
   return static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
 }
 
+void* scratch_alloc(std::size_t bytes, const char* what) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), (std::string("cudaMalloc of scratch '") + what + "'").c_str());
+  return p;
+}
+
+void scratch_release(void* p) {
+  note_cuda_error(cudaFree(p), "cudaFree of scratch");
+}
+
+constexpr ScratchAllocator kCudaScratch{scratch_alloc, scratch_release};
+
 // Device copies of one case's tensors; the inputs are uploaded once at bind time, the outputs are
 // poisoned (all bytes 0xFF: NaN for floats, -1 for integers) and fetched back into the host
-// tensors given at bind time.
+// tensors given at bind time. Scratch lives in its arena, sealed after the first run.
 class DeviceBoundKernel final : public BoundKernel {
  public:
   DeviceBoundKernel(DeviceLaunchFn launch, const Params& params)
-      : launch_(std::move(launch)), params_(params) {}
+      : launch_(std::move(launch)), params_(params), scratch_(kCudaScratch) {}
 
   ~DeviceBoundKernel() override {
-    // Wait for work still in flight on these buffers; errors cannot be thrown from here.
-    cudaDeviceSynchronize();
-    for (auto& [name, t] : in_) cudaFree(t.ptr);
-    for (auto& [name, t] : out_) cudaFree(t.ptr);
-    cudaGetLastError();
+    // Wait for work still in flight on these buffers; errors cannot be thrown from here, and a
+    // sticky one is remembered (note_cuda_error), never cleared and forgotten. The scratch arena
+    // is freed after this body, once the device is idle.
+    note_cuda_error(cudaDeviceSynchronize(), "cudaDeviceSynchronize before freeing a case");
+    for (auto& [name, t] : in_) note_cuda_error(cudaFree(t.ptr), "cudaFree of an input");
+    for (auto& [name, t] : out_) note_cuda_error(cudaFree(t.ptr), "cudaFree of an output");
   }
 
   void upload(const std::string& name, const Tensor& host) {
@@ -141,7 +208,18 @@ class DeviceBoundKernel final : public BoundKernel {
   void finish_bind() { check(cudaDeviceSynchronize(), "bind_device: cudaDeviceSynchronize"); }
 
   void run() override {
-    launch_(in_, out_, params_);
+    try {
+      ScratchScope scope(scratch_);
+      launch_(in_, out_, params_);
+    } catch (const std::exception& e) {
+      scratch_.seal();
+      // A kernel function may throw an error of its own (a cuBLAS status) for a fault: ask the
+      // device whether the context survived.
+      cudaGetLastError();
+      probe_context(e.what());
+      throw;
+    }
+    scratch_.seal();
     check(cudaGetLastError(), "kernel launch");
   }
 
@@ -167,16 +245,27 @@ class DeviceBoundKernel final : public BoundKernel {
   Params params_;
   DeviceTensorMap in_, out_;
   std::vector<std::pair<std::string, Tensor>> host_out_;
+  DeviceScratch scratch_;
 };
 
 }  // namespace
+
+DeviceScratch& loose_device_scratch() {
+  // Never destroyed: the CUDA context may be gone by the time static destructors run.
+  static DeviceScratch* const scratch = new DeviceScratch(kCudaScratch);
+  return *scratch;
+}
+
+void note_cuda_error(int err, const char* what) noexcept {
+  if (err != cudaSuccess) classify(static_cast<cudaError_t>(err), what);
+}
 
 BackendStatus cuda_status() {
   return device_info().status;
 }
 
 std::vector<std::string> cuda_device_names() {
-  return device_info().names;
+  return device_info().lines;
 }
 
 std::string cuda_lost() {
@@ -186,8 +275,8 @@ std::string cuda_lost() {
 std::uint64_t cuda_memory_available() {
   if (!device_info().status.available || !lost_reason().empty()) return 0;
   std::size_t free_bytes = 0, total = 0;
-  if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
-    cudaGetLastError();
+  if (const cudaError_t err = cudaMemGetInfo(&free_bytes, &total); err != cudaSuccess) {
+    note_cuda_error(err, "cudaMemGetInfo");
     return 0;
   }
   return free_bytes;
@@ -195,8 +284,8 @@ std::uint64_t cuda_memory_available() {
 
 std::string cuda_runtime_version() {
   int v = 0;
-  if (cudaRuntimeGetVersion(&v) != cudaSuccess || v <= 0) return "";
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+  if (cudaRuntimeGetVersion(&v) != cudaSuccess) return "";
+  return cuda_plan::version_text(v);
 }
 
 void check_cuda(int err, const char* what) {

@@ -9,6 +9,20 @@
 
 namespace opbench {
 
+namespace {
+
+void* no_alloc(std::size_t /*bytes*/, const char* what) {
+  throw std::runtime_error(std::string(what) + ": CUDA backend not built");
+}
+void no_release(void* /*ptr*/) {}
+
+}  // namespace
+
+DeviceScratch& loose_device_scratch() {
+  static DeviceScratch scratch(ScratchAllocator{no_alloc, no_release});
+  return scratch;
+}
+
 BackendStatus cuda_status() {
   // The configure step's own words: "skipped: nvcc not found ..." or "disabled (...)".
   return BackendStatus{"cuda", false, "not built: " + build_info().cuda};
@@ -43,12 +57,21 @@ BindFn bind_device(DeviceLaunchFn /*launch*/) {
   };
 }
 
-std::unique_ptr<TimingStrategy> make_cuda_event_timing() {
+std::unique_ptr<TimingStrategy> make_cuda_timing(const std::string& /*mode*/,
+                                                 double /*block_timeout_s*/) {
   return nullptr;
 }
 
 std::unique_ptr<BoundKernel> make_device_copy(double /*bytes*/) {
   return nullptr;
+}
+
+std::unique_ptr<BoundKernel> make_device_sgemm(int /*n*/) {
+  return nullptr;
+}
+
+std::vector<float> device_sgemm_result(BoundKernel& /*sgemm*/) {
+  throw std::invalid_argument("device_sgemm_result: CUDA backend not built");
 }
 
 }  // namespace opbench

@@ -56,11 +56,13 @@ Impl peer_impl(const char* name, BindFn bind) {
   return i;
 }
 
-Impl cuda_impl(const char* name, DeviceLaunchFn fn) {
+Impl cuda_impl(const char* name, DeviceLaunchFn fn,
+               std::function<double(const Params&)> scratch_bytes) {
   Impl i;
   i.name = name;
   i.backend = "cuda";
   i.bind = bind_device(std::move(fn));
+  i.scratch_bytes = std::move(scratch_bytes);
   return i;
 }
 

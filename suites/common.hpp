@@ -2,6 +2,7 @@
 // Small helpers every family file uses to declare its ops: axes, tensor declarations, float64
 // views of inputs for the references, and Impl builders for host and device kernels.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ Impl host_impl(const char* name, HostKernelFn fn);
 // A peer library's implementation (named after the library: "onednn", "faiss"), run on the CPU.
 Impl peer_impl(const char* name, BindFn bind);
 // A CUDA kernel (launched on the default stream, no sync) as implementation `name`.
-Impl cuda_impl(const char* name, DeviceLaunchFn fn);
+// `scratch_bytes`: the device scratch the kernel takes at a point (from device_scratch(), beyond
+// its tensors), declared next to the kernel (kernels/cuda/*.hpp), so that the planner refuses a
+// case that cannot fit; none for a kernel without scratch.
+Impl cuda_impl(const char* name, DeviceLaunchFn fn,
+               std::function<double(const Params&)> scratch_bytes = nullptr);
 
 }  // namespace opbench::suite

@@ -330,6 +330,7 @@ void register_pkm_topk(Registry& reg) {
                    o.at("scores").data<float>(), o.at("indices").data<std::int64_t>(), dims_of(p));
   });
   gpu.unsupported = [](const Params& p) { return cuda::pkm_topk_unsupported(dims_of(p)); };
+  gpu.scratch_bytes = [](const Params& p) { return cuda::pkm_topk_scratch_bytes(dims_of(p)); };
   op.impls.push_back(std::move(gpu));
 #endif
   reg.add_op(std::move(op));
@@ -369,6 +370,9 @@ void register_bruteforce_topk(Registry& reg) {
                               o.at("indices").data<std::int64_t>(), dims_of(p));
       });
   gpu.unsupported = [](const Params& p) { return cuda::bruteforce_topk_unsupported(dims_of(p)); };
+  gpu.scratch_bytes = [](const Params& p) {
+    return cuda::bruteforce_topk_scratch_bytes(dims_of(p));
+  };
   op.impls.push_back(std::move(gpu));
 #endif
 #ifdef OPBENCH_HAVE_FAISS
@@ -532,6 +536,7 @@ void register_pkm_layer(Registry& reg) {
                         static_cast<float>(kEps));
       });
   gpu.unsupported = [](const Params& p) { return cuda::pkm_layer_unsupported(dims_of(p)); };
+  gpu.scratch_bytes = [](const Params& p) { return cuda::pkm_layer_scratch_bytes(dims_of(p)); };
   op.impls.push_back(std::move(gpu));
 #endif
   reg.add_op(std::move(op));

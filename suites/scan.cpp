@@ -171,10 +171,14 @@ void register_linear_scan(Registry& reg) {
   op.impls.push_back(host_impl("cpu.chunked", call(cpu::fast::linear_scan_chunked)));
   op.impls.push_back(host_impl("cpu.blelloch", call(cpu::fast::linear_scan_blelloch)));
 #ifdef OPBENCH_HAVE_CUDA
-  op.impls.push_back(
-      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+  op.impls.push_back(cuda_impl(
+      "cuda.fast",
+      [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
         cuda::linear_scan(dev_in(i, "a"), dev_in(i, "b"), dev_in(i, "h0"), dev_out(o, "h"),
                           p.i("batch"), p.i("T"), p.i("D"));
+      },
+      [](const Params& p) {
+        return cuda::linear_scan_scratch_bytes(p.i("batch"), p.i("T"), p.i("D"));
       }));
 #endif
   reg.add_op(std::move(op));
@@ -298,10 +302,14 @@ void register_log_scan(Registry& reg) {
   op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::log_scan)));
   op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::log_scan)));
 #ifdef OPBENCH_HAVE_CUDA
-  op.impls.push_back(
-      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+  op.impls.push_back(cuda_impl(
+      "cuda.fast",
+      [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
         cuda::log_scan(dev_in(i, "log_a"), dev_in(i, "log_b"), dev_in(i, "log_h0"),
                        dev_out(o, "log_h"), p.i("batch"), p.i("T"), p.i("D"));
+      },
+      [](const Params& p) {
+        return cuda::log_scan_scratch_bytes(p.i("batch"), p.i("T"), p.i("D"));
       }));
 #endif
   reg.add_op(std::move(op));
@@ -397,12 +405,18 @@ void register_min_layer(
   op.impls.push_back(host_impl("cpu.plain", call(plain)));
   op.impls.push_back(host_impl("cpu.fast", call(fast)));
 #ifdef OPBENCH_HAVE_CUDA
-  op.impls.push_back(cuda_impl("cuda.fast", [gates](const DeviceTensorMap& i, DeviceTensorMap& o,
-                                                    const Params& p) {
-    cuda::min_layer(gates == 2 ? cuda::MinLayer::mingru : cuda::MinLayer::minlstm, dev_in(i, "x"),
-                    dev_in(i, "w"), dev_in(i, "bias"), dev_in(i, "h0"), dev_out(o, "h"),
-                    p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"), p.str("form") == "log");
-  }));
+  const cuda::MinLayer kind = gates == 2 ? cuda::MinLayer::mingru : cuda::MinLayer::minlstm;
+  op.impls.push_back(cuda_impl(
+      "cuda.fast",
+      [kind](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::min_layer(kind, dev_in(i, "x"), dev_in(i, "w"), dev_in(i, "bias"), dev_in(i, "h0"),
+                        dev_out(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"),
+                        p.str("form") == "log");
+      },
+      [kind](const Params& p) {
+        return cuda::min_layer_scratch_bytes(kind, p.i("batch"), p.i("T"), p.i("D"),
+                                             p.str("form") == "log");
+      }));
 #endif
   reg.add_op(std::move(op));
 }

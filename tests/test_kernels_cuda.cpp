@@ -42,7 +42,10 @@ TEST(CudaBackend, StatusExplainsItself) {
     const std::vector<std::string> names = cuda_device_names();
     ASSERT_FALSE(names.empty());
     EXPECT_EQ(names[0].rfind("cuda:0: ", 0), 0u) << names[0];
-    EXPECT_NE(names[0].find("GiB)"), std::string::npos) << names[0];
+    for (const char* part :
+         {" SMs, ", " GiB, ", ", L2 ", ", SM up to ", " bit, ", ", driver ", ", runtime "}) {
+      EXPECT_NE(names[0].find(part), std::string::npos) << part << " in " << names[0];
+    }
   } else {
     EXPECT_EQ(st.detail.rfind("built, but no usable device: ", 0), 0u) << st.detail;
     EXPECT_TRUE(cuda_device_names().empty());
@@ -70,10 +73,13 @@ TEST(CudaBackend, CheckCudaThrowsWithTheErrorText) {
   }
 }
 
-TEST(CudaBackend, EventTimingUsesManualTime) {
-  const auto timing = make_cuda_event_timing();
-  ASSERT_NE(timing, nullptr);
-  EXPECT_TRUE(timing->manual_time());
+TEST(CudaBackend, BothTimingModesUseManualTime) {
+  for (const char* mode : {"hot", "cold"}) {
+    const auto timing = make_cuda_timing(mode);
+    ASSERT_NE(timing, nullptr) << mode;
+    EXPECT_TRUE(timing->manual_time()) << mode;
+  }
+  EXPECT_EQ(make_cuda_timing("lukewarm"), nullptr);
 }
 
 TEST(CudaBackend, BindWithoutDeviceThrowsTheReason) {

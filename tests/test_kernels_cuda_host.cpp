@@ -17,8 +17,10 @@
 
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
+#include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
+#include "kernels/cuda/scan_cuda.hpp"
 #include "reference/scan.hpp"
 
 namespace opbench::cuda {
@@ -456,6 +458,62 @@ TEST(CudaHostGeometry, OneDimensionalGridsBeyondTheLimitAreRefusedWithOneLine) {
     EXPECT_NE(what.find("2^31 - 1"), std::string::npos) << what;
     EXPECT_EQ(what.find('\n'), std::string::npos) << what;
   }
+}
+
+// ---- scratch the kernels declare (scan_cuda.hpp, pkm_scratch.hpp) ------------------------------
+
+TEST(CudaHostScratch, ScansTakeTwoOrThreeFloatsPerChunkAndChannel) {
+  // batch 2, D 8: T = 64 is one chunk, T = 65 two.
+  EXPECT_EQ(linear_scan_scratch_bytes(2, 64, 8), 2.0 * 2 * 1 * 8 * 4);
+  EXPECT_EQ(linear_scan_scratch_bytes(2, 65, 8), 2.0 * 2 * 2 * 8 * 4);
+  EXPECT_EQ(log_scan_scratch_bytes(2, 65, 8), 3.0 * 2 * 2 * 8 * 4);
+  EXPECT_EQ(linear_scan_scratch_bytes(2, 0, 8), 0.0);
+  // minGRU, batch 2, T 3, D 4: projection 6 x 8, a and b 6 x 4 each, then one chunk of scan.
+  EXPECT_EQ(min_layer_scratch_bytes(MinLayer::mingru, 2, 3, 4, false),
+            (48 + 48) * 4.0 + 2 * 2 * 1 * 4 * 4.0);
+  EXPECT_EQ(min_layer_scratch_bytes(MinLayer::mingru, 2, 3, 4, true),
+            (48 + 48) * 4.0 + 3 * 2 * 1 * 4 * 4.0);
+  EXPECT_EQ(min_layer_scratch_bytes(MinLayer::minlstm, 2, 3, 4, false),
+            (72 + 48) * 4.0 + 2 * 2 * 1 * 4 * 4.0);
+  // T = 0: the projection's buffer still holds log h0 (batch x D).
+  EXPECT_EQ(min_layer_scratch_bytes(MinLayer::mingru, 2, 0, 4, true), 8 * 4.0);
+}
+
+TEST(CudaHostScratch, TheBruteForceSplitsItsKeysIntoRangesThatCoverThemOnce) {
+  namespace bf = bruteforce;
+  // One token, 4 heads, 2^20 keys on 132 multiprocessors: as many ranges as allowed.
+  bf::Split s = bf::split({1, 4, 1024, 64, 8}, 132);
+  EXPECT_EQ(s.ranges, bf::kMaxRanges);
+  EXPECT_EQ(s.keys_per_range, 16384);
+  // Many tokens fill the device alone: one range.
+  s = bf::split({65536, 4, 1024, 64, 8}, 132);
+  EXPECT_EQ(s.ranges, 1);
+  EXPECT_EQ(bruteforce_topk_scratch_bytes({65536, 4, 1024, 64, 8}, 132),
+            65536.0 * 4 * 8 * bf::kEntryBytes);
+  for (std::int64_t tokens : {1, 7, 32, 33, 500, 4096}) {
+    for (std::int64_t n : {3, 16, 100, 1024}) {
+      for (int sms : {1, 80, 132}) {
+        const pkm::Dims d{tokens, 2, n, 16, 1};
+        s = bf::split(d, sms);
+        EXPECT_GE(s.ranges, 1);
+        EXPECT_LE(s.ranges, bf::kMaxRanges);
+        EXPECT_EQ(s.keys_per_range % bf::kKeysPerTile, 0);
+        EXPECT_GE(static_cast<std::int64_t>(s.ranges) * s.keys_per_range, d.keys());
+        EXPECT_LT(static_cast<std::int64_t>(s.ranges - 1) * s.keys_per_range, d.keys());
+        EXPECT_EQ(bruteforce_topk_scratch_bytes(d, sms),
+                  static_cast<double>(s.ranges) * tokens * 2 * 1 * bf::kEntryBytes);
+      }
+    }
+  }
+  EXPECT_EQ(bruteforce_topk_scratch_bytes({0, 4, 1024, 64, 8}, 132), 0.0);
+}
+
+TEST(CudaHostScratch, ThePkmSearchAndLayerCountTheirBuffers) {
+  const pkm::Dims d{10, 4, 512, 64, 32};
+  EXPECT_EQ(pkm_topk_scratch_bytes(d), 2.0 * 4 * 10 * 512 * 4);
+  EXPECT_EQ(pkm_layer_scratch_bytes(d), 10.0 * 4 * (64 + 32) * 4 + pkm_topk_scratch_bytes(d));
+  EXPECT_EQ(pkm_topk_scratch_bytes({0, 4, 512, 64, 32}), 0.0);
+  EXPECT_EQ(pkm_layer_scratch_bytes({10, 0, 512, 64, 32}), 0.0);
 }
 
 }  // namespace

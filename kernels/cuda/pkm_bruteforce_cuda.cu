@@ -30,22 +30,22 @@
 #include "harness/device.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
-#include "kernels/cuda/pkm_scratch_cuda.hpp"
+#include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 
 namespace opbench::cuda {
 namespace {
 
-constexpr int kThreads = 256;                 // threads of a scan block
-constexpr int kWarps = kThreads / 32;         // warps of a scan block
-constexpr int kTM = 32;                       // tokens per scan block
-constexpr int kTN = 128;                      // keys per tile
-constexpr int kDC = 32;                       // dims per shared-memory chunk
-constexpr int kTokensPerWarp = kTM / kWarps;  // 4: a warp's tokens are its GEMM rows too
+constexpr int kThreads = 256;                     // threads of a scan block
+constexpr int kWarps = kThreads / 32;             // warps of a scan block
+constexpr int kTM = bruteforce::kTokensPerBlock;  // tokens per scan block (pkm_scratch.hpp)
+constexpr int kTN = bruteforce::kKeysPerTile;     // keys per tile
+constexpr int kDC = 32;                           // dims per shared-memory chunk
+constexpr int kTokensPerWarp = kTM / kWarps;      // 4: a warp's tokens are its GEMM rows too
 constexpr int kMaxK = 256;
 constexpr int kListSlots = kMaxK / 32;  // list entries per lane during a merge
 constexpr int kCandSlots = kTN / 32;    // tile columns per lane during a merge
-constexpr int kMaxRanges = 64;
+constexpr int kMaxRanges = bruteforce::kMaxRanges;
 constexpr int kRangeSlots = kMaxRanges / 32;
 constexpr int kMergeWarps = 4;
 constexpr long long kMaxKeys = 1LL << 30;  // keeps every key number and range bound in an int
@@ -57,6 +57,7 @@ struct Entry {
   float score;
   int index;
 };
+static_assert(sizeof(Entry) == bruteforce::kEntryBytes, "pkm_scratch.hpp counts 8-byte entries");
 
 // The order of pkm_select.hpp (NaN sorts with -inf), so that it stays total (ranks are a
 // permutation and every output position is written) whatever the inputs hold.
@@ -323,6 +324,15 @@ int multiprocessors() {
 
 }  // namespace
 
+double bruteforce_topk_scratch_bytes(const pkm::Dims& d) {
+  int sms = kMaxRanges * 32;  // no device to ask: as many ranges as any shape takes
+  try {
+    sms = multiprocessors();
+  } catch (const std::exception&) {
+  }
+  return bruteforce_topk_scratch_bytes(d, sms);
+}
+
 std::string bruteforce_topk_unsupported(const pkm::Dims& d) {
   if (d.k > kMaxK) {
     return "cuda.fast keeps each running top-k list in a warp's registers: k <= " +
@@ -347,19 +357,13 @@ void bruteforce_topk(const float* q, const float* k1, const float* k2, float* sc
   const long long rows = d.tokens * d.heads;
   const long long token_tiles = (d.tokens + kTM - 1) / kTM;
   const int total = static_cast<int>(d.keys());
-  const long long key_tiles = (total + kTN - 1) / kTN;
-  // About four blocks per multiprocessor when the tokens alone give fewer (a single token has only
-  // `heads` blocks), with at least one tile of keys per range.
-  const long long blocks = token_tiles * d.heads;
-  const long long want = std::clamp<long long>((4LL * multiprocessors() + blocks - 1) / blocks, 1,
-                                               std::min<long long>(kMaxRanges, key_tiles));
-  const long long tiles_per_range = (key_tiles + want - 1) / want;
-  const int ranges = static_cast<int>((key_tiles + tiles_per_range - 1) / tiles_per_range);
-  const int keys_per_range = static_cast<int>(tiles_per_range * kTN);
+  const bruteforce::Split split = bruteforce::split(d, multiprocessors());
+  const int ranges = split.ranges;
+  const int keys_per_range = split.keys_per_range;
 
-  static ScratchBuffer scratch;
-  Entry* lists = scratch.get<Entry>(static_cast<std::size_t>(ranges * rows * d.k),
-                                    "cuda bruteforce_topk scratch");
+  // The bound kernel's arena (harness/device.hpp), bruteforce_topk_scratch_bytes in all.
+  Entry* lists = device_scratch().get<Entry>("bruteforce_topk lists",
+                                             static_cast<std::size_t>(ranges) * rows * d.k);
   const dim3 grid(grid_x_or_throw(token_tiles, "cuda bruteforce_topk scan"),
                   static_cast<unsigned>(d.heads), static_cast<unsigned>(ranges));
   scan_keys<<<grid, kThreads>>>(q, k1, k2, lists, d.tokens, static_cast<int>(d.heads),

@@ -159,19 +159,6 @@ __global__ void select_combine(const float* __restrict__ sub, float* __restrict_
   }
 }
 
-// Scratch for the sub-key scores: grown when a larger case comes (cudaMalloc synchronizes, but
-// only on the first run of a shape, which the timing never sees: the runner checks first).
-float* scratch(std::size_t floats) {
-  static float* buffer = nullptr;
-  static std::size_t capacity = 0;
-  if (floats > capacity) {
-    if (buffer) check_cuda(cudaFree(buffer), "cuda pkm_topk scratch free");
-    check_cuda(cudaMalloc(&buffer, floats * sizeof(float)), "cuda pkm_topk scratch");
-    capacity = floats;
-  }
-  return buffer;
-}
-
 }  // namespace
 
 std::string pkm_topk_unsupported(const pkm::Dims& d) {
@@ -195,7 +182,9 @@ void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
                                 " must be between 1 and n = " + std::to_string(d.n));
   }
   if (d.tokens <= 0 || d.heads <= 0) return;
-  float* sub = scratch(static_cast<std::size_t>(2 * d.heads * d.tokens * d.n));
+  // The bound kernel's arena (harness/device.hpp), pkm_topk_scratch_bytes in all.
+  float* sub = device_scratch().get<float>("pkm_topk sub-key scores",
+                                           static_cast<std::size_t>(2 * d.heads * d.tokens * d.n));
   const dim3 grid1(grid_x_or_throw(ceil_div(d.tokens, kTokensPerBlock), "cuda pkm_topk scores"),
                    static_cast<unsigned>(d.heads), 2);
   subkey_scores<<<grid1, kScoreThreads>>>(q, k1, k2, sub, static_cast<int>(d.tokens),

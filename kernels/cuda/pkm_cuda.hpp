@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/cpu/pkm_types.hpp"
+#include "kernels/cuda/pkm_scratch.hpp"  // the scratch each takes: pkm_topk_scratch_bytes, ...
 
 namespace opbench::cuda {
 
@@ -35,6 +36,9 @@ std::string bruteforce_topk_unsupported(const pkm::Dims& d);
 // keys for its tokens and keeps a running top-k per token; a second kernel merges the ranges.
 void bruteforce_topk(const float* q, const float* k1, const float* k2, float* scores,
                      std::int64_t* indices, const pkm::Dims& d);
+// Its scratch on this device (the split into ranges follows the multiprocessor count; without a
+// device, the most any device would take).
+double bruteforce_topk_scratch_bytes(const pkm::Dims& d);
 
 // Why the memory layer cannot run a shape ("" when it can): its search is pkm_topk's.
 std::string pkm_layer_unsupported(const pkm::Dims& d);

@@ -20,7 +20,6 @@
 #include "kernels/cuda/cublas_gemm.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
-#include "kernels/cuda/pkm_scratch_cuda.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -95,11 +94,11 @@ void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_
   }
   if (d.tokens <= 0 || d.heads <= 0) return;
   const long long hdk = d.heads * d.dk;
-  static ScratchBuffer query_scratch, score_scratch;
-  float* q = query_scratch.get<float>(static_cast<std::size_t>(d.tokens * hdk),
-                                      "cuda pkm_layer query scratch");
-  float* s = score_scratch.get<float>(static_cast<std::size_t>(d.tokens * d.heads * d.k),
-                                      "cuda pkm_layer score scratch");
+  // The bound kernel's arena (harness/device.hpp), pkm_layer_scratch_bytes in all.
+  DeviceScratch& scratch = device_scratch();
+  float* q = scratch.get<float>("pkm_layer queries", static_cast<std::size_t>(d.tokens * hdk));
+  float* s =
+      scratch.get<float>("pkm_layer scores", static_cast<std::size_t>(d.tokens * d.heads * d.k));
   if (hdk > 0) {
     gemm_row_major(x, w.w, q, d.tokens, din, hdk, "cuda pkm_layer projection");
     const long long n = d.tokens * hdk;

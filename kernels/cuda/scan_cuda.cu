@@ -14,6 +14,7 @@
 // in one elementwise pass, then scan.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -30,21 +31,12 @@
 namespace opbench::cuda {
 namespace {
 
-constexpr int kChunk = 64;     // steps per chunk
-constexpr int kThreads = 256;  // threads per block of the scan and elementwise kernels
+constexpr int kChunk = kScanChunk;  // steps per chunk
+constexpr int kThreads = 256;       // threads per block of the scan and elementwise kernels
 
-// A device scratch buffer per slot, grown when a case needs more (never shrunk), so that timed
-// launches do not allocate.
-float* scratch(int slot, std::int64_t count) {
-  static float* ptr[6] = {};
-  static std::int64_t size[6] = {};
-  if (size[slot] < count) {
-    if (ptr[slot]) check_cuda(cudaFree(ptr[slot]), "cudaFree of scan scratch");
-    check_cuda(cudaMalloc(&ptr[slot], static_cast<std::size_t>(count) * sizeof(float)),
-               "cudaMalloc of scan scratch");
-    size[slot] = count;
-  }
-  return ptr[slot];
+// The scratch buffer `what` of the bound kernel's arena (sizes as *_scratch_bytes in the header).
+float* scratch(const char* what, std::int64_t count) {
+  return device_scratch().get<float>(what, static_cast<std::size_t>(count));
 }
 
 void check_launch(const char* what) {
@@ -148,9 +140,9 @@ void log_scan_impl(const float* la, const float* lb, const float* log_h0, float*
                    std::int64_t batch, std::int64_t T, std::int64_t D, bool exp_output) {
   const std::int64_t chunks = (T + kChunk - 1) / kChunk;
   const std::int64_t n = batch * chunks * D;
-  float* SA = scratch(0, n);
-  float* M = scratch(1, n);
-  float* S = scratch(2, n);
+  float* SA = scratch("log_scan SA", n);
+  float* M = scratch("log_scan M", n);
+  float* S = scratch("log_scan S", n);
   log_reduce<<<blocks_for(n, "log_scan reduce"), kThreads>>>(la, lb, SA, M, S, batch, T, D, chunks);
   check_launch("log_scan reduce");
   log_carry<<<blocks_for(batch * D, "log_scan carry"), kThreads>>>(log_h0, SA, M, S, batch, D,
@@ -224,8 +216,8 @@ void linear_scan(const float* a, const float* b, const float* h0, float* h, std:
                  std::int64_t T, std::int64_t D) {
   const std::int64_t chunks = (T + kChunk - 1) / kChunk;
   const std::int64_t n = batch * chunks * D;
-  float* A = scratch(0, n);
-  float* B = scratch(1, n);
+  float* A = scratch("linear_scan A", n);
+  float* B = scratch("linear_scan B", n);
   linear_reduce<<<blocks_for(n, "linear_scan reduce"), kThreads>>>(a, b, A, B, batch, T, D, chunks);
   check_launch("linear_scan reduce");
   linear_carry<<<blocks_for(batch * D, "linear_scan carry"), kThreads>>>(h0, A, B, batch, D,
@@ -245,10 +237,11 @@ void min_layer(MinLayer kind, const float* x, const float* w, const float* bias,
                bool log_form) {
   const bool lstm = kind == MinLayer::minlstm;
   const std::int64_t rows = batch * T, cols = (lstm ? 3 : 2) * D;
-  float* k = scratch(3, rows * cols);
+  // The projection's buffer holds log h0 later (log form): at least batch * D floats.
+  float* k = scratch("min_layer projection", std::max(rows * cols, batch * D));
   gemm_row_major(x, w, k, rows, d_in, cols, "min_layer projection");
-  float* a = scratch(4, rows * D);
-  float* b = scratch(5, rows * D);
+  float* a = scratch("min_layer a", rows * D);
+  float* b = scratch("min_layer b", rows * D);
   gates<<<blocks_for(rows * D, "min_layer gates"), kThreads>>>(k, bias, a, b, rows, D, lstm,
                                                                log_form);
   check_launch("min_layer gates");

@@ -5,9 +5,25 @@
 // kernels/cpu/scan_plain.hpp describes it. Any launch or cuBLAS error is thrown as
 // std::runtime_error; a shape beyond what one launch takes (2^31 - 1 blocks), as
 // std::invalid_argument with one line. The projection GEMMs of the layers go through cuBLAS.
+// Scratch comes from the bound kernel's arena (harness/device.hpp: device_scratch); the
+// *_scratch_bytes functions say how much a shape takes, for the planner's memory check.
+#include <algorithm>
 #include <cstdint>
 
 namespace opbench::cuda {
+
+constexpr int kScanChunk = 64;  // time steps per chunk of the chunked scans
+
+// Bytes of device scratch: the chunked scans keep two (linear) or three (log-space) floats per
+// (batch, chunk, channel); the layers add their projection (or log h0, whichever is larger) and
+// the gates a and b, then scan.
+inline double linear_scan_scratch_bytes(std::int64_t batch, std::int64_t T, std::int64_t D) {
+  const double chunks = static_cast<double>((T + kScanChunk - 1) / kScanChunk);
+  return 2.0 * static_cast<double>(batch) * chunks * static_cast<double>(D) * sizeof(float);
+}
+inline double log_scan_scratch_bytes(std::int64_t batch, std::int64_t T, std::int64_t D) {
+  return 1.5 * linear_scan_scratch_bytes(batch, T, D);
+}
 
 void linear_scan(const float* a, const float* b, const float* h0, float* h, std::int64_t batch,
                  std::int64_t T, std::int64_t D);
@@ -22,5 +38,15 @@ enum class MinLayer { mingru, minlstm };
 void min_layer(MinLayer kind, const float* x, const float* w, const float* bias, const float* h0,
                float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D,
                bool log_form);
+
+inline double min_layer_scratch_bytes(MinLayer kind, std::int64_t batch, std::int64_t T,
+                                      std::int64_t D, bool log_form) {
+  const double rows = static_cast<double>(batch) * static_cast<double>(T);
+  const double gates = kind == MinLayer::minlstm ? 3.0 : 2.0;
+  const double projection =
+      std::max(rows * gates * static_cast<double>(D), static_cast<double>(batch * D));
+  return (projection + 2.0 * rows * static_cast<double>(D)) * sizeof(float) +
+         (log_form ? log_scan_scratch_bytes(batch, T, D) : linear_scan_scratch_bytes(batch, T, D));
+}
 
 }  // namespace opbench::cuda
