@@ -129,11 +129,18 @@ class CaptureReporter final : public benchmark::BenchmarkReporter {
   GbenchRun result;
 };
 
+// The local time as Google Benchmark's context writes it (RFC 3339: "2026-12-04T02:25:02+00:00");
+// strftime's %z gives "+0000", so the offset's colon is put in by hand.
 std::string local_date() {
   std::time_t now = std::time(nullptr);
   char date[64];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
-  return date;
+  const std::size_t n =
+      std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+  std::string text(date, n);
+  if (text.size() >= 5 && (text[text.size() - 5] == '+' || text[text.size() - 5] == '-')) {
+    text.insert(text.size() - 2, ":");
+  }
+  return text;
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <regex>
+#include <string>
 
 #include "datasets/provider.hpp"
 #include "harness/agreement.hpp"
@@ -327,6 +329,15 @@ TEST(Runner, TimesThroughGoogleBenchmarkWithStableNames) {
   EXPECT_TRUE(copy);
   EXPECT_TRUE(sgemm);
   EXPECT_TRUE(r.context.contains("num_cpus"));
+}
+
+// The context's date as Google Benchmark writes it, RFC 3339 with the offset's colon
+// ("2026-12-04T02:25:02+00:00"; strftime's %z alone gives "+0000").
+TEST(GbenchContext, TheDateIsRfc3339) {
+  const std::string date = gbench_context().at("date").get<std::string>();
+  EXPECT_TRUE(
+      std::regex_match(date, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2})")))
+      << date;
 }
 
 TEST(GbenchFilter, PositiveAndNegative) {
