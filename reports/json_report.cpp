@@ -182,9 +182,10 @@ LoadedReport load_report(const std::string& path) {
       refuse("schema_version " + version->dump() + " is newer than this opbench understands (" +
              std::to_string(kSchemaVersion) + "); upgrade opbench");
     }
-    std::string tool = ob.value("tool", std::string("opbench"));
-    if (ob.contains("tool") && ob["tool"].is_string() && tool != "opbench") {
-      out.warnings.push_back(path + ": written by '" + tool +
+    // Read before the schema check: a wrong type here is the schema's to report, never a throw.
+    auto tool = ob.find("tool");
+    if (tool != ob.end() && tool->is_string() && tool->get<std::string>() != "opbench") {
+      out.warnings.push_back(path + ": written by '" + tool->get<std::string>() +
                              "', not opbench: read where possible");
     }
     std::string ours = build_info().tool_version;

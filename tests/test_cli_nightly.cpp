@@ -284,6 +284,14 @@ TEST_F(CliNightly, BadInputIsRefusedAndTheHistoryKept) {
   EXPECT_TRUE(contains(r.err, "history.json: not valid JSON")) << r;
   EXPECT_EQ(read_text(work_ / "history" / "history.json"), "{ broken");
   EXPECT_EQ(stored_runs(work_ / "history").size(), 1u);
+  // A field of the wrong type (found by fuzzing the report reader's kin): one line, not a throw.
+  const std::string wrong_type =
+      R"({"opbench_nightly": 1, "runs": [{"file": "a.json", "machine_id": 5}]})";
+  write_text(work_ / "history" / "history.json", wrong_type);
+  r = nightly(night(2));
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "runs[0].machine_id: expected a string")) << r;
+  EXPECT_EQ(read_text(work_ / "history" / "history.json"), wrong_type);
   r = opbench(work_, {"nightly", "--history", "h2", "--accept", "nope.json"});
   EXPECT_EQ(r.code, 2) << r;
 }

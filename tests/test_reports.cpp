@@ -644,6 +644,23 @@ TEST(ReadReport, NewerSchemaVersionAsksForAnUpgrade) {
             "opbench.schema_version: expected a positive integer, got 0");
 }
 
+// Found by fuzzing: a field the loader reads before the schema check, of the wrong type, threw
+// nlohmann's type_error (an internal error, exit 3) instead of the schema's one line.
+TEST(ReadReport, AWrongTypeReadBeforeTheSchemaCheckIsTheSchemasToReport) {
+  TempDir dir;
+  json report = rep::build_report(make_run());
+  report["opbench"]["tool"] = 5;
+  write_text(dir.file("tool.json"), report.dump());
+  const std::string strict = usage_error([&] { rep::read_report(dir.file("tool.json")); });
+  EXPECT_NE(strict.find("opbench.tool: expected a string"), std::string::npos) << strict;
+  // The lenient loader reads what it can: no throw, and the field is named in a warning.
+  rep::LoadedReport loaded;
+  ASSERT_NO_THROW(loaded = rep::load_report(dir.file("tool.json")));
+  std::string warnings;
+  for (const std::string& w : loaded.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("opbench.tool"), std::string::npos) << warnings;
+}
+
 TEST(ReadReport, MalformedJsonNamesTheByte) {
   TempDir dir;
   write_text(dir.file("bad.json"), R"({"benchmarks": [})");

@@ -83,6 +83,12 @@ json load_manifest(const fs::path& dir) {
     if (!r.is_object() || !r.contains("file") || !r["file"].is_string()) {
       throw UsageError(p.string() + ": runs[" + std::to_string(i) + "].file: missing");
     }
+    for (const char* key : {"machine_id", "status"}) {  // read with value(key, "") later
+      if (r.contains(key) && !r[key].is_string()) {
+        throw UsageError(p.string() + ": runs[" + std::to_string(i) + "]." + key +
+                         ": expected a string; repair or remove it");
+      }
+    }
   }
   return m;
 }
