@@ -13,6 +13,7 @@
 #include "harness/registry.hpp"
 #include "harness/runner.hpp"
 #include "harness/timing.hpp"
+#include "tests/toy_ops.hpp"
 
 namespace opbench {
 namespace {
@@ -61,24 +62,7 @@ class ToyBackend final : public Backend {
   std::shared_ptr<ToyState> state_;
 };
 
-// y = x over x[n], with a "toy" implementation whose kernel can lose the backend.
-Op copy_op() {
-  Op op;
-  op.suite = "toy";
-  op.name = "copy";
-  op.axes = {Axis{"n", Axis::Kind::integer, {"16", "32"}, {"16", "32"}, ""},
-             Axis{"dist", Axis::Kind::text, {"normal"}, {"normal"}, ""}};
-  op.tensors = {TensorDecl{"x", {"n"}, false, false, "$dist"},
-                TensorDecl{"y", {"n"}, true, false, ""}};
-  op.cost = [](const Params& p, DType) { return Cost{0, 8.0 * static_cast<double>(p.i("n"))}; };
-  op.tolerance = [](DType) { return Tolerance{0, 0}; };
-  op.reference = [](const TensorMap& in, TensorMap& out, const Params&) {
-    for (std::int64_t i = 0; i < in.at("x").numel(); ++i) {
-      out.at("y").data<double>()[i] = in.at("x").value_as_double(i);
-    }
-  };
-  return op;
-}
+using test_support::copy_op;  // y = x over x[n] (tests/toy_ops.hpp)
 
 Impl toy_impl(std::shared_ptr<ToyState> state, bool lose_after_first) {
   Impl impl;

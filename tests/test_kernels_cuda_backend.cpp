@@ -32,6 +32,7 @@
 #include "harness/timing.hpp"
 #include "kernels/cuda/norm_cuda.hpp"
 #include "suites/common.hpp"
+#include "tests/toy_ops.hpp"
 
 namespace opbench {
 namespace {
@@ -254,24 +255,7 @@ TEST_F(CudaScratch, AKernelWhoseScratchGrowsAfterItsFirstRunErrors) {
   EXPECT_EQ(cuda_lost(), "");
 }
 
-// y = x over x[n]; the implementations are added by each test.
-Op copy_op() {
-  Op op;
-  op.suite = "toy";
-  op.name = "copy";
-  op.axes = {Axis{"n", Axis::Kind::integer, {"16", "32"}, {"16", "32"}, ""},
-             Axis{"dist", Axis::Kind::text, {"normal"}, {"normal"}, ""}};
-  op.tensors = {TensorDecl{"x", {"n"}, false, false, "$dist"},
-                TensorDecl{"y", {"n"}, true, false, ""}};
-  op.cost = [](const Params& p, DType) { return Cost{0, 8.0 * static_cast<double>(p.i("n"))}; };
-  op.tolerance = [](DType) { return Tolerance{0, 0}; };
-  op.reference = [](const TensorMap& in, TensorMap& out, const Params&) {
-    for (std::int64_t i = 0; i < in.at("x").numel(); ++i) {
-      out.at("y").data<double>()[i] = in.at("x").value_as_double(i);
-    }
-  };
-  return op;
-}
+using test_support::copy_op;  // y = x over x[n] (tests/toy_ops.hpp)
 
 TEST_F(CudaScratch, ThePlannerRefusesACaseWhoseDeclaredScratchCannotFit) {
   Registry reg;
