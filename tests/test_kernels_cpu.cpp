@@ -307,6 +307,29 @@ TEST_F(CpuKernels, Dyt) {
         }
 }
 
+// A NaN in x is NaN in y, as in the reference (tanh(NaN) = NaN): the vector tanh's clamp once
+// turned it into -1 (y = beta - gamma, finite and wrong). Outputs are poisoned with a finite
+// sentinel here, so a NaN in y is one the kernel wrote.
+TEST_F(CpuKernels, DytKeepsNaN) {
+  const i64 rows = 5, cols = 67;
+  auto x = make_input(rows, cols, kDists[0], next_seed());
+  for (i64 r = 0; r < rows; ++r) x[r * cols + (r * 13) % cols] = kNaN;  // heads, bodies, tails
+  x[cols - 1] = kNaN;
+  const auto g = make_param(cols, 1.0, 0.2, next_seed());
+  const auto b = make_param(cols, 0.0, 0.2, next_seed());
+  std::vector<double> ref(x.size());
+  ref::dyt(to_double(x).data(), 0.5, to_double(g).data(), to_double(b).data(), ref.data(), rows,
+           cols);
+  for (const Impl& impl : kImpls) {
+    FVec y(x.size(), 12345.0f);
+    impl.dyt(x.data(), 0.5f, g.data(), b.data(), y.data(), rows, cols);
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      ASSERT_EQ(std::isnan(y[i]), std::isnan(ref[i])) << impl.name << " element " << i;
+      if (!std::isnan(ref[i])) ASSERT_NEAR(y[i], ref[i], 1e-5 * (1 + std::abs(ref[i])));
+    }
+  }
+}
+
 TEST_F(CpuKernels, BatchnormInfer) {
   for (i64 rows : kRows)
     for (i64 cols : kCols)

@@ -438,6 +438,36 @@ using MinFn = void (*)(const float*, const float*, const float*, const float*, f
 using MinRef = void (*)(const double*, const double*, const double*, const double*, double*,
                         std::int64_t, std::int64_t, std::int64_t, std::int64_t);
 
+// A NaN in x at (batch 0, t = 5) is NaN in h for every later step of batch 0, as in the
+// reference; other batches stay finite. The fast layers' vector exp once turned a NaN gate into
+// e^-87 (a finite, wrong h). Outputs are poisoned with a finite sentinel, so a NaN is written.
+void check_min_layer_nan(const char* name, int gates, MinRef reference, MinFn plain, MinFn fast) {
+  const LayerShape s{2, 12, 5, 19};
+  const std::size_t nx = s.batch * s.T * s.d_in, nw = s.d_in * gates * s.D;
+  auto x = draw(nx, -3.0f, 3.0f, 60);
+  x[(0 * s.T + 5) * s.d_in + 2] = std::nanf("");
+  const auto w = draw(nw, -0.5f, 0.5f, 61), bias = draw(gates * s.D, -0.5f, 0.5f, 62);
+  const auto h0 = draw(s.batch * s.D, 0.1f, 1.0f, 63);
+  std::vector<double> ref(s.batch * s.T * s.D);
+  reference(widen(x).data(), widen(w).data(), widen(bias).data(), widen(h0).data(), ref.data(),
+            s.batch, s.T, s.d_in, s.D);
+  ASSERT_TRUE(std::isnan(ref[(0 * s.T + 5) * s.D]));
+  ASSERT_FALSE(std::isnan(ref[(1 * s.T + 5) * s.D]));
+  const double tol = 8 * kUnitRoundoff * (s.d_in + s.T);
+  for (auto form : {cpu::ScanForm::plain, cpu::ScanForm::log}) {
+    for (auto [impl, fn] : {std::pair{"cpu.plain", plain}, std::pair{"cpu.fast", fast}}) {
+      std::vector<float> h(ref.size(), 12345.0f);
+      fn(x.data(), w.data(), bias.data(), h0.data(), h.data(), s.batch, s.T, s.d_in, s.D, form);
+      const std::string what =
+          std::string(name) + " " + impl + (form == cpu::ScanForm::log ? " log" : " plain");
+      for (std::size_t i = 0; i < h.size(); ++i) {
+        ASSERT_EQ(std::isnan(h[i]), std::isnan(ref[i])) << what << " element " << i;
+        if (!std::isnan(ref[i])) ASSERT_NEAR(h[i], ref[i], tol * (1 + std::abs(ref[i]))) << what;
+      }
+    }
+  }
+}
+
 void check_min_layer(const char* name, int gates, MinRef reference, MinFn plain, MinFn fast) {
   for (const LayerShape& s : kLayerShapes) {
     const std::size_t nx = s.batch * s.T * s.d_in, nw = s.d_in * gates * s.D;
@@ -466,6 +496,11 @@ TEST(CpuMinLayers, MinGruBothFormsMatchTheReference) {
 
 TEST(CpuMinLayers, MinLstmBothFormsMatchTheReference) {
   check_min_layer("minlstm", 3, ref::minlstm, cpu::plain::minlstm, cpu::fast::minlstm);
+}
+
+TEST(CpuMinLayers, ANaNInputIsNaNFromItsStepOnInBothForms) {
+  check_min_layer_nan("mingru", 2, ref::mingru, cpu::plain::mingru, cpu::fast::mingru);
+  check_min_layer_nan("minlstm", 3, ref::minlstm, cpu::plain::minlstm, cpu::fast::minlstm);
 }
 
 // The log form of the minimal layers with b = 0 from a zero state: h0 = 0 in batch entry 0 and an

@@ -99,10 +99,16 @@ inline vf vabs(vf a) {
   return a < 0.0f ? -a : a;
 }
 
+// Clamps z to [lo, hi] and keeps a NaN a NaN: vmax(lo, z) and vmin(hi, .) give their second
+// operand when a comparison is false, as with a NaN (vmax(z, lo) gave lo: exp(NaN) was e^-87).
+inline vf vclamp(vf z, float lo, float hi) {
+  return vmin(splat(hi), vmax(splat(lo), z));
+}
+
 // exp(z), relative error ~2 ulp over the float range; inputs are clamped to [-87, 88] (no
-// overflow to inf, no denormal results). Cephes expf polynomial.
+// overflow to inf, no denormal results), NaN stays NaN. Cephes expf polynomial.
 inline vf vexp(vf z) {
-  z = vmin(vmax(z, splat(-87.0f)), splat(88.0f));
+  z = vclamp(z, -87.0f, 88.0f);
   const vf magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   vf t = z * 1.44269504088896341f + magic;
   vf n = t - magic;
@@ -123,9 +129,9 @@ inline vf vexp(vf z) {
 
 // tanh(z): the 13/6-degree rational approximation that Eigen uses for float
 // (generic_fast_tanh_float), accurate to a few ulp; inputs are clamped to +-7.9053111, where the
-// float result is +-1.
+// float result is +-1; NaN stays NaN.
 inline vf vtanh(vf z) {
-  const vf x = vmin(vmax(z, splat(-7.90531110763549805f)), splat(7.90531110763549805f));
+  const vf x = vclamp(z, -7.90531110763549805f, 7.90531110763549805f);
   const vf x2 = x * x;
   vf p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
   p = x2 * p + -8.60467152213735e-11f;

@@ -85,8 +85,8 @@ inline vf vneg_abs(vf x) {
 //  - A -inf term on a finite m adds vexp(-inf), floored at e^-87 like every term far below m:
 //    nothing, next to s >= 1. A finite term on m = -inf makes s * e^-87 + 1 = 1 (s counts at most
 //    the steps so far): the empty sum gives way to that term.
-//  - x - m is NaN only when x or m is NaN; s takes the NaN and keeps it (vexp's clamp would turn
-//    it into e^-87, and the next maximum would drop it: a finite, wrong answer).
+//  - x - m is NaN only when x or m is NaN; s takes the NaN and keeps it (vexp keeps a NaN too;
+//    the explicit select says so here, where a lost NaN would give a finite, wrong answer).
 inline void lse_push(vf& m, vf& s, vf x) {
   const vf diff = x == m ? splat(0.0f) : x - m;
   const vf e = vexp(vneg_abs(diff));
