@@ -30,11 +30,11 @@ __global__ void block_stream(const volatile int* release, volatile int* timed_ou
 
 }  // namespace
 
-// Launches the blocking kernel on the default stream; `release` and `timed_out` are device
+// Launches the blocking kernel on `stream` (a cudaStream_t); `release` and `timed_out` are device
 // pointers of mapped pinned host memory. Returns the launch's cudaError_t.
-int launch_blocking_kernel(const volatile int* release, volatile int* timed_out,
+int launch_blocking_kernel(void* stream, const volatile int* release, volatile int* timed_out,
                            unsigned long long timeout_ns) {
-  block_stream<<<1, 1>>>(release, timed_out, timeout_ns);
+  block_stream<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(release, timed_out, timeout_ns);
   return static_cast<int>(cudaGetLastError());
 }
 

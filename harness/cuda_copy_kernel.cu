@@ -21,8 +21,10 @@ __global__ void copy_bytes(const unsigned char* src, unsigned char* dst, std::si
 }
 }  // namespace
 
-// Copies `bytes` from src to dst (both 256-byte aligned from cudaMalloc) on the default stream.
-int launch_device_copy(const void* src, void* dst, std::size_t bytes) {
+// Copies `bytes` from src to dst (both 256-byte aligned from cudaMalloc) on `stream` (a
+// cudaStream_t).
+int launch_device_copy(void* stream, const void* src, void* dst, std::size_t bytes) {
+  const auto on = static_cast<cudaStream_t>(stream);
   const std::size_t n4 = bytes / 16;
   if (n4 > 0) {
     int device = 0, sms = 1;
@@ -31,11 +33,12 @@ int launch_device_copy(const void* src, void* dst, std::size_t bytes) {
     const std::size_t blocks_needed = (n4 + 255) / 256;
     const unsigned blocks = static_cast<unsigned>(
         blocks_needed < static_cast<std::size_t>(sms) * 8 ? blocks_needed : sms * 8);
-    copy_vec4<<<blocks, 256>>>(static_cast<const float4*>(src), static_cast<float4*>(dst), n4);
+    copy_vec4<<<blocks, 256, 0, on>>>(static_cast<const float4*>(src), static_cast<float4*>(dst),
+                                      n4);
   }
   if (const std::size_t tail = bytes - n4 * 16; tail > 0) {
-    copy_bytes<<<1, 32>>>(static_cast<const unsigned char*>(src) + n4 * 16,
-                          static_cast<unsigned char*>(dst) + n4 * 16, tail);
+    copy_bytes<<<1, 32, 0, on>>>(static_cast<const unsigned char*>(src) + n4 * 16,
+                                 static_cast<unsigned char*>(dst) + n4 * 16, tail);
   }
   return static_cast<int>(cudaGetLastError());
 }

@@ -1,6 +1,6 @@
-// The CUDA backend of the harness: device status and properties, the sticky-error state, device
-// tensors, scratch memory and bind_device. Plain C++ on the CUDA runtime API (no kernels here), so
-// it compiles with the host compiler.
+// The CUDA backend of the harness: device status and properties, the sticky-error state, its
+// stream, device tensors, scratch memory and bind_device. Plain C++ on the CUDA runtime API (no
+// kernels here), so it compiles with the host compiler.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -168,18 +168,19 @@ constexpr ScratchAllocator kCudaScratch{scratch_alloc, scratch_release};
 // tensors given at bind time. Scratch lives in its arena, sealed after the first run.
 class DeviceBoundKernel final : public BoundKernel {
  public:
-  DeviceBoundKernel(DeviceLaunchFn launch, const Params& params)
-      : launch_(std::move(launch)), params_(params), scratch_(kCudaScratch) {}
+  DeviceBoundKernel(DeviceLaunchFn launch, const Params& params, cudaStream_t stream)
+      : launch_(std::move(launch)), params_(params), stream_(stream), scratch_(kCudaScratch) {}
 
   ~DeviceBoundKernel() override {
     // Wait for work still in flight on these buffers; errors cannot be thrown from here, and a
     // sticky one is remembered (note_cuda_error), never cleared and forgotten. The scratch arena
-    // is freed after this body, once the device is idle.
-    note_cuda_error(cudaDeviceSynchronize(), "cudaDeviceSynchronize before freeing a case");
+    // is freed after this body, once the stream is idle.
+    note_cuda_error(cudaStreamSynchronize(stream_), "cudaStreamSynchronize before freeing a case");
     for (auto& [name, t] : in_) note_cuda_error(cudaFree(t.ptr), "cudaFree of an input");
     for (auto& [name, t] : out_) note_cuda_error(cudaFree(t.ptr), "cudaFree of an output");
   }
 
+  // Queued on the kernel's stream; the host tensor outlives finish_bind(), which waits for it.
   void upload(const std::string& name, const Tensor& host) {
     DeviceTensor& d = in_[name];
     d.dtype = host.dtype();
@@ -190,8 +191,8 @@ class DeviceBoundKernel final : public BoundKernel {
       throw std::runtime_error("bind_device: input '" + name + "' has no storage");
     }
     check(cudaMalloc(&d.ptr, bytes), ("cudaMalloc for input '" + name + "'").c_str());
-    check(cudaMemcpy(d.ptr, host.raw(), bytes, cudaMemcpyHostToDevice),
-          ("cudaMemcpy of input '" + name + "' to the device").c_str());
+    check(cudaMemcpyAsync(d.ptr, host.raw(), bytes, cudaMemcpyHostToDevice, stream_),
+          ("cudaMemcpyAsync of input '" + name + "' to the device").c_str());
   }
 
   void allocate_output(const std::string& name, const Tensor& host) {
@@ -202,14 +203,18 @@ class DeviceBoundKernel final : public BoundKernel {
     const std::size_t bytes = tensor_bytes(d.dtype, d.shape);
     if (bytes == 0) return;
     check(cudaMalloc(&d.ptr, bytes), ("cudaMalloc for output '" + name + "'").c_str());
-    check(cudaMemset(d.ptr, 0xFF, bytes), ("poisoning output '" + name + "'").c_str());
+    check(cudaMemsetAsync(d.ptr, 0xFF, bytes, stream_),
+          ("poisoning output '" + name + "'").c_str());
   }
 
-  void finish_bind() { check(cudaDeviceSynchronize(), "bind_device: cudaDeviceSynchronize"); }
+  void finish_bind() {
+    check(cudaStreamSynchronize(stream_), "bind_device: cudaStreamSynchronize");
+  }
 
   void run() override {
     try {
-      ScratchScope scope(scratch_);
+      ScratchScope scratch(scratch_);
+      StreamScope stream(stream_);
       launch_(in_, out_, params_);
     } catch (const std::exception& e) {
       scratch_.seal();
@@ -223,7 +228,11 @@ class DeviceBoundKernel final : public BoundKernel {
     check(cudaGetLastError(), "kernel launch");
   }
 
-  void sync() override { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize after the kernel"); }
+  void sync() override {
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after the kernel");
+  }
+
+  void* stream() const override { return stream_; }
 
   void fetch() override {
     sync();
@@ -235,14 +244,16 @@ class DeviceBoundKernel final : public BoundKernel {
         throw std::runtime_error("bind_device: host output '" + name +
                                  "' changed size or lost its storage since bind");
       }
-      check(cudaMemcpy(host.raw(), d.ptr, bytes, cudaMemcpyDeviceToHost),
-            ("cudaMemcpy of output '" + name + "' to the host").c_str());
+      check(cudaMemcpyAsync(host.raw(), d.ptr, bytes, cudaMemcpyDeviceToHost, stream_),
+            ("cudaMemcpyAsync of output '" + name + "' to the host").c_str());
     }
+    sync();
   }
 
  private:
   DeviceLaunchFn launch_;
   Params params_;
+  cudaStream_t stream_;
   DeviceTensorMap in_, out_;
   std::vector<std::pair<std::string, Tensor>> host_out_;
   DeviceScratch scratch_;
@@ -266,6 +277,19 @@ BackendStatus cuda_status() {
 
 std::vector<std::string> cuda_device_names() {
   return device_info().lines;
+}
+
+void* cuda_backend_stream() {
+  static const cudaStream_t stream = [] {
+    if (!device_info().status.available) {
+      throw std::runtime_error("device_stream: CUDA backend: " + device_info().status.detail);
+    }
+    cudaStream_t created = nullptr;
+    check(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking),
+          "cudaStreamCreateWithFlags (the CUDA backend's stream)");
+    return created;
+  }();
+  return stream;
 }
 
 std::string cuda_lost() {
@@ -300,7 +324,8 @@ BindFn bind_device(DeviceLaunchFn launch) {
     if (!st.available) throw std::runtime_error("CUDA backend: " + st.detail);
     // Constructed first, so that its destructor frees whatever was allocated if a later step
     // throws.
-    auto kernel = std::make_unique<DeviceBoundKernel>(launch, p);
+    auto kernel =
+        std::make_unique<DeviceBoundKernel>(launch, p, static_cast<cudaStream_t>(device_stream()));
     for (const auto& [name, t] : inputs) kernel->upload(name, t);
     for (const auto& [name, t] : outputs) kernel->allocate_output(name, t);
     kernel->finish_bind();

@@ -4,6 +4,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/ceilings.hpp"
+#include "harness/cuda_internal.hpp"
 #include "harness/device.hpp"
 #include "harness/timing.hpp"
 
@@ -21,6 +22,10 @@ void no_release(void* /*ptr*/) {}
 DeviceScratch& loose_device_scratch() {
   static DeviceScratch scratch(ScratchAllocator{no_alloc, no_release});
   return scratch;
+}
+
+void* cuda_backend_stream() {
+  throw std::runtime_error("device_stream: CUDA backend " + cuda_status().detail);
 }
 
 BackendStatus cuda_status() {

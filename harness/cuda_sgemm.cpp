@@ -1,7 +1,7 @@
 // The CUDA compute ceiling: an n x n x n SGEMM through cuBLAS (part of the CUDA Toolkit) in plain
-// float32 (CUBLAS_DEFAULT_MATH: no TF32 tensor cores), on the default stream, on a handle of its
-// own. The harness does not include kernels/ (kernels/cuda/cublas_gemm.cu serves the kernels); the
-// few calls it needs are here.
+// float32 (CUBLAS_DEFAULT_MATH: no TF32 tensor cores), on the stream device_stream() gives when it
+// is made, on a handle of its own. The harness does not include kernels/
+// (kernels/cuda/cublas_gemm.cu serves the kernels); the few calls it needs are here.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -45,12 +45,12 @@ struct DeviceMatrix {
   float* p = nullptr;
 };
 
-// A cuBLAS handle on the default stream with plain float32 math.
+// A cuBLAS handle on `stream` with plain float32 math.
 struct BlasHandle {
-  BlasHandle() {
+  explicit BlasHandle(cudaStream_t stream) {
     check_cublas(cublasCreate(&h), "cublasCreate");
     try {
-      check_cublas(cublasSetStream(h, nullptr), "cublasSetStream");
+      check_cublas(cublasSetStream(h, stream), "cublasSetStream");
       check_cublas(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
       check_cublas(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
     } catch (...) {
@@ -71,15 +71,22 @@ int checked_size(int n) {
 
 class DeviceSgemm final : public BoundKernel {
  public:
-  explicit DeviceSgemm(int n) : n_(checked_size(n)), a_(n), b_(n), c_(n) {
+  explicit DeviceSgemm(int n)
+      : n_(checked_size(n)),
+        stream_(static_cast<cudaStream_t>(device_stream())),
+        a_(n),
+        b_(n),
+        c_(n),
+        handle_(stream_) {
     fill(a_, a_value);
     fill(b_, b_value);
-    check_cuda(cudaMemset(c_.p, 0xFF, c_.count * sizeof(float)), "poisoning the SGEMM ceiling's C");
-    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (SGEMM ceiling setup)");
+    check_cuda(cudaMemsetAsync(c_.p, 0xFF, c_.count * sizeof(float), stream_),
+               "poisoning the SGEMM ceiling's C");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (SGEMM ceiling setup)");
   }
   ~DeviceSgemm() override {
-    // The matrices and the handle are freed after this, once the device is idle.
-    note_cuda_error(cudaDeviceSynchronize(), "cudaDeviceSynchronize (SGEMM ceiling)");
+    // The matrices and the handle are freed after this, once the stream is idle.
+    note_cuda_error(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (SGEMM ceiling)");
   }
   DeviceSgemm(const DeviceSgemm&) = delete;
   DeviceSgemm& operator=(const DeviceSgemm&) = delete;
@@ -91,28 +98,37 @@ class DeviceSgemm final : public BoundKernel {
                  "cublasSgemm (SGEMM ceiling)");
     check_cuda(cudaGetLastError(), "cublasSgemm (SGEMM ceiling)");
   }
-  void sync() override { check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (SGEMM)"); }
+  void sync() override {
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (SGEMM)");
+  }
+  void* stream() const override { return stream_; }
 
   std::vector<float> result() {
     std::vector<float> c(static_cast<std::size_t>(n_) * static_cast<std::size_t>(n_));
-    check_cuda(cudaMemcpy(c.data(), c_.p, c.size() * sizeof(float), cudaMemcpyDeviceToHost),
-               "cudaMemcpy of the SGEMM ceiling's C");
+    check_cuda(
+        cudaMemcpyAsync(c.data(), c_.p, c.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+        "cudaMemcpyAsync of the SGEMM ceiling's C");
+    sync();
     return c;
   }
 
  private:
-  static void fill(DeviceMatrix& m, float (*value)(std::int64_t)) {
+  // Synchronous per block: the host block is reused.
+  void fill(DeviceMatrix& m, float (*value)(std::int64_t)) {
     constexpr std::size_t kBlock = 35 * 8192;  // a multiple of both periods
     std::vector<float> host(std::min(m.count, kBlock));
     for (std::size_t i = 0; i < host.size(); ++i) host[i] = value(static_cast<std::int64_t>(i));
     for (std::size_t at = 0; at < m.count; at += host.size()) {
       const std::size_t n = std::min(host.size(), m.count - at);
-      check_cuda(cudaMemcpy(m.p + at, host.data(), n * sizeof(float), cudaMemcpyHostToDevice),
-                 "cudaMemcpy of the SGEMM ceiling's inputs");
+      check_cuda(cudaMemcpyAsync(m.p + at, host.data(), n * sizeof(float), cudaMemcpyHostToDevice,
+                                 stream_),
+                 "cudaMemcpyAsync of the SGEMM ceiling's inputs");
+      sync();
     }
   }
 
   int n_;
+  cudaStream_t stream_;
   DeviceMatrix a_, b_, c_;
   BlasHandle handle_;
 };

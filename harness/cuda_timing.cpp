@@ -19,14 +19,14 @@
 
 namespace opbench {
 namespace detail {
-int launch_device_copy(const void* src, void* dst, std::size_t bytes);
-int launch_blocking_kernel(const volatile int* release, volatile int* timed_out,
+int launch_device_copy(void* stream, const void* src, void* dst, std::size_t bytes);
+int launch_blocking_kernel(void* stream, const volatile int* release, volatile int* timed_out,
                            unsigned long long timeout_ns);
 }  // namespace detail
 
 namespace {
 
-// The release flag of the blocking kernel holding the default stream now (nullptr: none).
+// The release flag of the blocking kernel holding a stream now (nullptr: none).
 std::atomic<volatile int*> held_release{nullptr};
 
 // A pair of CUDA events, destroyed on scope exit.
@@ -84,13 +84,13 @@ class Blocker {
   Blocker(const Blocker&) = delete;
   Blocker& operator=(const Blocker&) = delete;
 
-  // Queues the blocking kernel on the default stream: it holds the stream until release().
-  void block() {
+  // Queues the blocking kernel on `stream`: it holds the stream until release().
+  void block(cudaStream_t stream) {
     host_[0] = 0;
     host_[1] = 0;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     held_release.store(host_);
-    check_cuda(detail::launch_blocking_kernel(device_, device_ + 1, timeout_ns_),
+    check_cuda(detail::launch_blocking_kernel(stream, device_, device_ + 1, timeout_ns_),
                "launch of the blocking kernel");
   }
   void release() noexcept {
@@ -109,14 +109,20 @@ class Blocker {
   unsigned long long timeout_ns_;
 };
 
-// Seconds of `runs` back-to-back runs of `kernel` between two events on the default stream, all
-// queued behind the blocking kernel before it is released: the events see the device's time only.
+// The stream `kernel` is bound to (BoundKernel::stream), on which its samples are taken.
+cudaStream_t stream_of(const BoundKernel& kernel) {
+  return static_cast<cudaStream_t>(kernel.stream());
+}
+
+// Seconds of `runs` back-to-back runs of `kernel` between two events on its stream, all queued
+// behind the blocking kernel before it is released: the events see the device's time only.
 double blocked_sample(EventPair& ev, Blocker& blocker, BoundKernel& kernel, int runs) {
-  blocker.block();
+  const cudaStream_t stream = stream_of(kernel);
+  blocker.block(stream);
   try {
-    check_cuda(cudaEventRecord(ev.start(), 0), "cudaEventRecord(start)");
+    check_cuda(cudaEventRecord(ev.start(), stream), "cudaEventRecord(start)");
     for (int i = 0; i < runs; ++i) kernel.run();
-    check_cuda(cudaEventRecord(ev.stop(), 0), "cudaEventRecord(stop)");
+    check_cuda(cudaEventRecord(ev.stop(), stream), "cudaEventRecord(stop)");
   } catch (...) {
     blocker.release();
     throw;
@@ -182,9 +188,10 @@ class L2Flush {
   L2Flush(const L2Flush&) = delete;
   L2Flush& operator=(const L2Flush&) = delete;
 
-  // Queued on the default stream; a different byte each time, so no write is a no-op.
-  void write() {
-    check_cuda(cudaMemsetAsync(buffer_, ++value_ & 0xFF, bytes_, 0), "L2 flush (cudaMemsetAsync)");
+  // Queued on `stream` (the timed kernel's); a different byte each time, so no write is a no-op.
+  void write(cudaStream_t stream) {
+    check_cuda(cudaMemsetAsync(buffer_, ++value_ & 0xFF, bytes_, stream),
+               "L2 flush (cudaMemsetAsync)");
   }
 
  private:
@@ -205,7 +212,7 @@ class CudaColdTiming final : public TimingStrategy {
     L2Flush flush;
     warm_up(kernel);
     for (auto _ : state) {
-      flush.write();
+      flush.write(stream_of(kernel));
       state.SetIterationTime(blocked_sample(ev, blocker, kernel, 1));
     }
   }
@@ -214,14 +221,16 @@ class CudaColdTiming final : public TimingStrategy {
   double timeout_s_;
 };
 
-// Copies bytes/2 from one device buffer to another on the default stream, by whichever is faster
+// Copies bytes/2 from one device buffer to another on the stream device_stream() gave when it was
+// made, by whichever is faster
 // here at this size (the median of 5 samples behind the blocking kernel): cudaMemcpyAsync (the
 // copy the driver tunes, best for large sizes) or a plain copy kernel
 // (harness/cuda_copy_kernel.cu: less fixed cost, best for small sizes). The ceiling is the
 // machine's best same-size copy, so a kernel above it means the ceiling is wrong.
 class DeviceCopy final : public BoundKernel {
  public:
-  explicit DeviceCopy(std::size_t half) : half_(half) {
+  explicit DeviceCopy(std::size_t half)
+      : half_(half), stream_(static_cast<cudaStream_t>(device_stream())) {
     const std::size_t alloc = half_ > 0 ? half_ : 1;
     check_cuda(cudaMalloc(&src_, alloc), "cudaMalloc (device copy source)");
     const cudaError_t err = cudaMalloc(&dst_, alloc);
@@ -230,8 +239,8 @@ class DeviceCopy final : public BoundKernel {
       src_ = nullptr;
       check_cuda(err, "cudaMalloc (device copy destination)");
     }
-    check_cuda(cudaMemset(src_, 0, alloc), "cudaMemset (device copy source)");
-    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (device copy setup)");
+    check_cuda(cudaMemsetAsync(src_, 0, alloc, stream_), "cudaMemsetAsync (device copy source)");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (device copy setup)");
     EventPair ev;
     Blocker blocker(10.0);
     use_kernel_ = false;
@@ -241,7 +250,7 @@ class DeviceCopy final : public BoundKernel {
     use_kernel_ = kernel_s < memcpy_s;
   }
   ~DeviceCopy() override {
-    note_cuda_error(cudaDeviceSynchronize(), "cudaDeviceSynchronize (device copy)");
+    note_cuda_error(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (device copy)");
     note_cuda_error(cudaFree(src_), "cudaFree (device copy source)");
     note_cuda_error(cudaFree(dst_), "cudaFree (device copy destination)");
   }
@@ -251,13 +260,17 @@ class DeviceCopy final : public BoundKernel {
   void run() override {
     if (half_ == 0) return;
     if (use_kernel_) {
-      check_cuda(detail::launch_device_copy(src_, dst_, half_), "copy kernel (device copy)");
+      check_cuda(detail::launch_device_copy(stream_, src_, dst_, half_),
+                 "copy kernel (device copy)");
     } else {
-      check_cuda(cudaMemcpyAsync(dst_, src_, half_, cudaMemcpyDeviceToDevice, 0),
+      check_cuda(cudaMemcpyAsync(dst_, src_, half_, cudaMemcpyDeviceToDevice, stream_),
                  "cudaMemcpyAsync (device copy)");
     }
   }
-  void sync() override { check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (copy)"); }
+  void sync() override {
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (copy)");
+  }
+  void* stream() const override { return stream_; }
 
  private:
   // The median of `n` samples of one copy (after a warm-up), in seconds.
@@ -269,6 +282,7 @@ class DeviceCopy final : public BoundKernel {
   }
 
   std::size_t half_;
+  cudaStream_t stream_;
   void* src_ = nullptr;
   void* dst_ = nullptr;
   bool use_kernel_ = false;

@@ -30,16 +30,18 @@ struct DeviceTensor {
 };
 using DeviceTensorMap = std::map<std::string, DeviceTensor>;
 
-// Launches a kernel on the default stream; it must not synchronize. Scratch memory comes from
-// device_scratch(), never from cudaMalloc of its own.
+// Launches a kernel on device_stream() (never the legacy default stream); it must not
+// synchronize. Scratch memory comes from device_scratch(), never from cudaMalloc of its own.
 using DeviceLaunchFn =
     std::function<void(const DeviceTensorMap& in, DeviceTensorMap& out, const Params& p)>;
 
 // Uploads the inputs once at bind time, allocates the outputs on the device (poisoned with NaN
-// bytes), and fetches them back on fetch(). The bound kernel owns a scratch arena (DeviceScratch)
-// that its launch function reaches through device_scratch(): allocated during the first run (the
-// runner's untimed check run, or a timing's warm-up), never grown after it, freed with the bound
-// kernel.
+// bytes), and fetches them back on fetch(). The bound kernel is bound to the stream that
+// device_stream() gives at bind time: its copies, runs (launched under a StreamScope of it) and
+// syncs all queue there, and its stream() is that stream. The bound kernel owns a scratch arena
+// (DeviceScratch) that its launch function reaches through device_scratch(): allocated during the
+// first run (the runner's untimed check run, or a timing's warm-up), never grown after it, freed
+// with the bound kernel.
 BindFn bind_device(DeviceLaunchFn launch);
 
 // How a DeviceScratch gets and gives back memory: cudaMalloc and cudaFree on a device; anything
@@ -99,6 +101,29 @@ class ScratchScope {
 
  private:
   DeviceScratch* previous_;
+};
+
+// A CUDA stream (cudaStream_t) without CUDA headers.
+using DeviceStream = void*;
+
+// The stream that device kernels launched on this thread queue on: the one a StreamScope binds,
+// else the CUDA backend's own stream (created on first use, never destroyed). That stream is
+// non-blocking: work on the legacy default stream (a library or a test that forgot its stream)
+// neither waits for our kernels nor slips in between a sample's events. Throws when CUDA is not
+// built or the stream cannot be created.
+DeviceStream device_stream();
+// Makes `stream` the one device_stream() gives on this thread for its lifetime (nests). The
+// caller owns the stream; binding nullptr means the legacy default stream.
+class StreamScope {
+ public:
+  explicit StreamScope(DeviceStream stream);
+  ~StreamScope();
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+
+ private:
+  DeviceStream previous_;
+  bool previous_bound_;
 };
 
 // Whether CUDA was built and a device is present, with the reason when not (any error from

@@ -42,6 +42,9 @@ class BoundKernel {
   virtual void run() = 0;  // one execution; on a device it may return before the work finishes
   virtual void sync() {}   // wait for the device to finish what run() started
   virtual void fetch() {}  // copy device outputs into the host tensors given at bind time
+  // The device stream (a cudaStream_t) its runs queue on, on which timing records its events and
+  // queues what must come before a sample; nullptr for a kernel on the host.
+  virtual void* stream() const { return nullptr; }
 };
 
 // Binds an implementation to a case. `outputs` are allocated (and poisoned) by the runner with the

@@ -49,7 +49,7 @@ double tensor_bytes(const Op& op, const Params& p, DType dt);
 Impl host_impl(const char* name, HostKernelFn fn);
 // A peer library's implementation (named after the library: "onednn", "faiss"), run on the CPU.
 Impl peer_impl(const char* name, BindFn bind);
-// A CUDA kernel (launched on the default stream, no sync) as implementation `name`.
+// A CUDA kernel (launched on device_stream(), no sync) as implementation `name`.
 // `scratch_bytes`: the device scratch the kernel takes at a point (from device_scratch(), beyond
 // its tensors), declared next to the kernel (kernels/cuda/*.hpp), so that the planner refuses a
 // case that cannot fit; none for a kernel without scratch.

@@ -253,6 +253,44 @@ TEST_F(Scratch, TheScopeSaysWhoseArenaTheKernelsGet) {
   EXPECT_THROW(DeviceScratch(ScratchAllocator{}), std::invalid_argument);
 }
 
+// ---- the stream kernels launch on --------------------------------------------------------------
+
+TEST(DeviceStream, TheScopeSaysWhichStreamTheKernelsLaunchOnAndNests) {
+  // Stand-ins for two cudaStream_t: the binding only passes them on, never uses them.
+  int one = 0, two = 0;
+  {
+    StreamScope a(&one);
+    EXPECT_EQ(device_stream(), &one);
+    {
+      StreamScope b(&two);
+      EXPECT_EQ(device_stream(), &two);
+      {
+        StreamScope legacy(nullptr);  // binding the legacy default stream is a binding too
+        EXPECT_EQ(device_stream(), nullptr);
+      }
+      EXPECT_EQ(device_stream(), &two);
+    }
+    EXPECT_EQ(device_stream(), &one);
+  }
+}
+
+TEST(DeviceStream, UnboundItIsTheBackendsOwnStreamOrAnErrorSayingWhyThereIsNone) {
+  const BackendStatus st = cuda_status();
+  if (st.available) {
+    const DeviceStream own = device_stream();
+    EXPECT_NE(own, nullptr);          // not the legacy default stream
+    EXPECT_EQ(device_stream(), own);  // one per process
+    return;
+  }
+  try {
+    device_stream();
+    FAIL() << "device_stream() gave a stream without a device";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(st.detail), std::string::npos)
+        << e.what() << " / " << st.detail;
+  }
+}
+
 // ---- the backend without a device ---------------------------------------------------------------
 
 TEST(CudaBackendModes, HotAndColdWhereBuilt) {

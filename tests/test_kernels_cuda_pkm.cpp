@@ -194,10 +194,14 @@ class DeviceVec {
   explicit DeviceVec(const std::vector<T>& host) : count_(host.size()) {
     check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
     check_cuda(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice), "test upload");
+    // The kernels queue on the backend's non-blocking stream, which does not wait for the legacy
+    // default stream these copies run on.
+    check_cuda(cudaDeviceSynchronize(), "test upload");
   }
   explicit DeviceVec(std::size_t count) : count_(count) {
     check_cuda(cudaMalloc(&ptr_, bytes()), "test cudaMalloc");
     check_cuda(cudaMemset(ptr_, 0xff, bytes()), "test poison");
+    check_cuda(cudaDeviceSynchronize(), "test poison");
   }
   DeviceVec(const DeviceVec&) = delete;
   DeviceVec& operator=(const DeviceVec&) = delete;

@@ -13,6 +13,7 @@
 // clang-format on
 #include "harness/device.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -23,19 +24,32 @@ void check_cublas(cublasStatus_t status, const std::string& what) {
   }
 }
 
-// One handle per process, created on first use on the device then current, bound to the default
-// stream (the one every cuda.fast kernel launches on), float32 math (CUBLAS_DEFAULT_MATH: no TF32
-// tensor cores, whose 10-bit mantissa would fail the float32 tolerances). Never destroyed: the
-// CUDA context may be gone by the time static destructors run.
+// One handle per process, created on first use on the device then current, float32 math
+// (CUBLAS_DEFAULT_MATH: no TF32 tensor cores, whose 10-bit mantissa would fail the float32
+// tolerances). Never destroyed: the CUDA context may be gone by the time static destructors run.
 cublasHandle_t handle() {
   static const cublasHandle_t h = [] {
     cublasHandle_t created = nullptr;
     check_cublas(cublasCreate(&created), "cublasCreate");
-    check_cublas(cublasSetStream(created, nullptr), "cublasSetStream");
     check_cublas(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     check_cublas(cublasSetPointerMode(created, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
     return created;
   }();
+  return h;
+}
+
+// The handle, set to the stream the calling kernel launches on (launch_stream.hpp). The stream is
+// set only when it changed: cublasSetStream also resets the handle's workspace. The harness runs
+// kernels from one thread; the handle is not for concurrent use.
+cublasHandle_t handle_on(cudaStream_t stream) {
+  static cudaStream_t bound = nullptr;
+  static bool set = false;
+  const cublasHandle_t h = handle();
+  if (!set || bound != stream) {
+    check_cublas(cublasSetStream(h, stream), "cublasSetStream");
+    bound = stream;
+    set = true;
+  }
   return h;
 }
 
@@ -53,12 +67,12 @@ void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows,
                                 " columns, more than cuBLAS's 32-bit sizes take (2^31 - 1)");
   }
   if (inner == 0) {
-    check_cuda(
-        cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float), nullptr),
-        what);
+    check_cuda(cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float),
+                               launch_stream()),
+               what);
     return;
   }
-  const cublasHandle_t h = handle();
+  const cublasHandle_t h = handle_on(launch_stream());
   const float one = 1.0f, zero = 0.0f;
   const std::int64_t step = gemm_rows_per_call(inner, cols);
   for (std::int64_t r0 = 0; r0 < rows; r0 += step) {

@@ -1,12 +1,13 @@
 #pragma once
 // The GEMMs inside cuda.fast layers (minGRU/minLSTM projections, pkm_layer's query projection)
-// through cuBLAS (part of the CUDA Toolkit), row-major, float32, on the default stream.
+// through cuBLAS (part of the CUDA Toolkit), row-major, float32, on the bound stream
+// (launch_stream.hpp).
 #include <cstdint>
 
 namespace opbench::cuda {
 
 // c[rows, cols] = a[rows, inner] b[inner, cols], all row-major device pointers (leading dimensions
-// inner, cols, cols), float32 accumulation (no TF32), launched on the default stream without
+// inner, cols, cols), float32 accumulation (no TF32), launched on the bound stream without
 // synchronizing. inner = 0 gives zeros. Rows beyond cuBLAS's 32-bit sizes are taken in several
 // calls; inner or cols beyond 2^31 - 1 are refused (std::invalid_argument naming `what`). The
 // cuBLAS handle is created on the first call (the harness runs every kernel once for the agreement

@@ -17,6 +17,7 @@
 // clang-format on
 #include "harness/device.hpp"
 #include "kernels/cuda/fff_cuda.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 
 namespace opbench::cuda {
 namespace {
@@ -135,8 +136,8 @@ void fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* y, st
   if (batch == 0) return;
   const int warps = warps_for(name, d.d_out);
   fff_kernel<<<blocks_for(batch, warps), warps * 32,
-               static_cast<std::size_t>(warps * std::max<std::int64_t>(d.d_out, 1) * 4)>>>(
-      x, w, d, y, leaf, batch);
+               static_cast<std::size_t>(warps * std::max<std::int64_t>(d.d_out, 1) * 4),
+               launch_stream()>>>(x, w, d, y, leaf, batch);
   check_cuda(cudaGetLastError(), name);
 }
 
@@ -148,8 +149,8 @@ void ultrafast_fff(const float* x, const float* w_in, const float* w_out, float*
   if (batch == 0) return;
   const int warps = warps_for(name, d_out);
   ultrafast_kernel<<<blocks_for(batch, warps), warps * 32,
-                     static_cast<std::size_t>(warps * std::max<std::int64_t>(d_out, 1) * 4)>>>(
-      x, w_in, w_out, y, path, batch, d_in, d_out, depth);
+                     static_cast<std::size_t>(warps * std::max<std::int64_t>(d_out, 1) * 4),
+                     launch_stream()>>>(x, w_in, w_out, y, path, batch, d_in, d_out, depth);
   check_cuda(cudaGetLastError(), name);
 }
 

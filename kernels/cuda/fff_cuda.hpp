@@ -1,8 +1,8 @@
 #pragma once
 // cuda.fast kernels of the Fast Feedforward family (equations and layouts in reference/fff.hpp).
-// Pointers are device pointers; each function launches on the default stream and returns without
-// synchronizing. Any launch error, or a shape the kernels do not support, is thrown as
-// std::runtime_error / std::invalid_argument.
+// Pointers are device pointers; each function launches on the bound stream (launch_stream.hpp) and
+// returns without synchronizing. Any launch error, or a shape the kernels do not support, is thrown
+// as std::runtime_error / std::invalid_argument.
 #include <cstdint>
 
 #include "kernels/cpu/fff_types.hpp"

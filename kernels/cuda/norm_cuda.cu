@@ -33,6 +33,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/norm_cuda.hpp"
 
 namespace opbench::cuda {
@@ -354,8 +355,9 @@ void launch_groups(const NormArgs& a) {
   const std::int64_t rows_per_block = kWarpPathBlock / LANES;
   const std::int64_t blocks = (a.rows + rows_per_block - 1) / rows_per_block;
   check_grid(blocks, "norm_cuda");
-  norm_rows_in_registers<RMS, VEC, ITEMS, LANES><<<static_cast<unsigned>(blocks), kWarpPathBlock>>>(
-      a.x, a.gamma, a.beta, a.y, a.rows, a.cols, a.eps);
+  norm_rows_in_registers<RMS, VEC, ITEMS, LANES>
+      <<<static_cast<unsigned>(blocks), kWarpPathBlock, 0, launch_stream()>>>(
+          a.x, a.gamma, a.beta, a.y, a.rows, a.cols, a.eps);
 }
 
 // Lane groups of 4..32 lanes with one item each, sized to the row.
@@ -378,15 +380,16 @@ template <bool RMS, int VEC, int ITEMS>
 void launch_block_rows(const NormArgs& a, int items_total) {
   check_grid(a.rows, "norm_cuda");
   const int threads = round_up(ceil_div(items_total, ITEMS), 32);
-  norm_rows_in_registers<RMS, VEC, ITEMS, 0><<<static_cast<unsigned>(a.rows), threads>>>(
-      a.x, a.gamma, a.beta, a.y, a.rows, a.cols, a.eps);
+  norm_rows_in_registers<RMS, VEC, ITEMS, 0>
+      <<<static_cast<unsigned>(a.rows), threads, 0, launch_stream()>>>(a.x, a.gamma, a.beta, a.y,
+                                                                       a.rows, a.cols, a.eps);
 }
 
 template <bool RMS, int VEC>
 void launch_looped(const NormArgs& a) {
   check_grid(a.rows, "norm_cuda");
-  norm_rows_looped<RMS, VEC>
-      <<<static_cast<unsigned>(a.rows), kLoopBlock>>>(a.x, a.gamma, a.beta, a.y, a.cols, a.eps);
+  norm_rows_looped<RMS, VEC><<<static_cast<unsigned>(a.rows), kLoopBlock, 0, launch_stream()>>>(
+      a.x, a.gamma, a.beta, a.y, a.cols, a.eps);
 }
 
 template <bool RMS>

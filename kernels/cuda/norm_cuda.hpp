@@ -1,7 +1,7 @@
 #pragma once
 // cuda.fast normalization kernels. Pointers are device pointers; each function launches on the
-// default stream and returns without synchronizing. Equations and argument order are those of
-// reference/norm.hpp. Any launch error is thrown as std::runtime_error.
+// bound stream (launch_stream.hpp) and returns without synchronizing. Equations and argument order
+// are those of reference/norm.hpp. Any launch error is thrown as std::runtime_error.
 #include <cstdint>
 
 namespace opbench::cuda {

@@ -29,6 +29,7 @@
 // clang-format on
 #include "harness/device.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
@@ -366,14 +367,14 @@ void bruteforce_topk(const float* q, const float* k1, const float* k2, float* sc
                                              static_cast<std::size_t>(ranges) * rows * d.k);
   const dim3 grid(grid_x_or_throw(token_tiles, "cuda bruteforce_topk scan"),
                   static_cast<unsigned>(d.heads), static_cast<unsigned>(ranges));
-  scan_keys<<<grid, kThreads>>>(q, k1, k2, lists, d.tokens, static_cast<int>(d.heads),
-                                static_cast<int>(d.n), static_cast<int>(d.dk),
-                                static_cast<int>(d.k), keys_per_range);
+  scan_keys<<<grid, kThreads, 0, launch_stream()>>>(
+      q, k1, k2, lists, d.tokens, static_cast<int>(d.heads), static_cast<int>(d.n),
+      static_cast<int>(d.dk), static_cast<int>(d.k), keys_per_range);
   check_cuda(cudaGetLastError(), "cuda bruteforce_topk scan launch");
   const unsigned merge_blocks =
       grid_x_or_throw(ceil_div(rows, kMergeWarps), "cuda bruteforce_topk merge");
-  merge_ranges<<<merge_blocks, kMergeWarps * 32>>>(lists, scores, indices, rows, ranges,
-                                                   keys_per_range, total, static_cast<int>(d.k));
+  merge_ranges<<<merge_blocks, kMergeWarps * 32, 0, launch_stream()>>>(
+      lists, scores, indices, rows, ranges, keys_per_range, total, static_cast<int>(d.k));
   check_cuda(cudaGetLastError(), "cuda bruteforce_topk merge launch");
 }
 

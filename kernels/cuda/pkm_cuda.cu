@@ -10,6 +10,7 @@
 // clang-format on
 #include "harness/device.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
@@ -187,16 +188,16 @@ void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
                                            static_cast<std::size_t>(2 * d.heads * d.tokens * d.n));
   const dim3 grid1(grid_x_or_throw(ceil_div(d.tokens, kTokensPerBlock), "cuda pkm_topk scores"),
                    static_cast<unsigned>(d.heads), 2);
-  subkey_scores<<<grid1, kScoreThreads>>>(q, k1, k2, sub, static_cast<int>(d.tokens),
-                                          static_cast<int>(d.heads), static_cast<int>(d.n),
-                                          static_cast<int>(d.dk));
+  subkey_scores<<<grid1, kScoreThreads, 0, launch_stream()>>>(
+      q, k1, k2, sub, static_cast<int>(d.tokens), static_cast<int>(d.heads), static_cast<int>(d.n),
+      static_cast<int>(d.dk));
   check_cuda(cudaGetLastError(), "cuda pkm_topk sub-key scores launch");
   const std::int64_t pairs = d.tokens * d.heads;
   const unsigned blocks =
       grid_x_or_throw(ceil_div(pairs, kWarpsPerBlock), "cuda pkm_topk selection");
-  select_combine<<<blocks, kWarpsPerBlock * 32>>>(sub, scores, indices, static_cast<int>(d.tokens),
-                                                  static_cast<int>(d.heads), static_cast<int>(d.n),
-                                                  static_cast<int>(d.k));
+  select_combine<<<blocks, kWarpsPerBlock * 32, 0, launch_stream()>>>(
+      sub, scores, indices, static_cast<int>(d.tokens), static_cast<int>(d.heads),
+      static_cast<int>(d.n), static_cast<int>(d.k));
   check_cuda(cudaGetLastError(), "cuda pkm_topk selection launch");
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 // cuda.fast of the pkm family: the product-key search (pkm_cuda.cu), the brute-force search
 // (pkm_bruteforce_cuda.cu) and the memory layer (pkm_layer_cuda.cu). Pointers are device pointers;
-// every function launches on the default stream and returns without synchronizing. Semantics and
-// layout are those of reference/pkm.hpp (kernels/cpu/pkm_types.hpp). Launch errors and
-// unsupported shapes are thrown as std::runtime_error / std::invalid_argument.
+// every function launches on the bound stream (launch_stream.hpp) and returns without
+// synchronizing. Semantics and layout are those of reference/pkm.hpp (kernels/cpu/pkm_types.hpp).
+// Launch errors and unsupported shapes are thrown as std::runtime_error / std::invalid_argument.
 #include <cstdint>
 #include <string>
 

@@ -19,6 +19,7 @@
 #include "harness/device.hpp"
 #include "kernels/cuda/cublas_gemm.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 
 namespace opbench::cuda {
@@ -103,16 +104,16 @@ void pkm_layer(const float* x, const pkm::LayerWeights& w, float* y, std::int64_
     gemm_row_major(x, w.w, q, d.tokens, din, hdk, "cuda pkm_layer projection");
     const long long n = d.tokens * hdk;
     bias_batchnorm<<<grid_x_or_throw(ceil_div(n, kEpilogueThreads), "cuda pkm_layer batch norm"),
-                     kEpilogueThreads>>>(q, w.b, w.bn_mean, w.bn_var, w.bn_gamma, w.bn_beta, n, hdk,
-                                         eps);
+                     kEpilogueThreads, 0, launch_stream()>>>(q, w.b, w.bn_mean, w.bn_var,
+                                                             w.bn_gamma, w.bn_beta, n, hdk, eps);
     check_cuda(cudaGetLastError(), "cuda pkm_layer batch norm launch");
   }
   pkm_topk(q, w.k1, w.k2, s, indices, d);
   if (dv > 0) {
     const dim3 grid(grid_x_or_throw(d.tokens, "cuda pkm_layer readout"),
                     strided_grid_yz(ceil_div(dv, kReadThreads)));
-    readout<<<grid, kReadThreads>>>(s, indices, w.values, y, static_cast<int>(d.heads),
-                                    static_cast<int>(d.k), dv);
+    readout<<<grid, kReadThreads, 0, launch_stream()>>>(
+        s, indices, w.values, y, static_cast<int>(d.heads), static_cast<int>(d.k), dv);
     check_cuda(cudaGetLastError(), "cuda pkm_layer readout launch");
   }
 }

@@ -25,6 +25,7 @@
 #include "harness/device.hpp"
 #include "kernels/cuda/cublas_gemm.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
+#include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
 
@@ -143,13 +144,14 @@ void log_scan_impl(const float* la, const float* lb, const float* log_h0, float*
   float* SA = scratch("log_scan SA", n);
   float* M = scratch("log_scan M", n);
   float* S = scratch("log_scan S", n);
-  log_reduce<<<blocks_for(n, "log_scan reduce"), kThreads>>>(la, lb, SA, M, S, batch, T, D, chunks);
+  log_reduce<<<blocks_for(n, "log_scan reduce"), kThreads, 0, launch_stream()>>>(
+      la, lb, SA, M, S, batch, T, D, chunks);
   check_launch("log_scan reduce");
-  log_carry<<<blocks_for(batch * D, "log_scan carry"), kThreads>>>(log_h0, SA, M, S, batch, D,
-                                                                   chunks);
+  log_carry<<<blocks_for(batch * D, "log_scan carry"), kThreads, 0, launch_stream()>>>(
+      log_h0, SA, M, S, batch, D, chunks);
   check_launch("log_scan carry");
-  log_rescan<<<blocks_for(n, "log_scan rescan"), kThreads>>>(la, lb, SA, M, S, out, batch, T, D,
-                                                             chunks, exp_output);
+  log_rescan<<<blocks_for(n, "log_scan rescan"), kThreads, 0, launch_stream()>>>(
+      la, lb, SA, M, S, out, batch, T, D, chunks, exp_output);
   check_launch("log_scan rescan");
 }
 
@@ -218,12 +220,14 @@ void linear_scan(const float* a, const float* b, const float* h0, float* h, std:
   const std::int64_t n = batch * chunks * D;
   float* A = scratch("linear_scan A", n);
   float* B = scratch("linear_scan B", n);
-  linear_reduce<<<blocks_for(n, "linear_scan reduce"), kThreads>>>(a, b, A, B, batch, T, D, chunks);
+  linear_reduce<<<blocks_for(n, "linear_scan reduce"), kThreads, 0, launch_stream()>>>(
+      a, b, A, B, batch, T, D, chunks);
   check_launch("linear_scan reduce");
-  linear_carry<<<blocks_for(batch * D, "linear_scan carry"), kThreads>>>(h0, A, B, batch, D,
-                                                                         chunks);
+  linear_carry<<<blocks_for(batch * D, "linear_scan carry"), kThreads, 0, launch_stream()>>>(
+      h0, A, B, batch, D, chunks);
   check_launch("linear_scan carry");
-  linear_rescan<<<blocks_for(n, "linear_scan rescan"), kThreads>>>(a, b, A, h, batch, T, D, chunks);
+  linear_rescan<<<blocks_for(n, "linear_scan rescan"), kThreads, 0, launch_stream()>>>(
+      a, b, A, h, batch, T, D, chunks);
   check_launch("linear_scan rescan");
 }
 
@@ -242,15 +246,16 @@ void min_layer(MinLayer kind, const float* x, const float* w, const float* bias,
   gemm_row_major(x, w, k, rows, d_in, cols, "min_layer projection");
   float* a = scratch("min_layer a", rows * D);
   float* b = scratch("min_layer b", rows * D);
-  gates<<<blocks_for(rows * D, "min_layer gates"), kThreads>>>(k, bias, a, b, rows, D, lstm,
-                                                               log_form);
+  gates<<<blocks_for(rows * D, "min_layer gates"), kThreads, 0, launch_stream()>>>(
+      k, bias, a, b, rows, D, lstm, log_form);
   check_launch("min_layer gates");
   if (!log_form) {
     linear_scan(a, b, h0, h, batch, T, D);
     return;
   }
   // log h0 goes in k's scratch, free once the gates are computed.
-  log_of<<<blocks_for(batch * D, "min_layer log h0"), kThreads>>>(h0, k, batch * D);
+  log_of<<<blocks_for(batch * D, "min_layer log h0"), kThreads, 0, launch_stream()>>>(h0, k,
+                                                                                      batch * D);
   check_launch("min_layer log h0");
   log_scan_impl(a, b, k, h, batch, T, D, true);
 }

@@ -1,8 +1,8 @@
 #pragma once
 // cuda.fast kernels of the scan family. Pointers are device pointers; each function launches on
-// the default stream and returns without synchronizing. Equations and argument order are those
-// of reference/scan.hpp; the log-space scan is Heinsen's a* + logcumsumexp(log b - a*), as
-// kernels/cpu/scan_plain.hpp describes it. Any launch or cuBLAS error is thrown as
+// the bound stream (launch_stream.hpp) and returns without synchronizing. Equations and argument
+// order are those of reference/scan.hpp; the log-space scan is Heinsen's a* + logcumsumexp(log b -
+// a*), as kernels/cpu/scan_plain.hpp describes it. Any launch or cuBLAS error is thrown as
 // std::runtime_error; a shape beyond what one launch takes (2^31 - 1 blocks), as
 // std::invalid_argument with one line. The projection GEMMs of the layers go through cuBLAS.
 // Scratch comes from the bound kernel's arena (harness/device.hpp: device_scratch); the
