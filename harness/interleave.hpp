@@ -7,8 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "harness/data_provider.hpp"
+#include "harness/case_worker.hpp"
 #include "harness/results.hpp"
+#include "harness/run_sink.hpp"
 #include "harness/runner.hpp"
 
 namespace opbench {
@@ -20,11 +21,13 @@ struct InterleavedCase {
   std::int64_t iterations = 0;   // found by Google Benchmark in the first round, then fixed
 };
 
-// Takes rounds 2..`repetitions`, appending one repetition per round to each case's
-// RunResult::cases[record_index].timing. A case that fails in a round gets the round's error and
-// loses its time; it takes no more rounds.
-void time_remaining_rounds(const std::vector<CasePlan>& plan, const DataProvider& data,
-                           const Selection& sel, const RunOptions& options, int repetitions,
-                           const std::vector<InterleavedCase>& timed, RunResult& result);
+// Takes rounds 2..`repetitions` through `worker`, appending one repetition per round to each
+// case's RunResult::cases[record_index].timing (and telling `sink`). A case that fails in a
+// round gets the round's error and loses its time; it takes no more rounds. Returns false when
+// interrupted (harness/interrupt.hpp) before the last round ended.
+bool time_remaining_rounds(const std::vector<CasePlan>& plan, CaseWorker& worker,
+                           const RunOptions& options, int repetitions,
+                           const std::vector<InterleavedCase>& timed, RunResult& result,
+                           RunSink* sink);
 
 }  // namespace opbench

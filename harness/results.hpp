@@ -111,6 +111,14 @@ struct RunResult {
   // --benchmark_report_aggregates_only: the JSON lists a case's aggregates, not each repetition.
   bool aggregates_only = false;
   std::string command_line;
+  // Cases the plan holds for this run (after --benchmark_filter), so a partial run says how much
+  // of it finished.
+  std::size_t planned = 0;
+  // "" when every planned case finished; else why the run stopped early ("SIGINT", "SIGTERM",
+  // or what a journal of a killed run says). The report marks such a run incomplete.
+  std::string incomplete;
+  // How the cases ran: "in-process", or "isolated" (each in a worker process; --isolate).
+  std::string workers = "in-process";
 };
 
 // Fraction of the roofline: the time the ceilings allow for `cost` over the measured time.

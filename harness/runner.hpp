@@ -40,6 +40,13 @@ struct RunOptions {
   // `opbench compare` does not call drift a change (Google Benchmark's random interleaving).
   // --benchmark_enable_random_interleaving=false|true overrides it.
   bool interleave = true;
+  // --isolate: every case runs in a worker process started with this command (this build's
+  // `opbench worker`, harness/worker_protocol.hpp), restarted after a case kills it; empty: in
+  // this process.
+  std::vector<std::string> worker_command;
+  // With a worker process: the most one unit of a case (its check and first timing, or one later
+  // repetition) may take before its worker is killed and the case is an error; 0: no limit.
+  double case_timeout_s = 0;
 };
 
 // One (op, impl, dtype, parameter point).
@@ -63,8 +70,13 @@ struct CasePlan {
 std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
                                  const DataProvider& data);
 
-// Checks (and unless options.time is false, times) every planned case.
+class RunSink;  // harness/run_sink.hpp
+
+// Checks (and unless options.time is false, times) every planned case, handing each result to
+// `sink` (when given) as it finishes. Stops between two units when interrupted
+// (harness/interrupt.hpp): the result then holds what finished and says why it is incomplete.
 RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
-                    const DataProvider& data, const Selection& sel, const RunOptions& options);
+                    const DataProvider& data, const Selection& sel, const RunOptions& options,
+                    RunSink* sink = nullptr);
 
 }  // namespace opbench

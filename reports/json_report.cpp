@@ -188,6 +188,16 @@ LoadedReport load_report(const std::string& path) {
       out.warnings.push_back(path + ": written by '" + tool->get<std::string>() +
                              "', not opbench: read where possible");
     }
+    // A run that stopped early holds only part of its plan: say so wherever it is read.
+    auto incomplete = ob.find("incomplete");
+    if (incomplete != ob.end() && incomplete->is_object()) {
+      const json& inc = *incomplete;
+      const json reason = inc.value("reason", json("unknown"));
+      out.warnings.push_back(
+          path + ": an incomplete run (" + (reason.is_string() ? reason.get<std::string>() : "?") +
+          "): " + inc.value("finished", json("?")).dump() + " of " +
+          inc.value("planned", json("?")).dump() + " planned cases were measured");
+    }
     std::string ours = build_info().tool_version;
     if (ob.contains("tool_version") && ob["tool_version"].is_string() &&
         ob["tool_version"].get<std::string>() != ours) {

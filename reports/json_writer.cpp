@@ -237,6 +237,15 @@ json build_report(const RunResult& run) {
   ob["timed"] = run.timed;
   ob["interleaved"] = run.interleaved;
   ob["command_line"] = run.command_line;
+  ob["workers"] = run.workers;
+  if (!run.incomplete.empty()) {
+    std::size_t finished = 0;
+    for (const CaseRecord& c : run.cases) finished += c.error.rfind("skipped: ", 0) != 0;
+    ob["incomplete"] = {{"reason", run.incomplete},
+                        {"planned", run.planned},
+                        {"recorded", run.cases.size()},
+                        {"finished", finished}};
+  }
   json ceilings = json::array();
   for (const Ceiling& c : run.ceilings) ceilings.push_back(ceiling_json(c));
   ob["ceilings"] = std::move(ceilings);

@@ -1,0 +1,163 @@
+#include "harness/case_runner.hpp"
+
+#include <cblas.h>
+#include <malloc.h>
+#include <omp.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "harness/backend.hpp"
+#include "harness/build_info.hpp"
+#include "harness/gbench_driver.hpp"
+#include "harness/timing.hpp"
+
+namespace opbench {
+
+namespace {
+
+// Compares the outputs again after the timed runs: a kernel that races, drifts or writes
+// outside its first run is caught. A case that passed before and fails now is a failure.
+void recheck_after_timing(const CasePlan& c, BoundKernel& kernel, const TensorMap& outputs,
+                          const Dataset& d, Agreement& a) {
+  kernel.sync();
+  kernel.fetch();
+  Agreement again = compare_outputs(c, outputs, d);
+  if (again.passed || !a.passed) return;
+  again.first_mismatch = "after the timed runs: " + again.first_mismatch;
+  again.changed_during_timing = true;
+  a = again;
+}
+
+}  // namespace
+
+int prepare_process(const RunOptions& options) {
+  // Cases allocate and poison outputs and inputs of up to hundreds of MiB one after another.
+  // glibc hands such blocks back to the kernel on free and maps them fresh the next time, so
+  // every case paid the page faults of first touch again (most of a quick run's wall time);
+  // kept in the heap, the next case reuses pages that are already mapped.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  const int threads = options.threads > 0 ? options.threads : hardware_threads();
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+  if (options.time) init_gbench(options.benchmark_flags);
+  return threads;
+}
+
+CaseRecord record_of(const CasePlan& c) {
+  CaseRecord rec;
+  rec.name = c.name;
+  rec.suite = c.op->suite;
+  rec.op = c.op->name;
+  rec.impl = c.impl->name;
+  rec.backend = c.impl->backend;
+  rec.dtype = std::string(dtype_name(c.dtype));
+  rec.params = c.params;
+  rec.cost = c.op->cost ? c.op->cost(c.params, c.dtype) : Cost{};
+  rec.is_reference = c.impl->is_reference;
+  rec.dataset = c.dataset_key;
+  return rec;
+}
+
+CaseRunner::CaseRunner(const Registry& reg, const DataProvider& data, const Selection& sel,
+                       const RunOptions& options, int repetitions_now)
+    : reg_(reg),
+      data_(data),
+      sel_(sel),
+      options_(options),
+      repetitions_now_(repetitions_now),
+      dumper_(options.dump_dir, data) {}
+
+FirstUnit CaseRunner::first(const CasePlan& c) {
+  FirstUnit unit;
+  CaseRecord& rec = unit.record;
+  rec = record_of(c);
+  auto fail = [&](std::string error) {
+    rec.error = std::move(error);
+    rec.agreement.status = AgreementStatus::error;
+    return std::move(unit);
+  };
+  if (!dataset_ || dataset_->key != c.dataset_key) {
+    dataset_.reset();  // free the previous dataset before making the next
+    round_inputs_.reset();
+    round_outputs_.reset();
+    round_key_.clear();
+    dataset_ = make_dataset(c, data_, sel_, options_);
+    unit.dataset = dataset_->record;
+    if (dumper_.enabled()) dumper_.dataset(c, *dataset_);
+  }
+  if (!dataset_->error.empty()) return fail(dataset_->error);
+  // The contract itself: computed with the dataset, compared with nothing, and not timed (a
+  // float64 loop is no baseline for a kernel; speedups are over cpu.plain).
+  if (c.impl->is_reference) return unit;
+  if (const std::string lost = c.backend->lost(); !lost.empty()) return fail(lost);
+
+  TensorMap outputs = allocate_outputs(c);
+  std::unique_ptr<BoundKernel> kernel;
+  try {
+    kernel = c.impl->bind(dataset_->inputs, outputs, c.params);
+    kernel->run();
+    kernel->sync();
+    kernel->fetch();
+    rec.agreement = compare_outputs(c, outputs, *dataset_);
+    settle_status(rec.agreement, reg_.known_failures().match(c.name));
+    if (dumper_.enabled()) dumper_.impl(c, outputs, rec.agreement);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  if (!options_.time) return unit;
+  auto timing = c.backend->timing(c.timing_mode);
+  if (!timing) return fail(c.backend->name() + " cannot time in mode '" + c.timing_mode + "'");
+  rec.timing.clock = timing->manual_time() ? "manual_time" : "real_time";
+  rec.timing.mode = c.timing_mode;
+  GbenchRun r = time_kernel(c.name, *timing, *kernel, repetitions_now_);
+  if (!r.error.empty()) return fail(r.error);
+  rec.timing.repetitions = std::move(r.repetitions);
+  try {
+    recheck_after_timing(c, *kernel, outputs, *dataset_, rec.agreement);
+    settle_status(rec.agreement, reg_.known_failures().match(c.name));
+  } catch (const std::exception& e) {
+    return fail(std::string("after the timed runs: ") + e.what());
+  }
+  if (!rec.timing.repetitions.empty()) unit.iterations = rec.timing.repetitions.front().iterations;
+  return unit;
+}
+
+// Each round makes the inputs again, in fresh buffers: where a buffer lands (huge pages or not,
+// its alignment to the caches) moved single cases by up to 50% between two runs, so the
+// repetitions must sample it too. (Keeping the first round's inputs made runs faster, but two
+// runs then differed beyond their spread.) The implementations of a dataset share the round's
+// inputs and output buffers: fresh buffers cost page faults, most of a round.
+RoundUnit CaseRunner::again(const CasePlan& c, int round, std::int64_t iterations) {
+  RoundUnit unit;
+  try {
+    const std::string key = c.dataset_key + "#" + std::to_string(round);
+    if (round_key_ != key) {
+      dataset_.reset();  // the first units are over once rounds are taken
+      round_inputs_.reset();
+      round_outputs_.reset();
+      // Datasets come in random order, so freed blocks of one size rarely fit the next request:
+      // without handing them back, the heap grew by every round (14 GB after 9 rounds of the
+      // norm suite, 2 GB for one).
+      malloc_trim(0);
+      round_key_ = key;
+      round_inputs_ = make_inputs(c, data_, sel_, options_);
+    }
+    if (!round_outputs_) round_outputs_ = allocate_outputs(c, false);
+    auto kernel = c.impl->bind(round_inputs_->inputs, *round_outputs_, c.params);
+    auto timing = c.backend->timing(c.timing_mode);
+    if (!timing) throw std::runtime_error(c.backend->name() + " cannot time this case");
+    GbenchRun r = time_kernel(c.name, *timing, *kernel, 1, iterations);
+    if (r.error.empty() && r.repetitions.size() == 1) {
+      unit.repetition = std::move(r.repetitions[0]);
+      return unit;
+    }
+    unit.error = r.error.empty() ? "Google Benchmark returned no single repetition" : r.error;
+  } catch (const std::exception& e) {
+    unit.error = e.what();
+  }
+  return unit;
+}
+
+}  // namespace opbench

@@ -1,0 +1,63 @@
+#pragma once
+// A worker process speaking the worker protocol (harness/worker_protocol.hpp): of this build for
+// --isolate, of another build's opbench for `opbench ab`. It is started on first use and again
+// after it died; a case that kills it (a signal, the OOM killer) or outlives the case timeout is
+// an error of that case only, with the reason, and the run goes on.
+#include <sys/types.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "harness/case_worker.hpp"
+#include "harness/line_pipe.hpp"
+
+namespace opbench {
+
+struct WorkerCommand {
+  std::vector<std::string> argv;  // the program and its arguments, e.g. {"/x/opbench", "worker"}
+  std::string label;              // how messages name it: "this build", "base (/x/opbench)"
+};
+
+class ProcessWorker final : public CaseWorker {
+ public:
+  // `case_timeout_s`: the most a unit may take (the case's dataset, check and timing); <= 0: no
+  // limit.
+  ProcessWorker(WorkerCommand command, const Selection& sel, const RunOptions& options,
+                int repetitions_now, double case_timeout_s);
+  ~ProcessWorker() override;  // asks the worker to quit, kills it if it does not
+  ProcessWorker(const ProcessWorker&) = delete;
+  ProcessWorker& operator=(const ProcessWorker&) = delete;
+
+  FirstUnit first(const CasePlan& c) override;
+  RoundUnit again(const CasePlan& c, int round, std::int64_t iterations) override;
+
+  // Worker processes started so far (1 + restarts after deaths).
+  int starts() const { return starts_; }
+  // The build the worker said it is (its hello), once started.
+  const std::string& worker_commit() const { return worker_commit_; }
+
+ private:
+  void start();
+  void stop(bool kill_now);
+  // Sends `request` and returns the answer; throws CaseLost (a private type) when the worker died
+  // or timed out in it, with the reason.
+  nlohmann::json ask(const nlohmann::json& request, double timeout_s);
+
+  WorkerCommand command_;
+  nlohmann::json setup_;
+  double timeout_s_;
+  pid_t pid_ = -1;
+  int to_worker_ = -1, from_worker_ = -1;
+  std::unique_ptr<LinePipe> pipe_;
+  int starts_ = 0;
+  std::string worker_commit_;
+};
+
+// How a worker process ended, in words: "died of signal 11 (SIGSEGV: Segmentation fault)",
+// "was killed by signal 9 (SIGKILL: ...; the kernel's OOM killer sends it when memory runs
+// out)", "exited with code 3". `status` is waitpid's.
+std::string describe_exit(int status);
+
+}  // namespace opbench
