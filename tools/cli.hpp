@@ -31,6 +31,7 @@ int cmd_run(const Args& args, bool time);
 int cmd_report(const Args& args);
 int cmd_compare(const Args& args);
 int cmd_nightly(const Args& args);
+int cmd_worker(const Args& args);
 
 // Parses `args` against `desc`; unregistered options are an error unless `passthrough` collects
 // them (the --benchmark_* flags of run). Throws UsageError with one line.

@@ -98,8 +98,10 @@ void save_manifest(const fs::path& dir, const json& m) {
 }
 
 // Runs `opbench run ARGS --json OUT` as a child; returns its exit status, or -signal. The child
-// is sent SIGTERM when the nightly dies, however it dies (even SIGKILL): a run must not go on
-// writing into a history that no nightly holds.
+// is killed (SIGKILL) when the nightly dies, however it dies: a run must not go on writing into a
+// history that no nightly holds (a SIGTERM would let it finish its case and write a partial
+// report there). The journal it leaves (.incoming-PID.json.journal) is removed by the next
+// nightly with the other leftovers.
 int run_child(const std::vector<std::string>& run_args, const std::string& out) {
   std::vector<std::string> storage = {"opbench", "run"};
   storage.insert(storage.end(), run_args.begin(), run_args.end());
@@ -116,7 +118,7 @@ int run_child(const std::vector<std::string>& run_args, const std::string& out) 
     throw UsageError(std::string("nightly: cannot start the run: ") + std::strerror(errno));
   if (pid == 0) {
     // The parent may have died between fork and prctl: then it is no longer our parent.
-    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) _exit(127);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) _exit(127);
     execv("/proc/self/exe", argv.data());
     _exit(127);
   }

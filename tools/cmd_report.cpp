@@ -1,14 +1,36 @@
 // `opbench report RUN.json... -o page.html`: one self-contained HTML page from saved reports.
+// `opbench report --from-journal RUN.json.journal --json OUT.json`: the JSON report of what a
+// killed run measured, from its journal (harness/journal.hpp).
 #include <algorithm>
 #include <iostream>
 
 #include "harness/errors.hpp"
+#include "harness/journal.hpp"
 #include "reports/atomic_file.hpp"
 #include "reports/html_report.hpp"
 #include "reports/json_report.hpp"
 #include "tools/cli.hpp"
 
 namespace opbench::cli {
+
+namespace {
+
+int report_from_journal(const std::string& journal, const std::string& json) {
+  if (json.empty()) {
+    throw UsageError("--from-journal needs --json OUT.json: where to write the report");
+  }
+  reports::check_writable(json);
+  const RunResult run = read_journal(journal);
+  reports::write_report(json, reports::build_report(run));
+  std::size_t finished = 0;
+  for (const auto& c : run.cases) finished += c.error.rfind("skipped: ", 0) != 0;
+  std::cout << "wrote " << json << ": " << finished << " case(s) that ran"
+            << (run.incomplete.empty() ? "" : " (marked incomplete: " + run.incomplete + ")")
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace
 
 int cmd_report(const Args& args) {
   po::options_description desc(
@@ -17,7 +39,7 @@ int cmd_report(const Args& args) {
       "a summary, one sortable table per op, speedup bars, a roofline plot, and a trend line per "
       "case\nwhen several runs of one machine are given.\n\nOptions");
   bool help = false, latest = false;
-  std::string output, baseline;
+  std::string output, baseline, journal, json;
   std::vector<std::string> inputs;
   desc.add_options()("help,h", po::bool_switch(&help), "this help")("output,o", po::value(&output),
                                                                     "the HTML file to write")(
@@ -26,7 +48,11 @@ int cmd_report(const Args& args) {
       "machine against it")("latest", po::bool_switch(&latest),
                             "tables for the newest run of each machine only; the other runs "
                             "feed the trends")("reports", po::value(&inputs)->composing(),
-                                               "JSON reports written by opbench run/check");
+                                               "JSON reports written by opbench run/check")(
+      "from-journal", po::value(&journal),
+      "instead: make the JSON report (--json) of what a killed run measured, from the journal it "
+      "left next to its report (REPORT.json.journal)")(
+      "json", po::value(&json), "with --from-journal: the JSON report to write");
   po::positional_options_description positional;
   positional.add("reports", -1);
   po::variables_map vm;
@@ -40,6 +66,13 @@ int cmd_report(const Args& args) {
     std::cout << desc << "\n";
     return kExitOk;
   }
+  if (!journal.empty()) {
+    if (!inputs.empty() || !output.empty()) {
+      throw UsageError("--from-journal makes a JSON report (--json); render it in a second call");
+    }
+    return report_from_journal(journal, json);
+  }
+  if (!json.empty()) throw UsageError("--json goes with --from-journal");
   if (inputs.empty()) throw UsageError("report: give at least one JSON report");
   if (output.empty()) throw UsageError("report: give the output page with -o FILE.html");
   reports::check_writable(output);

@@ -57,6 +57,7 @@ int dispatch(int argc, char** argv) {
   if (command == "report") return cmd_report(args);
   if (command == "compare") return cmd_compare(args);
   if (command == "nightly") return cmd_nightly(args);
+  if (command == "worker") return cmd_worker(args);
   throw opbench::UsageError("unknown command '" + command +
                             "'; commands: list, run, check, report, compare, nightly");
 }
