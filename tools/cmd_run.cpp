@@ -78,7 +78,13 @@ int cmd_run(const Args& args, bool time) {
   Registry reg;
   register_all_suites(reg);
   datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, selection, data);
+  const auto full_plan = plan_cases(reg, selection, data);
+  const ShardSpec shard = sel.shard_spec();
+  const auto plan = shard_plan(full_plan, shard);
+  if (shard.sharded()) {
+    std::cerr << "opbench: shard " << shard.text() << " (" << shard.source << "): " << plan.size()
+              << " of " << full_plan.size() << " cases\n";
+  }
 
   RunOptions options;
   options.time = time;
@@ -106,6 +112,7 @@ int cmd_run(const Args& args, bool time) {
   }
 
   RunResult result = run_cases(reg, plan, data, selection, options);
+  result.plan = describe_plan(full_plan, seed, shard, result.cases);
   nlohmann::json report = reports::build_report(result);
   if (!json.empty()) reports::write_file_atomically(json, report.dump(2) + "\n");
   reports::print_summary(report, std::cout, isatty(STDOUT_FILENO));
