@@ -96,6 +96,15 @@ struct BuildInfo {
   bool native = false;
 };
 
+// Which plan a report belongs to: the shards of one plan share its fingerprint, and `opbench
+// merge` joins their reports by it (harness/shard.hpp).
+struct PlanInfo {
+  std::string fingerprint;             // of the whole, unsharded plan and the seed; "": unknown
+  std::size_t planned = 0;             // cases in the whole plan
+  std::string shard;                   // "2/3", or "" for the whole plan
+  std::vector<std::size_t> positions;  // the plan position of each of RunResult::cases
+};
+
 struct RunResult {
   // Google Benchmark's context (date, host, CPUs, caches, load), as its JSON reporter writes it.
   nlohmann::json context = nlohmann::json::object();
@@ -119,6 +128,7 @@ struct RunResult {
   std::string incomplete;
   // How the cases ran: "in-process", or "isolated" (each in a worker process; --isolate).
   std::string workers = "in-process";
+  PlanInfo plan;
 };
 
 // Fraction of the roofline: the time the ceilings allow for `cost` over the measured time.

@@ -265,6 +265,12 @@ json build_report(const RunResult& run) {
     cases.push_back(std::move(cj));
   }
   ob["cases"] = std::move(cases);
+  if (!run.plan.fingerprint.empty()) {  // which plan, and which shard of it (opbench merge)
+    ob["plan"] = {{"fingerprint", run.plan.fingerprint},
+                  {"planned", run.plan.planned},
+                  {"shard", run.plan.shard},
+                  {"positions", run.plan.positions}};
+  }
   doc["opbench"] = std::move(ob);
   return doc;
 }

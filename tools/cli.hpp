@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "harness/runner.hpp"
+#include "harness/shard.hpp"
 
 namespace opbench::cli {
 
@@ -21,9 +22,14 @@ using Args = std::vector<std::string>;
 struct SelectionOptions {
   std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs, timing_modes;
   bool quick = false, full = false;
-  // `sweep`: --quick, --full and --axis (run and check); `inputs`: --input.
+  std::string shard;  // --shard I/N (run and check)
+  bool shard_given = false;
+  // `sweep`: --quick, --full, --axis and --shard (run and check); `inputs`: --input.
   void add_to(po::options_description& desc, bool sweep, bool inputs);
   Selection to_selection() const;  // throws UsageError on malformed NAME=VALUE
+  // --shard, else the shard a Slurm array or a Kubernetes Indexed Job gives (harness/shard.hpp);
+  // throws UsageError on a malformed spec or variable.
+  ShardSpec shard_spec() const;
 };
 
 int cmd_list(const Args& args);
@@ -32,6 +38,7 @@ int cmd_report(const Args& args);
 int cmd_compare(const Args& args);
 int cmd_nightly(const Args& args);
 int cmd_worker(const Args& args);
+int cmd_merge(const Args& args);
 
 // Parses `args` against `desc`; unregistered options are an error unless `passthrough` collects
 // them (the --benchmark_* flags of run). Throws UsageError with one line.

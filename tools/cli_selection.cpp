@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <sstream>
 
 #include "harness/errors.hpp"
@@ -44,7 +45,12 @@ void SelectionOptions::add_to(po::options_description& desc, bool sweep, bool wi
     desc.add_options()("quick", po::bool_switch(&quick),
                        "the quick sweep of every axis (the default)")(
         "full", po::bool_switch(&full), "the full sweep of every axis")(
-        "axis", multi(&axes), "NAME=V1,V2: override an axis (e.g. cols=1024,2^12; dist=offset)");
+        "axis", multi(&axes), "NAME=V1,V2: override an axis (e.g. cols=1024,2^12; dist=offset)")(
+        "shard", po::value(&shard)->notifier([this](const std::string&) { shard_given = true; }),
+        "I/N: run shard I of N (1 <= I <= N), a stable, cost-balanced share of the plan; unset: "
+        "the shard a Slurm array job (SLURM_ARRAY_TASK_ID, _COUNT, _MIN) or a Kubernetes "
+        "Indexed Job (JOB_COMPLETION_INDEX with OPBENCH_SHARD_COUNT) gives, else the whole plan; "
+        "join the reports with opbench merge");
   }
   if (with_inputs) {
     desc.add_options()("input", multi(&inputs),
@@ -71,6 +77,11 @@ Selection SelectionOptions::to_selection() const {
     s.inputs[name] = path;
   }
   return s;
+}
+
+ShardSpec SelectionOptions::shard_spec() const {
+  if (shard_given) return parse_shard(shard, "--shard");
+  return shard_from_environment([](const char* name) { return std::getenv(name); });
 }
 
 po::variables_map parse(const Args& args, const po::options_description& desc,

@@ -138,7 +138,13 @@ int cmd_run(const Args& args, bool time) {
   Registry reg;
   register_all_suites(reg);
   datasets::SeededDataProvider data;
-  auto plan = plan_cases(reg, selection, data);
+  const auto full_plan = plan_cases(reg, selection, data);
+  const ShardSpec shard = sel.shard_spec();
+  const auto plan = shard_plan(full_plan, shard);
+  if (shard.sharded()) {
+    std::cerr << "opbench: shard " << shard.text() << " (" << shard.source << "): " << plan.size()
+              << " of " << full_plan.size() << " cases\n";
+  }
 
   RunOptions options;
   options.time = time;
@@ -186,6 +192,7 @@ int cmd_run(const Args& args, bool time) {
       throw;
     }
   }
+  result.plan = describe_plan(full_plan, seed, shard, result.cases);
   nlohmann::json report = reports::build_report(result);
   const std::string written = result.incomplete.empty() ? json : incomplete_path(json);
   if (!json.empty()) reports::write_file_atomically(written, report.dump(2) + "\n");

@@ -13,6 +13,10 @@ packages=(
   libfaiss-dev                                 # optional peer (FAISS), found automatically
   libbenchmark-tools python3-scipy             # Google Benchmark's compare.py reads our reports
   python3-jsonschema python3-numpy             # report schema and .npy compatibility tests
+  python3-yaml                                 # deploy/'s Kubernetes and CI templates, parsed
+                                               # in a test (slurm-wlm and munge, for the Slurm
+                                               # test, are left out: installing them enables and
+                                               # starts system services; that test skips)
   chromium                                     # renders the HTML report headless in a test
 )
 if [ "${1:-}" = "--fuzz" ]; then

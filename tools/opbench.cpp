@@ -25,6 +25,7 @@ const char* const kUsage =
     "  compare compare two runs (or the implementations of one run) with a significance test\n"
     "  nightly run the suites, keep a history, compare with the last good run, rebuild the HTML\n"
     "          index\n"
+    "  merge   join the reports of one plan's shards (run --shard I/N) into one report\n"
     "\n"
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
@@ -58,8 +59,9 @@ int dispatch(int argc, char** argv) {
   if (command == "compare") return cmd_compare(args);
   if (command == "nightly") return cmd_nightly(args);
   if (command == "worker") return cmd_worker(args);
+  if (command == "merge") return cmd_merge(args);
   throw opbench::UsageError("unknown command '" + command +
-                            "'; commands: list, run, check, report, compare, nightly");
+                            "'; commands: list, run, check, report, compare, nightly, merge");
 }
 
 }  // namespace
