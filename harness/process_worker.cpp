@@ -66,13 +66,14 @@ std::string describe_exit(int status) {
 }
 
 ProcessWorker::ProcessWorker(WorkerCommand command, const Selection& sel, const RunOptions& options,
-                             int repetitions_now, double case_timeout_s)
+                             int repetitions_now, double case_timeout_s, bool known_only)
     : command_(std::move(command)), timeout_s_(case_timeout_s > 0 ? case_timeout_s : -1) {
   if (command_.argv.empty()) throw std::invalid_argument("ProcessWorker: no command");
   setup_ = {{"setup",
              {{"selection", codec::to_json(sel)},
               {"options", codec::to_json(options)},
-              {"repetitions_now", repetitions_now}}}};
+              {"repetitions_now", repetitions_now},
+              {"known_only", known_only}}}};
   // A worker that dies while we write to it must not take the planner with it (SIGPIPE).
   std::signal(SIGPIPE, SIG_IGN);
 }
@@ -144,8 +145,12 @@ void ProcessWorker::start() {
                      ") speaks the opbench worker protocol " + theirs + "; this opbench speaks " +
                      std::to_string(kWorkerProtocol) + ": use two builds of compatible versions");
   }
-  if (h.contains("build") && h.at("build").is_object()) {
-    worker_commit_ = h.at("build").value("git_commit", "");
+  try {
+    build_ = codec::build_from(h.at("build"));
+  } catch (const std::exception& e) {
+    stop(true);
+    throw UsageError(command_.label + " (" + command_.argv[0] +
+                     ") gave a malformed build: " + e.what());
   }
   json ready;
   try {
@@ -159,6 +164,17 @@ void ProcessWorker::start() {
     const std::string why = text_of(ready.at("error"));
     stop(true);
     throw UsageError(command_.label + " cannot plan this selection: " + why);
+  }
+  try {
+    std::vector<WorkerCase> cases;
+    for (const json& c : ready.at("cases")) {
+      cases.push_back({codec::case_from(c.at("record")), c.at("skip").get<std::string>()});
+    }
+    cases_ = std::move(cases);
+  } catch (const std::exception& e) {
+    stop(true);
+    throw UsageError(command_.label + " (" + command_.argv[0] +
+                     ") gave a malformed plan: " + e.what());
   }
 }
 
@@ -234,15 +250,32 @@ json ProcessWorker::ask(const json& request, double timeout_s) {
   return answer;
 }
 
+void ProcessWorker::start_now() {
+  if (pid_ >= 0) return;
+  try {
+    start();
+  } catch (const UnitLost& lost) {
+    throw UsageError(command_.label + ": " + lost.reason);
+  }
+}
+
 FirstUnit ProcessWorker::first(const CasePlan& c) {
+  return first_named(record_of(c));
+}
+
+RoundUnit ProcessWorker::again(const CasePlan& c, int round, std::int64_t iterations) {
+  return again_named(c.name, round, iterations);
+}
+
+FirstUnit ProcessWorker::first_named(const CaseRecord& before) {
   FirstUnit unit;
-  unit.record = record_of(c);
+  unit.record = before;
   auto fail = [&](std::string error) {
     unit.record.error = std::move(error);
     unit.record.agreement.status = AgreementStatus::error;
   };
   try {
-    const json a = ask(json{{"first", c.name}}, timeout_s_);
+    const json a = ask(json{{"first", before.name}}, timeout_s_);
     if (a.contains("error")) {
       fail(command_.label + ": " + text_of(a.at("error")));
       return unit;
@@ -262,11 +295,11 @@ FirstUnit ProcessWorker::first(const CasePlan& c) {
   return unit;
 }
 
-RoundUnit ProcessWorker::again(const CasePlan& c, int round, std::int64_t iterations) {
+RoundUnit ProcessWorker::again_named(const std::string& name, int round, std::int64_t iterations) {
   RoundUnit unit;
   try {
     const json a =
-        ask(json{{"again", c.name}, {"round", round}, {"iterations", iterations}}, timeout_s_);
+        ask(json{{"again", name}, {"round", round}, {"iterations", iterations}}, timeout_s_);
     if (a.contains("error")) {
       unit.error = command_.label + ": " + text_of(a.at("error"));
       return unit;

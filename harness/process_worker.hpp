@@ -15,6 +15,12 @@
 
 namespace opbench {
 
+// A case of the worker's own plan: its record before it ran, and why it is skipped ("" if not).
+struct WorkerCase {
+  CaseRecord record;
+  std::string skip;
+};
+
 struct WorkerCommand {
   std::vector<std::string> argv;  // the program and its arguments, e.g. {"/x/opbench", "worker"}
   std::string label;              // how messages name it: "this build", "base (/x/opbench)"
@@ -24,8 +30,10 @@ class ProcessWorker final : public CaseWorker {
  public:
   // `case_timeout_s`: the most a unit may take (the case's dataset, check and timing); <= 0: no
   // limit.
+  // `known_only`: the worker plans only the names of `sel` its build knows (ab), instead of
+  // refusing the others.
   ProcessWorker(WorkerCommand command, const Selection& sel, const RunOptions& options,
-                int repetitions_now, double case_timeout_s);
+                int repetitions_now, double case_timeout_s, bool known_only = false);
   ~ProcessWorker() override;  // asks the worker to quit, kills it if it does not
   ProcessWorker(const ProcessWorker&) = delete;
   ProcessWorker& operator=(const ProcessWorker&) = delete;
@@ -33,10 +41,19 @@ class ProcessWorker final : public CaseWorker {
   FirstUnit first(const CasePlan& c) override;
   RoundUnit again(const CasePlan& c, int round, std::int64_t iterations) override;
 
+  // The same by case name, for a planner whose own registry may not hold the case (ab): the
+  // record of a case its worker cannot answer for starts from `before` (the worker's plan's).
+  FirstUnit first_named(const CaseRecord& before);
+  RoundUnit again_named(const std::string& name, int round, std::int64_t iterations);
+
+  // Starts the worker now (else on first use); throws UsageError as first() would.
+  void start_now();
+  // The worker's plan and build, as it said them when it started.
+  const std::vector<WorkerCase>& cases() const { return cases_; }
+  const BuildInfo& build() const { return build_; }
+
   // Worker processes started so far (1 + restarts after deaths).
   int starts() const { return starts_; }
-  // The build the worker said it is (its hello), once started.
-  const std::string& worker_commit() const { return worker_commit_; }
 
  private:
   void start();
@@ -52,7 +69,8 @@ class ProcessWorker final : public CaseWorker {
   int to_worker_ = -1, from_worker_ = -1;
   std::unique_ptr<LinePipe> pipe_;
   int starts_ = 0;
-  std::string worker_commit_;
+  std::vector<WorkerCase> cases_;
+  BuildInfo build_;
 };
 
 // How a worker process ended, in words: "died of signal 11 (SIGSEGV: Segmentation fault)",

@@ -3,16 +3,22 @@
 // gets typed results back. One JSON object per line; the worker reads requests on its stdin and
 // answers on its stdout (anything else it prints goes to stderr).
 //
-//   worker -> planner, first:  {"opbench_worker": 1, "build": {...}}
-//   planner -> worker:         {"setup": {"selection": {...}, "options": {...}, "repetitions_now":
-//   1}} worker:                    {"ready": N}  (N cases planned)          or {"error": "..."}
-//   planner:                   {"first": "<case name>"}
-//   worker:                    {"first": {"record": {...}, "dataset": {...} | null,
-//                                         "iterations": 1234}, "lost": ""}
-//   planner:                   {"again": "<case name>", "round": 2, "iterations": 1234}
-//   worker:                    {"again": {"repetition": {...} | null, "error": ""}, "lost": ""}
-//   planner:                   {"quit": true}   (or closes the worker's stdin)
+// clang-format off
+//   worker, first:  {"opbench_worker": 1, "build": {...}}
+//   planner:        {"setup": {"selection": {...}, "options": {...}, "repetitions_now": 1,
+//                              "known_only": false}}
+//   worker:         {"ready": N, "cases": [{"record": {...}, "skip": ""}, ...]}
+//                   (its plan: each case's record before it ran)  or  {"error": "..."}
+//   planner:        {"first": "<case name>"}
+//   worker:         {"first": {"record": {...}, "dataset": {...} | null, "iterations": 1234},
+//                    "lost": ""}
+//   planner:        {"again": "<case name>", "round": 2, "iterations": 1234}
+//   worker:         {"again": {"repetition": {...} | null, "error": ""}, "lost": ""}
+//   planner:        {"quit": true}   (or closes the worker's stdin)
+// clang-format on
 //
+// With "known_only" the worker plans the part of the selection its build knows (names of suites,
+// ops or implementations it lacks are dropped), as a planner joining two builds' plans needs.
 // Records, datasets and repetitions are in harness/case_codec.hpp's form. "lost" is non-empty
 // once a backend of the worker cannot run more cases (a sticky CUDA error): the worker exits after
 // that answer and the planner starts a fresh one for the next case. A case that kills its worker

@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,31 @@ std::string lost_backend(const std::vector<CasePlan>& plan) {
   return "";
 }
 
+// The part of `sel` this build knows (a planner joining two builds' plans asks each for the
+// cases it has): names of suites, ops and implementations it does not register are dropped, and
+// a filter left with no name it knows selects nothing.
+Selection known_part(const Registry& reg, Selection sel, bool& nothing) {
+  std::set<std::string> suites, ops, impls;
+  for (const Op& op : reg.ops()) {
+    suites.insert(op.suite);
+    ops.insert(op.name);
+    for (const Impl& i : op.impls) impls.insert(i.name);
+  }
+  auto keep = [&](std::vector<std::string>& names, const std::set<std::string>& known) {
+    if (names.empty()) return;
+    std::vector<std::string> kept;
+    for (const std::string& n : names) {
+      if (known.count(n)) kept.push_back(n);
+    }
+    if (kept.empty()) nothing = true;
+    names = std::move(kept);
+  };
+  keep(sel.suites, suites);
+  keep(sel.ops, ops);
+  keep(sel.impls, impls);
+  return sel;
+}
+
 }  // namespace
 
 int serve_worker(const Registry& reg, const DataProvider& data, int in_fd, int out_fd) {
@@ -61,12 +87,19 @@ int serve_worker(const Registry& reg, const DataProvider& data, int in_fd, int o
         sel = codec::selection_from(s.at("selection"));
         options = codec::options_from(s.at("options"));
         prepare_process(options);
-        plan = plan_cases(reg, sel, data);
+        bool nothing = false;
+        if (s.value("known_only", false)) sel = known_part(reg, sel, nothing);
+        plan = nothing ? std::vector<CasePlan>{} : plan_cases(reg, sel, data);
         by_name.clear();
         for (std::size_t i = 0; i < plan.size(); ++i) by_name[plan[i].name] = i;
         runner = std::make_unique<CaseRunner>(reg, data, sel, options,
                                               s.at("repetitions_now").get<int>());
-        answer = {{"ready", plan.size()}};
+        // Every case of this build's plan, for a planner that joins two builds' plans (ab).
+        json cases = json::array();
+        for (const CasePlan& c : plan) {
+          cases.push_back({{"record", codec::to_json(record_of(c))}, {"skip", c.skip_reason}});
+        }
+        answer = {{"ready", plan.size()}, {"cases", std::move(cases)}};
       } else if (request.contains("first") || request.contains("again")) {
         if (!runner) throw std::runtime_error("a case was asked for before the setup");
         const bool first = request.contains("first");

@@ -48,7 +48,9 @@ inline void ask_to_stop() {
 // toy/copy over n = 16, 32, 48 with: ref, cpu.good, cpu.segfault (crashes at n = 32), cpu.hang
 // (never returns at n = 16), cpu.abort (aborts at n = 48); with `stopping`, only ref, cpu.good and
 // cpu.stop (asks the run to stop, as SIGINT would, at n = 32).
-inline void register_planted(Registry& reg, bool stopping = false) {
+// `good_delay(good_delay_ns)`, when given, runs in cpu.good before its copy (a slower build).
+inline void register_planted(Registry& reg, bool stopping = false,
+                             void (*good_delay)(long) = nullptr, long good_delay_ns = 0) {
   Op op = copy_op();
   op.axes[0].quick = {"16", "32", "48"};
   op.axes[0].full = op.axes[0].quick;
@@ -57,7 +59,10 @@ inline void register_planted(Registry& reg, bool stopping = false) {
   good.name = "cpu.good";
   good.backend = "cpu";
   good.bind =
-      bind_host([](const TensorMap& in, TensorMap& out, const Params&) { copy_x_to_y(in, out); });
+      bind_host([good_delay, good_delay_ns](const TensorMap& in, TensorMap& out, const Params&) {
+        if (good_delay) good_delay(good_delay_ns);
+        copy_x_to_y(in, out);
+      });
   reg.add_impl("toy", "copy", good);
   if (stopping) {
     reg.add_impl("toy", "copy", planted_impl("cpu.stop", 32, ask_to_stop));

@@ -2,7 +2,9 @@
 // hands every case to a worker process (tests/planted_worker.cpp, serving the planted kernels of
 // tests/planted_ops.hpp); a case that segfaults, aborts or hangs is an error of that case with
 // the signal or the timeout, and every other case has its result. Also: a worker of another
-// protocol is refused in one line, and a run asked to stop (as by SIGINT) keeps what finished.
+// protocol is refused in one line, a run asked to stop (as by SIGINT) keeps what finished, and
+// an A/B run of two "builds" (the planted worker with a slower kernel and one more) flags the
+// slower kernel and runs the union of both plans.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,11 +17,15 @@
 #include <vector>
 
 #include "datasets/provider.hpp"
+#include "harness/ab_run.hpp"
 #include "harness/errors.hpp"
 #include "harness/interrupt.hpp"
 #include "harness/journal.hpp"
 #include "harness/process_worker.hpp"
 #include "harness/runner.hpp"
+#include "reports/compare.hpp"
+#include "reports/json_writer.hpp"
+#include "reports/report_model.hpp"
 #include "tests/planted_ops.hpp"
 
 #ifndef PLANTED_WORKER
@@ -27,6 +33,7 @@
 #endif
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace opbench {
 namespace {
@@ -168,6 +175,50 @@ TEST(InterruptedRun, StopsAfterTheCaseInFlightAndKeepsWhatFinished) {
   const RunResult back = read_journal(journal.path());
   EXPECT_EQ(back.cases.size(), 6u);
   EXPECT_EQ(back.incomplete, "killed: its journal ends after 6 of 9 planned cases");
+}
+
+// Two "builds" of the planted worker: the new one's cpu.good busy-waits 20 us per run (several
+// times its copy) and it plans one more implementation.
+TEST(AbRun, TheSlowerBuildsCasesAreFlaggedAndTheUnionOfBothPlansIsRun) {
+  Selection sel;
+  sel.impls = {"cpu.good", "cpu.extra"};
+  RunOptions options;
+  options.benchmark_flags = {"--benchmark_min_time=0.002"};
+  options.case_timeout_s = 60;
+  const WorkerCommand base{{PLANTED_WORKER}, "base"};
+  const WorkerCommand next{
+      {"/usr/bin/env", "PLANTED_SPIN_NS=20000", "PLANTED_EXTRA=1", PLANTED_WORKER}, "new"};
+  RunResult machine;
+  machine.threads = 1;
+  const AbResult ab = run_ab(base, next, sel, options, 9, machine);
+
+  EXPECT_EQ(ab.only_in_base, std::vector<std::string>{});
+  ASSERT_EQ(ab.only_in_next.size(), 3u);  // cpu.extra at n = 16, 32, 48
+  for (const std::string& name : ab.only_in_next) {
+    EXPECT_NE(name.find("/cpu.extra/"), std::string::npos) << name;
+  }
+  ASSERT_EQ(ab.base.cases.size(), 3u);  // cpu.good at three points
+  ASSERT_EQ(ab.next.cases.size(), 6u);  // and cpu.extra
+  for (const RunResult* r : {&ab.base, &ab.next}) {
+    EXPECT_EQ(r->incomplete, "");
+    for (const CaseRecord& c : r->cases) {
+      EXPECT_EQ(c.error, "") << c.name;
+      EXPECT_EQ(c.timing.repetitions.size(), 9u) << c.name;
+    }
+  }
+  const json base_doc = reports::build_report(ab.base), next_doc = reports::build_report(ab.next);
+  const reports::RunData a = reports::extract_run(base_doc, "base");
+  const reports::RunData b = reports::extract_run(next_doc, "new");
+  const reports::Comparison cmp = reports::compare_runs(a, b, reports::CompareOptions{});
+  int slower = 0;
+  for (const reports::CaseComparison& c : cmp.cases) {
+    if (c.now->impl != "cpu.good") continue;
+    EXPECT_EQ(c.verdict, reports::Verdict::kSlower) << c.now->name << " ratio " << c.ratio;
+    EXPECT_GT(c.ratio, 2.0) << c.now->name;
+    ++slower;
+  }
+  EXPECT_EQ(slower, 3);
+  EXPECT_EQ(cmp.only_new.size(), 3u);
 }
 
 TEST(WorkerExit, SaysTheSignalOrTheCode) {

@@ -14,25 +14,9 @@
 #include "reports/compare_format.hpp"
 #include "reports/json_report.hpp"
 #include "tools/cli.hpp"
+#include "tools/compare_options.hpp"
 
 namespace opbench::cli {
-
-namespace {
-
-// "5" or "5%" -> 0.05.
-double parse_percent(const std::string& text, const char* option) {
-  std::string s = text;
-  if (!s.empty() && s.back() == '%') s.pop_back();
-  char* end = nullptr;
-  double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || v >= 1000) {
-    throw UsageError(std::string(option) + " '" + text +
-                     "' is not a percentage (a number from 0 to 1000, e.g. 5 or 5%)");
-  }
-  return v / 100;
-}
-
-}  // namespace
 
 int cmd_compare(const Args& args) {
   po::options_description desc(
@@ -48,32 +32,14 @@ int cmd_compare(const Args& args) {
       "One run: every implementation side by side with its speedup over --baseline-impl.\n\n"
       "Exit code: 0 done, 1 a regression with --fail-on-regression, 2 bad usage or an unreadable "
       "report.\n\nOptions");
-  bool help = false, fail_on_regression = false, no_fdr = false;
-  std::string threshold = "5", format = "terminal", baseline_impl, color = "auto", output;
-  std::string time_kind = "real";
-  double alpha = 0.05, error_growth = 10;
+  bool help = false;
+  std::string baseline_impl;
   std::vector<std::string> inputs;
-  desc.add_options()("help,h", po::bool_switch(&help), "this help")(
-      "threshold", po::value(&threshold),
-      "smallest time change that counts, in percent (default 5)")(
-      "alpha", po::value(&alpha),
-      "significance level of the U test (default 0.05), as a false discovery rate over all cases")(
-      "no-fdr", po::bool_switch(&no_fdr),
-      "judge each case's own p-value against alpha, as compare.py does (about alpha of the "
-      "unchanged cases are then flagged by chance)")(
-      "error-growth", po::value(&error_growth),
-      "an agreement error growing by more than this factor is a regression (default 10)")(
-      "format", po::value(&format), "terminal (default), markdown, csv or json")(
-      "output,o", po::value(&output), "write to this file (atomically) instead of stdout")(
-      "fail-on-regression", po::bool_switch(&fail_on_regression),
-      "exit 1 when a case got slower or its agreement regressed")(
-      "baseline-impl", po::value(&baseline_impl),
-      "one run: the implementation speedups are taken over (default cpu.plain)")(
-      "color", po::value(&color),
-      "auto (only on a terminal, and not with NO_COLOR), always, never")(
-      "time", po::value(&time_kind),
-      "real (default: wall clock, what opbench times) or cpu (Google Benchmark's cpu_time of the "
-      "timing thread: steadier on a busy machine, blind to other threads)")(
+  CompareCliOptions cmp_options;
+  desc.add_options()("help,h", po::bool_switch(&help), "this help");
+  cmp_options.add_to(desc);
+  desc.add_options()("baseline-impl", po::value(&baseline_impl),
+                     "one run: the implementation speedups are taken over (default cpu.plain)")(
       "reports", po::value(&inputs)->composing(), "JSON reports");
   po::positional_options_description positional;
   positional.add("reports", -1);
@@ -95,27 +61,7 @@ int cmd_compare(const Args& args) {
     throw UsageError(
         "compare: --baseline-impl compares the implementations of one run; give one report");
   }
-  reports::CompareOptions options;
-  options.threshold = parse_percent(threshold, "--threshold");
-  if (!(alpha > 0 && alpha < 1)) throw UsageError("--alpha must be between 0 and 1 (e.g. 0.05)");
-  if (!(error_growth > 1) || !std::isfinite(error_growth)) {
-    throw UsageError("--error-growth must be a factor above 1 (e.g. 10)");
-  }
-  options.alpha = alpha;
-  options.fdr = !no_fdr;
-  options.error_growth = error_growth;
-  if (time_kind != "real" && time_kind != "cpu") {
-    throw UsageError("--time '" + time_kind + "': use real or cpu");
-  }
-  options.cpu_time = time_kind == "cpu";
-  reports::CompareFormat fmt = reports::parse_compare_format(format);
-  if (color != "auto" && color != "always" && color != "never") {
-    throw UsageError("--color '" + color + "': use auto, always or never");
-  }
-  bool use_color =
-      color == "always" || (color == "auto" && output.empty() && isatty(STDOUT_FILENO) &&
-                            std::getenv("NO_COLOR") == nullptr);
-  if (!output.empty()) reports::check_writable(output);
+  cmp_options.check();
 
   std::vector<reports::LoadedReport> loaded;
   for (const std::string& path : inputs) loaded.push_back(reports::load_report(path));
@@ -126,32 +72,20 @@ int cmd_compare(const Args& args) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     runs.push_back(reports::extract_run(loaded[i].doc, inputs[i]));
   }
-  auto formatter = reports::make_compare_formatter(fmt, use_color);
+  if (inputs.size() == 2) return cmp_options.write(runs[0], runs[1]);
+
+  // One run: its implementations side by side.
+  auto formatter = reports::make_compare_formatter(
+      reports::parse_compare_format(cmp_options.format), cmp_options.colored());
+  reports::SideBySide s = reports::side_by_side(
+      runs[0], baseline_impl.empty() ? std::string("cpu.plain") : baseline_impl);
+  if (!formatter->shows_warnings() || !cmp_options.output.empty()) {
+    for (const std::string& w : s.warnings) std::cerr << "opbench: warning: " << w << "\n";
+  }
   std::ostringstream text;
-  bool regressed = false;
-  if (inputs.size() == 1) {
-    reports::SideBySide s = reports::side_by_side(
-        runs[0], baseline_impl.empty() ? std::string("cpu.plain") : baseline_impl);
-    if (!formatter->shows_warnings() || !output.empty()) {
-      for (const std::string& w : s.warnings) std::cerr << "opbench: warning: " << w << "\n";
-    }
-    formatter->write(s, text);
-  } else {
-    reports::Comparison cmp = reports::compare_runs(runs[0], runs[1], options);
-    // Loudly: on stderr too whenever the output itself does not show them on the terminal.
-    if (!formatter->shows_warnings() || !output.empty()) {
-      for (const std::string& w : cmp.warnings) std::cerr << "opbench: WARNING: " << w << "\n";
-    }
-    formatter->write(cmp, text);
-    regressed = cmp.regressed();
-  }
-  if (output.empty()) {
-    std::cout << text.str() << std::flush;
-  } else {
-    reports::write_file_atomically(output, text.str());
-    std::cout << "wrote " << output << "\n";
-  }
-  return fail_on_regression && regressed ? kExitFailed : kExitOk;
+  formatter->write(s, text);
+  cmp_options.put(text.str());
+  return kExitOk;
 }
 
 }  // namespace opbench::cli

@@ -26,6 +26,7 @@ const char* const kUsage =
     "  nightly run the suites, keep a history, compare with the last good run, rebuild the HTML\n"
     "          index\n"
     "  merge   join the reports of one plan's shards (run --shard I/N) into one report\n"
+    "  ab      two builds in one run, their repetitions interleaved, then compared\n"
     "\n"
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
@@ -60,8 +61,9 @@ int dispatch(int argc, char** argv) {
   if (command == "nightly") return cmd_nightly(args);
   if (command == "worker") return cmd_worker(args);
   if (command == "merge") return cmd_merge(args);
+  if (command == "ab") return cmd_ab(args);
   throw opbench::UsageError("unknown command '" + command +
-                            "'; commands: list, run, check, report, compare, nightly, merge");
+                            "'; commands: list, run, check, report, compare, nightly, merge, ab");
 }
 
 }  // namespace
