@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/case_codec.hpp"
 #include "harness/case_data.hpp"
 #include "harness/errors.hpp"
 #include "harness/interrupt.hpp"
@@ -92,6 +93,7 @@ AbResult run_ab(const WorkerCommand& base, const WorkerCommand& next, const Sele
     r.timed = true;
     r.interleaved = repetitions > 1;
     r.workers = "isolated";
+    r.settings = {{"selection", codec::to_json(sel)}, {"options", codec::to_json(options)}};
     r.planned = worker[s]->cases().size();
   }
   const std::vector<UnionCase> all = union_of(*worker[kBase], *worker[kNext]);

@@ -65,6 +65,7 @@ void Journal::on_begin(const RunResult& run) {
               {"aggregates_only", run.aggregates_only},
               {"command_line", run.command_line},
               {"planned", run.planned},
+              {"settings", run.settings},
               {"workers", run.workers}}}}
            .dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -112,6 +113,7 @@ void apply_begin(const json& b, RunResult& run) {
   run.command_line = b.at("command_line").get<std::string>();
   run.planned = b.at("planned").get<std::size_t>();
   run.workers = b.at("workers").get<std::string>();
+  run.settings = b.value("settings", json());
 }
 
 CaseRecord& record_at(RunResult& run, const json& index) {

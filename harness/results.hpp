@@ -126,6 +126,10 @@ struct RunResult {
   // "" when every planned case finished; else why the run stopped early ("SIGINT", "SIGTERM",
   // or what a journal of a killed run says). The report marks such a run incomplete.
   std::string incomplete;
+  // What reproduces the run (`opbench reproduce`): its selection and run options in the worker
+  // protocol's form (harness/case_codec.hpp: {"selection": ..., "options": ...}); null when
+  // unknown (a run read back from an old report).
+  nlohmann::json settings;
   // How the cases ran: "in-process", or "isolated" (each in a worker process; --isolate).
   std::string workers = "in-process";
   PlanInfo plan;

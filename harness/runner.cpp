@@ -10,6 +10,7 @@
 #include <set>
 
 #include "harness/build_info.hpp"
+#include "harness/case_codec.hpp"
 #include "harness/case_runner.hpp"
 #include "harness/case_worker.hpp"
 #include "harness/ceiling_plan.hpp"
@@ -30,6 +31,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   result.build = build_info();
   result.timed = options.time;
   result.command_line = options.command_line;
+  result.settings = {{"selection", codec::to_json(sel)}, {"options", codec::to_json(options)}};
   result.workers = options.worker_command.empty() ? "in-process" : "isolated";
   for (const auto& b : reg.backends()) {
     for (const auto& d : b->devices()) result.devices.push_back(d);

@@ -237,6 +237,7 @@ json build_report(const RunResult& run) {
   ob["timed"] = run.timed;
   ob["interleaved"] = run.interleaved;
   ob["command_line"] = run.command_line;
+  if (run.settings.is_object()) ob["run"] = run.settings;
   ob["workers"] = run.workers;
   if (!run.incomplete.empty()) {
     std::size_t finished = 0;

@@ -27,6 +27,7 @@ const char* const kUsage =
     "          index\n"
     "  merge   join the reports of one plan's shards (run --shard I/N) into one report\n"
     "  ab      two builds in one run, their repetitions interleaved, then compared\n"
+    "  reproduce  run the cases of a stored report again; say what moved\n"
     "\n"
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
@@ -62,8 +63,10 @@ int dispatch(int argc, char** argv) {
   if (command == "worker") return cmd_worker(args);
   if (command == "merge") return cmd_merge(args);
   if (command == "ab") return cmd_ab(args);
-  throw opbench::UsageError("unknown command '" + command +
-                            "'; commands: list, run, check, report, compare, nightly, merge, ab");
+  if (command == "reproduce") return cmd_reproduce(args);
+  throw opbench::UsageError(
+      "unknown command '" + command +
+      "'; commands: list, run, check, report, compare, nightly, merge, ab, reproduce");
 }
 
 }  // namespace
