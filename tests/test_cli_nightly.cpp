@@ -309,6 +309,11 @@ TEST_F(CliNightly, RunsTheSuitesItself) {
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_TRUE(contains(r.out, "9/9")) << "9 repetitions by default\n" << r;
   EXPECT_EQ(stored_runs(work_ / "h").size(), 2u);
+  // Unattended runs isolate every case unless --in-process.
+  for (const std::string& run : stored_runs(work_ / "h")) {
+    const json doc = json::parse(read_text(work_ / "h" / run));
+    EXPECT_EQ(doc.at("opbench").at("workers"), "isolated") << run;
+  }
   EXPECT_FALSE(fs::exists(work_ / "h" / ("h/.incoming-" + std::to_string(getpid()) + ".json")));
   for (const auto& e : fs::directory_iterator(work_ / "h")) {
     EXPECT_EQ(e.path().filename().string().rfind(".incoming", 0), std::string::npos);

@@ -284,11 +284,12 @@ int cmd_nightly(const Args& all_args) {
   po::options_description desc(
       "opbench nightly --history DIR [options] [-- run options]\n\nRuns the suites (opbench run "
       "with the options after --; --repetitions 9 unless given), stores the\nreport in DIR as "
-      "DATE_MACHINE_COMMIT.json, compares it with the last good run of the same machine,\nkeeps "
+      "DATE_MACHINE_COMMIT.json (each case isolated in a worker process unless --in-process), "
+      "compares it with the last good run of the same machine,\nkeeps "
       "the newest --keep runs per machine, rebuilds DIR/index.html (tables, charts, trends) and\n"
       "writes the comparison as DIR/<run>.compare.md and DIR/latest-compare.md.\n\nExit code: 0 "
       "good, 1 a regression (slower, or agreement lost) or a failed run, 2 bad usage.\n\nOptions");
-  bool help = false, wait = false;
+  bool help = false, wait = false, in_process = false;
   std::string history, report, accept, threshold = "5";
   int keep = 60;
   double alpha = 0.05, error_growth = 10;
@@ -303,7 +304,10 @@ int cmd_nightly(const Args& all_args) {
       "accept", po::value(&accept),
       "mark a stored run (its file name, or 'latest') as good: the next baseline")(
       "wait", po::bool_switch(&wait),
-      "when another nightly is using the history, wait for it to finish instead of refusing");
+      "when another nightly is using the history, wait for it to finish instead of refusing")(
+      "in-process", po::bool_switch(&in_process),
+      "run the cases in the run's own process instead of each in a worker process (--isolate, "
+      "the default: a crashing or hanging kernel then costs only its case, not the night)");
   parse(args, desc);
   if (help) {
     std::cout << desc << "\n";
@@ -361,6 +365,10 @@ int cmd_nightly(const Args& all_args) {
   std::string incoming;
   bool owned = false;
   if (report.empty()) {
+    // Unattended: a crash or a hang must cost one case, not the night's run.
+    if (!in_process && std::find(run_args.begin(), run_args.end(), "--isolate") == run_args.end()) {
+      run_args.push_back("--isolate");
+    }
     if (!has_repetitions(run_args)) {
       run_args.push_back("--repetitions");
       run_args.push_back("9");
