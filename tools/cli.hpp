@@ -46,5 +46,10 @@ int cmd_reproduce(const Args& args);
 // them (the --benchmark_* flags of run). Throws UsageError with one line.
 po::variables_map parse(const Args& args, const po::options_description& desc,
                         std::vector<std::string>* passthrough = nullptr);
+// Parses `args` where bare arguments fill option `positional` (at most `max_count` of them, -1:
+// any number); throws UsageError with one line starting with `prefix`.
+po::variables_map parse_with_positional(const Args& args, const po::options_description& desc,
+                                        const char* positional, int max_count,
+                                        const std::string& prefix = "");
 
 }  // namespace opbench::cli

@@ -109,4 +109,19 @@ po::variables_map parse(const Args& args, const po::options_description& desc,
   return vm;
 }
 
+po::variables_map parse_with_positional(const Args& args, const po::options_description& desc,
+                                        const char* positional, int max_count,
+                                        const std::string& prefix) {
+  po::positional_options_description pos;
+  pos.add(positional, max_count);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(prefix + e.what());
+  }
+  return vm;
+}
+
 }  // namespace opbench::cli

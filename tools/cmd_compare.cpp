@@ -41,15 +41,7 @@ int cmd_compare(const Args& args) {
   desc.add_options()("baseline-impl", po::value(&baseline_impl),
                      "one run: the implementation speedups are taken over (default cpu.plain)")(
       "reports", po::value(&inputs)->composing(), "JSON reports");
-  po::positional_options_description positional;
-  positional.add("reports", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("compare: ") + e.what());
-  }
+  const po::variables_map vm = parse_with_positional(args, desc, "reports", -1, "compare: ");
   if (help) {
     std::cout << desc << "\n";
     return kExitOk;

@@ -35,15 +35,7 @@ int cmd_merge(const Args& args) {
       "allow-missing", po::bool_switch(&allow_missing),
       "exit 0 although shards or cases are missing (still warned about)")(
       "reports", po::value(&inputs)->composing(), "the shard reports");
-  po::positional_options_description positional;
-  positional.add("reports", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  parse_with_positional(args, desc, "reports", -1);
   if (help) {
     std::cout << desc << "\n";
     return kExitOk;

@@ -53,15 +53,7 @@ int cmd_report(const Args& args) {
       "instead: make the JSON report (--json) of what a killed run measured, from the journal it "
       "left next to its report (REPORT.json.journal)")(
       "json", po::value(&json), "with --from-journal: the JSON report to write");
-  po::positional_options_description positional;
-  positional.add("reports", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  parse_with_positional(args, desc, "reports", -1);
   if (help) {
     std::cout << desc << "\n";
     return kExitOk;

@@ -118,15 +118,7 @@ int cmd_reproduce(const Args& args) {
       "run every case in a worker process (as run --isolate)")("report", po::value(&report_path),
                                                                "the stored report");
   cmp.add_to(desc);
-  po::positional_options_description positional;
-  positional.add("report", 1);
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string("reproduce: ") + e.what());
-  }
+  parse_with_positional(args, desc, "report", 1, "reproduce: ");
   if (help) {
     std::cout << desc << "\n";
     return kExitOk;
