@@ -72,6 +72,7 @@ AbResult run_ab(const WorkerCommand& base, const WorkerCommand& next, const Sele
   for (int s : {kBase, kNext}) {
     worker[s] = std::make_unique<ProcessWorker>(s == kBase ? base : next, sel, options, 1,
                                                 options.case_timeout_s, /*known_only=*/true);
+    worker[s]->pause_when_idle(true);
   }
   for (auto& w : worker) w->start_now();
   if (worker[kBase]->cases().empty() && worker[kNext]->cases().empty()) {

@@ -179,6 +179,8 @@ void ProcessWorker::start() {
 }
 
 void ProcessWorker::stop(bool kill_now) {
+  if (pid_ > 0 && paused_) ::kill(pid_, SIGCONT);  // a stopped worker cannot quit
+  paused_ = false;
   if (pid_ > 0) {
     if (!kill_now && pipe_) pipe_->write_line(json{{"quit", true}}.dump());
     if (to_worker_ >= 0) ::close(to_worker_);
@@ -205,6 +207,10 @@ void ProcessWorker::stop(bool kill_now) {
 
 json ProcessWorker::ask(const json& request, double timeout_s) {
   if (pid_ < 0) start();
+  if (paused_) {
+    ::kill(pid_, SIGCONT);
+    paused_ = false;
+  }
   auto died = [&]() -> UnitLost {
     int status = 0;
     std::string how = "ended";
@@ -246,6 +252,8 @@ json ProcessWorker::ask(const json& request, double timeout_s) {
   if (answer.contains("lost") && answer.at("lost").is_string() &&
       !answer.at("lost").get<std::string>().empty()) {
     stop(false);
+  } else if (pause_when_idle_ && pid_ > 0) {
+    paused_ = ::kill(pid_, SIGSTOP) == 0;
   }
   return answer;
 }
