@@ -3,7 +3,7 @@
 # each for a given time, one after another with one job each.
 #
 #   tools/fuzz.sh [SECONDS per target, default 60] [TARGET...]   (targets: npy report spec
-#                                                                 compare_html; default all)
+#                                                                 compare_html journal; default all)
 #
 # Seeds come from tests/fuzz/<target>/ (small valid files of each kind, read only; compare_html
 # shares report's); the inputs a
@@ -18,7 +18,7 @@ seconds="${1:-60}"
 case "$seconds" in
   '' | *[!0-9]*) echo "fuzz: SECONDS must be a whole number, got '$seconds'" >&2; exit 2 ;;
 esac
-all=(npy report spec compare_html)
+all=(npy report spec compare_html journal)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
