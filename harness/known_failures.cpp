@@ -61,7 +61,13 @@ void KnownFailures::load_json(const std::string& text, const std::string& source
 
 const KnownFailure* KnownFailures::match(const std::string& case_name) const {
   for (const KnownFailure& f : entries_) {
+    // The whole name, then the name cut before each of its later '/': a pattern that names a
+    // case also names its variants (a CUDA case's "/mode:hot" and "/mode:cold").
     if (glob_match(f.pattern, case_name)) return &f;
+    for (std::size_t cut = case_name.rfind('/'); cut != std::string::npos && cut > 0;
+         cut = case_name.rfind('/', cut - 1)) {
+      if (glob_match(f.pattern, case_name.substr(0, cut))) return &f;
+    }
   }
   return nullptr;
 }

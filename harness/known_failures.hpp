@@ -23,7 +23,8 @@ class KnownFailures {
   // Reads a manifest: {"known_failures": [{"case": PATTERN, "reason": TEXT}, ...]}. Throws
   // std::runtime_error naming `source` and the entry on anything else.
   void load_json(const std::string& text, const std::string& source);
-  // The first entry whose pattern matches `case_name`, or nullptr.
+  // The first entry whose pattern matches `case_name` or the part of it before one of its '/'
+  // (".../dist:uniform" names ".../dist:uniform/mode:hot" too), or nullptr.
   const KnownFailure* match(const std::string& case_name) const;
   const std::vector<KnownFailure>& entries() const { return entries_; }
 

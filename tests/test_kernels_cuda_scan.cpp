@@ -46,16 +46,22 @@ class CudaScan : public ::testing::Test {
   }
 };
 
-// Every cuda.fast case ran and passed (or failed where `expect_pass` says the formulation does).
+// Every cuda.fast case ran and passed, or, where `may_be_known` allows it, failed as a known
+// failure of the formulation listed in suites/known_failures.json (xfail, with its reason). No
+// case is expected to fail: a more accurate kernel must never turn this red.
 template <class Pred>
-void expect_cases(const RunResult& r, Pred expect_pass) {
+void expect_cases(const RunResult& r, Pred may_be_known) {
   int checked = 0;
   for (const auto& c : r.cases) {
     if (c.impl != "cuda.fast") continue;
     ++checked;
     ASSERT_TRUE(c.error.empty()) << c.name << ": " << c.error;
     ASSERT_TRUE(c.agreement.checked) << c.name;
-    EXPECT_EQ(c.agreement.passed, expect_pass(c))
+    if (may_be_known(c) && c.agreement.status == AgreementStatus::xfail) {
+      EXPECT_FALSE(c.agreement.known_failure.empty()) << c.name;
+      continue;
+    }
+    EXPECT_EQ(c.agreement.status, AgreementStatus::pass)
         << c.name << ": " << c.agreement.mismatches << " mismatches, first "
         << c.agreement.first_mismatch;
   }
@@ -68,20 +74,21 @@ TEST_F(CudaScan, LinearScanEveryScenarioAndAwkwardShapes) {
                                                 {"T", "1,65,1000"},
                                                 {"D", "7,256"},
                                                 {"dist", "uniform,near_one,bernoulli,large_b"}}),
-               [](const CaseRecord&) { return true; });
+               [](const CaseRecord&) { return false; });
 }
 
 TEST_F(CudaScan, LogScanAgreesWhereTheFormulationCan) {
-  // Same expectation as on the CPU (tests/test_suites_scan.cpp): near_one passes; uniform gates
-  // over 2048 steps and exact zero gates fail with the log-space form's own error.
+  // Same expectation as on the CPU (tests/test_suites_scan.cpp): near_one and short sequences
+  // pass; uniform gates over 2048 steps and exact zero gates may fail with the log-space form's
+  // own error, as the known failures listed for every implementation.
   expect_cases(
       check_cuda_cases(
           "log_scan",
           {{"batch", "2"}, {"T", "8,2048"}, {"D", "33"}, {"dist", "uniform,near_one,bernoulli"}}),
       [](const CaseRecord& c) {
         const std::string dist = c.params.str("dist");
-        if (dist == "bernoulli") return false;
-        return dist == "near_one" || c.params.str("T") == "8";
+        if (dist == "bernoulli") return true;
+        return dist != "near_one" && c.params.str("T") != "8";
       });
 }
 
@@ -92,7 +99,7 @@ TEST_F(CudaScan, MinimalLayersBothForms) {
                                        {"d_in", "7,64"},
                                        {"D", "9,128"},
                                        {"form", "plain,log"}}),
-                 [](const CaseRecord&) { return true; });
+                 [](const CaseRecord&) { return false; });
   }
 }
 

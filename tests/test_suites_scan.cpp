@@ -84,6 +84,17 @@ TEST(ScanSuite, LogScanPassesOrFailsOnlyAsItsKnownFormulationLimits) {
   EXPECT_GE(n, 2 * 2 * 4);
 }
 
+// The repository's manifest covers the CUDA variants of the cases it lists.
+TEST(KnownFailures, TheManifestCoversTheCudaModesOfItsCases) {
+  Registry reg;
+  register_all_suites(reg);
+  for (const char* mode : {"hot", "cold"}) {
+    const std::string name =
+        std::string("scan/log_scan/cuda.fast/f32/batch:2/T:1024/D:256/dist:bernoulli/mode:") + mode;
+    EXPECT_NE(reg.known_failures().match(name), nullptr) << name;
+  }
+}
+
 TEST(ScanSuite, MinimalLayersBothFormsAgree) {
   for (const char* op : {"mingru", "minlstm"}) {
     const RunResult r = check(op, {{"batch", "1,2"},
