@@ -137,6 +137,9 @@ class SyncingKernel final : public BoundKernel {
     inner_.sync();
   }
   void sync() override { inner_.sync(); }
+  // Its samples are taken on the inner kernel's stream: on another one (the legacy default
+  // stream) the blocking kernel would not hold the run back, and nothing would be caught.
+  void* stream() const override { return inner_.stream(); }
 
  private:
   BoundKernel& inner_;
