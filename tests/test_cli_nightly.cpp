@@ -18,6 +18,7 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -398,4 +399,105 @@ TEST_F(CliNightly, ABusyHistoryIsRefusedWithHowToRetryOrWaitedFor) {
   EXPECT_TRUE(contains(read_text(work_ / ".bg.out"), "waiting for the other nightly (pid " + me))
       << read_text(work_ / ".bg.out");
   EXPECT_EQ(stored_runs(work_ / "h").size(), 1u);
+}
+
+namespace {
+
+// Sets an environment variable for one scope (the opbench children inherit it).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+const std::vector<std::string> kTinyRun = {
+    "--",          "--op",       "layernorm", "--impl",        "cpu.fast",
+    "--axis",      "rows=8",     "--axis",    "cols=64",       "--axis",
+    "dist=normal", "--min-time", "0.01",      "--repetitions", "3"};
+
+}  // namespace
+
+TEST_F(CliNightly, AbBaselineBuildsTheLastGoodCommitAndRunsBothInOneRun) {
+  ASSERT_EQ(nightly(night(1)).code, 0);  // the last good run, of commit 0123456789abcdef
+  // The builder: records what it was asked to build and "builds" this very opbench (an A/A).
+  const fs::path builder = work_ / "build_rev.sh";
+  write_text(builder, "#!/bin/sh\necho \"$1\" >>" + quote((work_ / "built.txt").string()) +
+                          "\necho 'a build log line' >&2\necho " + quote(OPBENCH_BINARY) + "\n");
+  fs::permissions(builder, fs::perms::owner_all);
+  ScopedEnv env("OPBENCH_BUILD_REV", builder.string());
+  std::vector<std::string> args = {"nightly",       "--history",   "history",
+                                   "--ab-baseline", "--threshold", "300"};
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
+  Outcome r = opbench(work_, args);
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(read_text(work_ / "built.txt"), "0123456789abcdef\n");
+  EXPECT_TRUE(contains(r.out, "nightly: A/B against 0123456789abcdef")) << r;
+  EXPECT_TRUE(contains(r.out, "good against commit 0123456789abcdef (A/B in this run)")) << r;
+  EXPECT_TRUE(contains(r.err, "a build log line")) << r;
+  // Tonight is stored as any night (the baseline build's report is not), from the A/B's new side.
+  const std::vector<std::string> runs = stored_runs(work_ / "history");
+  ASSERT_EQ(runs.size(), 2u);
+  const json m = manifest();
+  ASSERT_EQ(m["runs"].size(), 2u);
+  EXPECT_EQ(m["runs"][1]["ab_baseline"]["commit"], "0123456789abcdef") << m.dump(2);
+  EXPECT_EQ(m["runs"][1]["baseline"], m["runs"][0]["file"]);  // the trends' baseline is kept
+  const json tonight =
+      json::parse(read_text(work_ / "history" / m["runs"][1]["file"].get<std::string>()));
+  EXPECT_EQ(tonight.at("opbench").at("workers"), "isolated");
+  EXPECT_TRUE(contains(tonight.at("opbench").at("command_line").get<std::string>(), "opbench ab"));
+  EXPECT_TRUE(contains(read_text(work_ / "history" / "latest-compare.md"), "0123456789abcdef"));
+  for (const auto& e : fs::directory_iterator(work_ / "history")) {
+    EXPECT_NE(e.path().filename().string().rfind(".incoming", 0), 0u) << e.path();
+  }
+}
+
+TEST_F(CliNightly, AbBaselineWithoutABuildComparesWithTheStoredRunAndSaysWhy) {
+  // No good run yet: nothing to build; a plain first run.
+  std::vector<std::string> args = {"nightly",       "--history",   "history",
+                                   "--ab-baseline", "--threshold", "300"};
+  args.insert(args.end(), kTinyRun.begin(), kTinyRun.end());
+  {
+    ScopedEnv env("OPBENCH_BUILD_REV", "echo never >" + quote((work_ / "built.txt").string()));
+    Outcome r = opbench(work_, args);
+    ASSERT_EQ(r.code, 0) << r;
+    EXPECT_TRUE(contains(r.out, "--ab-baseline: no good run of this machine")) << r;
+    EXPECT_TRUE(contains(r.out, "the first run of")) << r;
+    EXPECT_FALSE(fs::exists(work_ / "built.txt"));
+  }
+  // A build that fails: said in one line, and tonight is compared with the stored run.
+  ASSERT_EQ(nightly(night(1)).code, 0);
+  {
+    ScopedEnv env("OPBENCH_BUILD_REV", "exit 3;");
+    Outcome r = opbench(work_, args);
+    ASSERT_EQ(r.code, 0) << r;
+    EXPECT_TRUE(contains(r.out, "failed (exit 3")) << r;
+    EXPECT_TRUE(contains(r.out, "tonight is compared with the stored run")) << r;
+    const json m = manifest();
+    EXPECT_TRUE(contains(m["runs"].back()["ab_baseline"].value("skipped", ""), "failed (exit 3"))
+        << m.dump(2);
+    EXPECT_TRUE(contains(r.out, "good against " + m["runs"][1]["file"].get<std::string>())) << r;
+  }
+  // Refused before anything runs: with a finished report, or in-process.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"nightly", "--history", "h2", "--ab-baseline", "--report", "x"},
+        std::vector<std::string>{"nightly", "--history", "h2", "--ab-baseline", "--in-process"}}) {
+    Outcome r = opbench(work_, bad);
+    EXPECT_EQ(r.code, 2) << r;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
+    EXPECT_TRUE(contains(r.err, "--ab-baseline")) << r;
+    EXPECT_FALSE(fs::exists(work_ / "h2"));
+  }
 }

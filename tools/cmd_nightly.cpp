@@ -5,8 +5,6 @@
 // a regression. DIR/history.json lists the runs and their status (good, regressed, failed).
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,15 +16,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
+#include "harness/build_info.hpp"
 #include "harness/errors.hpp"
 #include "reports/atomic_file.hpp"
 #include "reports/compare.hpp"
 #include "reports/compare_format.hpp"
 #include "reports/html_report.hpp"
 #include "reports/json_report.hpp"
+#include "tools/child_process.hpp"
 #include "tools/cli.hpp"
+#include "tools/nightly_ab_baseline.hpp"
 
 namespace opbench::cli {
 
@@ -95,38 +97,6 @@ json load_manifest(const fs::path& dir) {
 
 void save_manifest(const fs::path& dir, const json& m) {
   reports::write_file_atomically((dir / kManifest).string(), m.dump(2) + "\n");
-}
-
-// Runs `opbench run ARGS --json OUT` as a child; returns its exit status, or -signal. The child
-// is killed (SIGKILL) when the nightly dies, however it dies: a run must not go on writing into a
-// history that no nightly holds (a SIGTERM would let it finish its case and write a partial
-// report there). The journal it leaves (.incoming-PID.json.journal) is removed by the next
-// nightly with the other leftovers.
-int run_child(const std::vector<std::string>& run_args, const std::string& out) {
-  std::vector<std::string> storage = {"opbench", "run"};
-  storage.insert(storage.end(), run_args.begin(), run_args.end());
-  storage.push_back("--json");
-  storage.push_back(out);
-  std::vector<char*> argv;
-  for (auto& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::cout << std::flush;
-  std::cerr << std::flush;
-  const pid_t parent = ::getpid();
-  pid_t pid = fork();
-  if (pid < 0)
-    throw UsageError(std::string("nightly: cannot start the run: ") + std::strerror(errno));
-  if (pid == 0) {
-    // The parent may have died between fork and prctl: then it is no longer our parent.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) _exit(127);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
 }
 
 // Cases that failed agreement or errored (skips do not count).
@@ -289,8 +259,8 @@ int cmd_nightly(const Args& all_args) {
       "the newest --keep runs per machine, rebuilds DIR/index.html (tables, charts, trends) and\n"
       "writes the comparison as DIR/<run>.compare.md and DIR/latest-compare.md.\n\nExit code: 0 "
       "good, 1 a regression (slower, or agreement lost) or a failed run, 2 bad usage.\n\nOptions");
-  bool help = false, wait = false, in_process = false;
-  std::string history, report, accept, threshold = "5";
+  bool help = false, wait = false, in_process = false, ab_baseline = false;
+  std::string history, report, accept, threshold = "5", source = OPBENCH_SOURCE_DIR;
   int keep = 60;
   double alpha = 0.05, error_growth = 10;
   desc.add_options()("help,h", po::bool_switch(&help), "this help")(
@@ -307,7 +277,14 @@ int cmd_nightly(const Args& all_args) {
       "when another nightly is using the history, wait for it to finish instead of refusing")(
       "in-process", po::bool_switch(&in_process),
       "run the cases in the run's own process instead of each in a worker process (--isolate, "
-      "the default: a crashing or hanging kernel then costs only its case, not the night)");
+      "the default: a crashing or hanging kernel then costs only its case, not the night)")(
+      "ab-baseline", po::bool_switch(&ab_baseline),
+      "build the commit of this machine's last good run beside this build and run both in one "
+      "opbench ab, their repetitions interleaved: the verdict compares the two builds under the "
+      "same drift of the machine (the history stores tonight's report as always)")(
+      "source", po::value(&source),
+      "with --ab-baseline: the opbench checkout to build the baseline from (default: the one "
+      "this build was configured from)");
   parse(args, desc);
   if (help) {
     std::cout << desc << "\n";
@@ -317,6 +294,16 @@ int cmd_nightly(const Args& all_args) {
   if (keep < 1) throw UsageError("--keep must be at least 1");
   if (!(alpha > 0 && alpha < 1)) throw UsageError("--alpha must be between 0 and 1 (e.g. 0.05)");
   if (!(error_growth > 1)) throw UsageError("--error-growth must be a factor above 1 (e.g. 10)");
+  if (ab_baseline && !report.empty()) {
+    throw UsageError(
+        "nightly: --ab-baseline runs tonight's suites beside a build of the last good commit; "
+        "--report stores a finished report");
+  }
+  if (ab_baseline && in_process) {
+    throw UsageError(
+        "nightly: --ab-baseline runs each build's cases in worker processes of that build; "
+        "--in-process does not apply");
+  }
   if (!report.empty() && !run_args.empty()) {
     throw UsageError(
         "nightly: --report stores a finished report; run options after -- do not apply");
@@ -362,8 +349,9 @@ int cmd_nightly(const Args& all_args) {
   }
 
   // Tonight's report: run the suites, or take the one given.
-  std::string incoming;
+  std::string incoming, ab_base;  // tonight's report; with --ab-baseline, the baseline build's
   bool owned = false;
+  AbBaseline ab;
   if (report.empty()) {
     // Unattended: a crash or a hang must cost one case, not the night's run.
     if (!in_process && std::find(run_args.begin(), run_args.end(), "--isolate") == run_args.end()) {
@@ -373,14 +361,36 @@ int cmd_nightly(const Args& all_args) {
       run_args.push_back("--repetitions");
       run_args.push_back("9");
     }
-    incoming = (dir / (".incoming-" + std::to_string(::getpid()) + ".json")).string();
+    const std::string prefix = (dir / (".incoming-" + std::to_string(::getpid()))).string();
     owned = true;
-    int rc = run_child(run_args, incoming);
-    if (!fs::exists(incoming)) {
-      throw UsageError(
-          "nightly: opbench run ended without a report (" +
-          (rc < 0 ? "killed by signal " + std::to_string(-rc) : "exit " + std::to_string(rc)) +
-          "); nothing stored");
+    if (ab_baseline) ab = find_ab_baseline(manifest, source);
+    if (!ab.program.empty()) {
+      std::cout << "nightly: A/B against " << ab.commit << " (built from " << ab.program
+                << "): both builds' repetitions interleaved in one run" << std::endl;
+      incoming = prefix + ".new.json";
+      ab_base = prefix + ".base.json";
+      const int rc = run_ab_child(ab.program, run_args, prefix);
+      fs::remove(prefix + ".ab.txt", ec);
+      if (rc != 0 || !fs::exists(incoming) || !fs::exists(ab_base)) {
+        fs::remove(incoming, ec);
+        fs::remove(ab_base, ec);
+        throw UsageError("nightly: opbench ab ended without its reports (" + describe_status(rc) +
+                         "); nothing stored");
+      }
+    } else {
+      if (ab_baseline) {
+        std::cout << "nightly: --ab-baseline: " << ab.why_not
+                  << "; tonight is compared with the stored run" << std::endl;
+      }
+      incoming = prefix + ".json";
+      run_args.push_back("--json");
+      run_args.push_back(incoming);
+      run_args.insert(run_args.begin(), "run");
+      const int rc = run_self(run_args);
+      if (!fs::exists(incoming)) {
+        throw UsageError("nightly: opbench run ended without a report (" + describe_status(rc) +
+                         "); nothing stored");
+      }
     }
   } else {
     incoming = report;
@@ -390,6 +400,7 @@ int cmd_nightly(const Args& all_args) {
     loaded = reports::load_report(incoming);
   } catch (...) {
     if (owned) fs::remove(incoming, ec);
+    if (!ab_base.empty()) fs::remove(ab_base, ec);
     throw;
   }
   for (const std::string& w : loaded.warnings) std::cerr << "opbench: warning: " << w << "\n";
@@ -428,10 +439,27 @@ int cmd_nightly(const Args& all_args) {
                 {"failures", fails},
                 {"baseline", nullptr}};
   std::cout << "nightly: stored " << (dir / name).string() << "\n";
-  if (!baseline_file.empty()) {
-    reports::LoadedReport base_doc = reports::load_report((dir / baseline_file).string());
-    reports::RunData base = reports::extract_run(base_doc.doc, baseline_file);
-    reports::Comparison cmp = reports::compare_runs(base, tonight, copts);
+  // The verdict: against the baseline build measured beside tonight's (--ab-baseline), else
+  // against the last good stored run.
+  std::string against = baseline_file;
+  std::optional<reports::RunData> base;
+  if (!ab_base.empty()) {
+    against = "commit " + ab.commit + " (A/B in this run)";
+    try {
+      base = reports::extract_run(reports::load_report(ab_base).doc, against);
+    } catch (...) {
+      fs::remove(ab_base, ec);
+      throw;
+    }
+    fs::remove(ab_base, ec);
+    entry["ab_baseline"] = {{"commit", ab.commit}};
+  } else if (!baseline_file.empty()) {
+    base = reports::extract_run(reports::load_report((dir / baseline_file).string()).doc,
+                                baseline_file);
+  }
+  if (ab_baseline && ab.program.empty()) entry["ab_baseline"] = {{"skipped", ab.why_not}};
+  if (base) {
+    reports::Comparison cmp = reports::compare_runs(*base, tonight, copts);
     bool color = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
     reports::make_compare_formatter(reports::CompareFormat::kTerminal, color)
         ->write(cmp, std::cout);
@@ -440,7 +468,7 @@ int cmd_nightly(const Args& all_args) {
     reports::write_file_atomically(
         (dir / (fs::path(name).stem().string() + ".compare.md")).string(), md.str());
     reports::write_file_atomically((dir / "latest-compare.md").string(), md.str());
-    entry["baseline"] = baseline_file;
+    entry["baseline"] = baseline_file.empty() ? json(nullptr) : json(baseline_file);
     entry["slower"] = cmp.slower;
     entry["agreement_regressions"] = cmp.agreement_regressions;
     if (cmp.regressed() && status == "good") status = "regressed";
@@ -458,8 +486,7 @@ int cmd_nightly(const Args& all_args) {
   for (const std::string& f : removed)
     std::cout << "nightly: removed " << f << " (--keep " << keep << ")\n";
   write_index(dir, manifest, baseline_file);
-  std::cout << "nightly: " << status
-            << (baseline_file.empty() ? std::string() : " against " + baseline_file)
+  std::cout << "nightly: " << status << (base ? " against " + against : std::string())
             << (fails > 0 ? "; " + std::to_string(fails) + " case(s) failed agreement or errored"
                           : std::string())
             << "; index " << (dir / "index.html").string() << "\n";
