@@ -23,6 +23,13 @@ void spin_for(long ns) {
 
 }  // namespace
 
+// Under AddressSanitizer (tools/sanitize.sh) its SEGV handler would turn the planted segfault into
+// a report and exit code 1; the isolation under test must see the signal itself, as a normal
+// build's worker dies of it. Read by the sanitizer runtime at start-up; unused otherwise.
+extern "C" __attribute__((visibility("default"), used)) const char* __asan_default_options() {
+  return "handle_segv=0";
+}
+
 int main() {
   using namespace opbench;
   const char* spin = std::getenv("PLANTED_SPIN_NS");
