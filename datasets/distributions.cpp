@@ -64,52 +64,6 @@ std::vector<double> parse_args(std::string_view spec, std::string_view inner) {
   return out;
 }
 
-// ---- rounding a double once to the storage type ----------------------------------------------
-
-// Round-to-nearest-even of a double into an IEEE binary format with `mant` stored mantissa bits
-// and exponent bias `bias` (f16: 10, 15; bf16: 7, 127), returned as 16 bits.
-std::uint16_t round_to_half_bits(double d, int mant, int bias) {
-  const int exp_all_ones = 2 * bias + 1;
-  const std::uint16_t sign = std::signbit(d) ? 0x8000 : 0;
-  if (std::isnan(d)) {
-    return static_cast<std::uint16_t>(sign | (exp_all_ones << mant) | (1 << (mant - 1)));
-  }
-  const double a = std::fabs(d);
-  const std::uint16_t inf = static_cast<std::uint16_t>(sign | (exp_all_ones << mant));
-  if (std::isinf(a)) return inf;
-  const int emin = 1 - bias;
-  if (a < std::ldexp(1.0, emin)) {  // subnormal (or rounds up to the smallest normal)
-    const double q = std::nearbyint(std::ldexp(a, mant - emin));
-    return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(q));
-  }
-  int ex = 0;
-  std::frexp(a, &ex);
-  int e = ex - 1;                                      // a = 1.f * 2^e
-  double q = std::nearbyint(std::ldexp(a, mant - e));  // in [2^mant, 2^(mant+1)]
-  if (q == std::ldexp(1.0, mant + 1)) {
-    q = std::ldexp(1.0, mant);
-    ++e;
-  }
-  const int biased = e + bias;
-  if (biased >= exp_all_ones) return inf;
-  return static_cast<std::uint16_t>(sign | (biased << mant) | (static_cast<int>(q) - (1 << mant)));
-}
-
-double half_bits_to_double(std::uint16_t h, int mant, int bias) {
-  const int exp_all_ones = 2 * bias + 1;
-  const int e = (h >> mant) & exp_all_ones;
-  const int frac = h & ((1 << mant) - 1);
-  double v;
-  if (e == 0) {
-    v = std::ldexp(frac, 1 - bias - mant);
-  } else if (e == exp_all_ones) {
-    v = frac ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  } else {
-    v = std::ldexp(frac + (1 << mant), e - bias - mant);
-  }
-  return (h & 0x8000) ? -v : v;
-}
-
 // Storage formats: `from` rounds a double once; `to_double` is exact; `down`/`up` step to the
 // neighbouring finite value.
 template <class T>
@@ -120,26 +74,21 @@ struct Store {
   static T down(T t) { return std::nextafter(t, -std::numeric_limits<T>::infinity()); }
   static T up(T t) { return std::nextafter(t, std::numeric_limits<T>::infinity()); }
 };
-template <int Mant, int Bias>
+// The 16-bit formats (harness/half.hpp), `H` the typed holder.
+template <class H, H (*Round)(double)>
 struct Store16 {
-  using type = std::uint16_t;
-  static std::uint16_t from(double d) { return round_to_half_bits(d, Mant, Bias); }
-  static double to_double(std::uint16_t h) { return half_bits_to_double(h, Mant, Bias); }
-  static std::uint16_t down(std::uint16_t h) {
-    if ((h & 0x7FFF) == 0) return 0x8001;  // from +-0 to the negative smallest subnormal
-    return static_cast<std::uint16_t>((h & 0x8000) ? h + 1 : h - 1);
-  }
-  static std::uint16_t up(std::uint16_t h) {
-    if ((h & 0x7FFF) == 0) return 0x0001;
-    return static_cast<std::uint16_t>((h & 0x8000) ? h - 1 : h + 1);
-  }
+  using type = H;
+  static H from(double d) { return Round(d); }
+  static double to_double(H h) { return opbench::to_double(h); }
+  static H down(H h) { return next_down(h); }
+  static H up(H h) { return next_up(h); }
 };
 struct F16 {};
 struct BF16 {};
 template <>
-struct Store<F16> : Store16<10, 15> {};
+struct Store<F16> : Store16<f16_t, to_f16> {};
 template <>
-struct Store<BF16> : Store16<7, 127> {};
+struct Store<BF16> : Store16<bf16_t, to_bf16> {};
 
 // The largest finite value of each storage format, to refuse parameters that do not fit.
 double max_finite(DType t) {

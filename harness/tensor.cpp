@@ -69,16 +69,20 @@ constexpr DType dtype_of<std::int64_t>() {
   return DType::i64;
 }
 template <>
-constexpr DType dtype_of<std::uint16_t>() {
-  return DType::f16;  // raw half bits; bf16 shares the type, checked by size below
+constexpr DType dtype_of<f16_t>() {
+  return DType::f16;
+}
+template <>
+constexpr DType dtype_of<bf16_t>() {
+  return DType::bf16;
 }
 }  // namespace
 
 template <class T>
 T* Tensor::data() {
-  if (dtype_ != dtype_of<T>() && !(sizeof(T) == 2 && dtype_size(dtype_) == 2)) {
-    throw std::logic_error("tensor holds " + std::string(dtype_name(dtype_)) +
-                           ", accessed as another type");
+  if (dtype_ != dtype_of<T>()) {  // f16 and bf16 too: same size, different numbers
+    throw std::logic_error("tensor holds " + std::string(dtype_name(dtype_)) + ", accessed as " +
+                           std::string(dtype_name(dtype_of<T>())));
   }
   return reinterpret_cast<T*>(storage_.get());
 }
@@ -90,12 +94,14 @@ template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template std::int32_t* Tensor::data<std::int32_t>();
 template std::int64_t* Tensor::data<std::int64_t>();
-template std::uint16_t* Tensor::data<std::uint16_t>();
+template f16_t* Tensor::data<f16_t>();
+template bf16_t* Tensor::data<bf16_t>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const std::int32_t* Tensor::data<std::int32_t>() const;
 template const std::int64_t* Tensor::data<std::int64_t>() const;
-template const std::uint16_t* Tensor::data<std::uint16_t>() const;
+template const f16_t* Tensor::data<f16_t>() const;
+template const bf16_t* Tensor::data<bf16_t>() const;
 
 Tensor Tensor::clone() const {
   Tensor t(dtype_, shape_);
@@ -132,27 +138,6 @@ void Tensor::poison() {
   }
 }
 
-namespace {
-double half_to_double(std::uint16_t h) {
-  int sign = h >> 15, exp = (h >> 10) & 0x1F, frac = h & 0x3FF;
-  double v;
-  if (exp == 0) {
-    v = std::ldexp(frac, -24);
-  } else if (exp == 31) {
-    v = frac ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  } else {
-    v = std::ldexp(frac + 1024, exp - 25);
-  }
-  return sign ? -v : v;
-}
-double bf16_to_double(std::uint16_t h) {
-  std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-}  // namespace
-
 double Tensor::value_as_double(std::int64_t i) const {
   switch (dtype_) {
     case DType::f32:
@@ -160,9 +145,9 @@ double Tensor::value_as_double(std::int64_t i) const {
     case DType::f64:
       return data<double>()[i];
     case DType::f16:
-      return half_to_double(data<std::uint16_t>()[i]);
+      return to_double(data<f16_t>()[i]);
     case DType::bf16:
-      return bf16_to_double(data<std::uint16_t>()[i]);
+      return to_double(data<bf16_t>()[i]);
     case DType::i32:
       return data<std::int32_t>()[i];
     case DType::i64:

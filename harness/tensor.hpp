@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness/dtype.hpp"
+#include "harness/half.hpp"
 
 namespace opbench {
 

@@ -388,7 +388,8 @@ TEST(Distributions, MalformedAndUnknownSpecsThrow) {
 
 TEST(Distributions, SixteenBitRoundingIsCorrect) {
   const auto bits = [](DType dt, const std::string& v) {
-    return filled(dt, {1}, "constant(" + v + ")", 0).data<std::uint16_t>()[0];
+    const Tensor t = filled(dt, {1}, "constant(" + v + ")", 0);
+    return dt == DType::f16 ? t.data<f16_t>()[0].bits : t.data<bf16_t>()[0].bits;
   };
   EXPECT_EQ(bits(DType::f16, "1"), 0x3C00);
   EXPECT_EQ(bits(DType::f16, "-2"), 0xC000);

@@ -87,13 +87,17 @@ TEST(Tensor, CloneIsDeepAndCopiesShare) {
 
 TEST(Tensor, HalfAndBfloatDecode) {
   Tensor h(DType::f16, {2});
-  h.data<std::uint16_t>()[0] = 0x3C00;  // 1.0
-  h.data<std::uint16_t>()[1] = 0xC100;  // -2.5
+  h.data<f16_t>()[0] = f16_t{0x3C00};  // 1.0
+  h.data<f16_t>()[1] = f16_t{0xC100};  // -2.5
   EXPECT_EQ(h.value_as_double(0), 1.0);
   EXPECT_EQ(h.value_as_double(1), -2.5);
   Tensor b(DType::bf16, {1});
-  b.data<std::uint16_t>()[0] = 0x3F80;  // 1.0
+  b.data<bf16_t>()[0] = bf16_t{0x3F80};  // 1.0
   EXPECT_EQ(b.value_as_double(0), 1.0);
+  // The same 16 bits are different numbers in the two formats: neither reads as the other.
+  EXPECT_THROW(h.data<bf16_t>(), std::logic_error);
+  EXPECT_THROW(b.data<f16_t>(), std::logic_error);
+  EXPECT_THROW(b.data<float>(), std::logic_error);
 }
 
 // --- agreement --------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+#pragma once
+// The two 16-bit floating-point storage formats, as distinct types so that a tensor of one can
+// never be read as the other: IEEE 754 binary16 (`f16_t`: 5 exponent bits, 10 stored mantissa
+// bits, u = 2^-11) and bfloat16 (`bf16_t`: float32's 8 exponent bits, 7 stored mantissa bits,
+// u = 2^-8). One definition of their rounding for the whole project: the generators, the
+// tensors' decoding, and the kernels' loads and stores.
+#include <cstdint>
+#include <cstring>
+
+namespace opbench {
+
+struct f16_t {
+  std::uint16_t bits;
+};
+struct bf16_t {
+  std::uint16_t bits;
+};
+
+// Round-to-nearest-even of a double, once, into the format (NaN stays NaN with its sign, values
+// beyond the largest finite one become infinities, tiny ones subnormals or zero).
+f16_t to_f16(double d);
+bf16_t to_bf16(double d);
+
+// Exact: every f16 and bf16 value is a double.
+double to_double(f16_t h);
+double to_double(bf16_t h);
+
+// The kernels' conversions, inline: bfloat16 is float32's upper half, so widening is a shift and
+// narrowing a round-to-nearest-even of the lower half (a NaN is kept quiet). Equal to
+// to_bf16(double(f)) for every float f.
+inline float to_float(bf16_t h) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+inline bf16_t bf16_from_float(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {  // NaN: keep the sign and make it quiet
+    return bf16_t{static_cast<std::uint16_t>((bits >> 16) | 0x0040u)};
+  }
+  bits += 0x7FFFu + ((bits >> 16) & 1u);  // ties to even; a carry rounds up into the exponent
+  return bf16_t{static_cast<std::uint16_t>(bits >> 16)};
+}
+
+// The neighbouring values of `h` (for the generators' adversarial steps): the next one toward
+// -infinity and toward +infinity; from +-0 the smallest subnormal of that direction.
+f16_t next_down(f16_t h);
+f16_t next_up(f16_t h);
+bf16_t next_down(bf16_t h);
+bf16_t next_up(bf16_t h);
+
+}  // namespace opbench
