@@ -100,4 +100,12 @@ const Backend* Registry::find_backend(const std::string& name) const {
   return nullptr;
 }
 
+std::vector<std::string> Registry::device_lines() const {
+  std::vector<std::string> lines;
+  for (const auto& b : backends_) {
+    for (const auto& d : b->devices()) lines.push_back(d);
+  }
+  return lines;
+}
+
 }  // namespace opbench

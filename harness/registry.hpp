@@ -32,6 +32,9 @@ class Registry {
   const Op* find_op(const std::string& name) const;  // by op name ("layernorm") or suite/op
   const Backend* find_backend(const std::string& name) const;  // nullptr when none
   const std::vector<std::unique_ptr<Backend>>& backends() const { return backends_; }
+  // Every backend's device lines ("cpu: AMD EPYC ...", "cuda:0: NVIDIA H200 ..."), as a report
+  // records them.
+  std::vector<std::string> device_lines() const;
   const std::vector<BackendStatus>& peers() const { return peers_; }
   // Cases expected to fail agreement, with the reason (suites load their manifest here).
   KnownFailures& known_failures() { return known_failures_; }

@@ -33,9 +33,7 @@ RunResult run_cases(const Registry& reg, const std::vector<CasePlan>& plan,
   result.command_line = options.command_line;
   result.settings = {{"selection", codec::to_json(sel)}, {"options", codec::to_json(options)}};
   result.workers = options.worker_command.empty() ? "in-process" : "isolated";
-  for (const auto& b : reg.backends()) {
-    for (const auto& d : b->devices()) result.devices.push_back(d);
-  }
+  result.devices = reg.device_lines();
   result.context = gbench_context();
   result.aggregates_only = options.time && gbench_aggregates_only();
   const std::string filter = options.time ? gbench_filter() : "";

@@ -40,9 +40,7 @@ RunResult machine(const Selection& sel, const RunOptions& options, const std::st
   m.command_line = command;
   Registry reg;
   register_all_suites(reg);
-  for (const auto& b : reg.backends()) {
-    for (const auto& d : b->devices()) m.devices.push_back(d);
-  }
+  m.devices = reg.device_lines();
   try {
     datasets::SeededDataProvider data;
     m.ceilings = measure_ceilings(plan_cases(reg, sel, data), "", options.progress);

@@ -23,9 +23,7 @@ std::string this_machine_id() {
   probe.context = gbench_context();
   Registry reg;
   register_all_suites(reg);
-  for (const auto& b : reg.backends()) {
-    for (const auto& d : b->devices()) probe.devices.push_back(d);
-  }
+  probe.devices = reg.device_lines();
   return reports::extract_run(reports::build_report(probe), "this machine").info.machine_id;
 }
 
