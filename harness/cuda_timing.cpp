@@ -160,16 +160,27 @@ class CudaHotTiming final : public TimingStrategy {
     EventPair ev;
     Blocker blocker(timeout_s_);
     warm_up(kernel);
-    int batch = cuda_plan::hot_batch(blocked_sample(ev, blocker, kernel, 1));
-    if (batch > 1) batch = cuda_plan::hot_batch(blocked_sample(ev, blocker, kernel, batch) / batch);
-    while (state.KeepRunningBatch(batch)) {
-      state.SetIterationTime(blocked_sample(ev, blocker, kernel, batch));
+    // The batch is sized once, in the first call, and kept for every later call: a batch loop
+    // counts whole batches, so its iterations are the requested count rounded up to the batch.
+    // Google Benchmark requires every repetition of a case to report the same iterations (it
+    // aborts the process otherwise), and probes sized anew per repetition differ by a launch or
+    // two on a kernel of a few microseconds.
+    if (batch_ == 0) {
+      int batch = cuda_plan::hot_batch(blocked_sample(ev, blocker, kernel, 1));
+      if (batch > 1) {
+        batch = cuda_plan::hot_batch(blocked_sample(ev, blocker, kernel, batch) / batch);
+      }
+      batch_ = batch;
     }
-    state.counters["launches_per_sample"] = batch;
+    while (state.KeepRunningBatch(batch_)) {
+      state.SetIterationTime(blocked_sample(ev, blocker, kernel, batch_));
+    }
+    state.counters["launches_per_sample"] = batch_;
   }
 
  private:
   double timeout_s_;
+  int batch_ = 0;
 };
 
 // A device buffer of twice the L2 size, written before each cold sample (cuda_plan.hpp).

@@ -128,6 +128,26 @@ TEST_F(CudaTiming, HotBatchesASmallKernel) {
   EXPECT_GT(h.repetitions[0].seconds, 0);
 }
 
+TEST_F(CudaTiming, RepetitionsOfAHotCaseShareOneBatchAndOneIterationCount) {
+  // Google Benchmark sizes the iterations once and aborts the process when the repetitions of a
+  // case report different counts. A batch loop rounds the count up to its batch, so a batch
+  // sized anew per repetition (probes of a few microseconds vary) killed `opbench run --backend
+  // cuda` on the H200 at its default repetitions. Iterations left to Google Benchmark, as a run
+  // leaves them.
+  Bound b = bind_layernorm(8, 256);
+  const auto hot = make_cuda_timing("hot");
+  const GbenchRun h = time_kernel("layernorm/repeated", *hot, *b.kernel, 7, 0);
+  ASSERT_EQ(h.error, "");
+  ASSERT_EQ(h.repetitions.size(), 7u);
+  const Repetition& first = h.repetitions.front();
+  for (const Repetition& rep : h.repetitions) {
+    EXPECT_EQ(rep.iterations, first.iterations);
+    EXPECT_EQ(rep.counters.at("launches_per_sample"), first.counters.at("launches_per_sample"));
+    EXPECT_EQ(rep.iterations % static_cast<std::int64_t>(rep.counters.at("launches_per_sample")),
+              0);
+  }
+}
+
 // A kernel whose run synchronizes: behind the blocking kernel it can never be queued whole.
 class SyncingKernel final : public BoundKernel {
  public:
