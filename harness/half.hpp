@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace opbench {
 
 struct f16_t {
@@ -42,6 +46,24 @@ inline bf16_t bf16_from_float(float f) {
   }
   bits += 0x7FFFu + ((bits >> 16) & 1u);  // ties to even; a carry rounds up into the exponent
   return bf16_t{static_cast<std::uint16_t>(bits >> 16)};
+}
+
+// The same for binary16: the F16C instructions where the compiler targets them (exact widening,
+// round-to-nearest-even narrowing with subnormals), the reference conversions elsewhere. Equal to
+// to_double(h) and to_f16(double(f)) for every h and f.
+inline float to_float(f16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h.bits);
+#else
+  return static_cast<float>(to_double(h));
+#endif
+}
+inline f16_t f16_from_float(float f) {
+#if defined(__F16C__)
+  return f16_t{static_cast<std::uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT))};
+#else
+  return to_f16(f);
+#endif
 }
 
 // The neighbouring values of `h` (for the generators' adversarial steps): the next one toward

@@ -84,6 +84,35 @@ TEST(Half, KernelsBf16ConversionEqualsTheReferenceRounding) {
   EXPECT_EQ(checked, 65536 * 7);
 }
 
+TEST(Half, KernelsF16ConversionEqualsTheReferenceRounding) {
+  for (std::uint32_t b = 0; b <= 0xFFFF; ++b) {  // widening: every pattern
+    const f16_t h{static_cast<std::uint16_t>(b)};
+    const double d = to_double(h);
+    if (std::isnan(d)) {
+      ASSERT_TRUE(std::isnan(to_float(h))) << std::hex << b;
+    } else {
+      ASSERT_EQ(to_float(h), static_cast<float>(d)) << std::hex << b;
+    }
+  }
+  // Narrowing: every float exponent with lower bits that make ties (13 dropped bits: 0x1000),
+  // values just either side of them, subnormal results, overflow to infinity, NaNs.
+  int checked = 0;
+  for (std::uint32_t hi = 0; hi <= 0xFFFF; ++hi) {
+    for (std::uint32_t lo : {0x0000u, 0x0FFFu, 0x1000u, 0x1001u, 0x3000u, 0xFFFFu, 0x8765u}) {
+      const std::uint32_t bits = (hi << 16) | lo;
+      const float f = float_of_bits(bits);
+      const f16_t fast = f16_from_float(f);
+      if (std::isnan(f)) {
+        ASSERT_TRUE(std::isnan(to_double(fast))) << std::hex << bits;
+      } else {
+        ASSERT_EQ(fast.bits, to_f16(f).bits) << std::hex << bits;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 65536 * 7);
+}
+
 TEST(Half, NeighboursStepThroughZeroAndSubnormals) {
   EXPECT_EQ(next_up(f16_t{0x3C00}).bits, 0x3C01);
   EXPECT_EQ(next_down(f16_t{0x3C00}).bits, 0x3BFF);
