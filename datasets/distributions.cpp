@@ -90,6 +90,12 @@ struct Store<F16> : Store16<f16_t, to_f16> {};
 template <>
 struct Store<BF16> : Store16<bf16_t, to_bf16> {};
 
+// The distance between neighbouring values of a float dtype at the `offset` scenario's 1e4: it
+// lies in [2^13, 2^14), where neighbours are 2^13 * 2u apart (u the unit roundoff).
+double offset_spacing(DType t) {
+  return std::ldexp(unit_roundoff(t), 14);
+}
+
 // The largest finite value of each storage format, to refuse parameters that do not fit.
 double max_finite(DType t) {
   switch (t) {
@@ -201,12 +207,20 @@ void fill_float(Tensor& t, const DistSpec& spec, std::uint64_t seed) {
               std::int64_t i, std::int64_t, std::int64_t) mutable { return mean + sd * z(i); });
       return;
     }
-    case DistKind::offset:
+    case DistKind::offset: {
+      // A common offset of 1e4 over a spread of 1, or of the dtype's spacing at 1e4 where that is
+      // larger (8 in float16, 64 in bfloat16): a unit spread rounds to the same value there, and
+      // every row would be constant. The spread keeps rows that a 16-bit dtype can tell apart
+      // while the offset still dwarfs it (1250x in f16, 156x in bf16), which is what breaks a
+      // one-pass variance or statistics rounded to the storage dtype. float32's values are
+      // those of the plain 1e4 + z.
+      const double spread = std::max(1.0, offset_spacing(t.dtype()));
       parallel_fill<S>(
           p, n, cols,
-          [z = NormalCursor(seed, Stream::element)](std::int64_t i, std::int64_t,
-                                                    std::int64_t) mutable { return 1e4 + z(i); });
+          [z = NormalCursor(seed, Stream::element), spread](
+              std::int64_t i, std::int64_t, std::int64_t) mutable { return 1e4 + spread * z(i); });
       return;
+    }
     case DistKind::uniform:
     case DistKind::uniform_fixed: {
       const double lo = spec.kind == DistKind::uniform ? -1.0 : spec.a;

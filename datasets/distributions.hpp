@@ -12,7 +12,9 @@
 //   uniform         in [-1, 1)
 //   llm_outliers    normal, but max(1, cols/128) columns (last-dimension indices, chosen from the
 //                   seed) are scaled by a factor in [50, 100), like LLM activation outlier channels
-//   offset          1e4 + normal: a large common mean that breaks one-pass variance
+//   offset          1e4 + normal: a large common mean that breaks one-pass variance (the
+//                   spread is the dtype's spacing at 1e4 where that exceeds 1: 8 in f16, 64 in
+//                   bf16)
 //   constant_rows   every row (a contiguous run of the last dimension) holds one normal value
 //   normal(m,s)     mean m, std s >= 0
 //   uniform(lo,hi)  in [lo, hi), lo < hi

@@ -50,7 +50,7 @@ Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection
       rec.source = in->second;
       user_input = true;
     } else {
-      Tensor x(c.dtype, op.shape_of(t, c.params));
+      Tensor x(t.dtype_in(c.dtype), op.shape_of(t, c.params));
       rec.dist = input_spec(op, t, c.params);
       rec.seed = mix64(options.seed ^ fnv1a(op.name + "/" + t.name));
       data.fill(x, rec.dist, rec.seed);
@@ -107,7 +107,7 @@ TensorMap allocate_outputs(const CasePlan& c, bool poison) {
   TensorMap out;
   for (const auto& t : c.op->tensors) {
     if (!t.output) continue;
-    DType dt = t.index ? DType::i64 : (c.impl->is_reference ? DType::f64 : c.dtype);
+    const DType dt = c.impl->is_reference && !t.index ? DType::f64 : t.dtype_in(c.dtype);
     Tensor y(dt, c.op->shape_of(t, c.params));
     if (poison) y.poison();
     out[t.name] = y;

@@ -16,6 +16,25 @@ nlohmann::json sample_json(const DatasetRecord& r) {
           {"seed", r.sample_seed}};
 }
 
+// numpy has no bfloat16: a bf16 tensor is written as float32, which holds every bf16 value
+// exactly (its upper half), and case.json says which dtype the tensor had. Every other dtype is
+// written as it is.
+Tensor npy_form(const Tensor& t) {
+  if (t.dtype() != DType::bf16) return t;
+  Tensor wide(DType::f32, t.shape());
+  const bf16_t* src = t.data<bf16_t>();
+  float* dst = wide.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = to_float(src[i]);
+  return wide;
+}
+
+// What case.json records of a dumped tensor's dtype: its own, and the file's where they differ.
+nlohmann::json dtype_json(const Tensor& t) {
+  nlohmann::json j = {{"dtype", std::string(dtype_name(t.dtype()))}};
+  if (t.dtype() == DType::bf16) j["file_dtype"] = "f32";
+  return j;
+}
+
 std::string case_folder(const std::string& key) {
   std::string s = key;
   for (char& ch : s) {
@@ -30,7 +49,9 @@ std::string case_folder(const std::string& key) {
 void Dumper::dataset(const CasePlan& c, const Dataset& d) {
   folder_ = dir_ + "/" + case_folder(d.key);
   std::filesystem::create_directories(folder_);
-  for (const auto& [name, t] : d.inputs) data_.write_npy(t, folder_ + "/" + name + ".npy");
+  for (const auto& [name, t] : d.inputs) {
+    data_.write_npy(npy_form(t), folder_ + "/" + name + ".npy");
+  }
   for (const auto& [name, t] : d.reference) {
     data_.write_npy(t, folder_ + "/ref." + name + ".npy");
   }
@@ -47,20 +68,25 @@ void Dumper::dataset(const CasePlan& c, const Dataset& d) {
     info_["params"][k] = integer ? nlohmann::json(std::stoll(v)) : nlohmann::json(v);
   }
   for (const auto& t : d.record.tensors) {
-    info_["inputs"].push_back({{"name", t.name},
-                               {"source", t.source},
-                               {"dist", t.dist},
-                               {"seed", t.seed},
-                               {"checksum", t.checksum}});
+    nlohmann::json j = {{"name", t.name},
+                        {"source", t.source},
+                        {"dist", t.dist},
+                        {"seed", t.seed},
+                        {"checksum", t.checksum}};
+    j.update(dtype_json(d.inputs.at(t.name)));
+    info_["inputs"].push_back(j);
   }
   write_info();
 }
 
 void Dumper::impl(const CasePlan& c, const TensorMap& out, const Agreement& a) {
+  nlohmann::json outputs = nlohmann::json::object();
   for (const auto& [name, t] : out) {
-    data_.write_npy(t, folder_ + "/" + c.impl->name + "." + name + ".npy");
+    data_.write_npy(npy_form(t), folder_ + "/" + c.impl->name + "." + name + ".npy");
+    outputs[name] = dtype_json(t);
   }
   info_["impls"].push_back({{"impl", c.impl->name},
+                            {"outputs", outputs},
                             {"status", status_name(a.status)},
                             {"err_ratio", a.err_ratio},
                             {"mismatches", a.mismatches},

@@ -1,5 +1,7 @@
 #include "harness/dtype.hpp"
 
+#include <cmath>
+
 namespace opbench {
 
 std::string_view dtype_name(DType t) {
@@ -47,6 +49,23 @@ std::size_t dtype_size(DType t) {
 
 bool dtype_is_float(DType t) {
   return t != DType::i32 && t != DType::i64;
+}
+
+double unit_roundoff(DType t) {
+  switch (t) {
+    case DType::f32:
+      return std::ldexp(1.0, -24);
+    case DType::f64:
+      return std::ldexp(1.0, -53);
+    case DType::f16:
+      return std::ldexp(1.0, -11);
+    case DType::bf16:
+      return std::ldexp(1.0, -8);
+    case DType::i32:
+    case DType::i64:
+      return 0.0;
+  }
+  return 0.0;
 }
 
 std::string_view numpy_descr(DType t) {

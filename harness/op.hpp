@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,16 @@ struct TensorDecl {
   // Inputs only: "$dist" draws from the case's `dist` axis; anything else is a fixed distribution
   // (for example "uniform(0.5,1.5)" for a scale that must stay positive).
   std::string dist = "$dist";
+  // The tensor's dtype rule: unset, it takes the case's dtype (x, gamma, y of a bfloat16 case are
+  // bfloat16); set, it keeps this dtype in every case, as statistics that kernels keep in float32
+  // whatever the data's dtype (BatchNorm's running mean and variance, as in PyTorch's mixed
+  // precision). Index outputs are i64 either way.
+  std::optional<DType> fixed_dtype;
+
+  // The dtype this tensor has in a case of dtype `case_dtype`.
+  DType dtype_in(DType case_dtype) const {
+    return index ? DType::i64 : fixed_dtype.value_or(case_dtype);
+  }
 };
 
 // Compulsory work of one execution: the flops it must do and the bytes it must move at least
@@ -78,6 +89,9 @@ struct Op {
   std::map<std::string, std::function<std::int64_t(const Params&)>> derived;
   std::vector<TensorDecl> tensors;
   std::vector<DType> dtypes = {DType::f32};
+  // The dtypes of the quick sweep (the main job), a subset of `dtypes`; empty: f32 alone. The
+  // full sweep and an explicit --dtype take any of `dtypes`.
+  std::vector<DType> quick_dtypes;
   std::function<Cost(const Params&, DType)> cost;
   std::function<Tolerance(DType)> tolerance;
   // "" when the parameter point is valid, else one line naming the problem.

@@ -57,8 +57,8 @@ double host_bytes_needed(const Op& op, const Params& p, DType dtype) {
   for (const auto& t : op.tensors) {
     double n = 1;
     for (auto d : op.shape_of(t, p)) n *= static_cast<double>(d);
-    total += t.output ? n * (static_cast<double>(dtype_size(dtype)) + 16)
-                      : n * (dtype_size(dtype) + 8.0);
+    const double size = static_cast<double>(dtype_size(t.dtype_in(dtype)));
+    total += t.output ? n * (size + 16) : n * (size + 8.0);
   }
   return total;
 }
@@ -73,13 +73,29 @@ void check_backend_memory(const Op& op, const Impl& impl, const Backend& backend
   for (const auto& t : op.tensors) {
     double n = 1;
     for (auto d : op.shape_of(t, p)) n *= static_cast<double>(d);
-    need += n * static_cast<double>(t.index ? 8 : dtype_size(dtype));
+    need += n * static_cast<double>(dtype_size(t.dtype_in(dtype)));
   }
   if (need > 0.9 * available) {
     throw UsageError(op.full_name() + "/" + impl.name + " at " + p.path() + " needs " +
                      format_bytes(need) + " on " + backend.name() + "; it has " +
                      format_bytes(available) + " available (refused before allocating)");
   }
+}
+
+// The dtypes of `op` in which every .npy input of the selection has its tensor's dtype: an input
+// file fixes the case's dtype as it fixes its shape (a float16 file, a float16 case).
+std::vector<DType> dtypes_of_inputs(const Op& op, const Selection& sel, const DataProvider& data) {
+  std::vector<DType> match;
+  for (DType dt : op.dtypes) {
+    bool all = true;
+    for (const auto& [tensor, path] : sel.inputs) {
+      const TensorDecl* decl = op.find_tensor(tensor);
+      if (!decl || decl->output) continue;
+      all = all && data.read_npy_header(path).dtype == decl->dtype_in(dt);
+    }
+    if (all) match.push_back(dt);
+  }
+  return match;
 }
 
 // Axis values fixed by a user's .npy inputs: each dim named after an axis takes the file's size.
@@ -94,9 +110,9 @@ std::map<std::string, std::string> axes_from_inputs(const Op& op, const Selectio
                        op.name + ", not an input");
     }
     NpyHeader h = data.read_npy_header(path);
-    if (h.dtype != dtype) {
+    if (h.dtype != decl->dtype_in(dtype)) {
       throw UsageError(path + ": dtype " + std::string(dtype_name(h.dtype)) + ", but " + op.name +
-                       "." + tensor + " is " + std::string(dtype_name(dtype)));
+                       "." + tensor + " is " + std::string(dtype_name(decl->dtype_in(dtype))));
     }
     if (h.shape.size() != decl->dims.size()) {
       throw UsageError(path + ": rank " + std::to_string(h.shape.size()) + " (shape " +
@@ -219,10 +235,17 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
   const double memory = static_cast<double>(available_memory_bytes());
   std::vector<CasePlan> plan;
   for (const Op* op : ops) {
+    // 1. Dtypes: --dtype's; else those the user's .npy inputs are in; else the full sweep's (all
+    // the op has) or the quick one's.
+    const std::vector<DType> quick =
+        op->quick_dtypes.empty() ? std::vector<DType>{DType::f32} : op->quick_dtypes;
+    std::vector<DType> wanted = !dtypes.empty() ? dtypes : sel.full ? op->dtypes : quick;
+    if (dtypes.empty() && !sel.inputs.empty()) {
+      const std::vector<DType> of_files = dtypes_of_inputs(*op, sel, data);
+      if (!of_files.empty()) wanted = of_files;  // else the first dtype's check says why not
+    }
     for (DType dtype : op->dtypes) {
-      if (!dtypes.empty() && std::find(dtypes.begin(), dtypes.end(), dtype) == dtypes.end()) {
-        continue;
-      }
+      if (std::find(wanted.begin(), wanted.end(), dtype) == wanted.end()) continue;
       // 2. Axis values: user's .npy shapes, then --axis, then the op's sweep.
       auto fixed = axes_from_inputs(*op, sel, data, dtype);
       std::vector<std::vector<std::string>> values;

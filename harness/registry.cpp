@@ -100,10 +100,20 @@ const Backend* Registry::find_backend(const std::string& name) const {
   return nullptr;
 }
 
+void Registry::add_device_note(const std::string& backend, std::string note) {
+  device_notes_[backend].push_back(std::move(note));
+}
+
 std::vector<std::string> Registry::device_lines() const {
   std::vector<std::string> lines;
   for (const auto& b : backends_) {
-    for (const auto& d : b->devices()) lines.push_back(d);
+    const auto notes = device_notes_.find(b->name());
+    for (std::string d : b->devices()) {
+      if (notes != device_notes_.end()) {
+        for (const auto& n : notes->second) d += "; " + n;
+      }
+      lines.push_back(std::move(d));
+    }
   }
   return lines;
 }

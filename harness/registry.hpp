@@ -3,6 +3,7 @@
 // friends, called from one list), so nothing is dropped by the linker. A project of its own can
 // add a kernel to an existing op with add_impl() and get the same check, timing and report.
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ class Registry {
   // A peer library's status ("onednn", "faiss"): not a backend (its kernels run on one), but
   // `list` shows whether it was built and why not.
   void set_peer_status(BackendStatus status);
+  // What the kernels of a backend chose on this machine at run time, appended to that backend's
+  // device lines ("16-bit conversions: bf16 avx512_bf16, f16 avx512f"), so a report says which
+  // code its numbers come from.
+  void add_device_note(const std::string& backend, std::string note);
 
   const std::deque<Op>& ops() const { return ops_; }
   std::vector<std::string> suite_names() const;
@@ -44,6 +49,7 @@ class Registry {
   std::deque<Op> ops_;  // deque: references handed out stay valid
   std::vector<std::unique_ptr<Backend>> backends_;
   std::vector<BackendStatus> peers_;
+  std::map<std::string, std::vector<std::string>> device_notes_;
   KnownFailures known_failures_;
 };
 

@@ -23,6 +23,11 @@ Axis dist_axis(std::vector<std::string> quick, std::vector<std::string> full, co
 TensorDecl in(const char* name, std::vector<std::string> dims, const char* dist) {
   return TensorDecl{name, std::move(dims), false, false, dist};
 }
+TensorDecl in_f32(const char* name, std::vector<std::string> dims, const char* dist) {
+  TensorDecl t = in(name, std::move(dims), dist);
+  t.fixed_dtype = DType::f32;
+  return t;
+}
 TensorDecl out(const char* name, std::vector<std::string> dims) {
   return TensorDecl{name, std::move(dims), true, false, ""};
 }
@@ -35,7 +40,7 @@ double tensor_bytes(const Op& op, const Params& p, DType dt) {
   for (const auto& t : op.tensors) {
     double n = 1;
     for (auto d : op.shape_of(t, p)) n *= static_cast<double>(d);
-    bytes += n * static_cast<double>(t.index ? sizeof(std::int64_t) : dtype_size(dt));
+    bytes += n * static_cast<double>(dtype_size(t.dtype_in(dt)));
   }
   return bytes;
 }

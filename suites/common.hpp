@@ -3,7 +3,10 @@
 // views of inputs for the references, and Impl builders for host and device kernels.
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "harness/device.hpp"
@@ -38,11 +41,15 @@ Axis dist_axis(std::vector<std::string> quick, std::vector<std::string> full, co
 
 // Input drawn from the case's `dist` axis, or from a fixed distribution such as "uniform(0,1)".
 TensorDecl in(const char* name, std::vector<std::string> dims, const char* dist = "$dist");
+// An input that stays float32 in every case, whatever the case's dtype: statistics that kernels
+// keep in float32 (running mean and variance).
+TensorDecl in_f32(const char* name, std::vector<std::string> dims, const char* dist);
 TensorDecl out(const char* name, std::vector<std::string> dims);
 // Integer output (leaf ids, top-k indices): stored as i64, compared exactly.
 TensorDecl out_index(const char* name, std::vector<std::string> dims);
 
-// Compulsory bytes: every declared tensor read or written once, in `dt` (index outputs as i64).
+// Compulsory bytes: every declared tensor read or written once, each in its own dtype in a case
+// of dtype `dt` (TensorDecl::dtype_in: the case's, a fixed one, i64 for indices).
 double tensor_bytes(const Op& op, const Params& p, DType dt);
 
 // A float32 host kernel as implementation `name` ("cpu.plain", "cpu.fast", "openblas", ...).
@@ -55,5 +62,49 @@ Impl peer_impl(const char* name, BindFn bind);
 // case that cannot fit; none for a kernel without scratch.
 Impl cuda_impl(const char* name, DeviceLaunchFn fn,
                std::function<double(const Params&)> scratch_bytes = nullptr);
+
+// --- kernels over several storage types (float, bf16_t, f16_t) ---------------------------------
+
+// The dtype whose elements are stored as T.
+template <class T>
+constexpr DType dtype_of_storage() {
+  if constexpr (std::is_same_v<T, float>) return DType::f32;
+  if constexpr (std::is_same_v<T, bf16_t>) return DType::bf16;
+  if constexpr (std::is_same_v<T, f16_t>) return DType::f16;
+  if constexpr (std::is_same_v<T, double>) return DType::f64;
+}
+
+template <class T>
+const T* in_as(const TensorMap& in, const char* name) {
+  return in.at(name).data<T>();
+}
+template <class T>
+T* out_as(TensorMap& out, const char* name) {
+  return out.at(name).data<T>();
+}
+
+// An overload set (or function template) as one callable, so that the storage type picks the
+// overload: OVERLOADS(cpu::fast::layernorm)(x, ...) with x a const bf16_t* calls the bf16 one.
+#define OPBENCH_OVERLOADS(fn) \
+  [](auto&&... a) -> decltype(auto) { return fn(std::forward<decltype(a)>(a)...); }
+
+// A host kernel written once for the storage types Ts (float, bf16_t, f16_t), as implementation
+// `name`: body(T{}, inputs, outputs, params) runs with T the storage type of the case, read from
+// tensor `dtype_from` (one that takes the case's dtype). Its dtypes are exactly Ts, so the planner
+// never hands it a case in another dtype.
+template <class... Ts, class Body>
+Impl typed_host_impl(const char* name, const char* dtype_from, Body body) {
+  Impl impl =
+      host_impl(name, [body, dtype_from](const TensorMap& i, TensorMap& o, const Params& p) {
+        const DType dt = i.count(dtype_from) ? i.at(dtype_from).dtype() : o.at(dtype_from).dtype();
+        const bool ran =
+            ((dt == dtype_of_storage<Ts>() ? (body(Ts{}, i, o, p), true) : false) || ...);
+        if (!ran) {
+          throw std::logic_error(std::string("no kernel for dtype ") + std::string(dtype_name(dt)));
+        }
+      });
+  impl.dtypes = {dtype_of_storage<Ts>()...};
+  return impl;
+}
 
 }  // namespace opbench::suite

@@ -264,6 +264,23 @@ TEST(Distributions, OffsetHasLargeMeanAndUnitSpread) {
     EXPECT_NEAR(m.mean, 1e4, 0.01) << dtype_name(dt);
     EXPECT_NEAR(m.sd, 1.0, 0.01) << dtype_name(dt);
   }
+  // In 16-bit dtypes a unit spread at 1e4 would round to one value (every row constant): the
+  // spread is the dtype's spacing there, 8 in f16 and 64 in bf16, and rows keep a variance.
+  for (auto [dt, spread] : {std::pair{DType::f16, 8.0}, std::pair{DType::bf16, 64.0}}) {
+    const Tensor t = filled(dt, {1000, 1000}, "offset", 11);
+    const Moments m = moments(t);
+    EXPECT_NEAR(m.mean, 1e4, 0.05 * spread) << dtype_name(dt);
+    EXPECT_NEAR(m.sd, spread, 0.1 * spread) << dtype_name(dt);
+    int constant_rows = 0;
+    for (std::int64_t r = 0; r < 1000; ++r) {
+      bool same = true;
+      for (std::int64_t c = 1; c < 1000 && same; ++c) {
+        same = t.value_as_double(r * 1000 + c) == t.value_as_double(r * 1000);
+      }
+      constant_rows += same;
+    }
+    EXPECT_EQ(constant_rows, 0) << dtype_name(dt);
+  }
 }
 
 TEST(Distributions, LlmOutliersScaleAFewColumns) {

@@ -143,6 +143,24 @@ TEST(Agreement, NanAndInfPositionsMustMatch) {
   EXPECT_FALSE(compare_tensor("y", f32({-inf}), f64({dinf}), {1e9, 1e9}, false).passed);
 }
 
+TEST(Agreement, AReferenceBeyondTheDtypesRangeWantsTheInfinityRoundingGives) {
+  // float16's largest value is 65504; 65520 and beyond round to infinity. A kernel that stores
+  // inf there is right, one that clamps to 65504 is not (though within any tolerance of 3.4e6).
+  Tensor out(DType::f16, {3});
+  f16_t* o = out.data<f16_t>();
+  o[0] = to_f16(std::numeric_limits<double>::infinity());
+  o[1] = to_f16(-std::numeric_limits<double>::infinity());
+  o[2] = to_f16(65504.0);
+  const Agreement ok = compare_tensor("y", out, f64({3.4e6, -7e4, 65504.0}), {1e-5, 1e-3}, false);
+  EXPECT_TRUE(ok.passed) << ok.first_mismatch;
+  o[0] = to_f16(65504.0);
+  const Agreement clamped = compare_tensor("y", out, f64({3.4e6, -7e4, 65504.0}), {1, 1}, false);
+  EXPECT_FALSE(clamped.passed);
+  EXPECT_EQ(clamped.mismatches, 1);
+  // The same values in float32 are finite and compared by the tolerance as before.
+  EXPECT_FALSE(compare_tensor("y", f32({INFINITY}), f64({3.4e6}), {1e-5, 1e-3}, false).passed);
+}
+
 TEST(Agreement, IndexOutputsAreExact) {
   Tensor out(DType::i64, {3}), ref(DType::i64, {3});
   for (int i = 0; i < 3; ++i) out.data<std::int64_t>()[i] = ref.data<std::int64_t>()[i] = i * 7;

@@ -14,6 +14,11 @@ std::string join(const std::vector<std::string>& v, const char* sep = ",") {
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
   return out;
 }
+std::string dtype_list(const std::vector<DType>& v) {
+  std::vector<std::string> names;
+  for (DType t : v) names.emplace_back(dtype_name(t));
+  return join(names);
+}
 }  // namespace
 
 int cmd_list(const Args& args) {
@@ -90,7 +95,13 @@ int cmd_list(const Args& args) {
       std::cout << "    tensors:";
       for (const auto& t : op.tensors) {
         std::cout << " " << (t.output ? "->" : "") << t.name << "[" << join(t.dims) << "]";
+        // A tensor whose dtype is not the case's says which it keeps (statistics in f32).
+        if (t.fixed_dtype) std::cout << ":" << dtype_name(*t.fixed_dtype);
       }
+      const std::vector<DType> quick =
+          op.quick_dtypes.empty() ? std::vector<DType>{DType::f32} : op.quick_dtypes;
+      std::cout << "\n    dtypes: " << dtype_list(op.dtypes) << " (quick " << dtype_list(quick)
+                << ")";
       std::cout << "\n    axes:";
       for (const auto& a : op.axes) {
         std::cout << " " << a.name << "=" << join(a.quick) << " (full " << join(a.full) << ")";
@@ -99,7 +110,10 @@ int cmd_list(const Args& args) {
       for (const auto& i : op.impls) {
         if (!in(s.impls, i.name) || !in(s.backends, i.backend)) continue;
         const Backend* b = reg.find_backend(i.backend);
-        std::cout << " " << i.name << ((b && !b->status().available) ? " (unavailable here)" : "");
+        std::cout << " " << i.name;
+        // An implementation that does not cover every dtype of the op names the ones it does.
+        if (i.dtypes != op.dtypes) std::cout << "[" << dtype_list(i.dtypes) << "]";
+        if (b && !b->status().available) std::cout << " (unavailable here)";
       }
       std::cout << "\n";
     }
