@@ -1,4 +1,5 @@
 #include "harness/build_info.hpp"
+#include "kernels/cpu/norm_fast_half.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -24,6 +25,9 @@ void register_all_suites(Registry& reg) {
 #else
   reg.set_peer_status({"faiss", false, "not built: " + build_info().faiss});
 #endif
+  // The 16-bit kernels pick their conversion instructions from the CPU at run time.
+  reg.add_device_note("cpu", std::string("16-bit conversions: bf16 ") + cpu::fast::half_path(true) +
+                                 ", f16 " + cpu::fast::half_path(false));
   register_norm_suite(reg);
   register_scan_suite(reg);
   register_fff_suite(reg);

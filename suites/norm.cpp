@@ -8,6 +8,7 @@
 
 #include "harness/device.hpp"
 #include "kernels/cpu/norm_fast.hpp"
+#include "kernels/cpu/norm_fast_half.hpp"
 #include "kernels/cpu/norm_plain.hpp"
 #include "suites/common.hpp"
 #include "suites/suites.hpp"
@@ -66,11 +67,16 @@ std::function<Cost(const Params&, DType)> elementwise_cost(double flops_per_elem
   return [flops_per_element](const Params&, DType) { return Cost{flops_per_element, 0}; };
 }
 
-// Tolerance of the whole family in float32: the error budget of a sound float32 kernel (shifted
+// Tolerance of the whole family. In float32: the error budget of a sound float32 kernel (shifted
 // or two-pass statistics over up to ~1e5 elements) is ~1e-6 relative; 1e-4 leaves room for
-// rsqrt and tanh approximations, and still rejects a one-pass variance under an offset.
-Tolerance norm_tolerance(DType) {
-  return {1e-5, 1e-4};
+// rsqrt and tanh approximations, and still rejects a one-pass variance under an offset. In
+// bfloat16 and float16 the inputs are exact (the reference reads the rounded values), kernels
+// compute in float32 (or double) and round each output once: that rounding adds at most u|y|
+// (u = 2^-8, 2^-11), so the rule is float32's plus u relative. No reduction runs in the storage
+// dtype, so no term grows with the row length; a kernel that keeps a statistic in bf16 or f16
+// is off by far more than u under `offset` and fails.
+Tolerance norm_tolerance(DType dt) {
+  return {1e-5, 1e-4 + unit_roundoff(dt)};
 }
 
 // An op with the common parts filled in; the cost is bytes of all tensors plus flops per element
@@ -85,6 +91,7 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
   op.axes = std::move(axes);
   op.tensors = std::move(tensors);
   op.tolerance = norm_tolerance;
+  op.dtypes = {DType::f32, DType::bf16, DType::f16};
   op.cost = [shape_helper = op, flops_per_element](const Params& p, DType dt) {
     const Shape main = shape_helper.shape_of(shape_helper.tensors.front(), p);
     return Cost{flops_per_element * static_cast<double>(shape_numel(main)),
@@ -95,11 +102,25 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
 
 // --- row-wise ops over x[rows, cols] ----------------------------------------------------------
 
-template <class Plain, class Fast>
-void add_plain_fast(Op& op, Plain plain, Fast fast) {
-  op.impls.push_back(host_impl("cpu.plain", plain));
-  op.impls.push_back(host_impl("cpu.fast", fast));
+// cpu.plain in every dtype of the family (one template, kernels/cpu/norm_plain.hpp); cpu.fast in
+// the storage types FastTs it has kernels for. `plain` and `fast` are bodies for
+// typed_host_impl; `dtype_from` a tensor in the case's dtype.
+template <class... FastTs, class Plain, class Fast>
+void add_plain_fast(Op& op, const char* dtype_from, Plain plain, Fast fast) {
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", dtype_from, plain));
+  op.impls.push_back(typed_host_impl<FastTs...>("cpu.fast", dtype_from, fast));
 }
+#define OVERLOADS OPBENCH_OVERLOADS
+
+#ifdef OPBENCH_HAVE_ONEDNN
+// oneDNN 2.6's layer and batch normalization take f32 and bf16 on the CPU (scale, shift and
+// statistics in f32); f16 is unimplemented there (kernels/cpu/onednn_norm.hpp).
+Impl onednn_impl(BindFn bind) {
+  Impl impl = peer_impl("onednn", std::move(bind));
+  impl.dtypes = {DType::f32, DType::bf16};
+  return impl;
+}
+#endif
 
 void register_layernorm(Registry& reg) {
   Op op = make_op("layernorm", "LayerNorm: (x - mean) / sqrt(var + eps) * gamma + beta per row",
@@ -111,15 +132,18 @@ void register_layernorm(Registry& reg) {
     ref::layernorm(F64(i.at("x")).p(), F64(i.at("gamma")).p(), F64(i.at("beta")).p(), out64(o, "y"),
                    p.i("rows"), p.i("cols"), kEps);
   };
+  op.quick_dtypes = {DType::f32, DType::bf16};
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "gamma"), in32(i, "beta"), out32(o, "y"), p.i("rows"), p.i("cols"),
-         static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"),
+         p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(op, call(cpu::plain::layernorm), call(cpu::fast::layernorm));
+  add_plain_fast<float, bf16_t, f16_t>(op, "x", call(OVERLOADS(cpu::plain::layernorm)),
+                                       call(OVERLOADS(cpu::fast::layernorm)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  op.impls.push_back(peer_impl("onednn", onednn::bind_layernorm(static_cast<float>(kEps))));
+  op.impls.push_back(onednn_impl(onednn::bind_layernorm(static_cast<float>(kEps))));
 #endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
@@ -133,12 +157,11 @@ void register_layernorm(Registry& reg) {
 }
 
 // RMSNorm-like ops: x, gamma -> y.
-void register_rms_like(
-    Registry& reg, const char* name, const char* title, const char* paper,
-    void (*reference)(const double*, const double*, double*, std::int64_t, std::int64_t, double),
-    void (*plain)(const float*, const float*, float*, std::int64_t, std::int64_t, float),
-    void (*fast)(const float*, const float*, float*, std::int64_t, std::int64_t, float),
-    double flops) {
+template <class... FastTs, class Plain, class Fast>
+void register_rms_like(Registry& reg, const char* name, const char* title, const char* paper,
+                       void (*reference)(const double*, const double*, double*, std::int64_t,
+                                         std::int64_t, double),
+                       Plain plain, Fast fast, double flops) {
   Op op = make_op(
       name, title, paper, row_axes(),
       {in("x", {"rows", "cols"}), in("gamma", {"cols"}, kScale), out("y", {"rows", "cols"})},
@@ -147,13 +170,15 @@ void register_rms_like(
     reference(F64(i.at("x")).p(), F64(i.at("gamma")).p(), out64(o, "y"), p.i("rows"), p.i("cols"),
               kEps);
   };
+  if (std::string(name) == "rmsnorm") op.quick_dtypes = {DType::f32, DType::bf16};
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "gamma"), out32(o, "y"), p.i("rows"), p.i("cols"),
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "gamma"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"),
          static_cast<float>(kEps));
     };
   };
-  add_plain_fast(op, call(plain), call(fast));
+  add_plain_fast<FastTs...>(op, "x", call(plain), call(fast));
 #ifdef OPBENCH_HAVE_CUDA
   if (std::string(name) == "rmsnorm") {
     op.impls.push_back(cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o,
@@ -178,40 +203,43 @@ void register_dyt(Registry& reg) {
              F64(i.at("beta")).p(), out64(o, "y"), p.i("rows"), p.i("cols"));
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "alpha")[0], in32(i, "gamma"), in32(i, "beta"), out32(o, "y"),
-         p.i("rows"), p.i("cols"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), static_cast<float>(i.at("alpha").value_as_double(0)),
+         in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"));
     };
   };
-  add_plain_fast(op, call(cpu::plain::dyt), call(cpu::fast::dyt));
+  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::dyt)), call(OVERLOADS(cpu::fast::dyt)));
   reg.add_op(std::move(op));
 }
 
 void register_batchnorm(Registry& reg) {
-  Op infer = make_op("batchnorm_infer", "BatchNorm, inference: running statistics per column",
-                     "Ioffe & Szegedy 2015, Alg. 2 step 11",
-                     {int_axis("rows", {"64", "4096"}, {"1", "64", "4096", "16384"}, "batch"),
-                      int_axis("cols", {"4096"}, {"64", "4096"}, "channels"), dist_axis()},
-                     {in("x", {"rows", "cols"}), in("running_mean", {"cols"}, "normal(0,0.5)"),
-                      in("running_var", {"cols"}, "uniform(0.5,2)"), in("gamma", {"cols"}, kScale),
-                      in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
-                     4);
+  Op infer =
+      make_op("batchnorm_infer", "BatchNorm, inference: running statistics per column",
+              "Ioffe & Szegedy 2015, Alg. 2 step 11",
+              {int_axis("rows", {"64", "4096"}, {"1", "64", "4096", "16384"}, "batch"),
+               int_axis("cols", {"4096"}, {"64", "4096"}, "channels"), dist_axis()},
+              {in("x", {"rows", "cols"}), in_f32("running_mean", {"cols"}, "normal(0,0.5)"),
+               in_f32("running_var", {"cols"}, "uniform(0.5,2)"), in("gamma", {"cols"}, kScale),
+               in("beta", {"cols"}, kShift), out("y", {"rows", "cols"})},
+              4);
   infer.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::batchnorm_infer(F64(i.at("x")).p(), F64(i.at("running_mean")).p(),
                          F64(i.at("running_var")).p(), F64(i.at("gamma")).p(),
                          F64(i.at("beta")).p(), out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
   };
   auto call_infer = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "running_mean"), in32(i, "running_var"), in32(i, "gamma"),
-         in32(i, "beta"), out32(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in32(i, "running_mean"), in32(i, "running_var"), in_as<T>(i, "gamma"),
+         in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"),
+         static_cast<float>(kEps));
     };
   };
-  add_plain_fast(infer, call_infer(cpu::plain::batchnorm_infer),
-                 call_infer(cpu::fast::batchnorm_infer));
+  add_plain_fast<float>(infer, "x", call_infer(OVERLOADS(cpu::plain::batchnorm_infer)),
+                        call_infer(OVERLOADS(cpu::fast::batchnorm_infer)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  infer.impls.push_back(
-      peer_impl("onednn", onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
+  infer.impls.push_back(onednn_impl(onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(infer));
 
@@ -227,16 +255,16 @@ void register_batchnorm(Registry& reg) {
                          out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
   };
   auto call_train = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "gamma"), in32(i, "beta"), out32(o, "y"), p.i("rows"), p.i("cols"),
-         static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"),
+         p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(train, call_train(cpu::plain::batchnorm_train),
-                 call_train(cpu::fast::batchnorm_train));
+  add_plain_fast<float>(train, "x", call_train(OVERLOADS(cpu::plain::batchnorm_train)),
+                        call_train(OVERLOADS(cpu::fast::batchnorm_train)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  train.impls.push_back(
-      peer_impl("onednn", onednn::bind_batchnorm_train(static_cast<float>(kEps))));
+  train.impls.push_back(onednn_impl(onednn::bind_batchnorm_train(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(train));
 }
@@ -255,12 +283,14 @@ void register_groupnorm(Registry& reg) {
                    p.i("n"), p.i("c"), p.i("hw"), p.i("groups"), kEps);
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "gamma"), in32(i, "beta"), out32(o, "y"), p.i("n"), p.i("c"),
-         p.i("hw"), p.i("groups"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("n"),
+         p.i("c"), p.i("hw"), p.i("groups"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(op, call(cpu::plain::groupnorm), call(cpu::fast::groupnorm));
+  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::groupnorm)),
+                        call(OVERLOADS(cpu::fast::groupnorm)));
   reg.add_op(std::move(op));
 }
 
@@ -277,12 +307,14 @@ void register_evonorm(Registry& reg) {
                     p.i("groups"), kEps);
   };
   auto call_s0 = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "v"), in32(i, "gamma"), in32(i, "beta"), out32(o, "y"), p.i("n"),
-         p.i("c"), p.i("hw"), p.i("groups"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "v"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"),
+         out_as<T>(o, "y"), p.i("n"), p.i("c"), p.i("hw"), p.i("groups"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(s0, call_s0(cpu::plain::evonorm_s0), call_s0(cpu::fast::evonorm_s0));
+  add_plain_fast<float>(s0, "x", call_s0(OVERLOADS(cpu::plain::evonorm_s0)),
+                        call_s0(OVERLOADS(cpu::fast::evonorm_s0)));
   reg.add_op(std::move(s0));
 
   Op b0 = make_op(
@@ -297,38 +329,43 @@ void register_evonorm(Registry& reg) {
                     F64(i.at("beta")).p(), out64(o, "y"), p.i("n"), p.i("c"), p.i("hw"), kEps);
   };
   auto call_b0 = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "v"), in32(i, "gamma"), in32(i, "beta"), out32(o, "y"), p.i("n"),
-         p.i("c"), p.i("hw"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "v"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"),
+         out_as<T>(o, "y"), p.i("n"), p.i("c"), p.i("hw"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(b0, call_b0(cpu::plain::evonorm_b0), call_b0(cpu::fast::evonorm_b0));
+  add_plain_fast<float>(b0, "x", call_b0(OVERLOADS(cpu::plain::evonorm_b0)),
+                        call_b0(OVERLOADS(cpu::fast::evonorm_b0)));
   reg.add_op(std::move(b0));
 }
 
 void register_online_norm(Registry& reg) {
-  Op op = make_op(
-      "online_norm", "Online Normalization forward: running statistics over samples",
-      "Chiley et al. 2019, eqs. 6-8",
-      {int_axis("n", {"64"}, {"16", "64", "256"}, "samples, in order"),
-       int_axis("c", {"64"}, {"64", "256"}, "channels"),
-       int_axis("hw", {"256", "4096"}, {"1", "1024", "4096"}, "spatial size"), dist_axis()},
-      {in("x", {"n", "c", "hw"}), in("mu0", {"c"}, kShift), in("var0", {"c"}, "uniform(0.5,2)"),
-       in("gamma", {"c"}, kScale), in("beta", {"c"}, kShift), out("y", {"n", "c", "hw"})},
-      8);
+  Op op =
+      make_op("online_norm", "Online Normalization forward: running statistics over samples",
+              "Chiley et al. 2019, eqs. 6-8",
+              {int_axis("n", {"64"}, {"16", "64", "256"}, "samples, in order"),
+               int_axis("c", {"64"}, {"64", "256"}, "channels"),
+               int_axis("hw", {"256", "4096"}, {"1", "1024", "4096"}, "spatial size"), dist_axis()},
+              {in("x", {"n", "c", "hw"}), in_f32("mu0", {"c"}, kShift),
+               in_f32("var0", {"c"}, "uniform(0.5,2)"), in("gamma", {"c"}, kScale),
+               in("beta", {"c"}, kShift), out("y", {"n", "c", "hw"})},
+              8);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::online_norm(F64(i.at("x")).p(), F64(i.at("mu0")).p(), F64(i.at("var0")).p(),
                      F64(i.at("gamma")).p(), F64(i.at("beta")).p(), out64(o, "y"), p.i("n"),
                      p.i("c"), p.i("hw"), kOnlineAlpha, kEps);
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "mu0"), in32(i, "var0"), in32(i, "gamma"), in32(i, "beta"),
-         out32(o, "y"), p.i("n"), p.i("c"), p.i("hw"), static_cast<float>(kOnlineAlpha),
-         static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in32(i, "mu0"), in32(i, "var0"), in_as<T>(i, "gamma"),
+         in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("n"), p.i("c"), p.i("hw"),
+         static_cast<float>(kOnlineAlpha), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(op, call(cpu::plain::online_norm), call(cpu::fast::online_norm));
+  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::online_norm)),
+                        call(OVERLOADS(cpu::fast::online_norm)));
   reg.add_op(std::move(op));
 }
 
@@ -343,11 +380,13 @@ void register_weight_std(Registry& reg) {
     ref::weight_std(F64(i.at("w")).p(), out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "w"), out32(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "w"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(op, call(cpu::plain::weight_std), call(cpu::fast::weight_std));
+  add_plain_fast<float>(op, "w", call(OVERLOADS(cpu::plain::weight_std)),
+                        call(OVERLOADS(cpu::fast::weight_std)));
   reg.add_op(std::move(op));
 }
 
@@ -364,12 +403,15 @@ void register_fused_add(Registry& reg) {
                        p.i("cols"), kEps);
   };
   auto call_ln = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "residual"), in32(i, "gamma"), in32(i, "beta"), out32(o, "sum"),
-         out32(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "residual"), in_as<T>(i, "gamma"), in_as<T>(i, "beta"),
+         out_as<T>(o, "sum"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"),
+         static_cast<float>(kEps));
     };
   };
-  add_plain_fast(ln, call_ln(cpu::plain::add_layernorm), call_ln(cpu::fast::add_layernorm));
+  add_plain_fast<float>(ln, "x", call_ln(OVERLOADS(cpu::plain::add_layernorm)),
+                        call_ln(OVERLOADS(cpu::fast::add_layernorm)));
   reg.add_op(std::move(ln));
 
   Op rms = make_op(
@@ -383,12 +425,14 @@ void register_fused_add(Registry& reg) {
                      out64(o, "sum"), out64(o, "y"), p.i("rows"), p.i("cols"), kEps);
   };
   auto call_rms = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "residual"), in32(i, "gamma"), out32(o, "sum"), out32(o, "y"),
-         p.i("rows"), p.i("cols"), static_cast<float>(kEps));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "residual"), in_as<T>(i, "gamma"), out_as<T>(o, "sum"),
+         out_as<T>(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast(rms, call_rms(cpu::plain::add_rmsnorm), call_rms(cpu::fast::add_rmsnorm));
+  add_plain_fast<float>(rms, "x", call_rms(OVERLOADS(cpu::plain::add_rmsnorm)),
+                        call_rms(OVERLOADS(cpu::fast::add_rmsnorm)));
   reg.add_op(std::move(rms));
 }
 
@@ -396,12 +440,13 @@ void register_fused_add(Registry& reg) {
 
 void register_norm_suite(Registry& reg) {
   register_layernorm(reg);
-  register_rms_like(reg, "rmsnorm", "RMSNorm: x / sqrt(mean(x^2) + eps) * gamma",
-                    "Zhang & Sennrich 2019, eq. 4", ref::rmsnorm, cpu::plain::rmsnorm,
-                    cpu::fast::rmsnorm, 4);
-  register_rms_like(
-      reg, "crmsnorm", "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
-      "Jiang et al. 2023, eq. 9", ref::crmsnorm, cpu::plain::crmsnorm, cpu::fast::crmsnorm, 5);
+  register_rms_like<float, bf16_t, f16_t>(
+      reg, "rmsnorm", "RMSNorm: x / sqrt(mean(x^2) + eps) * gamma", "Zhang & Sennrich 2019, eq. 4",
+      ref::rmsnorm, OVERLOADS(cpu::plain::rmsnorm), OVERLOADS(cpu::fast::rmsnorm), 4);
+  register_rms_like<float>(reg, "crmsnorm",
+                           "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
+                           "Jiang et al. 2023, eq. 9", ref::crmsnorm,
+                           OVERLOADS(cpu::plain::crmsnorm), OVERLOADS(cpu::fast::crmsnorm), 5);
   register_dyt(reg);
   register_batchnorm(reg);
   register_groupnorm(reg);

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -354,10 +355,15 @@ TEST_F(Cli, ListShowsBackendsSuiteOpsAndImpls) {
     }
     if (suite == "Suite norm:") {
       ++norm_impl_lines;
-      EXPECT_TRUE(contains(rest, " cpu.fast ")) << line;
+      // "cpu.fast[f32]" where it does not cover every dtype of the op.
+      EXPECT_TRUE(contains(rest, " cpu.fast ") || contains(rest, " cpu.fast[f32]")) << line;
     }
   }
   EXPECT_EQ(norm_impl_lines, static_cast<int>(ops.size())) << r;
+  // Each op lists its dtypes and the quick sweep's; LayerNorm's cpu.fast takes all of them.
+  EXPECT_TRUE(contains(r.out, "layernorm: LayerNorm")) << r;
+  EXPECT_TRUE(contains(r.out, "dtypes: f32,bf16,f16 (quick f32,bf16)")) << r;
+  EXPECT_TRUE(contains(r.out, "dtypes: f32,bf16,f16 (quick f32)")) << r;
 }
 
 TEST_F(Cli, ListFiltersByOp) {
@@ -399,7 +405,13 @@ TEST_F(Cli, RunWritesAValidReport) {
     ASSERT_TRUE(b.contains("impl"));
     impls.insert(b["impl"].get<std::string>());
     EXPECT_TRUE(b.at("backend").is_string());
-    EXPECT_EQ(b.at("dtype"), "f32");
+    // The quick sweep runs LayerNorm in f32 and bf16; the compulsory bytes follow the dtype:
+    // x and y 8x64, gamma and beta 64, each element 4 or 2 bytes.
+    const std::string dtype = b.at("dtype");
+    EXPECT_TRUE(dtype == "f32" || dtype == "bf16") << dtype;
+    if (!b.value("is_reference", false)) {
+      EXPECT_EQ(b.at("cost").at("bytes"), (2 * 8 * 64 + 2 * 64) * (dtype == "f32" ? 4 : 2));
+    }
     EXPECT_EQ(b.at("params").at("rows"), 8);
     EXPECT_EQ(b.at("params").at("cols"), 64);
     ASSERT_TRUE(b.contains("ceiling_fraction"));
@@ -459,8 +471,8 @@ TEST_F(Cli, RunWithoutJsonWritesTheDefaultReport) {
 }
 
 TEST_F(Cli, RunRepetitionsGiveAggregates) {
-  Outcome r = opbench({"run", "--op", "layernorm", "--impl", "cpu.fast", "--axis", "rows=2",
-                       "--axis", "cols=4", "--axis", "dist=normal", "--min-time", "0.01",
+  Outcome r = opbench({"run", "--op", "layernorm", "--impl", "cpu.fast", "--dtype", "f32", "--axis",
+                       "rows=2", "--axis", "cols=4", "--axis", "dist=normal", "--min-time", "0.01",
                        "--repetitions", "2", "--json", "R.json"});
   expect_ok(r);
   json j = load_json(at("R.json"));
@@ -548,8 +560,8 @@ TEST_F(Cli, BackendFilterSelectsOnlyThatBackend) {
 }
 
 TEST_F(Cli, AxisListGivesOneCasePerValue) {
-  Outcome r = opbench({"check", "--op", "rmsnorm", "--impl", "cpu.fast", "--axis", "rows=2,3",
-                       "--axis", "cols=4", "--json", "S.json"});
+  Outcome r = opbench({"check", "--op", "rmsnorm", "--impl", "cpu.fast", "--dtype", "f32", "--axis",
+                       "rows=2,3", "--axis", "cols=4", "--json", "S.json"});
   expect_ok(r);
   json j = load_json(at("S.json"));
   std::set<int> rows;
@@ -627,8 +639,8 @@ TEST_F(Cli, InputNpyFixesTheAxesAndIsRecorded) {
 }
 
 TEST_F(Cli, DumpWritesEveryTensorAndCaseJson) {
-  Outcome r = opbench({"check", "--op", "layernorm", "--axis", "rows=4", "--axis", "cols=8",
-                       "--axis", "dist=normal", "--dump", "D"});
+  Outcome r = opbench({"check", "--op", "layernorm", "--dtype", "f32", "--axis", "rows=4", "--axis",
+                       "cols=8", "--axis", "dist=normal", "--dump", "D"});
   expect_ok(r);
   ASSERT_TRUE(fs::is_directory(at("D"))) << r;
   std::vector<fs::path> cases;
@@ -659,9 +671,44 @@ TEST_F(Cli, DumpWritesEveryTensorAndCaseJson) {
   }
 }
 
+// numpy has no bfloat16: bf16 tensors are dumped as float32 (exact), float16 ones as float16, and
+// case.json names each tensor's dtype and the file's where they differ.
+TEST_F(Cli, DumpWritesBf16AsExactFloat32AndSaysSo) {
+  Outcome r =
+      opbench({"check", "--op", "layernorm", "--impl", "cpu.fast", "--dtype", "bf16,f16", "--axis",
+               "rows=4", "--axis", "cols=8", "--axis", "dist=normal", "--dump", "D"});
+  expect_ok(r);
+  int folders = 0;
+  for (const auto& e : fs::directory_iterator(at("D"))) {
+    if (!e.is_directory()) continue;
+    ++folders;
+    const json cj = load_json(e.path() / "case.json");
+    const std::string dtype = cj.value("dtype", "");
+    ASSERT_TRUE(dtype == "bf16" || dtype == "f16") << cj.dump(1);
+    const opbench::Tensor x = data_.read_npy((e.path() / "x.npy").string());
+    const opbench::Tensor y = data_.read_npy((e.path() / "cpu.fast.y.npy").string());
+    EXPECT_EQ(x.dtype(), dtype == "bf16" ? opbench::DType::f32 : opbench::DType::f16);
+    EXPECT_EQ(y.dtype(), x.dtype());
+    for (const json& t : cj.at("inputs")) {
+      EXPECT_EQ(t.value("dtype", ""), dtype) << t.dump();
+      EXPECT_EQ(t.contains("file_dtype"), dtype == "bf16") << t.dump();
+    }
+    EXPECT_EQ(cj.at("impls").at(0).at("outputs").at("y").value("dtype", ""), dtype) << cj.dump(1);
+    if (dtype == "bf16") {
+      // Every value is a bfloat16 one: its lower 16 bits are zero.
+      for (std::int64_t i = 0; i < x.numel(); ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, x.data<float>() + i, sizeof bits);
+        ASSERT_EQ(bits & 0xFFFFu, 0u) << "element " << i;
+      }
+    }
+  }
+  EXPECT_EQ(folders, 2);
+}
+
 TEST_F(Cli, DumpMakesOneFolderPerParameterPoint) {
-  Outcome r = opbench({"check", "--op", "rmsnorm", "--impl", "cpu.fast", "--axis", "rows=2,3",
-                       "--axis", "cols=4", "--axis", "dist=normal", "--dump", "D"});
+  Outcome r = opbench({"check", "--op", "rmsnorm", "--impl", "cpu.fast", "--dtype", "f32", "--axis",
+                       "rows=2,3", "--axis", "cols=4", "--axis", "dist=normal", "--dump", "D"});
   expect_ok(r);
   int folders = 0;
   for (const auto& e : fs::directory_iterator(at("D"))) {

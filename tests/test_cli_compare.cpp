@@ -32,9 +32,10 @@ class CliCompare : public ::testing::Test {
   static void SetUpTestSuite() {
     char tmpl[] = "/tmp/opbench_test_cli_compare_XXXXXX";
     root_ = mkdtemp(tmpl);
-    Outcome r = opbench(root_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast",
-                                "--axis", "rows=8", "--axis", "cols=64", "--axis", "dist=normal",
-                                "--min-time", "0.01", "--repetitions", "5", "--json", "base.json"});
+    Outcome r =
+        opbench(root_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast", "--dtype",
+                        "f32", "--axis", "rows=8", "--axis", "cols=64", "--axis", "dist=normal",
+                        "--min-time", "0.01", "--repetitions", "5", "--json", "base.json"});
     ASSERT_EQ(r.code, 0) << r;
     json doc = json::parse(read_text(root_ / "base.json"));
     tidy_times(doc);

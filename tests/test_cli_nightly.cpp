@@ -50,9 +50,9 @@ class CliNightly : public ::testing::Test {
     char tmpl[] = "/tmp/opbench_test_cli_nightly_XXXXXX";
     shared_ = mkdtemp(tmpl);
     Outcome r =
-        opbench(shared_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast", "--axis",
-                          "rows=8", "--axis", "cols=64", "--axis", "dist=normal", "--min-time",
-                          "0.01", "--repetitions", "5", "--json", "base.json"});
+        opbench(shared_, {"run", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast", "--dtype",
+                          "f32", "--axis", "rows=8", "--axis", "cols=64", "--axis", "dist=normal",
+                          "--min-time", "0.01", "--repetitions", "5", "--json", "base.json"});
     ASSERT_EQ(r.code, 0) << r;
     json doc = json::parse(read_text(shared_ / "base.json"));
     tidy_times(doc);

@@ -110,6 +110,7 @@ TEST(Shard, LargerDatasetsCostMore) {
   Selection sel;
   sel.ops = {"layernorm"};
   sel.impls = {"cpu.plain"};
+  sel.dtypes = {"f32"};
   sel.axis_overrides = {{"rows", "64,65536"}, {"cols", "1024"}, {"dist", "normal"}};
   const auto plan = plan_cases(reg, sel, data);
   ASSERT_EQ(plan.size(), 2u);

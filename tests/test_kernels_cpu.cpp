@@ -35,19 +35,19 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 struct Impl {
   const char* name;
-  decltype(&cpu::plain::layernorm) layernorm;
-  decltype(&cpu::plain::rmsnorm) rmsnorm;
-  decltype(&cpu::plain::crmsnorm) crmsnorm;
-  decltype(&cpu::plain::dyt) dyt;
-  decltype(&cpu::plain::batchnorm_infer) batchnorm_infer;
-  decltype(&cpu::plain::batchnorm_train) batchnorm_train;
-  decltype(&cpu::plain::groupnorm) groupnorm;
-  decltype(&cpu::plain::evonorm_s0) evonorm_s0;
-  decltype(&cpu::plain::evonorm_b0) evonorm_b0;
-  decltype(&cpu::plain::online_norm) online_norm;
-  decltype(&cpu::plain::weight_std) weight_std;
-  decltype(&cpu::plain::add_layernorm) add_layernorm;
-  decltype(&cpu::plain::add_rmsnorm) add_rmsnorm;
+  decltype(&cpu::plain::layernorm<float>) layernorm;
+  decltype(&cpu::plain::rmsnorm<float>) rmsnorm;
+  decltype(&cpu::plain::crmsnorm<float>) crmsnorm;
+  decltype(&cpu::plain::dyt<float>) dyt;
+  decltype(&cpu::plain::batchnorm_infer<float>) batchnorm_infer;
+  decltype(&cpu::plain::batchnorm_train<float>) batchnorm_train;
+  decltype(&cpu::plain::groupnorm<float>) groupnorm;
+  decltype(&cpu::plain::evonorm_s0<float>) evonorm_s0;
+  decltype(&cpu::plain::evonorm_b0<float>) evonorm_b0;
+  decltype(&cpu::plain::online_norm<float>) online_norm;
+  decltype(&cpu::plain::weight_std<float>) weight_std;
+  decltype(&cpu::plain::add_layernorm<float>) add_layernorm;
+  decltype(&cpu::plain::add_rmsnorm<float>) add_rmsnorm;
 };
 
 #define OPBENCH_IMPL(label, ns)                                                                   \

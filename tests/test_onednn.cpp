@@ -1,6 +1,7 @@
 // GoogleTest suite of the oneDNN peer of the norm family (kernels/cpu/onednn_norm.*): each binding
 // against the float64 reference of reference/norm.hpp, binding errors, and that run() executes on
-// the bound buffers in place.
+// the bound buffers in place; bf16 storage against the reference of the rounded inputs (further
+// down), f16 unimplemented by oneDNN 2.6 and reported as such.
 //
 // Agreement is |out - ref| <= 1e-5 + 1e-4 * |ref| for every element (a NaN left in the poisoned
 // output counts as out of tolerance), on shapes rows {1, 5, 300} x cols {1, 3, 17, 4095, 4097},
@@ -35,6 +36,7 @@
 #include <cstdint>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <ostream>
 #include <regex>
 #include <stdexcept>
@@ -42,6 +44,7 @@
 #include <tuple>
 #include <vector>
 
+#include "harness/half.hpp"
 #include "harness/op.hpp"
 #include "harness/tensor.hpp"
 #include "reference/norm.hpp"
@@ -272,6 +275,158 @@ INSTANTIATE_TEST_SUITE_P(Shapes, OnednnAgreement,
                                             ::testing::Values<std::int64_t>(1, 3, 17, 4095, 4097)),
                          case_name);
 
+// ---- 16-bit storage: bf16 (and f16 where oneDNN implements it) ----
+//
+// Inputs are drawn as above (normal x, gamma ~ U(0.5, 1.5), beta ~ N(0, 1)) and rounded once to
+// the dtype; the float64 reference is computed from the rounded values, so the only differences
+// left are oneDNN's: float32 statistics and arithmetic (covered by the f32 tolerance 1e-5 +
+// 1e-4 * |ref|, which oneDNN meets by a wide margin on normal data in f32) and one rounding of the
+// output to the dtype (relative error at most u = 2^-8 for bf16, 2^-11 for f16). Hence
+// |y - ref| <= 1e-5 + (1e-4 + u) * |ref|. Running statistics stay float32 (as the suites declare).
+
+double output_rounding(DType dt) {
+  return dt == DType::bf16 ? 0x1.0p-8 : 0x1.0p-11;
+}
+
+Tensor round_to(DType dt, const Tensor& f32) {
+  Tensor t(dt, f32.shape());
+  const float* p = f32.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    if (dt == DType::bf16) {
+      t.data<bf16_t>()[i] = to_bf16(p[i]);
+    } else {
+      t.data<f16_t>()[i] = to_f16(p[i]);
+    }
+  }
+  return t;
+}
+
+// The normal-distribution inputs of make_inputs with x, gamma and beta rounded to `dt`.
+TensorMap make_half_inputs(Op op, DType dt, std::int64_t rows, std::int64_t cols) {
+  TensorMap in = make_inputs(op, Dist::normal, rows, cols);
+  for (const char* name : {"x", "gamma", "beta"}) in[name] = round_to(dt, in.at(name));
+  return in;
+}
+
+// y in `dt`, every element a quiet NaN of that format (0x7FC0 in bf16, 0x7E00 in f16).
+TensorMap make_half_outputs(DType dt, std::int64_t rows, std::int64_t cols) {
+  TensorMap out;
+  out["y"] = Tensor(dt, {rows, cols});
+  auto* bits = static_cast<std::uint16_t*>(out["y"].raw());
+  std::fill(bits, bits + out["y"].numel(), dt == DType::bf16 ? 0x7FC0 : 0x7E00);
+  return out;
+}
+
+std::vector<double> as_doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<std::size_t>(t.numel()));
+  for (std::int64_t i = 0; i < t.numel(); ++i)
+    v[static_cast<std::size_t>(i)] = t.value_as_double(i);
+  return v;
+}
+
+std::vector<double> half_reference(Op op, const TensorMap& in) {
+  const std::int64_t rows = in.at("x").dim(0), cols = in.at("x").dim(1);
+  const auto x = as_doubles(in.at("x")), gamma = as_doubles(in.at("gamma")),
+             beta = as_doubles(in.at("beta"));
+  std::vector<double> y(static_cast<std::size_t>(rows * cols));
+  switch (op) {
+    case Op::layernorm:
+      ref::layernorm(x.data(), gamma.data(), beta.data(), y.data(), rows, cols, kEps);
+      break;
+    case Op::batchnorm_infer: {
+      const auto mean = as_doubles(in.at("running_mean")), var = as_doubles(in.at("running_var"));
+      ref::batchnorm_infer(x.data(), mean.data(), var.data(), gamma.data(), beta.data(), y.data(),
+                           rows, cols, kEps);
+      break;
+    }
+    case Op::batchnorm_train:
+      ref::batchnorm_train(x.data(), gamma.data(), beta.data(), y.data(), rows, cols, kEps);
+      break;
+  }
+  return y;
+}
+
+Agreement compare_half(const Tensor& out, const std::vector<double>& ref) {
+  Agreement a;
+  const double rtol = kRtol + output_rounding(out.dtype());
+  a.n = out.numel();
+  for (std::int64_t i = 0; i < a.n; ++i) {
+    const double r = ref[static_cast<std::size_t>(i)], o = out.value_as_double(i);
+    double err = std::fabs(o - r);
+    if (std::isnan(o)) {
+      ++a.nan;
+      err = std::numeric_limits<double>::infinity();
+    }
+    const double tol = kAtol + rtol * std::fabs(r);
+    a.max_abs = std::max(a.max_abs, err);
+    a.max_ratio = std::max(a.max_ratio, err / tol);
+    if (!(err <= tol)) ++a.out_of_tol;
+  }
+  return a;
+}
+
+using HalfParam = std::tuple<Op, std::int64_t, std::int64_t>;
+
+class OnednnBf16 : public ::testing::TestWithParam<HalfParam> {};
+
+TEST_P(OnednnBf16, MatchesFloat64ReferenceOfTheRoundedInputs) {
+  const auto [op, rows, cols] = GetParam();
+  const TensorMap in = make_half_inputs(op, DType::bf16, rows, cols);
+  const std::vector<double> ref = half_reference(op, in);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::string(op_name(op)) + " bf16 " + std::to_string(rows) + "x" +
+                 std::to_string(cols) + " at " + std::to_string(threads) + " threads");
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    TensorMap out = make_half_outputs(DType::bf16, rows, cols);
+    auto kernel = binding(op)(in, out, Params{});
+    kernel->run();
+    omp_set_num_threads(saved);
+    const Agreement a = compare_half(out.at("y"), ref);
+    RecordProperty("threads_" + std::to_string(threads), a.text());
+    EXPECT_EQ(a.nan, 0) << "output left unwritten (NaN poison): " << a.text();
+    EXPECT_EQ(a.out_of_tol, 0) << a.text();
+  }
+}
+
+std::string half_case_name(const ::testing::TestParamInfo<HalfParam>& info) {
+  const auto [op, rows, cols] = info.param;
+  return std::string(op_name(op)) + "_" + std::to_string(rows) + "x" + std::to_string(cols);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, OnednnBf16,
+                         ::testing::Combine(::testing::Values(Op::layernorm, Op::batchnorm_infer,
+                                                              Op::batchnorm_train),
+                                            ::testing::Values<std::int64_t>(1, 7, 64),
+                                            ::testing::Values<std::int64_t>(17, 768, 4097)),
+                         half_case_name);
+
+// f16: oneDNN 2.6.3 implements no f16 normalization on x86, and the binding must say so in the
+// error the case records. A oneDNN that does implement it must then meet the f16 tolerance.
+TEST(Onednn, Float16IsUnimplementedOrAgrees) {
+  for (Op op : {Op::layernorm, Op::batchnorm_infer, Op::batchnorm_train}) {
+    SCOPED_TRACE(op_name(op));
+    const TensorMap in = make_half_inputs(op, DType::f16, 7, 768);
+    TensorMap out = make_half_outputs(DType::f16, 7, 768);
+    std::unique_ptr<BoundKernel> kernel;
+    try {
+      kernel = binding(op)(in, out, Params{});
+    } catch (const std::runtime_error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(std::string("onednn ") + op_name(op) + ": ", 0), 0u) << msg;
+      EXPECT_NE(msg.find("(dnnl_status unimplemented) for f16 x [7, 768]"), std::string::npos)
+          << msg;
+      RecordProperty(std::string("f16_") + op_name(op), msg);
+      continue;
+    }
+    std::cout << "note: oneDNN " << onednn::version() << " implements f16 " << op_name(op) << "\n";
+    kernel->run();
+    const Agreement a = compare_half(out.at("y"), half_reference(op, in));
+    EXPECT_EQ(a.nan, 0) << a.text();
+    EXPECT_EQ(a.out_of_tol, 0) << a.text();
+  }
+}
+
 TEST(Onednn, VersionIsTheLibraryInUse) {
   const std::string v = onednn::version();
   EXPECT_TRUE(std::regex_match(v, std::regex(R"(\d+\.\d+\.\d+)"))) << v;
@@ -362,7 +517,30 @@ TEST(Onednn, BindErrorsNameTheProblem) {
     in["x"] = Tensor(DType::f64, {2, 8});
     TensorMap out = make_outputs(2, 8);
     EXPECT_EQ(error_of([&] { onednn::bind_layernorm(kEps)(in, out, p); }),
-              "onednn layernorm: input tensor \"x\" is f64, this peer supports f32 only");
+              "onednn layernorm: input tensor \"x\" is f64, this peer supports f32, bf16 and f16");
+  }
+  {
+    // gamma, beta and y come in the dtype of x.
+    TensorMap in = make_half_inputs(Op::layernorm, DType::bf16, 2, 8);
+    in["gamma"] = Tensor(DType::f32, {8});
+    TensorMap out = make_half_outputs(DType::bf16, 2, 8);
+    EXPECT_EQ(error_of([&] { onednn::bind_layernorm(kEps)(in, out, p); }),
+              "onednn layernorm: input tensor \"gamma\" is f32, expected bf16 (the dtype of x)");
+  }
+  {
+    TensorMap in = make_half_inputs(Op::batchnorm_train, DType::bf16, 2, 8);
+    TensorMap out = make_outputs(2, 8);
+    EXPECT_EQ(error_of([&] { onednn::bind_batchnorm_train(kEps)(in, out, p); }),
+              "onednn batchnorm_train: output tensor \"y\" is f32, expected bf16 (the dtype of x)");
+  }
+  {
+    // Running statistics stay float32 whatever the dtype of x.
+    TensorMap in = make_half_inputs(Op::batchnorm_infer, DType::bf16, 2, 8);
+    in["running_mean"] = round_to(DType::bf16, in.at("running_mean"));
+    TensorMap out = make_half_outputs(DType::bf16, 2, 8);
+    EXPECT_EQ(error_of([&] { onednn::bind_batchnorm_infer(kEps)(in, out, p); }),
+              "onednn batchnorm_infer: input tensor \"running_mean\" is bf16, expected f32 "
+              "(running statistics are f32 in every dtype)");
   }
 }
 

@@ -779,6 +779,7 @@ json run_with_test_impl(int repeat) {
   // Single-threaded kernels only: their timing thread's CPU time does not move with the load of
   // other tests running beside this one (ctest -j), where cpu.fast's OpenMP threads would.
   sel.impls = {"cpu.plain", "cpu.test"};
+  sel.dtypes = {"f32"};
   sel.axis_overrides = {{"rows", "16"}, {"cols", "1024"}, {"dist", "normal"}};
   opbench::datasets::SeededDataProvider data;
   auto plan = opbench::plan_cases(reg, sel, data);

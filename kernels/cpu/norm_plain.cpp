@@ -1,120 +1,164 @@
 // cpu.plain: the normalization family as a careful user writes it first: scalar loops, one thread,
 // two passes over each row (mean, then mean of squared deviations) with double accumulators, the
-// per-element arithmetic in double, float outputs. No OpenMP, no intrinsics.
+// per-element arithmetic in double. Storage is float, bf16_t or f16_t: loads widen exactly, stores
+// round the double result once into T (double -> float -> half would round twice). No OpenMP, no
+// intrinsics.
 #include "kernels/cpu/norm_plain.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
+
+#include "harness/half.hpp"
 
 namespace opbench::cpu::plain {
 namespace {
+
+// Load: every float, bf16 and f16 value is exactly a double.
+inline double ld(float v) {
+  return v;
+}
+inline double ld(bf16_t v) {
+  return to_float(v);
+}
+inline double ld(f16_t v) {
+  return to_float(v);
+}
+
+// Store: one rounding from double into T. For float this is the cast the float-only code always
+// did, so float results stay bit-identical.
+template <typename T>
+T st(double d) {
+  if constexpr (std::is_same_v<T, float>) {
+    return static_cast<float>(d);
+  } else if constexpr (std::is_same_v<T, bf16_t>) {
+    return to_bf16(d);
+  } else {
+    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
+    return to_f16(d);
+  }
+}
 
 struct Stats {
   double mean;
   double var;  // biased
 };
 
-Stats row_stats(const float* x, std::int64_t n) {
+template <typename T>
+Stats row_stats(const T* x, std::int64_t n) {
   double sum = 0.0;
-  for (std::int64_t j = 0; j < n; ++j) sum += x[j];
+  for (std::int64_t j = 0; j < n; ++j) sum += ld(x[j]);
   const double mean = sum / static_cast<double>(n);
   double sq = 0.0;
   for (std::int64_t j = 0; j < n; ++j) {
-    const double d = x[j] - mean;
+    const double d = ld(x[j]) - mean;
     sq += d * d;
   }
   return {mean, sq / static_cast<double>(n)};
 }
 
-double sum_squares(const float* x, std::int64_t n) {
+template <typename T>
+double sum_squares(const T* x, std::int64_t n) {
   double sq = 0.0;
-  for (std::int64_t j = 0; j < n; ++j) sq += static_cast<double>(x[j]) * x[j];
+  for (std::int64_t j = 0; j < n; ++j) sq += ld(x[j]) * ld(x[j]);
   return sq;
 }
 
 }  // namespace
 
-void layernorm(const float* x, const float* gamma, const float* beta, float* y, std::int64_t rows,
+template <typename T>
+void layernorm(const T* x, const T* gamma, const T* beta, T* y, std::int64_t rows,
                std::int64_t cols, float eps) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
     const Stats s = row_stats(xr, cols);
     const double rstd = 1.0 / std::sqrt(s.var + eps);
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = static_cast<float>((xr[j] - s.mean) * rstd * gamma[j] + beta[j]);
+      yr[j] = st<T>((ld(xr[j]) - s.mean) * rstd * ld(gamma[j]) + ld(beta[j]));
   }
 }
 
-void rmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, std::int64_t cols,
-             float eps) {
+template <typename T>
+void rmsnorm(const T* x, const T* gamma, T* y, std::int64_t rows, std::int64_t cols, float eps) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
     const double rstd = 1.0 / std::sqrt(sum_squares(xr, cols) / static_cast<double>(cols) + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = static_cast<float>(xr[j] * rstd * gamma[j]);
+    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(ld(xr[j]) * rstd * ld(gamma[j]));
   }
 }
 
-void crmsnorm(const float* x, const float* gamma, float* y, std::int64_t rows, std::int64_t cols,
-              float eps) {
+template <typename T>
+void crmsnorm(const T* x, const T* gamma, T* y, std::int64_t rows, std::int64_t cols, float eps) {
   const double d = static_cast<double>(cols + 1);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += xr[j];
+    for (std::int64_t j = 0; j < cols; ++j) sum += ld(xr[j]);
     const double rstd = 1.0 / std::sqrt((sum_squares(xr, cols) + sum * sum) / d + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = static_cast<float>(xr[j] * rstd * gamma[j]);
+    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(ld(xr[j]) * rstd * ld(gamma[j]));
   }
 }
 
-void dyt(const float* x, float alpha, const float* gamma, const float* beta, float* y,
-         std::int64_t rows, std::int64_t cols) {
+template <typename T>
+void dyt(const T* x, float alpha, const T* gamma, const T* beta, T* y, std::int64_t rows,
+         std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = gamma[j] * std::tanh(alpha * xr[j]) + beta[j];
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    // In float, as the float32 code always was (float tanh); the casts back to float are exact.
+    // The float result is a double exactly, so st rounds it once into T.
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const float xv = static_cast<float>(ld(xr[j]));
+      const float g = static_cast<float>(ld(gamma[j]));
+      const float b = static_cast<float>(ld(beta[j]));
+      yr[j] = st<T>(g * std::tanh(alpha * xv) + b);
+    }
   }
 }
 
-void batchnorm_infer(const float* x, const float* running_mean, const float* running_var,
-                     const float* gamma, const float* beta, float* y, std::int64_t rows,
-                     std::int64_t cols, float eps) {
+template <typename T>
+void batchnorm_infer(const T* x, const float* running_mean, const float* running_var,
+                     const T* gamma, const T* beta, T* y, std::int64_t rows, std::int64_t cols,
+                     float eps) {
   std::vector<double> rstd(cols);
   for (std::int64_t j = 0; j < cols; ++j)
     rstd[j] = 1.0 / std::sqrt(static_cast<double>(running_var[j]) + eps);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = static_cast<float>(
-          (xr[j] - static_cast<double>(running_mean[j])) * rstd[j] * gamma[j] + beta[j]);
+      yr[j] = st<T>((ld(xr[j]) - static_cast<double>(running_mean[j])) * rstd[j] * ld(gamma[j]) +
+                    ld(beta[j]));
   }
 }
 
-void batchnorm_train(const float* x, const float* gamma, const float* beta, float* y,
-                     std::int64_t rows, std::int64_t cols, float eps) {
+template <typename T>
+void batchnorm_train(const T* x, const T* gamma, const T* beta, T* y, std::int64_t rows,
+                     std::int64_t cols, float eps) {
   std::vector<double> mean(cols, 0.0), var(cols, 0.0);
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t j = 0; j < cols; ++j) mean[j] += x[r * cols + j];
+    for (std::int64_t j = 0; j < cols; ++j) mean[j] += ld(x[r * cols + j]);
   for (std::int64_t j = 0; j < cols; ++j) mean[j] /= static_cast<double>(rows);
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double d = x[r * cols + j] - mean[j];
+      const double d = ld(x[r * cols + j]) - mean[j];
       var[j] += d * d;
     }
   for (std::int64_t j = 0; j < cols; ++j) var[j] = 1.0 / std::sqrt(var[j] / rows + eps);  // rstd
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j)
       y[r * cols + j] =
-          static_cast<float>((x[r * cols + j] - mean[j]) * var[j] * gamma[j] + beta[j]);
+          st<T>((ld(x[r * cols + j]) - mean[j]) * var[j] * ld(gamma[j]) + ld(beta[j]));
 }
 
-void groupnorm(const float* x, const float* gamma, const float* beta, float* y, std::int64_t n,
-               std::int64_t c, std::int64_t hw, std::int64_t groups, float eps) {
+template <typename T>
+void groupnorm(const T* x, const T* gamma, const T* beta, T* y, std::int64_t n, std::int64_t c,
+               std::int64_t hw, std::int64_t groups, float eps) {
   const std::int64_t cpg = c / groups;
   const std::int64_t len = cpg * hw;  // one group of one sample is contiguous
   for (std::int64_t i = 0; i < n; ++i)
@@ -124,16 +168,17 @@ void groupnorm(const float* x, const float* gamma, const float* beta, float* y, 
       const double rstd = 1.0 / std::sqrt(s.var + eps);
       for (std::int64_t k = 0; k < cpg; ++k) {
         const std::int64_t ch = g * cpg + k;
-        const float* xc = x + off + k * hw;
-        float* yc = y + off + k * hw;
+        const T* xc = x + off + k * hw;
+        T* yc = y + off + k * hw;
         for (std::int64_t j = 0; j < hw; ++j)
-          yc[j] = static_cast<float>((xc[j] - s.mean) * rstd * gamma[ch] + beta[ch]);
+          yc[j] = st<T>((ld(xc[j]) - s.mean) * rstd * ld(gamma[ch]) + ld(beta[ch]));
       }
     }
 }
 
-void evonorm_s0(const float* x, const float* v, const float* gamma, const float* beta, float* y,
-                std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t groups, float eps) {
+template <typename T>
+void evonorm_s0(const T* x, const T* v, const T* gamma, const T* beta, T* y, std::int64_t n,
+                std::int64_t c, std::int64_t hw, std::int64_t groups, float eps) {
   const std::int64_t cpg = c / groups;
   const std::int64_t len = cpg * hw;
   for (std::int64_t i = 0; i < n; ++i)
@@ -143,59 +188,60 @@ void evonorm_s0(const float* x, const float* v, const float* gamma, const float*
       const double rstd = 1.0 / std::sqrt(s.var + eps);
       for (std::int64_t k = 0; k < cpg; ++k) {
         const std::int64_t ch = g * cpg + k;
-        const float* xc = x + off + k * hw;
-        float* yc = y + off + k * hw;
+        const T* xc = x + off + k * hw;
+        T* yc = y + off + k * hw;
         for (std::int64_t j = 0; j < hw; ++j) {
-          const double xv = xc[j];
-          const double sig = 1.0 / (1.0 + std::exp(-static_cast<double>(v[ch]) * xv));
-          yc[j] = static_cast<float>(xv * sig * rstd * gamma[ch] + beta[ch]);
+          const double xv = ld(xc[j]);
+          const double sig = 1.0 / (1.0 + std::exp(-ld(v[ch]) * xv));
+          yc[j] = st<T>(xv * sig * rstd * ld(gamma[ch]) + ld(beta[ch]));
         }
       }
     }
 }
 
-void evonorm_b0(const float* x, const float* v, const float* gamma, const float* beta, float* y,
-                std::int64_t n, std::int64_t c, std::int64_t hw, float eps) {
+template <typename T>
+void evonorm_b0(const T* x, const T* v, const T* gamma, const T* beta, T* y, std::int64_t n,
+                std::int64_t c, std::int64_t hw, float eps) {
   for (std::int64_t ch = 0; ch < c; ++ch) {
     // Batch statistics of channel ch over n and hw, two passes.
     double sum = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < hw; ++j) sum += x[(i * c + ch) * hw + j];
+      for (std::int64_t j = 0; j < hw; ++j) sum += ld(x[(i * c + ch) * hw + j]);
     const double bmean = sum / static_cast<double>(n * hw);
     double sq = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < hw; ++j) {
-        const double d = x[(i * c + ch) * hw + j] - bmean;
+        const double d = ld(x[(i * c + ch) * hw + j]) - bmean;
         sq += d * d;
       }
     const double bstd = std::sqrt(sq / static_cast<double>(n * hw) + eps);
     for (std::int64_t i = 0; i < n; ++i) {
-      const float* xc = x + (i * c + ch) * hw;
-      float* yc = y + (i * c + ch) * hw;
+      const T* xc = x + (i * c + ch) * hw;
+      T* yc = y + (i * c + ch) * hw;
       const Stats s = row_stats(xc, hw);
       const double istd = std::sqrt(s.var + eps);
       for (std::int64_t j = 0; j < hw; ++j) {
-        const double den = std::max(bstd, static_cast<double>(v[ch]) * xc[j] + istd);
-        yc[j] = static_cast<float>(xc[j] / den * gamma[ch] + beta[ch]);
+        const double den = std::max(bstd, ld(v[ch]) * ld(xc[j]) + istd);
+        yc[j] = st<T>(ld(xc[j]) / den * ld(gamma[ch]) + ld(beta[ch]));
       }
     }
   }
 }
 
-void online_norm(const float* x, const float* mu0, const float* var0, const float* gamma,
-                 const float* beta, float* y, std::int64_t n, std::int64_t c, std::int64_t hw,
-                 float alpha, float eps) {
+template <typename T>
+void online_norm(const T* x, const float* mu0, const float* var0, const T* gamma, const T* beta,
+                 T* y, std::int64_t n, std::int64_t c, std::int64_t hw, float alpha, float eps) {
   const double a = alpha;
   for (std::int64_t ch = 0; ch < c; ++ch) {
     double mu = mu0[ch];
     double var = var0[ch];
     for (std::int64_t t = 0; t < n; ++t) {
-      const float* xc = x + (t * c + ch) * hw;
-      float* yc = y + (t * c + ch) * hw;
+      const T* xc = x + (t * c + ch) * hw;
+      T* yc = y + (t * c + ch) * hw;
       const Stats s = row_stats(xc, hw);  // before writing y, so y may alias x
       const double rstd = 1.0 / std::sqrt(var + eps);
       for (std::int64_t j = 0; j < hw; ++j)
-        yc[j] = static_cast<float>((xc[j] - mu) * rstd * gamma[ch] + beta[ch]);
+        yc[j] = st<T>((ld(xc[j]) - mu) * rstd * ld(gamma[ch]) + ld(beta[ch]));
       const double dm = s.mean - mu;
       var = a * var + (1.0 - a) * s.var + a * (1.0 - a) * dm * dm;
       mu = a * mu + (1.0 - a) * s.mean;
@@ -203,28 +249,30 @@ void online_norm(const float* x, const float* mu0, const float* var0, const floa
   }
 }
 
-void weight_std(const float* w, float* y, std::int64_t rows, std::int64_t cols, float eps) {
+template <typename T>
+void weight_std(const T* w, T* y, std::int64_t rows, std::int64_t cols, float eps) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* wr = w + r * cols;
-    float* yr = y + r * cols;
+    const T* wr = w + r * cols;
+    T* yr = y + r * cols;
     const Stats s = row_stats(wr, cols);
     const double rstd = 1.0 / std::sqrt(s.var + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = static_cast<float>((wr[j] - s.mean) * rstd);
+    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>((ld(wr[j]) - s.mean) * rstd);
   }
 }
 
-void add_layernorm(const float* x, const float* residual, const float* gamma, const float* beta,
-                   float* sum, float* y, std::int64_t rows, std::int64_t cols, float eps) {
+template <typename T>
+void add_layernorm(const T* x, const T* residual, const T* gamma, const T* beta, T* sum, T* y,
+                   std::int64_t rows, std::int64_t cols, float eps) {
   std::vector<double> s(cols);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    const float* rr = residual + r * cols;
-    float* sr = sum + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    const T* rr = residual + r * cols;
+    T* sr = sum + r * cols;
+    T* yr = y + r * cols;
     double total = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      s[j] = static_cast<double>(xr[j]) + rr[j];
-      sr[j] = static_cast<float>(s[j]);
+      s[j] = ld(xr[j]) + ld(rr[j]);
+      sr[j] = st<T>(s[j]);
       total += s[j];
     }
     const double mean = total / static_cast<double>(cols);
@@ -232,27 +280,58 @@ void add_layernorm(const float* x, const float* residual, const float* gamma, co
     for (std::int64_t j = 0; j < cols; ++j) sq += (s[j] - mean) * (s[j] - mean);
     const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = static_cast<float>((s[j] - mean) * rstd * gamma[j] + beta[j]);
+      yr[j] = st<T>((s[j] - mean) * rstd * ld(gamma[j]) + ld(beta[j]));
   }
 }
 
-void add_rmsnorm(const float* x, const float* residual, const float* gamma, float* sum, float* y,
-                 std::int64_t rows, std::int64_t cols, float eps) {
+template <typename T>
+void add_rmsnorm(const T* x, const T* residual, const T* gamma, T* sum, T* y, std::int64_t rows,
+                 std::int64_t cols, float eps) {
   std::vector<double> s(cols);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    const float* rr = residual + r * cols;
-    float* sr = sum + r * cols;
-    float* yr = y + r * cols;
+    const T* xr = x + r * cols;
+    const T* rr = residual + r * cols;
+    T* sr = sum + r * cols;
+    T* yr = y + r * cols;
     double sq = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      s[j] = static_cast<double>(xr[j]) + rr[j];
-      sr[j] = static_cast<float>(s[j]);
+      s[j] = ld(xr[j]) + ld(rr[j]);
+      sr[j] = st<T>(s[j]);
       sq += s[j] * s[j];
     }
     const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = static_cast<float>(s[j] * rstd * gamma[j]);
+    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(s[j] * rstd * ld(gamma[j]));
   }
 }
+
+// The three storage types; callers include only the header.
+#define OPBENCH_NORM_PLAIN(T)                                                                      \
+  template void layernorm<T>(const T*, const T*, const T*, T*, std::int64_t, std::int64_t, float); \
+  template void rmsnorm<T>(const T*, const T*, T*, std::int64_t, std::int64_t, float);             \
+  template void crmsnorm<T>(const T*, const T*, T*, std::int64_t, std::int64_t, float);            \
+  template void dyt<T>(const T*, float, const T*, const T*, T*, std::int64_t, std::int64_t);       \
+  template void batchnorm_infer<T>(const T*, const float*, const float*, const T*, const T*, T*,   \
+                                   std::int64_t, std::int64_t, float);                             \
+  template void batchnorm_train<T>(const T*, const T*, const T*, T*, std::int64_t, std::int64_t,   \
+                                   float);                                                         \
+  template void groupnorm<T>(const T*, const T*, const T*, T*, std::int64_t, std::int64_t,         \
+                             std::int64_t, std::int64_t, float);                                   \
+  template void evonorm_s0<T>(const T*, const T*, const T*, const T*, T*, std::int64_t,            \
+                              std::int64_t, std::int64_t, std::int64_t, float);                    \
+  template void evonorm_b0<T>(const T*, const T*, const T*, const T*, T*, std::int64_t,            \
+                              std::int64_t, std::int64_t, float);                                  \
+  template void online_norm<T>(const T*, const float*, const float*, const T*, const T*, T*,       \
+                               std::int64_t, std::int64_t, std::int64_t, float, float);            \
+  template void weight_std<T>(const T*, T*, std::int64_t, std::int64_t, float);                    \
+  template void add_layernorm<T>(const T*, const T*, const T*, const T*, T*, T*, std::int64_t,     \
+                                 std::int64_t, float);                                             \
+  template void add_rmsnorm<T>(const T*, const T*, const T*, T*, T*, std::int64_t, std::int64_t,   \
+                               float);
+
+OPBENCH_NORM_PLAIN(float)
+OPBENCH_NORM_PLAIN(bf16_t)
+OPBENCH_NORM_PLAIN(f16_t)
+
+#undef OPBENCH_NORM_PLAIN
 
 }  // namespace opbench::cpu::plain

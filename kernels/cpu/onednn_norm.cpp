@@ -1,6 +1,7 @@
 // The `onednn` peer of the norm family (contract in onednn_norm.hpp): oneDNN layer and batch
-// normalization bound once per case, executed by run(). Written against the oneDNN 2.x API (2.3 or
-// newer: separate scale and shift); the primitive descriptors also build with the 3.x constructors.
+// normalization bound once per case, executed by run(), in f32, bf16 or f16 storage. Written
+// against the oneDNN 2.x API (2.3 or newer: separate scale and shift); the primitive descriptors
+// also build with the 3.x constructors.
 #include "kernels/cpu/onednn_norm.hpp"
 
 #include <cstdint>
@@ -53,18 +54,20 @@ std::string shape_text(const Tensor& t) {
   return shape_string(t.shape());
 }
 
-// The named f32 tensor of a map, with the rank and dims expected (-1: any extent).
+// The named tensor of a map, of dtype `dtype` with the rank and dims expected (-1: any extent).
+// `why` says where the expected dtype comes from, for the error message.
 const Tensor& require(const std::string& op, const TensorMap& m, const char* kind,
-                      const std::string& name, const Shape& dims) {
+                      const std::string& name, DType dtype, const char* why, const Shape& dims) {
   auto it = m.find(name);
   if (it == m.end()) fail(op, std::string("missing ") + kind + " tensor \"" + name + "\"");
   const Tensor& t = it->second;
   if (t.empty() && t.numel() != 0) {
     fail(op, std::string(kind) + " tensor \"" + name + "\" has no storage");
   }
-  if (t.dtype() != DType::f32) {
+  if (t.dtype() != dtype) {
     fail(op, std::string(kind) + " tensor \"" + name + "\" is " +
-                 std::string(dtype_name(t.dtype())) + ", this peer supports f32 only");
+                 std::string(dtype_name(t.dtype())) + ", expected " +
+                 std::string(dtype_name(dtype)) + " (" + why + ")");
   }
   bool ok = t.rank() == static_cast<int>(dims.size());
   for (std::size_t i = 0; ok && i < dims.size(); ++i) {
@@ -79,6 +82,48 @@ const Tensor& require(const std::string& op, const TensorMap& m, const char* kin
                  ", expected " + want + "]");
   }
   return t;
+}
+
+// The input "x", whose dtype is the case's: f32, bf16 or f16. Whether oneDNN implements the op
+// in that dtype is for the primitive descriptor to say (2.6 on x86 has no f16 normalization).
+const Tensor& require_x(const std::string& op, const TensorMap& in) {
+  auto it = in.find("x");
+  if (it == in.end()) fail(op, "missing input tensor \"x\"");
+  const DType dt = it->second.dtype();
+  if (dt != DType::f32 && dt != DType::bf16 && dt != DType::f16) {
+    fail(op, "input tensor \"x\" is " + std::string(dtype_name(dt)) +
+                 ", this peer supports f32, bf16 and f16");
+  }
+  return require(op, in, "input", "x", dt, "", {-1, -1});
+}
+
+memory::data_type dnnl_type(DType t) {
+  switch (t) {
+    case DType::bf16:
+      return memory::data_type::bf16;
+    case DType::f16:
+      return memory::data_type::f16;
+    default:
+      return memory::data_type::f32;
+  }
+}
+
+// gamma or beta as oneDNN 2.x takes scale and shift: float32 whatever the data type. A f32
+// tensor is used in place; a bf16 or f16 one is widened (exactly) into a float32 tensor that the
+// bound kernel keeps. This happens at bind time, outside the timed run(), and its bytes (2 x cols
+// floats) are negligible next to x and y.
+Tensor scale_shift_f32(const Tensor& t) {
+  if (t.dtype() == DType::f32) return t;
+  Tensor w(DType::f32, t.shape());
+  float* dst = w.data<float>();
+  if (t.dtype() == DType::bf16) {
+    const bf16_t* src = t.data<bf16_t>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = to_float(src[i]);
+  } else {
+    const f16_t* src = t.data<f16_t>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = to_float(src[i]);
+  }
+  return w;
 }
 
 // One bound oneDNN primitive with every argument it executes with. The tensors whose buffers the
@@ -161,8 +206,8 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-memory::desc plain_2d(std::int64_t rows, std::int64_t cols) {
-  return memory::desc({rows, cols}, memory::data_type::f32, memory::format_tag::ab);
+memory::desc plain_2d(std::int64_t rows, std::int64_t cols, DType dtype) {
+  return memory::desc({rows, cols}, dnnl_type(dtype), memory::format_tag::ab);
 }
 
 dnnl::layer_normalization_forward::primitive_desc layernorm_pd(const dnnl::engine& eng,
@@ -195,18 +240,27 @@ dnnl::batch_normalization_forward::primitive_desc batchnorm_pd(const dnnl::engin
 #endif
 }
 
+// What an error while binding says about the case: "for bf16 x [16, 4096]".
+std::string case_text(const Tensor& x) {
+  return " for " + std::string(dtype_name(x.dtype())) + " x " + shape_text(x);
+}
+
 std::unique_ptr<BoundKernel> bind_layernorm_impl(float eps, const TensorMap& in, TensorMap& out) {
   const std::string op = "layernorm";
-  const Tensor& x = require(op, in, "input", "x", {-1, -1});
+  const Tensor& x = require_x(op, in);
+  const DType dt = x.dtype();
+  const char* same = "the dtype of x";
   const std::int64_t rows = x.dim(0), cols = x.dim(1);
-  const Tensor& gamma = require(op, in, "input", "gamma", {cols});
-  const Tensor& beta = require(op, in, "input", "beta", {cols});
-  const Tensor& y = require(op, out, "output", "y", {rows, cols});
+  const Tensor gamma = scale_shift_f32(require(op, in, "input", "gamma", dt, same, {cols}));
+  const Tensor beta = scale_shift_f32(require(op, in, "input", "beta", dt, same, {cols}));
+  const Tensor& y = require(op, out, "output", "y", dt, same, {rows, cols});
   const char* stage = "creating the engine";
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     stage = "creating the layer normalization primitive descriptor";
-    const auto pd = layernorm_pd(eng, plain_2d(rows, cols), eps);
+    // src and dst in the case's dtype wrap x and y in place; oneDNN computes the statistics in
+    // float32 and rounds the output once.
+    const auto pd = layernorm_pd(eng, plain_2d(rows, cols, dt), eps);
     stage = "binding memory and creating the primitive";
     return make_kernel<dnnl::layer_normalization_forward>(op, eng, pd,
                                                           {{DNNL_ARG_SRC, &x, "x"},
@@ -214,38 +268,44 @@ std::unique_ptr<BoundKernel> bind_layernorm_impl(float eps, const TensorMap& in,
                                                            {DNNL_ARG_SHIFT, &beta, "beta"},
                                                            {DNNL_ARG_DST, &y, "y"}});
   } catch (const dnnl::error& e) {
-    fail(op, describe(stage, e) + " for x " + shape_text(x));
+    fail(op, describe(stage, e) + case_text(x));
   }
 }
 
 std::unique_ptr<BoundKernel> bind_batchnorm_impl(float eps, bool training, const TensorMap& in,
                                                  TensorMap& out) {
   const std::string op = training ? "batchnorm_train" : "batchnorm_infer";
-  const Tensor& x = require(op, in, "input", "x", {-1, -1});
+  const Tensor& x = require_x(op, in);
+  const DType dt = x.dtype();
+  const char* same = "the dtype of x";
   const std::int64_t rows = x.dim(0), cols = x.dim(1);
-  const Tensor& gamma = require(op, in, "input", "gamma", {cols});
-  const Tensor& beta = require(op, in, "input", "beta", {cols});
-  const Tensor& y = require(op, out, "output", "y", {rows, cols});
+  const Tensor gamma = scale_shift_f32(require(op, in, "input", "gamma", dt, same, {cols}));
+  const Tensor beta = scale_shift_f32(require(op, in, "input", "beta", dt, same, {cols}));
+  const Tensor& y = require(op, out, "output", "y", dt, same, {rows, cols});
   std::vector<UserArg> user = {{DNNL_ARG_SRC, &x, "x"},
                                {DNNL_ARG_SCALE, &gamma, "gamma"},
                                {DNNL_ARG_SHIFT, &beta, "beta"},
                                {DNNL_ARG_DST, &y, "y"}};
   if (!training) {
-    user.push_back(
-        {DNNL_ARG_MEAN, &require(op, in, "input", "running_mean", {cols}), "running_mean"});
-    user.push_back(
-        {DNNL_ARG_VARIANCE, &require(op, in, "input", "running_var", {cols}), "running_var"});
+    // Running statistics are float32 in every dtype, as oneDNN's mean and variance are.
+    const char* stats = "running statistics are f32 in every dtype";
+    user.push_back({DNNL_ARG_MEAN,
+                    &require(op, in, "input", "running_mean", DType::f32, stats, {cols}),
+                    "running_mean"});
+    user.push_back({DNNL_ARG_VARIANCE,
+                    &require(op, in, "input", "running_var", DType::f32, stats, {cols}),
+                    "running_var"});
   }
   const char* stage = "creating the engine";
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     stage = "creating the batch normalization primitive descriptor";
     // {N, C} in format nc: 2-D batch normalization, statistics of each channel over the batch.
-    const auto pd = batchnorm_pd(eng, plain_2d(rows, cols), eps, training);
+    const auto pd = batchnorm_pd(eng, plain_2d(rows, cols, dt), eps, training);
     stage = "binding memory and creating the primitive";
     return make_kernel<dnnl::batch_normalization_forward>(op, eng, pd, user);
   } catch (const dnnl::error& e) {
-    fail(op, describe(stage, e) + " for x " + shape_text(x));
+    fail(op, describe(stage, e) + case_text(x));
   }
 }
 

@@ -4,15 +4,25 @@
 // CMake finds oneDNN (OPBENCH_HAVE_ONEDNN).
 //
 // Every binding does all of oneDNN's setup at bind time: engine, stream, primitive descriptor,
-// primitive, a user-managed scratchpad and memory objects that wrap the case's float32 tensors in
-// place (row-major, no copies). run() executes the primitive and waits for the stream, so a timed
-// run() is the execution alone. Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() of
-// the calling thread; set it (omp_set_num_threads) before binding, as some oneDNN kernels plan
-// their work split when the primitive is created.
+// primitive, a user-managed scratchpad and memory objects that wrap the case's tensors in place
+// (row-major, no copies). run() executes the primitive and waits for the stream, so a timed run()
+// is the execution alone. Threads: oneDNN's OpenMP runtime uses omp_get_max_threads() of the
+// calling thread; set it (omp_set_num_threads) before binding, as some oneDNN kernels plan their
+// work split when the primitive is created.
 //
-// Semantics are those of reference/norm.hpp. Errors (a missing or non-f32 tensor, a shape
-// mismatch, a dnnl::error) are thrown as std::runtime_error with a message that starts with
-// "onednn <op>:" and names the tensor or the oneDNN status.
+// Dtypes: the case's dtype is that of "x"; x, y, gamma and beta must all have it, one of f32,
+// bf16 or f16. x and y are given to oneDNN in that dtype (oneDNN computes in float32 and rounds the
+// output once). oneDNN 2.x takes scale and shift in float32 only, so bf16 or f16 gamma and beta
+// are widened at bind time into float32 buffers the bound kernel owns (2 x cols floats, outside
+// the timed run()). BatchNorm's running_mean and running_var are float32 in every dtype. Whether
+// oneDNN implements a dtype is its primitive descriptor's answer: oneDNN 2.6.3 on x86 (AVX-512 with
+// bf16) has layer and batch normalization in f32 and bf16, none in f16, so an f16 binding throws
+// "onednn <op>: oneDNN error while creating the ... primitive descriptor: ... (dnnl_status
+// unimplemented) for f16 x [rows, cols]" and the case records that error.
+//
+// Semantics are those of reference/norm.hpp. Errors (a missing tensor or one of another dtype, a
+// shape mismatch, a dnnl::error) are thrown as std::runtime_error with a message that starts with
+// "onednn <op>:" and names the tensor or the oneDNN status and dtype.
 #include <string>
 
 #include "harness/op.hpp"

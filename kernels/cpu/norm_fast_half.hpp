@@ -1,0 +1,37 @@
+#pragma once
+// cpu.fast LayerNorm and RMSNorm with 16-bit storage (bfloat16 and binary16): x, gamma, beta and y
+// in the dtype; loads widened to float32, float32 arithmetic, row statistics in float32 vectors per
+// chunk merged in double (shifted, as the float32 kernels of norm_fast.hpp), each output rounded
+// once to nearest even. Overloads of the float32 kernels; the equations and the argument order are
+// those of reference/norm.hpp.
+#include <cstdint>
+
+#include "harness/half.hpp"
+
+namespace opbench::cpu::fast {
+
+void layernorm(const bf16_t* x, const bf16_t* gamma, const bf16_t* beta, bf16_t* y,
+               std::int64_t rows, std::int64_t cols, float eps);
+void layernorm(const f16_t* x, const f16_t* gamma, const f16_t* beta, f16_t* y, std::int64_t rows,
+               std::int64_t cols, float eps);
+
+void rmsnorm(const bf16_t* x, const bf16_t* gamma, bf16_t* y, std::int64_t rows, std::int64_t cols,
+             float eps);
+void rmsnorm(const f16_t* x, const f16_t* gamma, f16_t* y, std::int64_t rows, std::int64_t cols,
+             float eps);
+
+// The conversion path the 16-bit kernels take on this CPU for bfloat16 (bf16 = true) or binary16,
+// chosen at run time from the CPU's features (whatever -march was): "avx512_bf16" (AVX-512 with
+// the BF16 conversion instruction), "avx512f" (AVX-512; bfloat16 rounded with integer operations,
+// binary16 with vcvtps2ph) or "portable" (scalar, the inline conversions of harness/half.hpp).
+const char* half_path(bool bf16);
+
+// Tests only. force_portable_half(true) makes every 16-bit kernel take the portable path, false
+// goes back to the run-time choice. force_half_path(name) forces one of the names half_path can
+// return, for both dtypes where it applies ("avx512f" also makes bfloat16 take the integer
+// rounding on a CPU with avx512_bf16); it returns false, and changes nothing, when the CPU lacks
+// that path. nullptr goes back to the run-time choice.
+void force_portable_half(bool on);
+bool force_half_path(const char* name);
+
+}  // namespace opbench::cpu::fast
