@@ -66,6 +66,45 @@ inline f16_t f16_from_float(float f) {
 #endif
 }
 
+// Round-to-nearest-even from double in one rounding, inline for kernels that compute in double
+// (cpu.plain): the same results as to_bf16 / to_f16 (the tests compare them). In the format's
+// normal range the double is rounded to the format's significand in place (its low bits, with
+// ties to even), and the result, now a value of the format, converts exactly through float;
+// zeros, subnormals, NaNs and values near overflow take the reference conversion.
+inline bf16_t bf16_from_double(double d) {
+  std::uint64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  const std::uint64_t mag = b & 0x7FFFFFFFFFFFFFFFull;
+  // [2^-126, 2^127]: bfloat16 normals, well below overflow (the largest is ~3.39e38 < 2^128).
+  if (mag >= 0x3810000000000000ull && mag <= 0x47E0000000000000ull) {
+    constexpr int kDrop = 52 - 7;  // double's stored significand bits minus bfloat16's
+    b += ((std::uint64_t{1} << (kDrop - 1)) - 1) + ((b >> kDrop) & 1);
+    b &= ~((std::uint64_t{1} << kDrop) - 1);
+    double r;
+    std::memcpy(&r, &b, sizeof r);
+    const float f = static_cast<float>(r);  // exact: r has 8 significant bits
+    std::uint32_t fb;
+    std::memcpy(&fb, &f, sizeof fb);
+    return bf16_t{static_cast<std::uint16_t>(fb >> 16)};
+  }
+  return to_bf16(d);
+}
+inline f16_t f16_from_double(double d) {
+  std::uint64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  const std::uint64_t mag = b & 0x7FFFFFFFFFFFFFFFull;
+  // [2^-14, 2^15]: binary16 normals below 65520, where rounding overflows to infinity.
+  if (mag >= 0x3F10000000000000ull && mag <= 0x40E0000000000000ull) {
+    constexpr int kDrop = 52 - 10;  // double's stored significand bits minus binary16's
+    b += ((std::uint64_t{1} << (kDrop - 1)) - 1) + ((b >> kDrop) & 1);
+    b &= ~((std::uint64_t{1} << kDrop) - 1);
+    double r;
+    std::memcpy(&r, &b, sizeof r);
+    return f16_from_float(static_cast<float>(r));  // exact twice: r is a binary16 value
+  }
+  return to_f16(d);
+}
+
 // The neighbouring values of `h` (for the generators' adversarial steps): the next one toward
 // -infinity and toward +infinity; from +-0 the smallest subnormal of that direction.
 f16_t next_down(f16_t h);

@@ -113,6 +113,38 @@ TEST(Half, KernelsF16ConversionEqualsTheReferenceRounding) {
   EXPECT_EQ(checked, 65536 * 7);
 }
 
+// The kernels' inline rounding from double against the reference rounding: every bf16 and f16
+// value's neighbourhood (exact values, the ties halfway to the next value, a hair either side of
+// them), across zero, subnormals, the normal range and overflow.
+TEST(Half, InlineRoundingFromDoubleEqualsTheReference) {
+  std::int64_t checked = 0;
+  for (std::uint32_t b = 0; b <= 0xFFFF; ++b) {
+    const double bf = to_double(bf16_t{static_cast<std::uint16_t>(b)});
+    const double hf = to_double(f16_t{static_cast<std::uint16_t>(b)});
+    for (double v : {bf, hf}) {
+      if (!std::isfinite(v)) continue;
+      const double up_bf = to_double(next_up(to_bf16(v))), up_hf = to_double(next_up(to_f16(v)));
+      for (double base : {v, -v}) {
+        for (double up : {up_bf, up_hf}) {
+          const double mid = base + (std::abs(up) - std::abs(v)) / 2 * (base < 0 ? -1 : 1);
+          for (double d : {base, mid, std::nextafter(mid, 0.0), std::nextafter(mid, 1e300),
+                           std::nextafter(mid, -1e300)}) {
+            if (!std::isfinite(d)) continue;
+            ASSERT_EQ(bf16_from_double(d).bits, to_bf16(d).bits) << d;
+            ASSERT_EQ(f16_from_double(d).bits, to_f16(d).bits) << d;
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000000);
+  EXPECT_EQ(bf16_from_double(1e39).bits, to_bf16(1e39).bits);  // overflow: infinity
+  EXPECT_EQ(f16_from_double(65520.0).bits, 0x7C00);            // the tie at the top: infinity
+  EXPECT_EQ(f16_from_double(65519.99).bits, 0x7BFF);
+  EXPECT_TRUE(std::isnan(to_double(bf16_from_double(std::nan("")))));
+}
+
 TEST(Half, NeighboursStepThroughZeroAndSubnormals) {
   EXPECT_EQ(next_up(f16_t{0x3C00}).bits, 0x3C01);
   EXPECT_EQ(next_down(f16_t{0x3C00}).bits, 0x3BFF);

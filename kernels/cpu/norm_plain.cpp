@@ -34,10 +34,10 @@ T st(double d) {
   if constexpr (std::is_same_v<T, float>) {
     return static_cast<float>(d);
   } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return to_bf16(d);
+    return bf16_from_double(d);
   } else {
     static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
-    return to_f16(d);
+    return f16_from_double(d);
   }
 }
 
