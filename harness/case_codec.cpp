@@ -185,17 +185,16 @@ CaseRecord case_from(const json& j) {
   return c;
 }
 
+json to_json(const TensorRecord& t) {
+  json j = {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},      {"source", t.source},
+            {"dist", t.dist}, {"seed", t.seed},   {"checksum", t.checksum}};
+  if (!t.converted_from.empty()) j["converted_from"] = t.converted_from;
+  return j;
+}
+
 json to_json(const DatasetRecord& d) {
   json tensors = json::array();
-  for (const TensorRecord& t : d.tensors) {
-    tensors.push_back({{"name", t.name},
-                       {"dtype", t.dtype},
-                       {"shape", t.shape},
-                       {"source", t.source},
-                       {"dist", t.dist},
-                       {"seed", t.seed},
-                       {"checksum", t.checksum}});
-  }
+  for (const TensorRecord& t : d.tensors) tensors.push_back(to_json(t));
   return {{"key", d.key},
           {"tensors", tensors},
           {"sample_axis", d.sample_axis},
@@ -216,6 +215,7 @@ DatasetRecord dataset_from(const json& j) {
     r.dist = get<std::string>(t, "dist");
     r.seed = get<std::uint64_t>(t, "seed");
     r.checksum = get<std::string>(t, "checksum");
+    r.converted_from = t.value("converted_from", "");
     d.tensors.push_back(std::move(r));
   }
   d.sample_axis = get<std::string>(j, "sample_axis");

@@ -15,6 +15,7 @@ using nlohmann::json;
 json to_json(const Repetition& r);
 json to_json(const CaseRecord& c);
 json to_json(const DatasetRecord& d);
+json to_json(const TensorRecord& t);  // as the report's datasets list it too
 json to_json(const Ceiling& c);
 json to_json(const BuildInfo& b);
 json to_json(const Selection& s);

@@ -15,6 +15,15 @@ std::string input_spec(const Op& op, const TensorDecl& t, const Params& p) {
   return t.dist == "$dist" ? dist : t.dist;
 }
 
+// A float32 tensor rounded to bfloat16 (to nearest even, as the generators round).
+Tensor rounded_to_bf16(const Tensor& x) {
+  Tensor r(DType::bf16, x.shape());
+  const float* src = x.data<float>();
+  bf16_t* dst = r.data<bf16_t>();
+  for (std::int64_t i = 0; i < x.numel(); ++i) dst[i] = bf16_from_float(src[i]);
+  return r;
+}
+
 }  // namespace
 
 std::uint64_t mix64(std::uint64_t x) {  // SplitMix64 finalizer
@@ -46,7 +55,13 @@ Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection
     TensorRecord rec;
     rec.name = t.name;
     if (auto in = sel.inputs.find(t.name); in != sel.inputs.end()) {
-      d.inputs[t.name] = data.read_npy(in->second);
+      Tensor x = data.read_npy(in->second);
+      const DType want = t.dtype_in(c.dtype);
+      if (x.dtype() == DType::f32 && want == DType::bf16) {  // the planner allows this one
+        rec.converted_from = "f32";
+        x = rounded_to_bf16(x);
+      }
+      d.inputs[t.name] = x;
       rec.source = in->second;
       user_input = true;
     } else {

@@ -82,6 +82,12 @@ void check_backend_memory(const Op& op, const Impl& impl, const Backend& backend
   }
 }
 
+// A user's file of dtype `file` for a tensor of dtype `tensor`: the same dtype, or float32 for
+// bfloat16 (numpy has none: the values are rounded, and the report says so).
+bool input_file_fits(DType file, DType tensor) {
+  return file == tensor || (file == DType::f32 && tensor == DType::bf16);
+}
+
 // The dtypes of `op` in which every .npy input of the selection has its tensor's dtype: an input
 // file fixes the case's dtype as it fixes its shape (a float16 file, a float16 case).
 std::vector<DType> dtypes_of_inputs(const Op& op, const Selection& sel, const DataProvider& data) {
@@ -91,7 +97,7 @@ std::vector<DType> dtypes_of_inputs(const Op& op, const Selection& sel, const Da
     for (const auto& [tensor, path] : sel.inputs) {
       const TensorDecl* decl = op.find_tensor(tensor);
       if (!decl || decl->output) continue;
-      all = all && data.read_npy_header(path).dtype == decl->dtype_in(dt);
+      all = all && data.read_npy_header(path).dtype == decl->dtype_in(dt);  // exact match only
     }
     if (all) match.push_back(dt);
   }
@@ -110,7 +116,7 @@ std::map<std::string, std::string> axes_from_inputs(const Op& op, const Selectio
                        op.name + ", not an input");
     }
     NpyHeader h = data.read_npy_header(path);
-    if (h.dtype != decl->dtype_in(dtype)) {
+    if (!input_file_fits(h.dtype, decl->dtype_in(dtype))) {
       throw UsageError(path + ": dtype " + std::string(dtype_name(h.dtype)) + ", but " + op.name +
                        "." + tensor + " is " + std::string(dtype_name(decl->dtype_in(dtype))));
     }

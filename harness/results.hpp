@@ -21,6 +21,9 @@ struct TensorRecord {
   std::string dist;    // distribution spec when generated
   std::uint64_t seed = 0;
   std::string checksum;
+  // A user's file in another dtype, rounded to this tensor's: the file's dtype ("f32" for a
+  // float32 .npy given to a bf16 case, numpy having no bfloat16); empty when read as it is.
+  std::string converted_from;
 };
 
 // The inputs of one (op, dtype, parameter point): shared by all implementations of that point.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "harness/case_codec.hpp"
 #include "harness/descriptive_stats.hpp"
 
 namespace opbench::reports {
@@ -111,8 +112,7 @@ json ceiling_json(const Ceiling& c) {
 }
 
 json tensor_json(const TensorRecord& t) {
-  return {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},      {"source", t.source},
-          {"dist", t.dist}, {"seed", t.seed},   {"checksum", t.checksum}};
+  return codec::to_json(t);  // the worker protocol's form (harness/case_codec.hpp)
 }
 
 // A Google Benchmark entry of case `index`: the fields its JSON reporter writes, then ours.

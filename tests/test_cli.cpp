@@ -638,6 +638,53 @@ TEST_F(Cli, InputNpyFixesTheAxesAndIsRecorded) {
   EXPECT_GE(found, 1) << datasets.dump(1);
 }
 
+// numpy has no bfloat16: a float32 file is accepted for a bf16 case asked for with --dtype,
+// rounded to bf16, and the report's dataset says it was converted. Without --dtype the file's
+// own dtype picks the case's.
+TEST_F(Cli, AFloat32InputFeedsABf16CaseRoundedAndSaysSo) {
+  opbench::Tensor x(opbench::DType::f32, {3, 16});
+  data_.fill(x, "normal", 7);
+  const fs::path file = at("x316.npy");
+  data_.write_npy(x, file.string());
+  opbench::Tensor rounded(opbench::DType::bf16, {3, 16});
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    rounded.data<opbench::bf16_t>()[i] = opbench::to_bf16(x.data<float>()[i]);
+  }
+  Outcome r = opbench({"check", "--op", "layernorm", "--impl", "cpu.fast", "--dtype", "bf16",
+                       "--input", "x=" + file.string(), "--json", "J.json"});
+  expect_ok(r);
+  json j = load_json(at("J.json"));
+  int found = 0;
+  for (const auto& [key, ds] : j["opbench"].at("datasets").items()) {
+    for (const auto& t : ds.at("tensors")) {
+      if (t.at("name") != "x") continue;
+      ++found;
+      EXPECT_EQ(t.at("dtype"), "bf16") << t.dump();
+      EXPECT_EQ(t.value("converted_from", ""), "f32") << t.dump();
+      EXPECT_EQ(t.at("checksum"), data_.checksum(rounded)) << "the rounded values ran\n"
+                                                           << t.dump();
+    }
+  }
+  EXPECT_GE(found, 1);  // one dataset per `dist` of the other inputs
+  for (const auto& c : j["opbench"]["cases"]) {
+    if (c.at("impl") == "cpu.fast") EXPECT_EQ(c.at("agreement").at("status"), "pass") << c.dump();
+  }
+  // The same file without --dtype: a float32 case, read as it is.
+  r = opbench({"check", "--op", "layernorm", "--impl", "cpu.fast", "--input", "x=" + file.string(),
+               "--json", "K.json"});
+  expect_ok(r);
+  for (const auto& c : load_json(at("K.json"))["opbench"]["cases"]) {
+    EXPECT_EQ(c.at("dtype"), "f32") << c.dump();
+  }
+  // A float16 file is not float32: refused for a bf16 case, naming both dtypes.
+  opbench::Tensor h(opbench::DType::f16, {3, 16});
+  data_.fill(h, "normal", 7);
+  data_.write_npy(h, at("h.npy").string());
+  expect_usage_error(opbench({"check", "--op", "layernorm", "--dtype", "bf16", "--input",
+                              "x=" + at("h.npy").string()}),
+                     {"dtype f16", "bf16"});
+}
+
 TEST_F(Cli, DumpWritesEveryTensorAndCaseJson) {
   Outcome r = opbench({"check", "--op", "layernorm", "--dtype", "f32", "--axis", "rows=4", "--axis",
                        "cols=8", "--axis", "dist=normal", "--dump", "D"});
