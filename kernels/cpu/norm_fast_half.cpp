@@ -13,24 +13,33 @@
 // target attributes, so they exist whatever -march was): AVX-512 with bfloat16 widened by a
 // zero-extension and a shift and narrowed by vcvtne2ps2bf16 (avx512_bf16) or by an integer
 // round-to-nearest-even (avx512f), binary16 by vcvtph2ps / vcvtps2ph; elsewhere a portable scalar
-// path with the inline conversions of harness/half.hpp. Rows are split over the OpenMP threads in
-// contiguous blocks; small problems run on the calling thread.
+// path with the inline conversions of harness/half.hpp. The OpenMP threads take ranges of rows
+// from a shared counter, large ones first (Work); small problems run on the calling thread.
 //
 // Large outputs (16 MiB and more, kStreamMinBytes) are written with non-temporal stores, a 64-byte
 // line (32 elements) per store. When every row starts on a line (cols % 32 == 0, y aligned) the
 // rows are software-pipelined as in norm_fast_rows.hpp (pipelined_rows): one loop over the columns
 // writes a block of kRowsPiped rows (their x from L1/L2) while it sums the next block's rows from
-// memory, so that reads and streaming writes are in flight together, as in a copy. Otherwise each
-// row is summed from memory, then written from L1 (masked head to the line boundary, masked tail).
-// gamma and beta are widened once per thread into float32 scratch.
+// memory, so that reads and streaming writes are in flight together, as in a copy; the rows being
+// summed are prefetched 1 KiB ahead (kPrefetch). Otherwise each row is summed from memory, then
+// written from L1 (masked head to the line boundary, masked tail). gamma and beta are widened once
+// per thread into float32 scratch.
 //
-// Measured at 16384 x 4096 against a parallel memcpy of the same 128 MiB (alternating runs, on a
-// 2-core AMD EPYC (Zen 5) VM shared with other jobs): 2 threads, medians of 21 pairs over five
-// runs, layernorm 0.88-1.0 of the copy (bf16) and 0.85-0.92 (f16), rmsnorm 0.88-1.0 and
-// 0.83-1.0; 1 thread (copy 25-33 GB/s) layernorm 0.76-0.90, rmsnorm 0.80-0.97. Summing each row
-// from memory before writing it (no pipelining) reached 0.52 (layernorm) to 0.72 on 1 thread;
-// blocks of 2 pipelined rows 0.68-0.73, of 8 no better than 4. Widening bf16 for the output in
-// even/odd order too (gamma and beta deinterleaved, vpermw after the conversion) was no faster.
+// Measured at 16384 x 4096 with opbench run (ratio to its same-size copy ceiling, 256 MiB moved;
+// medians of 5 repetitions per run, four runs alternating with the previous kernel, on a 2-core
+// AMD EPYC (Zen 5) VM shared with other jobs, copy 54-79 GB/s): layernorm 0.78 (0.73-0.82) bf16,
+// 0.76 (0.68-0.84) f16; rmsnorm 0.88 (0.76-0.93) bf16, 0.83 (0.78-0.86) f16, where contiguous
+// blocks per thread without the prefetch gave 0.70, 0.72, 0.77, 0.75; times 0.84-0.90 of theirs
+// (paired medians). The hot loop is about 24 instructions per line of 32 elements (sum of the next
+// row's line and write of this row's), some 6 cycles at four vector operations a cycle, about
+// 1.5 ms per thread at 4 GHz against the 4.4-5.9 ms a call takes: the loop is bound by its memory
+// streams, not by its arithmetic (the VM exposes no cycle counters to confirm it). In
+// alternating runs of a standalone harness: taking ranges from a counter 0.87-0.94 of the time of
+// contiguous blocks, the prefetch a further 0.89-0.98 (256 to 1024 elements ahead alike, NTA as
+// T0); blocks of 8 rows mixed (0.86-1.0), of 1, 2 or 16 rows slower (1.0-1.7). Earlier, against a
+// parallel memcpy: summing each row from memory before writing it (no pipelining) reached 0.52
+// (layernorm) to 0.72 on 1 thread; widening bf16 for the output in even/odd order too (gamma and
+// beta deinterleaved, vpermw after the conversion) was no faster.
 #include "kernels/cpu/norm_fast_half.hpp"
 
 #include <omp.h>
@@ -67,6 +76,31 @@ struct Job {
   i64 rows, cols;
   float eps;
   bool nt;  // non-temporal stores (large output)
+};
+
+// Rows handed out to the threads in ranges (see run()): each range is taken from a shared counter,
+// the first ones large, then smaller (a quarter of what is left per thread, at least min_take
+// rows: kMinTake, or a thread's share of fewer rows), so that a thread that is slowed or
+// descheduled on a shared machine leaves the rest of its share to the others, where contiguous
+// blocks, one per thread, made every call wait for the slowest thread.
+constexpr i64 kMinTake = 64;
+struct Work {
+  std::atomic<i64> next{0};
+  i64 rows = 0;
+  i64 threads = 1;
+  i64 min_take = 1;
+  bool take(i64& r0, i64& r1) {
+    i64 cur = next.load(std::memory_order_relaxed);
+    for (;;) {
+      if (cur >= rows) return false;
+      const i64 n = std::min(rows - cur, std::max(min_take, (rows - cur) / (4 * threads)));
+      if (next.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
+        r0 = cur;
+        r1 = cur + n;
+        return true;
+      }
+    }
+  }
 };
 
 // A row's parameters. LayerNorm: y = ((x - sh) * rstd + nmr) * gamma + beta, nmr = -mean * rstd
@@ -142,7 +176,7 @@ Sums sums_portable(const float* x, i64 n, float sh) {
 }
 
 template <class T, bool kLN>
-void rows_portable(const Job<T>& jb, i64 r0, i64 r1) {
+void rows_portable(const Job<T>& jb, Work& wk) {
   const i64 n = jb.cols;
   Scratch sg, sb, sx;
   float* g = sg.at(n);
@@ -152,16 +186,18 @@ void rows_portable(const Job<T>& jb, i64 r0, i64 r1) {
     g[j] = to_float(jb.gamma[j]);
     if constexpr (kLN) b[j] = to_float(jb.beta[j]);
   }
-  for (i64 r = r0; r < r1; ++r) {
-    T* y = jb.y + r * n;
-    for (i64 j = 0; j < n; ++j) xr[j] = to_float(jb.x[r * n + j]);
-    if constexpr (kLN) {
-      const Params p = ln_params(sums_portable<true>(xr, n, xr[0]), xr[0], n, jb.eps,
-                                 [&](float sh) { return sums_portable<true>(xr, n, sh); });
-      for (i64 j = 0; j < n; ++j) put(y[j], ((xr[j] - p.sh) * p.rstd + p.nmr) * g[j] + b[j]);
-    } else {
-      const Params p = rms_params(sums_portable<false>(xr, n, 0.0f), n, jb.eps);
-      for (i64 j = 0; j < n; ++j) put(y[j], xr[j] * p.rstd * g[j]);
+  for (i64 r0, r1; wk.take(r0, r1);) {
+    for (i64 r = r0; r < r1; ++r) {
+      T* y = jb.y + r * n;
+      for (i64 j = 0; j < n; ++j) xr[j] = to_float(jb.x[r * n + j]);
+      if constexpr (kLN) {
+        const Params p = ln_params(sums_portable<true>(xr, n, xr[0]), xr[0], n, jb.eps,
+                                   [&](float sh) { return sums_portable<true>(xr, n, sh); });
+        for (i64 j = 0; j < n; ++j) put(y[j], ((xr[j] - p.sh) * p.rstd + p.nmr) * g[j] + b[j]);
+      } else {
+        const Params p = rms_params(sums_portable<false>(xr, n, 0.0f), n, jb.eps);
+        for (i64 j = 0; j < n; ++j) put(y[j], xr[j] * p.rstd * g[j]);
+      }
     }
   }
 }
@@ -394,6 +430,10 @@ OPBENCH_AVX512 void write_row(T* y, const T* x, const float* g, const float* b, 
   }
 }
 
+// Software prefetch distance of the rows being summed, in elements (1 KiB ahead per row): the
+// hardware prefetcher alone leaves the N interleaved read streams short of a copy's rate.
+constexpr i64 kPrefetch = 512;
+
 // Streams rows 0 .. N - 1 of (x, y) (parameters p) and, in the same loop over the columns, sums
 // the N rows next[i] (shifts sh[i]) into s[i]. Needs cols % kChunk % kLine == 0 and y aligned.
 template <class Cv, bool kLN, int N, class T>
@@ -413,6 +453,9 @@ OPBENCH_AVX512 void write_and_sum(T* y, const T* x, i64 cols, const float* g, co
 #pragma GCC unroll 8
       for (int i = 0; i < N; ++i) {
         __m512 d0, d1;
+        // Past the end of the row: the next row, or at most kPrefetch elements past x's end (a
+        // prefetch does not fault).
+        _mm_prefetch(reinterpret_cast<const char*>(next[i] + j + kPrefetch), _MM_HINT_T0);
         Cv::widen32(next[i] + j, d0, d1);
         if constexpr (kLN) {
           d0 = _mm512_sub_ps(d0, vsh[i]);
@@ -492,7 +535,7 @@ OPBENCH_AVX512 void widen_into(float* o, const T* h, i64 n) {
 }
 
 template <class Cv, bool kLN>
-OPBENCH_AVX512 void rows_avx512(const Job<typename Cv::T>& jb, i64 r0, i64 r1) {
+OPBENCH_AVX512 void rows_avx512(const Job<typename Cv::T>& jb, Work& wk) {
   const i64 n = jb.cols;
   Scratch sg, sb;
   float* g = sg.at(n);
@@ -500,10 +543,12 @@ OPBENCH_AVX512 void rows_avx512(const Job<typename Cv::T>& jb, i64 r0, i64 r1) {
   widen_into<Cv, kLN>(g, jb.gamma, n);
   if constexpr (kLN) widen_into<Cv, kLN>(b, jb.beta, n);
   const bool piped = jb.nt && n % kLine == 0 && reinterpret_cast<std::uintptr_t>(jb.y) % 64 == 0;
-  if (piped) {
-    rows_piped<Cv, kLN>(jb, r0, r1, g, b);
-  } else {
-    rows_each<Cv, kLN>(jb, r0, r1, g, b);
+  for (i64 r0, r1; wk.take(r0, r1);) {
+    if (piped) {
+      rows_piped<Cv, kLN>(jb, r0, r1, g, b);
+    } else {
+      rows_each<Cv, kLN>(jb, r0, r1, g, b);
+    }
   }
   if (jb.nt) _mm_sfence();
 }
@@ -559,7 +604,7 @@ const char* name_of(Path p) {
 }
 
 template <class T>
-using RowsFn = void (*)(const Job<T>&, i64, i64);
+using RowsFn = void (*)(const Job<T>&, Work&);
 
 template <class T, bool kLN>
 RowsFn<T> pick() {
@@ -577,7 +622,7 @@ RowsFn<T> pick() {
   return &rows_portable<T, kLN>;
 }
 
-// Rows in contiguous blocks, one per thread.
+// Rows in ranges taken from a shared counter (Work).
 template <class T, bool kLN>
 void run(const T* x, const T* gamma, const T* beta, T* y, i64 rows, i64 cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
@@ -586,12 +631,12 @@ void run(const T* x, const T* gamma, const T* beta, T* y, i64 rows, i64 cols, fl
   const Job<T> jb{x, gamma, beta, y, rows, cols, eps, out_bytes >= detail::kStreamMinBytes};
   const bool par =
       rows > 1 && rows * cols >= detail::kParallelMinElems && omp_get_max_threads() > 1;
+  Work wk;
+  wk.rows = rows;
+  wk.threads = par ? omp_get_max_threads() : 1;  // sizes the ranges only
+  wk.min_take = std::min<i64>(kMinTake, (rows + wk.threads - 1) / wk.threads);
 #pragma omp parallel if (par)
-  {
-    const i64 parts = std::min<i64>(rows, omp_get_num_threads());
-    const i64 t = omp_get_thread_num();
-    if (t < parts) fn(jb, rows * t / parts, rows * (t + 1) / parts);
-  }
+  { fn(jb, wk); }
 }
 
 }  // namespace
