@@ -71,18 +71,30 @@ inline f16_t f16_from_float(float f) {
 // normal range the double is rounded to the format's significand in place (its low bits, with
 // ties to even), and the result, now a value of the format, converts exactly through float;
 // zeros, subnormals, NaNs and values near overflow take the reference conversion.
-inline bf16_t bf16_from_double(double d) {
+namespace detail {
+// d rounded to nearest even at `keep` stored significand bits, in place: its low bits dropped,
+// with ties to even (a carry moves into the exponent). For d in the target format's normal range.
+inline double round_significand(double d, int keep) {
   std::uint64_t b;
   std::memcpy(&b, &d, sizeof b);
-  const std::uint64_t mag = b & 0x7FFFFFFFFFFFFFFFull;
+  const int drop = 52 - keep;
+  b += ((std::uint64_t{1} << (drop - 1)) - 1) + ((b >> drop) & 1);
+  b &= ~((std::uint64_t{1} << drop) - 1);
+  std::memcpy(&d, &b, sizeof d);
+  return d;
+}
+inline std::uint64_t magnitude_bits(double d) {
+  std::uint64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  return b & 0x7FFFFFFFFFFFFFFFull;
+}
+}  // namespace detail
+
+inline bf16_t bf16_from_double(double d) {
   // [2^-126, 2^127]: bfloat16 normals, well below overflow (the largest is ~3.39e38 < 2^128).
+  const std::uint64_t mag = detail::magnitude_bits(d);
   if (mag >= 0x3810000000000000ull && mag <= 0x47E0000000000000ull) {
-    constexpr int kDrop = 52 - 7;  // double's stored significand bits minus bfloat16's
-    b += ((std::uint64_t{1} << (kDrop - 1)) - 1) + ((b >> kDrop) & 1);
-    b &= ~((std::uint64_t{1} << kDrop) - 1);
-    double r;
-    std::memcpy(&r, &b, sizeof r);
-    const float f = static_cast<float>(r);  // exact: r has 8 significant bits
+    const float f = static_cast<float>(detail::round_significand(d, 7));  // exact: 8 bits
     std::uint32_t fb;
     std::memcpy(&fb, &f, sizeof fb);
     return bf16_t{static_cast<std::uint16_t>(fb >> 16)};
@@ -90,17 +102,11 @@ inline bf16_t bf16_from_double(double d) {
   return to_bf16(d);
 }
 inline f16_t f16_from_double(double d) {
-  std::uint64_t b;
-  std::memcpy(&b, &d, sizeof b);
-  const std::uint64_t mag = b & 0x7FFFFFFFFFFFFFFFull;
   // [2^-14, 2^15]: binary16 normals below 65520, where rounding overflows to infinity.
+  const std::uint64_t mag = detail::magnitude_bits(d);
   if (mag >= 0x3F10000000000000ull && mag <= 0x40E0000000000000ull) {
-    constexpr int kDrop = 52 - 10;  // double's stored significand bits minus binary16's
-    b += ((std::uint64_t{1} << (kDrop - 1)) - 1) + ((b >> kDrop) & 1);
-    b &= ~((std::uint64_t{1} << kDrop) - 1);
-    double r;
-    std::memcpy(&r, &b, sizeof r);
-    return f16_from_float(static_cast<float>(r));  // exact twice: r is a binary16 value
+    // Exact twice: the rounded value is a binary16 one.
+    return f16_from_float(static_cast<float>(detail::round_significand(d, 10)));
   }
   return to_f16(d);
 }
