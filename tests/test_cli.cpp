@@ -673,7 +673,8 @@ TEST_F(Cli, AFloat32InputFeedsABf16CaseRoundedAndSaysSo) {
   r = opbench({"check", "--op", "layernorm", "--impl", "cpu.fast", "--input", "x=" + file.string(),
                "--json", "K.json"});
   expect_ok(r);
-  for (const auto& c : load_json(at("K.json"))["opbench"]["cases"]) {
+  const json k = load_json(at("K.json"));  // named: a range-for over a temporary's member dangles
+  for (const auto& c : k["opbench"]["cases"]) {
     EXPECT_EQ(c.at("dtype"), "f32") << c.dump();
   }
   // A float16 file is not float32: refused for a bf16 case, naming both dtypes.
