@@ -113,11 +113,12 @@ void add_plain_fast(Op& op, const char* dtype_from, Plain plain, Fast fast) {
 #define OVERLOADS OPBENCH_OVERLOADS
 
 #ifdef OPBENCH_HAVE_ONEDNN
-// oneDNN 2.6's layer and batch normalization take f32 and bf16 on the CPU (scale, shift and
-// statistics in f32); f16 is unimplemented there (kernels/cpu/onednn_norm.hpp).
-Impl onednn_impl(BindFn bind) {
+// oneDNN 2.6's layer and batch normalization take f32 everywhere and bf16 on AVX-512 CPUs (scale,
+// shift and statistics in f32); f16 is unimplemented there. The peer declares what oneDNN creates
+// on this CPU (kernels/cpu/onednn_norm.hpp).
+Impl onednn_impl(onednn::Norm op, BindFn bind) {
   Impl impl = peer_impl("onednn", std::move(bind));
-  impl.dtypes = {DType::f32, DType::bf16};
+  impl.dtypes = onednn::dtypes(op);
   return impl;
 }
 #endif
@@ -143,7 +144,8 @@ void register_layernorm(Registry& reg) {
   add_plain_fast<float, bf16_t, f16_t>(op, "x", call(OVERLOADS(cpu::plain::layernorm)),
                                        call(OVERLOADS(cpu::fast::layernorm)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  op.impls.push_back(onednn_impl(onednn::bind_layernorm(static_cast<float>(kEps))));
+  op.impls.push_back(
+      onednn_impl(onednn::Norm::layernorm, onednn::bind_layernorm(static_cast<float>(kEps))));
 #endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
@@ -239,7 +241,8 @@ void register_batchnorm(Registry& reg) {
   add_plain_fast<float>(infer, "x", call_infer(OVERLOADS(cpu::plain::batchnorm_infer)),
                         call_infer(OVERLOADS(cpu::fast::batchnorm_infer)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  infer.impls.push_back(onednn_impl(onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
+  infer.impls.push_back(onednn_impl(onednn::Norm::batchnorm_infer,
+                                    onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(infer));
 
@@ -264,7 +267,8 @@ void register_batchnorm(Registry& reg) {
   add_plain_fast<float>(train, "x", call_train(OVERLOADS(cpu::plain::batchnorm_train)),
                         call_train(OVERLOADS(cpu::fast::batchnorm_train)));
 #ifdef OPBENCH_HAVE_ONEDNN
-  train.impls.push_back(onednn_impl(onednn::bind_batchnorm_train(static_cast<float>(kEps))));
+  train.impls.push_back(onednn_impl(onednn::Norm::batchnorm_train,
+                                    onednn::bind_batchnorm_train(static_cast<float>(kEps))));
 #endif
   reg.add_op(std::move(train));
 }

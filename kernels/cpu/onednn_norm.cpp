@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -309,7 +310,36 @@ std::unique_ptr<BoundKernel> bind_batchnorm_impl(float eps, bool training, const
   }
 }
 
+// Whether oneDNN creates a primitive descriptor for `op` with data of dtype `dt` on this CPU.
+bool implements(Norm op, DType dt) {
+  try {
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    const memory::desc data = plain_2d(2, 16, dt);
+    if (op == Norm::layernorm) {
+      layernorm_pd(eng, data, 1e-5f);
+    } else {
+      batchnorm_pd(eng, data, 1e-5f, op == Norm::batchnorm_train);
+    }
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
 }  // namespace
+
+std::vector<DType> dtypes(Norm op) {
+  // Probed once per op on first use: oneDNN's answer for this CPU does not change.
+  static std::vector<DType> found[3];
+  static std::once_flag once[3];
+  const int k = static_cast<int>(op);
+  std::call_once(once[k], [k, op] {
+    for (DType dt : {DType::f32, DType::bf16, DType::f16}) {
+      if (implements(op, dt)) found[k].push_back(dt);
+    }
+  });
+  return found[k];
+}
 
 std::string version() {
   const dnnl_version_t* v = dnnl_version();

@@ -15,15 +15,17 @@
 // output once). oneDNN 2.x takes scale and shift in float32 only, so bf16 or f16 gamma and beta
 // are widened at bind time into float32 buffers the bound kernel owns (2 x cols floats, outside
 // the timed run()). BatchNorm's running_mean and running_var are float32 in every dtype. Whether
-// oneDNN implements a dtype is its primitive descriptor's answer: oneDNN 2.6.3 on x86 (AVX-512 with
-// bf16) has layer and batch normalization in f32 and bf16, none in f16, so an f16 binding throws
-// "onednn <op>: oneDNN error while creating the ... primitive descriptor: ... (dnnl_status
-// unimplemented) for f16 x [rows, cols]" and the case records that error.
+// oneDNN implements a dtype is its primitive descriptor's answer on this CPU, which dtypes() asks
+// once: oneDNN 2.6.3 has layer and batch normalization in f32 everywhere and in bf16 only on CPUs
+// with AVX-512 (avx512_core), none in f16. A binding in a dtype it lacks throws "onednn <op>:
+// oneDNN error while creating the ... primitive descriptor: ... (dnnl_status unimplemented) for f16
+// x [rows, cols]".
 //
 // Semantics are those of reference/norm.hpp. Errors (a missing tensor or one of another dtype, a
 // shape mismatch, a dnnl::error) are thrown as std::runtime_error with a message that starts with
 // "onednn <op>:" and names the tensor or the oneDNN status and dtype.
 #include <string>
+#include <vector>
 
 #include "harness/op.hpp"
 
@@ -31,6 +33,13 @@ namespace opbench::onednn {
 
 // The oneDNN library version in use at run time, "2.6.3" (from dnnl_version()).
 std::string version();
+
+enum class Norm { layernorm, batchnorm_infer, batchnorm_train };
+
+// The dtypes among f32, bf16 and f16 in which oneDNN implements `op` on this CPU (it creates the
+// primitive descriptor), asked once per process: what the peer declares, so that the planner
+// never hands it a case oneDNN would refuse (bf16 needs AVX-512 in oneDNN 2.6).
+std::vector<DType> dtypes(Norm op);
 
 // LayerNorm per row: inputs "x"[rows, cols], "gamma"[cols], "beta"[cols] -> output "y"[rows, cols],
 // y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance of each row.
