@@ -98,9 +98,6 @@ Agreement ElementChecker::finish() {
   return a_;
 }
 
-// The reference value as the output's dtype can hold it where that matters: a finite value beyond
-// the dtype's range rounds to an infinity of its sign (EvoNorm under a 1e4 offset gives 3.4e6,
-// which float16 cannot store), and that infinity is the one right answer. Otherwise the value.
 double representable_reference(double r, DType out) {
   if (!std::isfinite(r)) return r;
   bool overflows = false;

@@ -40,6 +40,11 @@ class ElementChecker {
 // "[3, 17]": the index of flat position `flat` in `shape`.
 std::string index_string(const Shape& shape, std::int64_t flat);
 
+// The reference value as an output of dtype `out` can hold it where that matters: a finite value
+// beyond the dtype's range rounds to an infinity of its sign (EvoNorm under a 1e4 offset gives
+// 3.4e6, which float16 cannot store), and that infinity is the one right answer. Otherwise `r`.
+double representable_reference(double r, DType out);
+
 // Compares one output against its float64 (or i64) reference with the atol + rtol rule.
 Agreement compare_tensor(const std::string& name, const Tensor& out, const Tensor& ref,
                          Tolerance tol, bool exact);

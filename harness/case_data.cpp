@@ -6,10 +6,10 @@
 namespace opbench {
 
 namespace {
-std::string input_spec(const Op& op, const TensorDecl& t, const Params& p) {
+std::string input_spec(const Op& op, const TensorDecl& t, const Params& p, DType dt) {
   const std::string dist = p.has("dist") ? p.str("dist") : "";
   if (op.input_dist) {
-    std::string spec = op.input_dist(t, dist);
+    std::string spec = op.input_dist(t, dist, dt);
     if (!spec.empty()) return spec;
   }
   return t.dist == "$dist" ? dist : t.dist;
@@ -66,7 +66,7 @@ Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection
       user_input = true;
     } else {
       Tensor x(t.dtype_in(c.dtype), op.shape_of(t, c.params));
-      rec.dist = input_spec(op, t, c.params);
+      rec.dist = input_spec(op, t, c.params, x.dtype());
       rec.seed = mix64(options.seed ^ fnv1a(op.name + "/" + t.name));
       data.fill(x, rec.dist, rec.seed);
       d.inputs[t.name] = x;

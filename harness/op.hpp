@@ -110,11 +110,12 @@ struct Op {
   // and the implementation's outputs are compared on those rows. `--full-check` turns it off.
   std::string sample_axis;
   std::function<double(const Params&)> reference_flops;
-  // Optional: the distribution spec a generated input `t` takes for the case's `dist` value, for
-  // families whose scenarios set several tensors at once (scan's `near_one`: gates just below 1).
-  // "" (or unset) keeps the default rule: "$dist" inputs take the `dist` value, others their own
-  // spec. Every value of the op's own `dist` axis is a valid `--axis dist=` choice.
-  std::function<std::string(const TensorDecl& t, const std::string& dist)> input_dist;
+  // Optional: the distribution spec a generated input `t` of dtype `dt` takes for the case's `dist`
+  // value, for families whose scenarios set several tensors at once (scan's `near_one`: gates just
+  // below 1, which in bf16 and f16 are other values than in f32). "" (or unset) keeps the default
+  // rule: "$dist" inputs take the `dist` value, others their own spec. Every value of the op's own
+  // `dist` axis is a valid `--axis dist=` choice.
+  std::function<std::string(const TensorDecl& t, const std::string& dist, DType dt)> input_dist;
   // Optional: adjusts freshly generated inputs (deterministically, before checksums are taken)
   // for scenarios a per-element distribution cannot express: decision values near zero,
   // duplicated keys. Not run when any input comes from --input: the user's data is used as given.

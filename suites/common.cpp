@@ -1,5 +1,8 @@
 #include "suites/common.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace opbench::suite {
 
 F64::F64(const Tensor& t) : v(static_cast<std::size_t>(t.numel())) {
@@ -9,6 +12,30 @@ F64::F64(const Tensor& t) : v(static_cast<std::size_t>(t.numel())) {
   } else {
     for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = t.value_as_double(i);
   }
+}
+
+void store_double(Tensor& t, std::int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::f32:
+      t.data<float>()[i] = static_cast<float>(v);
+      return;
+    case DType::bf16:
+      t.data<bf16_t>()[i] = bf16_from_double(v);
+      return;
+    case DType::f16:
+      t.data<f16_t>()[i] = f16_from_double(v);
+      return;
+    default:
+      throw std::logic_error("store_double: tensor of dtype " + std::string(dtype_name(t.dtype())));
+  }
+}
+
+double storage_rounding(DType dt) {
+  return dt == DType::bf16 || dt == DType::f16 ? unit_roundoff(dt) : 0.0;
+}
+
+double storage_rounding_floor(DType dt) {
+  return dt == DType::f16 ? 0x1p-25 : dt == DType::bf16 ? 0x1p-134 : 0.0;
 }
 
 Axis int_axis(const char* name, std::vector<std::string> quick, std::vector<std::string> full,

@@ -34,6 +34,19 @@ inline float* out32(TensorMap& out, const char* name) {
   return out.at(name).data<float>();
 }
 
+// Sets element i (row-major) of a float32, bfloat16 or float16 tensor to v, rounded once to
+// nearest even (for float32 the cast float-only code did), for inputs a scenario adjusts.
+void store_double(Tensor& t, std::int64_t i, double v);
+
+// The relative error of rounding a result computed in float32 (or wider) into an output of dtype
+// `dt`: the unit roundoff for bfloat16 and float16, 0 for float32, whose rules already count the
+// final rounding. A family's float32 error bound plus this is its rule for a kernel that loads
+// 16-bit inputs exactly, computes in float32 and rounds each output once.
+double storage_rounding(DType dt);
+// The absolute part of that rounding: half the spacing of the dtype's subnormals (2^-25 in f16,
+// where a result below 2^-14 is rounded to a multiple of 2^-24; 2^-134 in bf16), 0 for float32.
+double storage_rounding_floor(DType dt);
+
 Axis int_axis(const char* name, std::vector<std::string> quick, std::vector<std::string> full,
               const char* help);
 // The `dist` axis: which named distribution the main inputs ("$dist" tensors) are drawn from.

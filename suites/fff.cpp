@@ -50,9 +50,16 @@ constexpr std::int64_t kMaxDepth = 20;
 // Float32 outputs are sums of up to ~1e4 products of O(0.05) weights and O(1) activations: their
 // rounding (about sqrt(K) u times the terms' magnitude, K summed products) stays below 1e-5; 1e-4
 // also covers the vectorized GeLU (|erf error| <= 1.5e-7) and still rejects a wrong leaf or node.
-Tolerance fff_tolerance(DType) {
-  return {1e-4, 1e-4};
+// In bfloat16 and float16 the inputs are exact (the reference reads the rounded values), the
+// kernels accumulate in float32 and round each output once: plus u |y| (storage_rounding). The
+// routing rule is float32's too: a decision computed in float32 from exact inputs.
+Tolerance fff_tolerance(DType dt) {
+  return {1e-4 + storage_rounding_floor(dt), 1e-4 + storage_rounding(dt)};
 }
+
+// Every op of the family in float32, bfloat16 and float16; cpu.plain takes all three (loads
+// widened, float accumulation, one rounding per output), the other kernels float32 for now.
+const std::vector<DType> kFamilyDtypes = {DType::f32, DType::bf16, DType::f16};
 
 Axis dist_axis(bool routed) {
   if (routed) {
@@ -116,10 +123,16 @@ double node_params(const fff::Dims& d) {
   return d.node_width * (d.d_in + 2.0) + 1;
 }
 
-fff::Weights weights32(const TensorMap& i) {
-  return {in32(i, "node_w1"), in32(i, "node_b1"), in32(i, "node_w2"), in32(i, "node_b2"),
-          in32(i, "leaf_w1"), in32(i, "leaf_b1"), in32(i, "leaf_w2"), in32(i, "leaf_b2")};
+template <class T>
+fff::WeightsOf<T> weights_as(const TensorMap& i) {
+  return {in_as<T>(i, "node_w1"), in_as<T>(i, "node_b1"), in_as<T>(i, "node_w2"),
+          in_as<T>(i, "node_b2"), in_as<T>(i, "leaf_w1"), in_as<T>(i, "leaf_b1"),
+          in_as<T>(i, "leaf_w2"), in_as<T>(i, "leaf_b2")};
 }
+fff::Weights weights32(const TensorMap& i) {
+  return weights_as<float>(i);
+}
+#define OVERLOADS OPBENCH_OVERLOADS
 
 void check_rows(const TensorMap& in, const Tensor& out_y) {
   if (in.at("x").dim(0) != out_y.dim(0)) {
@@ -219,6 +232,7 @@ Op fff_op(const char* name, bool hard) {
                 {"leaves", [](const Params& p) { return pow2(p.i("depth")); }}};
   op.tensors = fff_tensors(hard);
   op.validate = depth_valid;
+  op.dtypes = kFamilyDtypes;
   return op;
 }
 
@@ -258,13 +272,17 @@ void register_fff(Registry& reg) {
   op.compare = compare_fff;
   op.input_dist = near_boundary_input_dist;
   op.prepare_inputs = prepare_fff_near_boundary;
-  auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), out_index(o, "leaf"), p.i("batch"));
-    };
-  };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::fff)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::fff)));
+  op.quick_dtypes = {DType::f32, DType::bf16};  // the family's op in the main job's bf16 cases
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "x", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::plain::fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
+                        out_index(o, "leaf"), p.i("batch"));
+      }));
+  op.impls.push_back(host_impl("cpu.fast", [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::fast::fff(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), out_index(o, "leaf"),
+                   p.i("batch"));
+  }));
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -310,13 +328,15 @@ void register_soft_fff(Registry& reg) {
     const FffInputs64 w(i);
     ref::soft_fff(w.x.p(), w.weights(), shape64(dims_of(p)), out64(o, "y"), p.i("batch"));
   };
-  auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), p.i("batch"));
-    };
-  };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::soft_fff)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::soft_fff)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "x", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::plain::soft_fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
+                             p.i("batch"));
+      }));
+  op.impls.push_back(host_impl("cpu.fast", [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::fast::soft_fff(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), p.i("batch"));
+  }));
   reg.add_op(std::move(op));
 }
 
@@ -407,6 +427,7 @@ void register_ultrafast(Registry& reg) {
                 out_index("path", {"batch", "levels"})};
   op.tolerance = fff_tolerance;
   op.validate = depth_valid;
+  op.dtypes = kFamilyDtypes;
   op.sample_axis = "batch";
   auto flops = [](const Params& p) {
     return 2.0 * static_cast<double>(p.i("batch")) * static_cast<double>(p.i("depth") + 1) *
@@ -432,13 +453,16 @@ void register_ultrafast(Registry& reg) {
   op.input_dist = near_boundary_input_dist;
   op.prepare_inputs = prepare_ultrafast_near_boundary;
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "w_in"), in32(i, "w_out"), out32(o, "y"), out_index(o, "path"),
-         p.i("batch"), p.i("d_in"), p.i("d_out"), p.i("depth"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "w_in"), in_as<T>(i, "w_out"), out_as<T>(o, "y"),
+         out_index(o, "path"), p.i("batch"), p.i("d_in"), p.i("d_out"), p.i("depth"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::ultrafast_fff)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::ultrafast_fff)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "x", call(OVERLOADS(cpu::plain::ultrafast_fff))));
+  op.impls.push_back(
+      typed_host_impl<float>("cpu.fast", "x", call(OVERLOADS(cpu::fast::ultrafast_fff))));
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -478,6 +502,7 @@ void register_dense_ff(Registry& reg) {
                 in("w_out", {"width", "d_out"}, kWeight), out("y", {"batch", "d_out"})};
   op.tolerance = fff_tolerance;
   op.validate = depth_valid;
+  op.dtypes = kFamilyDtypes;
   op.sample_axis = "batch";
   auto flops = [](const Params& p) {
     return 2.0 * static_cast<double>(p.i("batch")) * static_cast<double>(dense_width(p)) *
@@ -492,12 +517,14 @@ void register_dense_ff(Registry& reg) {
                   p.i("batch"), p.i("d_in"), p.i("d_out"), dense_width(p));
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "w_in"), in32(i, "w_out"), out32(o, "y"), p.i("batch"), p.i("d_in"),
-         p.i("d_out"), dense_width(p));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "w_in"), in_as<T>(i, "w_out"), out_as<T>(o, "y"),
+         p.i("batch"), p.i("d_in"), p.i("d_out"), dense_width(p));
     };
   };
-  Impl plain = host_impl("cpu.plain", call(cpu::plain::dense_ff));
+  Impl plain = typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x",
+                                                     call(OVERLOADS(cpu::plain::dense_ff)));
   // Scalar row-at-a-time code runs at ~1 GFLOP/s: above 4 GFLOP a case would take minutes of
   // timing. Listed as skipped with this reason; the openblas peer covers those sizes.
   plain.unsupported = [flops](const Params& p) -> std::string {
@@ -505,7 +532,8 @@ void register_dense_ff(Registry& reg) {
     return "";
   };
   op.impls.push_back(plain);
-  op.impls.push_back(host_impl("openblas", call(cpu::openblas::dense_ff)));
+  op.impls.push_back(
+      typed_host_impl<float>("openblas", "x", call(OVERLOADS(cpu::openblas::dense_ff))));
   reg.add_op(std::move(op));
 }
 

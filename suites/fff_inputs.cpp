@@ -17,7 +17,7 @@ FffInputs64::FffInputs64(const TensorMap& in)
       leaf_w2(in.at("leaf_w2")),
       leaf_b2(in.at("leaf_b2")) {}
 
-std::string near_boundary_input_dist(const TensorDecl& t, const std::string& dist) {
+std::string near_boundary_input_dist(const TensorDecl& t, const std::string& dist, DType) {
   return dist == "near_boundary" && t.dist == "$dist" ? "normal" : "";
 }
 
@@ -27,7 +27,11 @@ bool near_boundary(const Params& p) {
   return p.has("dist") && p.str("dist") == "near_boundary";
 }
 
-// The decision value to aim at for row b: a few units of float32 rounding around zero.
+// The decision value to aim at for row b: a few units of float32 rounding around zero. In a
+// bfloat16 or float16 case x is then rounded to its dtype, which moves the value by up to about
+// u |x| |w| (u of that dtype): the row lands on the grid point nearest the boundary, a few of that
+// dtype's rounding units from zero, still the rows where a sound float32 evaluation of the rounded
+// inputs can route either way and where a planted flip is caught.
 double target(std::int64_t b, std::int64_t levels, double magnitude) {
   return static_cast<double>((b / levels) % 5 - 2) * std::ldexp(1.0, -24) * magnitude;
 }
@@ -67,11 +71,11 @@ void prepare_ultrafast_near_boundary(TensorMap& in, const Params& p) {
   if (!near_boundary(p)) return;
   const std::int64_t d_in = p.i("d_in"), levels = p.i("depth") + 1;
   Tensor& xt = in.at("x");
-  float* x = xt.data<float>();
+  const F64 x(xt);
   const F64 w_in(in.at("w_in"));
   std::vector<double> xb(static_cast<std::size_t>(d_in));
   for (std::int64_t b = 0; b < xt.dim(0); ++b) {
-    for (std::int64_t i = 0; i < d_in; ++i) xb[i] = x[b * d_in + i];
+    for (std::int64_t i = 0; i < d_in; ++i) xb[i] = x.v[b * d_in + i];
     std::int64_t node = 0;
     for (std::int64_t level = 0; level < b % levels; ++level) {
       double lambda = 0;
@@ -87,8 +91,7 @@ void prepare_ultrafast_near_boundary(TensorMap& in, const Params& p) {
     }
     if (ww == 0) continue;
     const double step = (lambda - target(b, levels, mag)) / ww;
-    for (std::int64_t i = 0; i < d_in; ++i)
-      x[b * d_in + i] = static_cast<float>(xb[i] - step * w[i]);
+    for (std::int64_t i = 0; i < d_in; ++i) store_double(xt, b * d_in + i, xb[i] - step * w[i]);
   }
 }
 
@@ -98,12 +101,12 @@ void prepare_fff_near_boundary(TensorMap& in, const Params& p) {
   if (depth == 0) return;  // no decisions
   ref::FffShape s{p.i("d_in"), p.i("d_out"), depth, p.i("node_width"), p.i("leaf_width")};
   Tensor& xt = in.at("x");
-  float* x = xt.data<float>();
+  const F64 x(xt);
   const FffInputs64 w(in);
   const ref::FffWeights fw = w.weights();
   std::vector<double> xb(static_cast<std::size_t>(s.d_in)), grad(static_cast<std::size_t>(s.d_in));
   for (std::int64_t b = 0; b < xt.dim(0); ++b) {
-    for (std::int64_t i = 0; i < s.d_in; ++i) xb[i] = x[b * s.d_in + i];
+    for (std::int64_t i = 0; i < s.d_in; ++i) xb[i] = x.v[b * s.d_in + i];
     std::int64_t node = 0;
     for (std::int64_t level = 0; level < b % depth; ++level) {
       node = 2 * node + 1 + (ref::fff_node_logit(fw, s, node, xb.data()) >= 0 ? 1 : 0);
@@ -119,7 +122,7 @@ void prepare_fff_near_boundary(TensorMap& in, const Params& p) {
       const double step = (logit - target(b, depth, magnitude)) / gg;
       for (std::int64_t i = 0; i < s.d_in; ++i) xb[i] -= step * grad[i];
     }
-    for (std::int64_t i = 0; i < s.d_in; ++i) x[b * s.d_in + i] = static_cast<float>(xb[i]);
+    for (std::int64_t i = 0; i < s.d_in; ++i) store_double(xt, b * s.d_in + i, xb[i]);
   }
 }
 

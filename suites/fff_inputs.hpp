@@ -21,7 +21,7 @@ struct FffInputs64 {
 
 // Op::input_dist of the routed ops: under `near_boundary`, x starts from normal(0,1) and
 // prepare_inputs then moves it; every other value keeps the default rule.
-std::string near_boundary_input_dist(const TensorDecl& t, const std::string& dist);
+std::string near_boundary_input_dist(const TensorDecl& t, const std::string& dist, DType dt);
 
 // Op::prepare_inputs of ultrafast_fff under `near_boundary`: row b is projected onto the
 // hyperplane of the node it reaches at level b mod (depth + 1), plus an offset of -2 ... 2 units of

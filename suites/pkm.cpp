@@ -78,24 +78,29 @@ std::string validate_search(const Params& p) {
 const char* const kTies = "ties";
 const char* const kLargeNorm = "large_norm";
 
-std::string scenario_dist(const TensorDecl& t, const std::string& dist) {
+std::string scenario_dist(const TensorDecl& t, const std::string& dist, DType) {
   if (t.dist == "$dist" && (dist == kTies || dist == kLargeNorm)) return "normal";
   return "";
 }
 
+// In any dtype: a float32 product rounded once into a 16-bit tensor (the same bits as float-only
+// code for float32).
 void shape_sub_keys(Tensor& keys, const std::string& dist) {
-  float* v = keys.data<float>();
   const std::int64_t heads = keys.dim(0), n = keys.dim(1), half = keys.dim(2);
   for (std::int64_t h = 0; h < heads; ++h) {
     for (std::int64_t i = 0; i < n; ++i) {
-      float* row = v + (h * n + i) * half;
+      const std::int64_t row = (h * n + i) * half;
       if (dist == kTies) {
-        const float* first = v + (h * n + i - i % 3) * half;
-        if (first != row) std::copy_n(first, half, row);
+        const std::int64_t first = (h * n + i - i % 3) * half;
+        for (std::int64_t e = 0; first != row && e < half; ++e) {
+          store_double(keys, row + e, keys.value_as_double(first + e));
+        }
       } else {
         const double u = std::fmod(0.6180339887498949 * static_cast<double>(i + 7 * h + 1), 1.0);
         const float scale = static_cast<float>(std::pow(10.0, 3.0 * u));
-        for (std::int64_t e = 0; e < half; ++e) row[e] *= scale;
+        for (std::int64_t e = 0; e < half; ++e) {
+          store_double(keys, row + e, static_cast<float>(keys.value_as_double(row + e)) * scale);
+        }
       }
     }
   }
@@ -118,7 +123,10 @@ void prepare_scenario(TensorMap& inputs, const Params& p) {
 // `ties` and flagged in `tied_rows`. The tolerance of a score is atol + rtol * sum_d |q_d key_d|:
 // the rounding error of a float32 dot product is proportional to that sum, not to the (possibly
 // cancelled) result. Scores are values: NaN where the exact score is NaN, the same infinity where
-// it is infinite.
+// it is infinite. Rankings are float32 decisions on exact inputs in every dtype, so the tie rule
+// is float32's; a bfloat16 or float16 score is that float32 score rounded once more, so its bound
+// adds u |score| (storage_rounding). Exact ties that rounding the inputs to 16 bits creates (equal
+// sub-key values) are ties like any other: counted in `ties`, not hidden.
 struct TopkCheck {
   Agreement agreement;
   std::vector<bool> tied_rows;  // [tokens * heads]
@@ -138,7 +146,8 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
   const std::int64_t* oi = out_indices.data<std::int64_t>();
   const std::int64_t* ri = ref_indices.data<std::int64_t>();
   const double* rs = ref_scores_f64.data<double>();
-  const float* os = out_scores ? out_scores->data<float>() : nullptr;
+  const double rounding = out_scores ? storage_rounding(out_scores->dtype()) : 0.0;
+  const double floor = out_scores ? storage_rounding_floor(out_scores->dtype()) : 0.0;
   double err2 = 0, ref2 = 0;
   auto mismatch = [&](const std::string& what) {
     if (a.mismatches++ == 0) a.first_mismatch = what;
@@ -158,7 +167,7 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
       if (idx < 0 || idx >= total || !seen.insert(idx).second) {
         mismatch(where("indices", r, m) + ": got " + std::to_string(idx) +
                  (idx < 0 || idx >= total ? " (out of range)" : " (repeated)"));
-        if (os) ++a.elements;
+        if (out_scores) ++a.elements;
         continue;
       }
       const double exact = ref::product_key_score(q, k1, k2, s, t, h, idx);
@@ -180,13 +189,13 @@ TopkCheck check_topk(const double* q, const double* k1, const double* k2, const 
           mismatch(w.str());
         }
       }
-      if (os) {
+      if (out_scores) {
         ++a.elements;
-        const double got = os[at];
+        const double got = out_scores->value_as_double(at);
         const double err = std::abs(got - exact);
         err2 += std::isfinite(err) ? err * err : 0;
         ref2 += std::isfinite(exact) ? exact * exact : 0;
-        const double allowed = tol.atol + tol.rtol * mag;
+        const double allowed = tol.atol + tol.rtol * mag + rounding * std::abs(exact) + floor;
         const bool ok = std::isnan(exact)   ? std::isnan(got)
                         : std::isinf(exact) ? got == exact
                                             : err <= allowed;
@@ -304,16 +313,20 @@ Op search_op(const char* name, const char* title, std::vector<Axis> axes, bool b
   op.compare = compare_search;
   op.input_dist = scenario_dist;
   op.prepare_inputs = prepare_scenario;
+  op.dtypes = {DType::f32, DType::bf16, DType::f16};
   return op;
 }
 
 void register_pkm_topk(Registry& reg) {
   Op op = search_op("pkm_topk", "product-key search: top-k per half, k x k candidates, their top-k",
                     search_axes({"4096", "65536"}, {"256"}, {"normal", kTies}), false);
-  op.impls.push_back(host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
-    cpu::plain::pkm_topk(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
-                         out_index(o, "indices"), dims_of(p));
-  }));
+  op.quick_dtypes = {DType::f32, DType::bf16};  // the family's op in the main job's bf16 cases
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "q", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::plain::pkm_topk(in_as<T>(i, "q"), in_as<T>(i, "k1"), in_as<T>(i, "k2"),
+                             out_as<T>(o, "scores"), out_index(o, "indices"), dims_of(p));
+      }));
   op.impls.push_back(stateful_impl<cpu::fast::PkmTopk>(
       "cpu.fast",
       [](const TensorMap&, const Params& p) {
@@ -340,10 +353,12 @@ void register_bruteforce_topk(Registry& reg) {
   Op op = search_op("bruteforce_topk",
                     "exact top-k over all N materialized product keys (the baseline)",
                     search_axes({"4096"}, {"64"}, {"normal", kTies}), true);
-  Impl plain = host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
-    cpu::plain::bruteforce_topk(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
-                                out_index(o, "indices"), dims_of(p));
-  });
+  Impl plain = typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "q", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::plain::bruteforce_topk(in_as<T>(i, "q"), in_as<T>(i, "k1"), in_as<T>(i, "k2"),
+                                    out_as<T>(o, "scores"), out_index(o, "indices"), dims_of(p));
+      });
   plain.unsupported = [](const Params& p) -> std::string {
     const pkm::Dims d = dims_of(p);
     const double macs = static_cast<double>(d.tokens * d.heads) * static_cast<double>(d.keys()) *
@@ -404,10 +419,14 @@ std::vector<F64> layer_weights(const TensorMap& in) {
   return w;
 }
 
+template <class T>
+pkm::LayerWeightsOf<T> layer_weights_as(const TensorMap& i) {
+  return {in_as<T>(i, "w"),  in_as<T>(i, "b"),        in32(i, "bn_mean"),
+          in32(i, "bn_var"), in_as<T>(i, "bn_gamma"), in_as<T>(i, "bn_beta"),
+          in_as<T>(i, "k1"), in_as<T>(i, "k2"),       in_as<T>(i, "values")};
+}
 pkm::LayerWeights layer_weights_f32(const TensorMap& i) {
-  return {in32(i, "w"),      in32(i, "b"),        in32(i, "bn_mean"),
-          in32(i, "bn_var"), in32(i, "bn_gamma"), in32(i, "bn_beta"),
-          in32(i, "k1"),     in32(i, "k2"),       in32(i, "values")};
+  return layer_weights_as<float>(i);
 }
 
 #ifdef OPBENCH_HAVE_CUDA
@@ -418,6 +437,13 @@ pkm::LayerWeights layer_weights_device(const DeviceTensorMap& i) {
           f("bn_beta"), f("k1"), f("k2"),      f("values")};
 }
 #endif
+
+// Scores as in the search; y sums heads * k weighted rows whose weights carry the scores'
+// relative error, so 1e-4 of |y| with an absolute floor for y near zero. A bfloat16 or float16 y
+// is the float32 sum rounded once more: plus u |y|.
+Tolerance layer_tolerance(DType dt) {
+  return {1e-5 + storage_rounding_floor(dt), 1e-4 + storage_rounding(dt)};
+}
 
 // The layer's indices are checked like a search's (ties accepted); for a token where a tie was
 // accepted, the expected y is the reference's readout of the implementation's own choice.
@@ -439,8 +465,10 @@ Agreement compare_layer(const TensorMap& in, const TensorMap& out, const TensorM
     ref_scores.data<double>()[at] = ref::product_key_score(
         q.data(), wts.k1, wts.k2, s, r / d.heads, r % d.heads, ri.data<std::int64_t>()[at]);
   }
-  TopkCheck c =
-      check_topk(q.data(), wts.k1, wts.k2, s, out.at("indices"), nullptr, ri, ref_scores, tol);
+  // The search runs on float32 queries in every dtype: float32's tie rule (y's rule adds the
+  // rounding of y into its dtype).
+  TopkCheck c = check_topk(q.data(), wts.k1, wts.k2, s, out.at("indices"), nullptr, ri, ref_scores,
+                           layer_tolerance(DType::f32));
   Tensor expected = ref.at("y").clone();
   for (std::int64_t t = 0; t < d.tokens; ++t) {
     bool tied = false;
@@ -478,8 +506,8 @@ void register_pkm_layer(Registry& reg) {
   op.tensors = {in("x", {"tokens", "din"}),
                 in("w", {"din", "hdk"}, "normal(0,0.044)"),
                 in("b", {"hdk"}, "normal(0,0.1)"),
-                in("bn_mean", {"hdk"}, "normal(0,0.5)"),
-                in("bn_var", {"hdk"}, "uniform(0.5,2)"),
+                in_f32("bn_mean", {"hdk"}, "normal(0,0.5)"),
+                in_f32("bn_var", {"hdk"}, "uniform(0.5,2)"),
                 in("bn_gamma", {"hdk"}, "uniform(0.5,1.5)"),
                 in("bn_beta", {"hdk"}, "normal(0,0.1)"),
                 in("k1", {"heads", "subkeys", "half"}, "normal(0,0.1)"),
@@ -488,9 +516,8 @@ void register_pkm_layer(Registry& reg) {
                 out("y", {"tokens", "dv"}),
                 out_index("indices", {"tokens", "heads", "k"})};
   op.validate = validate_search;
-  // Scores as in the search; y sums heads * k weighted rows whose weights carry the scores'
-  // relative error, so 1e-4 of |y| with an absolute floor for y near zero.
-  op.tolerance = [](DType) { return Tolerance{1e-5, 1e-4}; };
+  op.tolerance = layer_tolerance;
+  op.dtypes = {DType::f32, DType::bf16, DType::f16};
   op.cost = [shape_helper = op](const Params& p, DType dt) {
     const pkm::Dims d = dims_of(p);
     const double t = static_cast<double>(d.tokens);
@@ -514,11 +541,13 @@ void register_pkm_layer(Registry& reg) {
                    shape_of(dims_of(p)), p.i("din"), p.i("dv"), kEps);
   };
   op.compare = compare_layer;
-  op.impls.push_back(host_impl("cpu.plain", [](const TensorMap& i, TensorMap& o, const Params& p) {
-    cpu::plain::pkm_layer(in32(i, "x"), layer_weights_f32(i), out32(o, "y"),
-                          out_index(o, "indices"), dims_of(p), p.i("din"), p.i("dv"),
-                          static_cast<float>(kEps));
-  }));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "x", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::plain::pkm_layer(in_as<T>(i, "x"), layer_weights_as<T>(i), out_as<T>(o, "y"),
+                              out_index(o, "indices"), dims_of(p), p.i("din"), p.i("dv"),
+                              static_cast<float>(kEps));
+      }));
   op.impls.push_back(stateful_impl<cpu::fast::PkmLayer>(
       "cpu.fast",
       [](const TensorMap&, const Params& p) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -55,12 +56,24 @@ const Scenario kScenarios[] = {
     {"uniform", "uniform(1e-6,1)", "uniform(-1,1)", "uniform(-1,1)", "uniform(0.001,1)",
      "a ~ U(0, 1), b ~ U(-1, 1): short memory"},
     {"near_one", "uniform(0.9999,0.9999999)", "normal(0,1)", "normal(0,1)", "uniform(0.001,1)",
-     "a in 1 - 1e-4 .. 1 - 1e-7 (float32 spacing below 1 is 6e-8), b ~ N(0, 1): long memory"},
+     "a in 1 - 1e-4 .. 1 - 1e-7 (float32 spacing below 1 is 6e-8; in bf16/f16 the four values "
+     "below 1), b ~ N(0, 1): long memory"},
     {"bernoulli", "bernoulli(0.5)", "normal(0,1)", "normal(0,1)", "uniform(0.001,1)",
      "a exactly 0 or 1 (p = 1/2): resets and pure sums"},
     {"large_b", "uniform(1e-6,1)", "normal(0,10000)", "normal(0,10000)", "uniform(1,100000)",
      "a ~ U(0, 1), b ~ N(0, 1e4) (log form: b in 1 .. 1e5)"},
 };
+
+// The gates' distribution of scenario `s` in dtype `dt`. bfloat16 and float16 have no value in
+// near_one's 1 - 1e-4 .. 1 - 1e-7 (their largest below 1 are 1 - 2^-8 and 1 - 2^-11): there the
+// gates are the four largest values below 1, uniform(1 - 4u, 1), still long memory (1 / (1 - a)
+// of 64 to 256 steps in bf16, 512 to 2048 in f16) and still never exactly 1.
+std::string gates(const Scenario& s, DType dt) {
+  if (std::string(s.name) != "near_one" || (dt != DType::bf16 && dt != DType::f16)) return s.a;
+  char lo[32];
+  std::snprintf(lo, sizeof lo, "%.17g", 1.0 - 4 * unit_roundoff(dt));  // exact: a dtype value
+  return "uniform(" + std::string(lo) + ",1)";
+}
 
 const Scenario* find_scenario(const std::string& name) {
   for (const auto& s : kScenarios) {
@@ -115,6 +128,9 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
   };
   // Rows of every tensor along batch are independent: a long case checks a sample of them.
   op.sample_axis = "batch";
+  // cpu.plain takes every dtype (float state, one rounding per output); the other kernels and
+  // peers float32 for now. The rules below are float32's plus the output's rounding.
+  op.dtypes = {DType::f32, DType::bf16, DType::f16};
   op.reference_flops = flops;
   return op;
 }
@@ -123,6 +139,8 @@ double btd(const Params& p) {
   return static_cast<double>(p.i("batch")) * static_cast<double>(p.i("T")) *
          static_cast<double>(p.i("D"));
 }
+
+#define OVERLOADS OPBENCH_OVERLOADS
 
 #ifdef OPBENCH_HAVE_CUDA
 const float* dev_in(const DeviceTensorMap& m, const char* name) {
@@ -142,10 +160,10 @@ void register_linear_scan(Registry& reg) {
                    in("h0", {"batch", "D"}), out("h", {"batch", "T", "D"})},
                   [](const Params& p) { return 2 * btd(p); });
   op.validate = scan_valid;
-  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+  op.input_dist = [](const TensorDecl& t, const std::string& dist, DType dt) -> std::string {
     const Scenario* s = find_scenario(dist);
     if (!s) return "";
-    return t.name == "a" ? s->a : t.name == "b" ? s->b : s->h0;
+    return t.name == "a" ? gates(*s, dt) : t.name == "b" ? s->b : s->h0;
   };
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::linear_scan(F64(i.at("a")).p(), F64(i.at("b")).p(), F64(i.at("h0")).p(), out64(o, "h"),
@@ -160,16 +178,21 @@ void register_linear_scan(Registry& reg) {
     for (double& e : bound) e *= scale;
     return scan::compare_within("h", o.at("h"), r.at("h"), bound);
   };
+  op.quick_dtypes = {DType::f32, DType::bf16};  // the family's op in the main job's bf16 cases
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "a"), in32(i, "b"), in32(i, "h0"), out32(o, "h"), p.i("batch"), p.i("T"),
-         p.i("D"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "a"), in_as<T>(i, "b"), in_as<T>(i, "h0"), out_as<T>(o, "h"), p.i("batch"),
+         p.i("T"), p.i("D"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::linear_scan)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::linear_scan)));
-  op.impls.push_back(host_impl("cpu.chunked", call(cpu::fast::linear_scan_chunked)));
-  op.impls.push_back(host_impl("cpu.blelloch", call(cpu::fast::linear_scan_blelloch)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "a", call(OVERLOADS(cpu::plain::linear_scan))));
+  op.impls.push_back(typed_host_impl<float>("cpu.fast", "a", call(cpu::fast::linear_scan)));
+  op.impls.push_back(
+      typed_host_impl<float>("cpu.chunked", "a", call(cpu::fast::linear_scan_chunked)));
+  op.impls.push_back(
+      typed_host_impl<float>("cpu.blelloch", "a", call(cpu::fast::linear_scan_blelloch)));
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(cuda_impl(
       "cuda.fast",
@@ -197,10 +220,10 @@ void register_linear_scan_backward(Registry& reg) {
                out("db", {"batch", "T", "D"}), out("dh0", {"batch", "D"})},
               [](const Params& p) { return 3 * btd(p); });
   op.validate = scan_valid;
-  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+  op.input_dist = [](const TensorDecl& t, const std::string& dist, DType dt) -> std::string {
     const Scenario* s = find_scenario(dist);
     if (!s || t.name == "dh") return "";
-    return t.name == "a" ? s->a : t.name == "h" ? s->b : s->h0;
+    return t.name == "a" ? gates(*s, dt) : t.name == "h" ? s->b : s->h0;
   };
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::linear_scan_backward(F64(i.at("a")).p(), F64(i.at("h0")).p(), F64(i.at("h")).p(),
@@ -234,13 +257,17 @@ void register_linear_scan_backward(Registry& reg) {
     return total;
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "a"), in32(i, "h0"), in32(i, "h"), in32(i, "dh"), out32(o, "da"), out32(o, "db"),
-         out32(o, "dh0"), p.i("batch"), p.i("T"), p.i("D"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "a"), in_as<T>(i, "h0"), in_as<T>(i, "h"), in_as<T>(i, "dh"),
+         out_as<T>(o, "da"), out_as<T>(o, "db"), out_as<T>(o, "dh0"), p.i("batch"), p.i("T"),
+         p.i("D"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::linear_scan_backward)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::linear_scan_backward)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.plain", "a", call(OVERLOADS(cpu::plain::linear_scan_backward))));
+  op.impls.push_back(
+      typed_host_impl<float>("cpu.fast", "a", call(cpu::fast::linear_scan_backward)));
   reg.add_op(std::move(op));
 }
 
@@ -256,15 +283,21 @@ void register_log_scan(Registry& reg) {
       [](const Params& p) { return 8 * btd(p); });
   op.validate = scan_valid;
   // Drawn in linear space (a as linear_scan's gates, b and h0 positive), then logged.
-  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+  op.input_dist = [](const TensorDecl& t, const std::string& dist, DType dt) -> std::string {
     const Scenario* s = find_scenario(dist);
     if (!s) return "";
-    return t.name == "log_a" ? s->a : s->b_pos;
+    // b of large_b reaches 1e5, beyond float16's 65504: there it stops at 6e4 (log b is stored).
+    if (t.name != "log_a" && dt == DType::f16 && std::string(s->name) == "large_b") {
+      return "uniform(1,60000)";
+    }
+    return t.name == "log_a" ? gates(*s, dt) : s->b_pos;
   };
   op.prepare_inputs = [](TensorMap& in, const Params&) {
     for (auto& [name, t] : in) {
-      float* v = t.data<float>();
-      for (std::int64_t k = 0; k < t.numel(); ++k) v[k] = std::log(v[k]);
+      for (std::int64_t k = 0; k < t.numel(); ++k) {
+        // float's log, as float-only code took it; rounded once more in a 16-bit case.
+        store_double(t, k, std::log(static_cast<float>(t.value_as_double(k))));
+      }
     }
   };
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
@@ -294,13 +327,15 @@ void register_log_scan(Registry& reg) {
     return scan::compare_within("log_h", o.at("log_h"), ref, bound);
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "log_a"), in32(i, "log_b"), in32(i, "log_h0"), out32(o, "log_h"), p.i("batch"),
-         p.i("T"), p.i("D"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "log_a"), in_as<T>(i, "log_b"), in_as<T>(i, "log_h0"), out_as<T>(o, "log_h"),
+         p.i("batch"), p.i("T"), p.i("D"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::log_scan)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::log_scan)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "log_a",
+                                                           call(OVERLOADS(cpu::plain::log_scan))));
+  op.impls.push_back(typed_host_impl<float>("cpu.fast", "log_a", call(cpu::fast::log_scan)));
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(cuda_impl(
       "cuda.fast",
@@ -361,21 +396,25 @@ layer_compare(bool recurrent_matrix) {
                             const Params& p, Tolerance) {
     const double fan_in = static_cast<double>(p.i("d_in") + (recurrent_matrix ? p.i("D") : 0));
     const double tol = 8 * kUnitRoundoff * (fan_in + static_cast<double>(p.i("T")));
-    return compare_tensor("h", o.at("h"), r.at("h"), Tolerance{tol, tol}, false);
+    const DType dt = o.at("h").dtype();  // h rounded once into its dtype
+    return compare_tensor("h", o.at("h"), r.at("h"),
+                          Tolerance{tol + storage_rounding_floor(dt), tol + storage_rounding(dt)},
+                          false);
   };
 }
 
-std::string large_x(const TensorDecl& t, const std::string& dist) {
+std::string large_x(const TensorDecl& t, const std::string& dist, DType) {
   return t.name == "x" && dist == "large_x" ? "normal(0,10)" : "";
 }
 
-// minGRU (gates = 2) and minLSTM (gates = 3): x, w[d_in, gates D], bias, h0 -> h.
+// minGRU (gates = 2) and minLSTM (gates = 3): x, w[d_in, gates D], bias, h0 -> h. `plain` is the
+// cpu.plain overload set (OVERLOADS), `fast` the float32 cpu.fast kernel.
+template <class Plain>
 void register_min_layer(
     Registry& reg, const char* name, const char* title, const char* paper, int gates,
     void (*reference)(const double*, const double*, const double*, const double*, double*,
                       std::int64_t, std::int64_t, std::int64_t, std::int64_t),
-    void (*plain)(const float*, const float*, const float*, const float*, float*, std::int64_t,
-                  std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm),
+    Plain plain,
     void (*fast)(const float*, const float*, const float*, const float*, float*, std::int64_t,
                  std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm)) {
   Op op = make_op(
@@ -397,13 +436,14 @@ void register_min_layer(
               out64(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "w"), in32(i, "bias"), in32(i, "h0"), out32(o, "h"), p.i("batch"),
-         p.i("T"), p.i("d_in"), p.i("D"), form_of(p));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "w"), in_as<T>(i, "bias"), in_as<T>(i, "h0"),
+         out_as<T>(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"), form_of(p));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(plain)));
-  op.impls.push_back(host_impl("cpu.fast", call(fast)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(plain)));
+  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(fast)));
 #ifdef OPBENCH_HAVE_CUDA
   const cuda::MinLayer kind = gates == 2 ? cuda::MinLayer::mingru : cuda::MinLayer::minlstm;
   op.impls.push_back(cuda_impl(
@@ -443,13 +483,15 @@ void register_gru(Registry& reg) {
              F64(i.at("h0")).p(), out64(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "w"), in32(i, "u"), in32(i, "bias"), in32(i, "h0"), out32(o, "h"),
-         p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "w"), in_as<T>(i, "u"), in_as<T>(i, "bias"),
+         in_as<T>(i, "h0"), out_as<T>(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::gru)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::gru)));
+  op.impls.push_back(
+      typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(OVERLOADS(cpu::plain::gru))));
+  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(cpu::fast::gru)));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(peer_impl("onednn", onednn::bind_gru()));
 #endif
@@ -472,13 +514,16 @@ void register_lstm(Registry& reg) {
               p.i("d_in"), p.i("D"));
   };
   auto call = [](auto fn) {
-    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
-      fn(in32(i, "x"), in32(i, "w"), in32(i, "u"), in32(i, "bias"), in32(i, "h0"), in32(i, "c0"),
-         out32(o, "h"), p.i("batch"), p.i("T"), p.i("d_in"), p.i("D"));
+    return [fn](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+      using T = decltype(t);
+      fn(in_as<T>(i, "x"), in_as<T>(i, "w"), in_as<T>(i, "u"), in_as<T>(i, "bias"),
+         in_as<T>(i, "h0"), in_as<T>(i, "c0"), out_as<T>(o, "h"), p.i("batch"), p.i("T"),
+         p.i("d_in"), p.i("D"));
     };
   };
-  op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::lstm)));
-  op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::lstm)));
+  op.impls.push_back(
+      typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(OVERLOADS(cpu::plain::lstm))));
+  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(cpu::fast::lstm)));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(peer_impl("onednn", onednn::bind_lstm()));
 #endif
@@ -493,11 +538,11 @@ void register_scan_suite(Registry& reg) {
   register_log_scan(reg);
   register_min_layer(reg, "mingru", "minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h)",
                      "Feng et al. 2024 §3.1.2 and appendix (log-space version)", 2, ref::mingru,
-                     cpu::plain::mingru, cpu::fast::mingru);
+                     OVERLOADS(cpu::plain::mingru), cpu::fast::mingru);
   register_min_layer(reg, "minlstm",
                      "minLSTM: h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h), f' + i' = 1",
                      "Feng et al. 2024 §3.2.3 and appendix (log-space version)", 3, ref::minlstm,
-                     cpu::plain::minlstm, cpu::fast::minlstm);
+                     OVERLOADS(cpu::plain::minlstm), cpu::fast::minlstm);
   register_gru(reg);
   register_lstm(reg);
 }

@@ -36,8 +36,11 @@ std::vector<double> backward_error_units(const double* a, const double* g, std::
                                          std::int64_t T, std::int64_t D,
                                          std::vector<double>& magnitude);
 
-// Agreement of `out` with `ref` where element i may differ by at most bound[i]; NaN and Inf
-// positions must match, as in compare_tensor(). first_mismatch names the bound.
+// Agreement of `out` with `ref` where element i may differ by at most bound[i] (the float32 bound)
+// plus, for a bfloat16 or float16 output, the rounding of the output into its dtype (u |ref[i]|
+// and half its subnormal spacing): kernels carry the state in float32 and round each output once.
+// A reference beyond the dtype's range wants the infinity rounding gives. NaN and Inf positions
+// must match, as in compare_tensor(). first_mismatch names the bound.
 Agreement compare_within(const std::string& name, const Tensor& out, const Tensor& ref,
                          const std::vector<double>& bound);
 

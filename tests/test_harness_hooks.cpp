@@ -195,7 +195,7 @@ TEST(Scenarios, InputDistAndPrepareInputsShapeTheGeneratedData) {
   Op op = row_op(&counter);
   op.sample_axis.clear();
   op.axes.back() = Axis{"dist", Axis::Kind::text, {"normal"}, {"normal", "all_ones"}, ""};
-  op.input_dist = [](const TensorDecl& t, const std::string& dist) -> std::string {
+  op.input_dist = [](const TensorDecl& t, const std::string& dist, DType) -> std::string {
     if (dist == "all_ones" && t.name == "x") return "constant(1)";
     return "";
   };
@@ -230,7 +230,7 @@ TEST(Scenarios, ADistOnlySomeOpsKnowSkipsTheOthersAndOneNoOpKnowsIsRefused) {
   Op scenario = generic;
   scenario.name = "scenario";
   scenario.axes.back() = Axis{"dist", Axis::Kind::text, {"all_ones"}, {"all_ones"}, ""};
-  scenario.input_dist = [](const TensorDecl& t, const std::string&) -> std::string {
+  scenario.input_dist = [](const TensorDecl& t, const std::string&, DType) -> std::string {
     return t.name == "x" ? "constant(1)" : "";
   };
   Registry reg;

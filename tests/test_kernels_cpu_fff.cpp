@@ -67,7 +67,7 @@ TEST_P(UltrafastKernels, PathsEqualAndOutputsMatchTheReference) {
   std::vector<std::int64_t> path_ref(static_cast<std::size_t>(batch * levels));
   ref::ultrafast_fff(widen(u.x).data(), widen(u.w_in).data(), widen(u.w_out).data(), y_ref.data(),
                      path_ref.data(), batch, d, d, depth);
-  for (auto fn : {cpu::plain::ultrafast_fff, cpu::fast::ultrafast_fff}) {
+  for (auto fn : {cpu::plain::ultrafast_fff<float>, cpu::fast::ultrafast_fff}) {
     std::vector<float> y(y_ref.size(), kNaN);
     std::vector<std::int64_t> path(path_ref.size(), -1);
     fn(u.x.data(), u.w_in.data(), u.w_out.data(), y.data(), path.data(), batch, d, d, depth);
@@ -133,7 +133,7 @@ void check_fff(Tree& t, std::int64_t batch, std::vector<std::int64_t>* leaf_out 
   std::vector<double> y_ref;
   std::vector<std::int64_t> leaf_ref;
   t.reference(batch, y_ref, &leaf_ref, false);
-  for (auto fn : {cpu::plain::fff, cpu::fast::fff}) {
+  for (auto fn : {cpu::plain::fff<float>, cpu::fast::fff}) {
     std::vector<float> y(y_ref.size(), kNaN);
     std::vector<std::int64_t> leaf(leaf_ref.size(), -1);
     fn(t.x.data(), t.w32(), t.d, y.data(), leaf.data(), batch);
@@ -195,7 +195,7 @@ TEST(FffKernels, LinearNodesIgnoreTheSecondLayer) {
   const fff::Weights w{nw1.data(), nb1.data(), nw2.data(), nb2.data(),
                        lw1.data(), lb1.data(), lw2.data(), lb2.data()};
   const std::vector<float> x = {1, 2, 0, 1, 3, 1, 1, 0, 2, 2};  // the last row: two exact zeros
-  for (auto fn : {cpu::plain::fff, cpu::fast::fff}) {
+  for (auto fn : {cpu::plain::fff<float>, cpu::fast::fff}) {
     std::vector<float> y(5, kNaN);
     std::vector<std::int64_t> leaf(5, -1);
     fn(x.data(), w, d, y.data(), leaf.data(), 5);
@@ -210,7 +210,7 @@ TEST(SoftFffKernels, MatchTheReferenceAcrossRowBlocks) {
       Tree t(300, {19, 6, depth, node_width, 5});
       std::vector<double> y_ref;
       t.reference(300, y_ref, nullptr, true);
-      for (auto fn : {cpu::plain::soft_fff, cpu::fast::soft_fff}) {
+      for (auto fn : {cpu::plain::soft_fff<float>, cpu::fast::soft_fff}) {
         std::vector<float> y(y_ref.size(), kNaN);
         fn(t.x.data(), t.w32(), t.d, y.data(), 300);
         expect_close(y, y_ref, "soft y");
@@ -226,7 +226,7 @@ TEST(DenseFfKernels, PlainAndOpenBlasMatchTheReference) {
   std::vector<double> y_ref(batch * d_out);
   ref::dense_ff(widen(x).data(), widen(w_in).data(), widen(w_out).data(), y_ref.data(), batch, d_in,
                 d_out, width);
-  for (auto fn : {cpu::plain::dense_ff, cpu::openblas::dense_ff}) {
+  for (auto fn : {cpu::plain::dense_ff<float>, cpu::openblas::dense_ff}) {
     std::vector<float> y(y_ref.size(), kNaN);
     fn(x.data(), w_in.data(), w_out.data(), y.data(), batch, d_in, d_out, width);
     expect_close(y, y_ref, "dense y");

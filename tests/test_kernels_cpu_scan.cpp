@@ -11,8 +11,10 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "harness/half.hpp"
 #include "kernels/cpu/scan_fast.hpp"
 #include "kernels/cpu/scan_plain.hpp"
 #include "reference/scan.hpp"
@@ -562,18 +564,144 @@ TEST(CpuRnn, GruAndLstmMatchTheReference) {
       for (int fast = 0; fast < 2; ++fast) {
         auto h = poisoned(ref.size());
         if (lstm) {
-          (fast ? cpu::fast::lstm : cpu::plain::lstm)(x.data(), w.data(), u.data(), bias.data(),
-                                                      h0.data(), c0.data(), h.data(), s.batch, s.T,
-                                                      s.d_in, s.D);
+          (fast ? cpu::fast::lstm : static_cast<decltype(&cpu::fast::lstm)>(cpu::plain::lstm))(
+              x.data(), w.data(), u.data(), bias.data(), h0.data(), c0.data(), h.data(), s.batch,
+              s.T, s.d_in, s.D);
         } else {
-          (fast ? cpu::fast::gru : cpu::plain::gru)(x.data(), w.data(), u.data(), bias.data(),
-                                                    h0.data(), h.data(), s.batch, s.T, s.d_in, s.D);
+          (fast ? cpu::fast::gru : static_cast<decltype(&cpu::fast::gru)>(cpu::plain::gru))(
+              x.data(), w.data(), u.data(), bias.data(), h0.data(), h.data(), s.batch, s.T, s.d_in,
+              s.D);
         }
         expect_layer_close(h, ref, static_cast<double>(s.d_in + s.D), s.T,
                            std::string(lstm ? "lstm " : "gru ") + (fast ? "fast" : "plain"));
       }
     }
   }
+}
+
+// --- cpu.plain in bfloat16 and float16 -----------------------------------------------------------
+
+// 16-bit values of `v` (rounded to nearest even), and the floats they are exactly.
+template <class H>
+std::vector<H> to_half(const std::vector<float>& v) {
+  std::vector<H> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if constexpr (std::is_same_v<H, bf16_t>) {
+      out[i] = bf16_from_float(v[i]);
+    } else {
+      out[i] = f16_from_float(v[i]);
+    }
+  }
+  return out;
+}
+template <class H>
+std::vector<float> to_floats(const std::vector<H>& v) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = to_float(v[i]);
+  return out;
+}
+template <class H>
+void expect_rounded_once(const std::vector<H>& got, const std::vector<float>& f32,
+                         const char* what) {
+  const std::vector<H> want = to_half<H>(f32);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].bits, want[i].bits) << what << " element " << i << ": got " << to_float(got[i])
+                                         << ", float32 path rounded " << to_float(want[i]);
+  }
+}
+
+// The 16-bit scans carry their state in float: each output is exactly the float32 kernel's output
+// on the same (exact) values, rounded once. Gates of exactly 1 (pure sums over 1000 steps) make a
+// state kept in the storage type drift far from it; outputs start poisoned.
+template <class H>
+void check_scans_round_once() {
+  for (const Shape3& s : {Shape3{2, 1000, 7}, Shape3{3, 37, 19}}) {
+    for (float a_lo : {1.0f, 0.5f}) {
+      const auto a = to_half<H>(draw(s.seq(), a_lo, 1.0f, 11));
+      const auto b = to_half<H>(draw(s.seq(), -1, 1, 12));
+      const auto h0 = to_half<H>(draw(s.state(), -1, 1, 13));
+      const auto fa = to_floats(a), fb = to_floats(b), fh0 = to_floats(h0);
+      std::vector<float> h32 = poisoned(s.seq());
+      cpu::plain::linear_scan(fa.data(), fb.data(), fh0.data(), h32.data(), s.batch, s.T, s.D);
+      std::vector<H> h16 = to_half<H>(poisoned(s.seq()));
+      cpu::plain::linear_scan(a.data(), b.data(), h0.data(), h16.data(), s.batch, s.T, s.D);
+      expect_rounded_once(h16, h32, "linear_scan h");
+
+      // The backward reads the forward's 16-bit h as its input.
+      const auto dh = to_half<H>(draw(s.seq(), -1, 1, 14));
+      const auto fh = to_floats(h16), fdh = to_floats(dh);
+      std::vector<float> da32 = poisoned(s.seq()), db32 = poisoned(s.seq()),
+                         dh0_32 = poisoned(s.state());
+      cpu::plain::linear_scan_backward(fa.data(), fh0.data(), fh.data(), fdh.data(), da32.data(),
+                                       db32.data(), dh0_32.data(), s.batch, s.T, s.D);
+      std::vector<H> da = to_half<H>(poisoned(s.seq())), db = to_half<H>(poisoned(s.seq())),
+                     dh0 = to_half<H>(poisoned(s.state()));
+      cpu::plain::linear_scan_backward(a.data(), h0.data(), h16.data(), dh.data(), da.data(),
+                                       db.data(), dh0.data(), s.batch, s.T, s.D);
+      expect_rounded_once(da, da32, "backward da");
+      expect_rounded_once(db, db32, "backward db");
+      expect_rounded_once(dh0, dh0_32, "backward dh0");
+
+      // The log-space scan on log a, log b, log h0 (positive b and h0).
+      const auto la = to_half<H>(draw(s.seq(), -0.01f, 0.0f, 15));
+      const auto lb = to_half<H>(draw(s.seq(), -3, 0, 16));
+      const auto lh0 = to_half<H>(draw(s.state(), -3, 0, 17));
+      const auto fla = to_floats(la), flb = to_floats(lb), flh0 = to_floats(lh0);
+      std::vector<float> lh32 = poisoned(s.seq());
+      cpu::plain::log_scan(fla.data(), flb.data(), flh0.data(), lh32.data(), s.batch, s.T, s.D);
+      std::vector<H> lh16 = to_half<H>(poisoned(s.seq()));
+      cpu::plain::log_scan(la.data(), lb.data(), lh0.data(), lh16.data(), s.batch, s.T, s.D);
+      expect_rounded_once(lh16, lh32, "log_scan log h");
+    }
+  }
+}
+
+TEST(ScanPlain16, Bf16ScansKeepAFloatStateAndRoundEachOutputOnce) {
+  check_scans_round_once<bf16_t>();
+}
+TEST(ScanPlain16, F16ScansKeepAFloatStateAndRoundEachOutputOnce) {
+  check_scans_round_once<f16_t>();
+}
+
+// The layers widen their inputs and run the float32 layer: h is its output rounded once.
+template <class H>
+void check_layers_round_once() {
+  const std::int64_t batch = 2, T = 19, d_in = 5, D = 9;
+  const std::size_t seq = static_cast<std::size_t>(batch * T * D);
+  const auto x = to_half<H>(draw(static_cast<std::size_t>(batch * T * d_in), -2, 2, 21));
+  const auto h0 = to_half<H>(draw(static_cast<std::size_t>(batch * D), 0.1f, 1, 22));
+  const auto c0 = to_half<H>(draw(static_cast<std::size_t>(batch * D), -1, 1, 23));
+  for (int gates : {2, 3, 4}) {
+    const auto w = to_half<H>(draw(static_cast<std::size_t>(d_in * gates * D), -0.5f, 0.5f, 24));
+    const auto u = to_half<H>(draw(static_cast<std::size_t>(D * gates * D), -0.5f, 0.5f, 25));
+    const auto bias = to_half<H>(draw(static_cast<std::size_t>(gates * D), -0.5f, 0.5f, 26));
+    const auto fx = to_floats(x), fw = to_floats(w), fu = to_floats(u), fb = to_floats(bias),
+               fh0 = to_floats(h0), fc0 = to_floats(c0);
+    std::vector<float> h32 = poisoned(seq);
+    std::vector<H> h16 = to_half<H>(poisoned(seq));
+    if (gates == 2) {
+      cpu::plain::mingru(fx.data(), fw.data(), fb.data(), fh0.data(), h32.data(), batch, T, d_in, D,
+                         cpu::ScanForm::log);
+      cpu::plain::mingru(x.data(), w.data(), bias.data(), h0.data(), h16.data(), batch, T, d_in, D,
+                         cpu::ScanForm::log);
+    } else if (gates == 3) {
+      cpu::plain::gru(fx.data(), fw.data(), fu.data(), fb.data(), fh0.data(), h32.data(), batch, T,
+                      d_in, D);
+      cpu::plain::gru(x.data(), w.data(), u.data(), bias.data(), h0.data(), h16.data(), batch, T,
+                      d_in, D);
+    } else {
+      cpu::plain::lstm(fx.data(), fw.data(), fu.data(), fb.data(), fh0.data(), fc0.data(),
+                       h32.data(), batch, T, d_in, D);
+      cpu::plain::lstm(x.data(), w.data(), u.data(), bias.data(), h0.data(), c0.data(), h16.data(),
+                       batch, T, d_in, D);
+    }
+    expect_rounded_once(h16, h32, gates == 2 ? "mingru" : gates == 3 ? "gru" : "lstm");
+  }
+}
+
+TEST(ScanPlain16, LayersRoundTheFloatLayerOnce) {
+  check_layers_round_once<bf16_t>();
+  check_layers_round_once<f16_t>();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datasets/provider.hpp"
@@ -40,6 +41,7 @@ TEST_P(FffAgreement, EveryImplementationMatchesTheReference) {
   Selection sel;
   sel.ops = {GetParam().op};
   sel.axis_overrides = GetParam().axes;
+  sel.dtypes = {"f32", "bf16", "f16"};  // every implementation in every dtype it claims
   RunResult r = check(reg, sel);
   const bool cuda = cuda_status().available;
   int checked = 0;
@@ -138,7 +140,7 @@ TensorMap make_inputs(const Op& op, const Params& p, std::uint64_t seed = 5) {
   for (const auto& t : op.tensors) {
     if (t.output) continue;
     Tensor x(DType::f32, op.shape_of(t, p));
-    std::string spec = op.input_dist ? op.input_dist(t, p.str("dist")) : "";
+    std::string spec = op.input_dist ? op.input_dist(t, p.str("dist"), DType::f32) : "";
     if (spec.empty()) spec = t.dist == "$dist" ? p.str("dist") : t.dist;
     data.fill(x, spec, seed++);
     in[t.name] = x;
@@ -276,13 +278,20 @@ TEST(FffNearBoundary, EveryImplementationPassesAndTiesAreCounted) {
 }
 
 // A router that takes the wrong branch at a node far from its boundary (|lambda| > 0.05), with y
-// computed consistently along the wrong path: only the routing rule can catch it.
+// computed consistently along the wrong path: only the routing rule can catch it. Any storage
+// type: loads widened, float arithmetic, y rounded once into its dtype.
 void flipped_ultrafast(const TensorMap& i, TensorMap& o, const Params& p) {
   const std::int64_t batch = p.i("batch"), d_in = p.i("d_in"), d_out = p.i("d_out"),
                      depth = p.i("depth");
-  const float *x = i.at("x").data<float>(), *w_in = i.at("w_in").data<float>(),
-              *w_out = i.at("w_out").data<float>();
-  float* y = o.at("y").data<float>();
+  std::vector<float> x(static_cast<std::size_t>(batch * d_in)),
+      w_in(static_cast<std::size_t>(i.at("w_in").numel())),
+      w_out(static_cast<std::size_t>(i.at("w_out").numel())),
+      y(static_cast<std::size_t>(batch * d_out));
+  for (auto [name, v] : {std::pair{"x", &x}, {"w_in", &w_in}, {"w_out", &w_out}}) {
+    for (std::size_t k = 0; k < v->size(); ++k) {
+      (*v)[k] = static_cast<float>(i.at(name).value_as_double(static_cast<std::int64_t>(k)));
+    }
+  }
   std::int64_t* path = o.at("path").data<std::int64_t>();
   bool flipped = false;
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -302,15 +311,22 @@ void flipped_ultrafast(const TensorMap& i, TensorMap& o, const Params& p) {
       node = 2 * node + 1 + (right ? 1 : 0);
     }
   }
+  for (std::size_t k = 0; k < y.size(); ++k) {
+    suite::store_double(o.at("y"), static_cast<std::int64_t>(k), y[k]);
+  }
 }
 
-TEST(FffRouting, AWrongRouterIsRejected) {
+// In every dtype: the inputs of a 16-bit case are exact, so a clear node's decision is as clear.
+TEST(FffRouting, AWrongRouterIsRejectedInEveryDtype) {
   Registry reg;
   register_all_suites(reg);
-  reg.add_impl("fff", "ultrafast_fff", suite::host_impl("test.flipped", flipped_ultrafast));
+  Impl wrong = suite::host_impl("test.flipped", flipped_ultrafast);
+  wrong.dtypes = {DType::f32, DType::bf16, DType::f16};
+  reg.add_impl("fff", "ultrafast_fff", wrong);
   Selection sel;
   sel.ops = {"ultrafast_fff"};
   sel.impls = {"ref", "cpu.plain", "test.flipped"};
+  sel.dtypes = {"f32", "bf16", "f16"};
   sel.axis_overrides = {{"batch", "8"},
                         {"d_in", "64"},
                         {"d_out", "16"},
@@ -327,7 +343,7 @@ TEST(FffRouting, AWrongRouterIsRejected) {
     EXPECT_NE(c.agreement.first_mismatch.find("path[3]"), std::string::npos)
         << c.agreement.first_mismatch;
   }
-  EXPECT_EQ(flipped, 2);
+  EXPECT_EQ(flipped, 2 * 3);  // two dists, three dtypes
 }
 
 // compare() on hand-made outputs: d_in 2, depth 1, x = [1, 1] and w_in[0] = [1, -1], so the root's

@@ -70,6 +70,7 @@ TEST(PkmSuite, SearchesAgreeOnEveryScenario) {
   sel.ops = {"pkm_topk", "bruteforce_topk"};
   sel.axis_overrides = {{"keys", "1024"}, {"tokens", "19"}, {"heads", "1,3"},
                         {"dk", "32"},     {"k", "1,8,32"},  {"dist", "normal,ties,large_norm"}};
+  sel.dtypes = {"f32", "bf16", "f16"};  // every implementation in every dtype it claims
   expect_all_agree(check(reg, sel, true), 2 * 2 * 3 * 3 * 2);
 }
 
@@ -80,6 +81,7 @@ TEST(PkmSuite, LayerAgrees) {
   sel.axis_overrides = {
       {"keys", "1024"}, {"tokens", "33"}, {"heads", "1,4"}, {"dk", "64"},
       {"k", "8"},       {"din", "48"},    {"dv", "24"},     {"dist", "normal,uniform"}};
+  sel.dtypes = {"f32", "bf16", "f16"};
   expect_all_agree(check(reg, sel, true), 2 * 2 * 2);
 }
 
@@ -89,6 +91,7 @@ TEST(PkmSuite, LargeSearchIsCheckedOnASampleOfTokens) {
   Selection sel;
   sel.ops = {"pkm_topk"};
   sel.impls = {"ref", "cpu.fast"};
+  sel.dtypes = {"f32"};
   sel.axis_overrides = {{"keys", "65536"}, {"tokens", "64"}, {"dist", "normal"}};
   RunResult r = check(reg, sel);
   ASSERT_EQ(r.datasets.size(), 1u);

@@ -4,6 +4,7 @@
 // and bad parameter points refused with one line.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "datasets/provider.hpp"
@@ -25,6 +26,7 @@ RunResult check(const std::string& op, const std::map<std::string, std::string>&
   Selection sel;
   sel.ops = {op};
   sel.axis_overrides = axes;
+  sel.dtypes = {"f32", "bf16", "f16"};  // every implementation in every dtype it claims
   if (!impls.empty()) sel.impls = {impls};
   return test_support::check_selection(reg, sel);
 }
@@ -129,7 +131,7 @@ TEST(ScanSuite, ScenariosDrawWhatTheyPromise) {
   datasets::SeededDataProvider data;
   auto a_for = [&](const std::string& dist) {
     Tensor a(DType::f32, {4096});
-    data.fill(a, op->input_dist(*op->find_tensor("a"), dist), 7);
+    data.fill(a, op->input_dist(*op->find_tensor("a"), dist, DType::f32), 7);
     return a;
   };
   const Tensor near = a_for("near_one");
@@ -150,6 +152,24 @@ TEST(ScanSuite, ScenariosDrawWhatTheyPromise) {
   for (std::int64_t i = 0; i < uni.numel(); ++i) {
     EXPECT_GT(uni.data<float>()[i], 0.0f);
     EXPECT_LT(uni.data<float>()[i], 1.0f);
+  }
+}
+
+// bfloat16 and float16 have no value in near_one's float32 range: there the gates are the four
+// largest values below 1 (long memory, never exactly 1), each of them drawn.
+TEST(ScanSuite, NearOneGatesInSixteenBitsAreTheFourValuesBelowOne) {
+  Registry reg;
+  register_all_suites(reg);
+  const Op* op = reg.find_op("linear_scan");
+  ASSERT_NE(op, nullptr);
+  datasets::SeededDataProvider data;
+  for (DType dt : {DType::bf16, DType::f16}) {
+    Tensor a(dt, {4096});
+    data.fill(a, op->input_dist(*op->find_tensor("a"), "near_one", dt), 7);
+    const double u = unit_roundoff(dt);
+    std::set<double> seen;
+    for (std::int64_t i = 0; i < a.numel(); ++i) seen.insert(a.value_as_double(i));
+    EXPECT_EQ(seen, (std::set<double>{1 - 4 * u, 1 - 3 * u, 1 - 2 * u, 1 - u})) << dtype_name(dt);
   }
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Shapes and float32 weight pointers of the Fast Feedforward family, shared by the CPU and CUDA
+// Shapes and weight pointers of the Fast Feedforward family, shared by the CPU and CUDA
 // kernels (plain C++17, no SIMD). The layouts and equations are those of reference/fff.hpp:
 // nodes numbered breadth-first from the root 0, children 2n+1 (left) and 2n+2 (right).
 #include <cstdint>
@@ -17,9 +17,12 @@ struct Dims {
 // leaf_w2[leaves, leaf_width, d_out], leaf_b2[leaves, d_out] (host or device pointers).
 // With node_width == 1 a node is one linear neuron, logit = node_b1[n] + node_w1[n] . x, and
 // node_w2 / node_b2 are never read (reference/fff.hpp explains why).
-struct Weights {
-  const float *node_w1, *node_b1, *node_w2, *node_b2;
-  const float *leaf_w1, *leaf_b1, *leaf_w2, *leaf_b2;
+// T is the storage type (float; bf16_t or f16_t for cpu.plain's reduced-precision cases).
+template <class T>
+struct WeightsOf {
+  const T *node_w1, *node_b1, *node_w2, *node_b2;
+  const T *leaf_w1, *leaf_b1, *leaf_w2, *leaf_b2;
 };
+using Weights = WeightsOf<float>;
 
 }  // namespace opbench::fff

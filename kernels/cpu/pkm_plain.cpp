@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/storage.hpp"
+
 namespace opbench::cpu::plain {
 namespace {
 
@@ -35,28 +37,31 @@ void top_k(std::vector<Scored>& v, std::int64_t k) {
   v.resize(static_cast<std::size_t>(k));
 }
 
-float dot(const float* a, const float* b, std::int64_t n) {
+template <class A, class B>
+float dot(const A* a, const B* b, std::int64_t n) {
   float s = 0.0f;
-  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  for (std::int64_t i = 0; i < n; ++i) s += widen(a[i]) * widen(b[i]);
   return s;
 }
 
-void write_row(const std::vector<Scored>& best, float* scores, std::int64_t* indices) {
+template <class S>
+void write_row(const std::vector<Scored>& best, S* scores, std::int64_t* indices) {
   for (std::size_t m = 0; m < best.size(); ++m) {
-    scores[m] = best[m].score;
+    scores[m] = narrow<S>(best[m].score);
     indices[m] = best[m].index;
   }
 }
 
-}  // namespace
-
-void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
-              std::int64_t* indices, const pkm::Dims& d) {
+// The product-key search over queries of type Q, keys of type K, scores stored as S (the layer
+// searches with its float queries and keeps float scores).
+template <class Q, class K, class S>
+void search(const Q* q, const K* k1, const K* k2, S* scores, std::int64_t* indices,
+            const pkm::Dims& d) {
   const std::int64_t half = d.half();
   std::vector<Scored> side1, side2, candidates;
   for (std::int64_t t = 0; t < d.tokens; ++t) {
     for (std::int64_t h = 0; h < d.heads; ++h) {
-      const float* q1 = q + (t * d.heads + h) * d.dk;
+      const Q* q1 = q + (t * d.heads + h) * d.dk;
       side1.clear();
       side2.clear();
       for (std::int64_t i = 0; i < d.n; ++i) {
@@ -78,20 +83,31 @@ void pkm_topk(const float* q, const float* k1, const float* k2, float* scores,
   }
 }
 
-void bruteforce_topk(const float* q, const float* k1, const float* k2, float* scores,
-                     std::int64_t* indices, const pkm::Dims& d) {
+}  // namespace
+
+template <class T>
+void pkm_topk(const T* q, const T* k1, const T* k2, T* scores, std::int64_t* indices,
+              const pkm::Dims& d) {
+  search(q, k1, k2, scores, indices, d);
+}
+
+template <class T>
+void bruteforce_topk(const T* q, const T* k1, const T* k2, T* scores, std::int64_t* indices,
+                     const pkm::Dims& d) {
   const std::int64_t half = d.half();
   std::vector<Scored> all;
   for (std::int64_t t = 0; t < d.tokens; ++t) {
     for (std::int64_t h = 0; h < d.heads; ++h) {
-      const float* qv = q + (t * d.heads + h) * d.dk;
+      const T* qv = q + (t * d.heads + h) * d.dk;
       all.clear();
       for (std::int64_t i = 0; i < d.n; ++i) {
-        const float* c = k1 + (h * d.n + i) * half;
+        const T* c = k1 + (h * d.n + i) * half;
         for (std::int64_t j = 0; j < d.n; ++j) {
-          const float* c2 = k2 + (h * d.n + j) * half;
+          const T* c2 = k2 + (h * d.n + j) * half;
           float s = 0.0f;
-          for (std::int64_t e = 0; e < d.dk; ++e) s += qv[e] * (e < half ? c[e] : c2[e - half]);
+          for (std::int64_t e = 0; e < d.dk; ++e) {
+            s += widen(qv[e]) * widen(e < half ? c[e] : c2[e - half]);
+          }
           all.push_back({s, i * d.n + j});
         }
       }
@@ -102,26 +118,29 @@ void bruteforce_topk(const float* q, const float* k1, const float* k2, float* sc
   }
 }
 
-void pkm_layer(const float* x, const pkm::LayerWeights& wts, float* y, std::int64_t* indices,
+template <class T>
+void pkm_layer(const T* x, const pkm::LayerWeightsOf<T>& wts, T* y, std::int64_t* indices,
                const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps) {
   const std::int64_t hdk = d.heads * d.dk;
   std::vector<float> q(static_cast<std::size_t>(d.tokens * hdk));
   for (std::int64_t t = 0; t < d.tokens; ++t) {
     float* z = q.data() + t * hdk;  // x_t W + b, rows of W read contiguously
-    for (std::int64_t c = 0; c < hdk; ++c) z[c] = wts.b[c];
+    for (std::int64_t c = 0; c < hdk; ++c) z[c] = widen(wts.b[c]);
     for (std::int64_t i = 0; i < din; ++i) {
-      for (std::int64_t c = 0; c < hdk; ++c) z[c] += x[t * din + i] * wts.w[i * hdk + c];
+      const float xi = widen(x[t * din + i]);
+      for (std::int64_t c = 0; c < hdk; ++c) z[c] += xi * widen(wts.w[i * hdk + c]);
     }
     for (std::int64_t c = 0; c < hdk; ++c) {
-      z[c] = (z[c] - wts.bn_mean[c]) / std::sqrt(wts.bn_var[c] + eps) * wts.bn_gamma[c] +
-             wts.bn_beta[c];
+      z[c] = (z[c] - wts.bn_mean[c]) / std::sqrt(wts.bn_var[c] + eps) * widen(wts.bn_gamma[c]) +
+             widen(wts.bn_beta[c]);
     }
   }
   std::vector<float> scores(static_cast<std::size_t>(d.tokens * d.heads * d.k));
-  pkm_topk(q.data(), wts.k1, wts.k2, scores.data(), indices, d);
+  search(q.data(), wts.k1, wts.k2, scores.data(), indices, d);
   std::vector<float> w(static_cast<std::size_t>(d.k));
+  std::vector<float> acc(static_cast<std::size_t>(dv));
   for (std::int64_t t = 0; t < d.tokens; ++t) {
-    float* yt = y + t * dv;
+    float* yt = acc.data();
     std::fill(yt, yt + dv, 0.0f);
     for (std::int64_t h = 0; h < d.heads; ++h) {
       const float* s = scores.data() + (t * d.heads + h) * d.k;
@@ -130,11 +149,23 @@ void pkm_layer(const float* x, const pkm::LayerWeights& wts, float* y, std::int6
       float sum = 0.0f;
       for (std::int64_t m = 0; m < d.k; ++m) sum += w[m] = std::exp(s[m] - top);
       for (std::int64_t m = 0; m < d.k; ++m) {
-        const float* v = wts.values + idx[m] * dv;
-        for (std::int64_t j = 0; j < dv; ++j) yt[j] += w[m] / sum * v[j];
+        const T* v = wts.values + idx[m] * dv;
+        for (std::int64_t j = 0; j < dv; ++j) yt[j] += w[m] / sum * widen(v[j]);
       }
     }
+    for (std::int64_t j = 0; j < dv; ++j) y[t * dv + j] = narrow<T>(yt[j]);
   }
 }
+
+#define OPBENCH_PKM_PLAIN(T)                                                                    \
+  template void pkm_topk<T>(const T*, const T*, const T*, T*, std::int64_t*, const pkm::Dims&); \
+  template void bruteforce_topk<T>(const T*, const T*, const T*, T*, std::int64_t*,             \
+                                   const pkm::Dims&);                                           \
+  template void pkm_layer<T>(const T*, const pkm::LayerWeightsOf<T>&, T*, std::int64_t*,        \
+                             const pkm::Dims&, std::int64_t, std::int64_t, float);
+OPBENCH_PKM_PLAIN(float)
+OPBENCH_PKM_PLAIN(bf16_t)
+OPBENCH_PKM_PLAIN(f16_t)
+#undef OPBENCH_PKM_PLAIN
 
 }  // namespace opbench::cpu::plain

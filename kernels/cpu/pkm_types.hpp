@@ -17,19 +17,23 @@ struct Dims {
   std::int64_t keys() const { return n * n; }
 };
 
-// The memory layer's parameters (float32): query projection w[din, heads * dk] and b, the query
-// batch normalization in inference form (running mean and variance, gamma, beta; [heads * dk]),
-// the sub-keys k1, k2[heads, n, dk / 2] and the values[n * n, dv].
-struct LayerWeights {
-  const float* w;
-  const float* b;
+// The memory layer's parameters: query projection w[din, heads * dk] and b, the query batch
+// normalization in inference form (running mean and variance, gamma, beta; [heads * dk]), the
+// sub-keys k1, k2[heads, n, dk / 2] and the values[n * n, dv]. T is the storage type (float;
+// bf16_t or f16_t for cpu.plain's reduced-precision cases); the running statistics stay float32 in
+// every case, as BatchNorm's do under mixed precision.
+template <class T>
+struct LayerWeightsOf {
+  const T* w;
+  const T* b;
   const float* bn_mean;
   const float* bn_var;
-  const float* bn_gamma;
-  const float* bn_beta;
-  const float* k1;
-  const float* k2;
-  const float* values;
+  const T* bn_gamma;
+  const T* bn_beta;
+  const T* k1;
+  const T* k2;
+  const T* values;
 };
+using LayerWeights = LayerWeightsOf<float>;
 
 }  // namespace opbench::pkm

@@ -1,11 +1,13 @@
-// cpu.plain of the scan family (contract in scan_plain.hpp): scalar float32 loops, one thread.
+// cpu.plain of the scan family (contract in scan_plain.hpp): scalar loops, one thread.
 #include "kernels/cpu/scan_plain.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/scan_projection.hpp"
+#include "kernels/cpu/storage.hpp"
 
 namespace opbench::cpu::plain {
 namespace {
@@ -27,48 +29,61 @@ float log_g(float x) {
 
 }  // namespace
 
-void linear_scan(const float* a, const float* b, const float* h0, float* h, std::int64_t batch,
-                 std::int64_t T, std::int64_t D) {
-  for (std::int64_t n = 0; n < batch; ++n) {
-    for (std::int64_t t = 0; t < T; ++t) {
-      const float* prev = t > 0 ? h + (n * T + t - 1) * D : h0 + n * D;
-      const std::int64_t row = (n * T + t) * D;
-      for (std::int64_t d = 0; d < D; ++d) h[row + d] = a[row + d] * prev[d] + b[row + d];
-    }
-  }
-}
+namespace {
 
-void linear_scan_backward(const float* a, const float* h0, const float* h, const float* dh,
-                          float* da, float* db, float* dh0, std::int64_t batch, std::int64_t T,
-                          std::int64_t D) {
+// The scans over float, bf16_t or f16_t storage: loads widen exactly, the carried state stays in
+// float (as float-only code carries it in h), each output is rounded once into T. For float the
+// operations and their order are those of float-only code, so its results are unchanged.
+
+template <class T>
+void linear_scan_in(const T* a, const T* b, const T* h0, T* h, std::int64_t batch, std::int64_t T_,
+                    std::int64_t D) {
+  std::vector<float> state(static_cast<std::size_t>(D));
   for (std::int64_t n = 0; n < batch; ++n) {
-    for (std::int64_t t = T - 1; t >= 0; --t) {
-      const std::int64_t row = (n * T + t) * D;
-      const float* h_prev = t > 0 ? h + row - D : h0 + n * D;
+    for (std::int64_t d = 0; d < D; ++d) state[d] = widen(h0[n * D + d]);
+    for (std::int64_t t = 0; t < T_; ++t) {
+      const std::int64_t row = (n * T_ + t) * D;
       for (std::int64_t d = 0; d < D; ++d) {
-        // delta_t = g_t + a_{t+1} delta_{t+1}; db holds delta.
-        const float carried = t + 1 < T ? a[row + D + d] * db[row + D + d] : 0.0f;
-        const float delta = dh[row + d] + carried;
-        db[row + d] = delta;
-        da[row + d] = delta * h_prev[d];
+        state[d] = widen(a[row + d]) * state[d] + widen(b[row + d]);
+        h[row + d] = narrow<T>(state[d]);
       }
     }
-    const std::int64_t first = n * T * D;
-    for (std::int64_t d = 0; d < D; ++d) dh0[n * D + d] = a[first + d] * db[first + d];
   }
 }
 
-void log_scan(const float* log_a, const float* log_b, const float* log_h0, float* log_h,
-              std::int64_t batch, std::int64_t T, std::int64_t D) {
+template <class T>
+void linear_scan_backward_in(const T* a, const T* h0, const T* h, const T* dh, T* da, T* db, T* dh0,
+                             std::int64_t batch, std::int64_t T_, std::int64_t D) {
+  std::vector<float> delta(static_cast<std::size_t>(D));  // delta_{t+1}, then delta_t
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = T_ - 1; t >= 0; --t) {
+      const std::int64_t row = (n * T_ + t) * D;
+      const T* h_prev = t > 0 ? h + row - D : h0 + n * D;
+      for (std::int64_t d = 0; d < D; ++d) {
+        // delta_t = g_t + a_{t+1} delta_{t+1}; db holds delta.
+        const float carried = t + 1 < T_ ? widen(a[row + D + d]) * delta[d] : 0.0f;
+        delta[d] = widen(dh[row + d]) + carried;
+        db[row + d] = narrow<T>(delta[d]);
+        da[row + d] = narrow<T>(delta[d] * widen(h_prev[d]));
+      }
+    }
+    const std::int64_t first = n * T_ * D;
+    for (std::int64_t d = 0; d < D; ++d) dh0[n * D + d] = narrow<T>(widen(a[first + d]) * delta[d]);
+  }
+}
+
+template <class T>
+void log_scan_in(const T* log_a, const T* log_b, const T* log_h0, T* log_h, std::int64_t batch,
+                 std::int64_t T_, std::int64_t D) {
   for (std::int64_t n = 0; n < batch; ++n) {
     for (std::int64_t d = 0; d < D; ++d) {
-      float a_star = 0.0f;          // sum of log a so far
-      float m = log_h0[n * D + d];  // running maximum of the log-sum-exp terms
-      float s = 1.0f;               // sum of exp(term - m)
-      for (std::int64_t t = 0; t < T; ++t) {
-        const std::int64_t i = (n * T + t) * D + d;
-        a_star += log_a[i];
-        const float term = log_b[i] - a_star;
+      float a_star = 0.0f;                 // sum of log a so far
+      float m = widen(log_h0[n * D + d]);  // running maximum of the log-sum-exp terms
+      float s = 1.0f;                      // sum of exp(term - m)
+      for (std::int64_t t = 0; t < T_; ++t) {
+        const std::int64_t i = (n * T_ + t) * D + d;
+        a_star += widen(log_a[i]);
+        const float term = widen(log_b[i]) - a_star;
         if (term > m) {
           s = s * std::exp(m - term) + 1.0f;  // m = -inf (the empty sum): s * 0 + 1
           m = term;
@@ -78,11 +93,31 @@ void log_scan(const float* log_a, const float* log_b, const float* log_h0, float
           // below m adds exp(-inf) = 0; a NaN term or m makes s NaN, and it stays.
           s += std::exp(term == m ? 0.0f : term - m);
         }
-        log_h[i] = a_star + m + std::log(s);
+        log_h[i] = narrow<T>(a_star + m + std::log(s));
       }
     }
   }
 }
+
+}  // namespace
+
+#define OPBENCH_SCANS(T)                                                                       \
+  void linear_scan(const T* a, const T* b, const T* h0, T* h, std::int64_t batch,              \
+                   std::int64_t steps, std::int64_t D) {                                       \
+    linear_scan_in(a, b, h0, h, batch, steps, D);                                              \
+  }                                                                                            \
+  void linear_scan_backward(const T* a, const T* h0, const T* h, const T* dh, T* da, T* db,    \
+                            T* dh0, std::int64_t batch, std::int64_t steps, std::int64_t D) {  \
+    linear_scan_backward_in(a, h0, h, dh, da, db, dh0, batch, steps, D);                       \
+  }                                                                                            \
+  void log_scan(const T* log_a, const T* log_b, const T* log_h0, T* log_h, std::int64_t batch, \
+                std::int64_t steps, std::int64_t D) {                                          \
+    log_scan_in(log_a, log_b, log_h0, log_h, batch, steps, D);                                 \
+  }
+OPBENCH_SCANS(float)
+OPBENCH_SCANS(bf16_t)
+OPBENCH_SCANS(f16_t)
+#undef OPBENCH_SCANS
 
 namespace {
 
@@ -201,5 +236,71 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
     }
   }
 }
+
+// --- the layers in bfloat16 and float16 storage ------------------------------------------------
+//
+// The projection runs through OpenBLAS SGEMM, which takes float: the inputs are widened into
+// float buffers (exact), the float32 layer runs on them, and h is rounded once into T. The
+// widening is part of every call, as it is for a caller holding 16-bit tensors.
+
+namespace {
+
+// Per-thread float copies of a 16-bit layer's tensors (slot: x, w, u, bias, h0, c0, h), grown
+// when a case needs more so that a timed call does not fault in fresh pages.
+template <class T>
+const float* widened(int slot, const T* src, std::int64_t count) {
+  thread_local std::vector<float> buffers[7];
+  std::vector<float>& v = buffers[slot];
+  if (static_cast<std::int64_t>(v.size()) < count) v.resize(static_cast<std::size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) v[i] = widen(src[i]);
+  return v.data();
+}
+
+float* float_output(std::int64_t count) {
+  thread_local std::vector<float> h;
+  if (static_cast<std::int64_t>(h.size()) < count) h.resize(static_cast<std::size_t>(count));
+  return h.data();
+}
+
+template <class T>
+void store(const float* h, T* out, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) out[i] = narrow<T>(h[i]);
+}
+
+}  // namespace
+
+#define OPBENCH_LAYERS(T)                                                                          \
+  void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,        \
+              std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {              \
+    float* hf = float_output(batch * steps * D);                                                   \
+    mingru(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 2 * D),                         \
+           widened(3, bias, 2 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D, form);    \
+    store(hf, h, batch* steps* D);                                                                 \
+  }                                                                                                \
+  void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,       \
+               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {             \
+    float* hf = float_output(batch * steps * D);                                                   \
+    minlstm(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 3 * D),                        \
+            widened(3, bias, 3 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D, form);   \
+    store(hf, h, batch* steps* D);                                                                 \
+  }                                                                                                \
+  void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,                   \
+           std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {            \
+    float* hf = float_output(batch * steps * D);                                                   \
+    gru(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 3 * D), widened(2, u, D * 3 * D),  \
+        widened(3, bias, 3 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D);             \
+    store(hf, h, batch* steps* D);                                                                 \
+  }                                                                                                \
+  void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h,     \
+            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {           \
+    float* hf = float_output(batch * steps * D);                                                   \
+    lstm(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 4 * D), widened(2, u, D * 4 * D), \
+         widened(3, bias, 4 * D), widened(4, h0, batch* D), widened(5, c0, batch* D), hf, batch,   \
+         steps, d_in, D);                                                                          \
+    store(hf, h, batch* steps* D);                                                                 \
+  }
+OPBENCH_LAYERS(bf16_t)
+OPBENCH_LAYERS(f16_t)
+#undef OPBENCH_LAYERS
 
 }  // namespace opbench::cpu::plain

@@ -1,9 +1,11 @@
 #pragma once
-// cpu.plain of the scan family: the straightforward float32 code a careful user writes first:
-// scalar loops, one thread, one step after another. The minimal layers project through OpenBLAS
+// cpu.plain of the scan family: the straightforward code a careful user writes first: scalar
+// loops, one thread, one step after another. The minimal layers project through OpenBLAS
 // SGEMM (as every framework does), then scan. Equations and argument order are those of
 // reference/scan.hpp; the log-space forms follow Heinsen 2023 (and the minGRU paper's code).
 #include <cstdint>
+
+#include "harness/half.hpp"
 
 namespace opbench::cpu {
 
@@ -46,5 +48,29 @@ void gru(const float* x, const float* w, const float* u, const float* bias, cons
 void lstm(const float* x, const float* w, const float* u, const float* bias, const float* h0,
           const float* c0, float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in,
           std::int64_t D);
+
+// --- bfloat16 and float16 storage ----------------------------------------------------------------
+// The same contracts over 16-bit tensors. The scans load each value widened to float, carry their
+// state in float (never in the storage type) and round each output once. The layers widen their
+// inputs into float buffers, run the float32 layer (its projection is SGEMM) and round h once.
+
+#define OPBENCH_SCAN_PLAIN_16(T)                                                               \
+  void linear_scan(const T* a, const T* b, const T* h0, T* h, std::int64_t batch,              \
+                   std::int64_t steps, std::int64_t D);                                        \
+  void linear_scan_backward(const T* a, const T* h0, const T* h, const T* dh, T* da, T* db,    \
+                            T* dh0, std::int64_t batch, std::int64_t steps, std::int64_t D);   \
+  void log_scan(const T* log_a, const T* log_b, const T* log_h0, T* log_h, std::int64_t batch, \
+                std::int64_t steps, std::int64_t D);                                           \
+  void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,    \
+              std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form);           \
+  void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,   \
+               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form);          \
+  void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,               \
+           std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D);         \
+  void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h, \
+            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D);
+OPBENCH_SCAN_PLAIN_16(bf16_t)
+OPBENCH_SCAN_PLAIN_16(f16_t)
+#undef OPBENCH_SCAN_PLAIN_16
 
 }  // namespace opbench::cpu::plain
