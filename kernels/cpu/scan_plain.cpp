@@ -245,59 +245,71 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
 
 namespace {
 
-// Per-thread float copies of a 16-bit layer's tensors (slot: x, w, u, bias, h0, c0, h), grown
+// Per-thread float copies of a 16-bit layer's input tensors (slot: x, w, u, bias, h0, c0), grown
 // when a case needs more so that a timed call does not fault in fresh pages.
+enum Slot { kX, kW, kU, kBias, kH0, kC0, kSlots };
+
 template <class T>
-const float* widened(int slot, const T* src, std::int64_t count) {
-  thread_local std::vector<float> buffers[7];
+const float* widened(Slot slot, const T* src, std::int64_t count) {
+  thread_local std::vector<float> buffers[kSlots];
   std::vector<float>& v = buffers[slot];
   if (static_cast<std::int64_t>(v.size()) < count) v.resize(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) v[i] = widen(src[i]);
   return v.data();
 }
 
-float* float_output(std::int64_t count) {
-  thread_local std::vector<float> h;
-  if (static_cast<std::int64_t>(h.size()) < count) h.resize(static_cast<std::size_t>(count));
-  return h.data();
+// Runs `layer` (float32 in, float32 h out) and rounds its h[count] once into `h`.
+template <class T, class Layer>
+void rounded_once(T* h, std::int64_t count, Layer layer) {
+  thread_local std::vector<float> hf;
+  if (static_cast<std::int64_t>(hf.size()) < count) hf.resize(static_cast<std::size_t>(count));
+  layer(hf.data());
+  for (std::int64_t i = 0; i < count; ++i) h[i] = narrow<T>(hf[i]);
 }
 
-template <class T>
-void store(const float* h, T* out, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i) out[i] = narrow<T>(h[i]);
+// A minimal layer (minGRU: 2 gate blocks, minLSTM: 3) in storage T through its float32 version.
+template <class T, class F32Layer>
+void min_layer_widened(F32Layer f32_layer, int gates, const T* x, const T* w, const T* bias,
+                       const T* h0, T* h, std::int64_t batch, std::int64_t steps, std::int64_t d_in,
+                       std::int64_t D, ScanForm form) {
+  rounded_once(h, batch * steps * D, [&](float* hf) {
+    f32_layer(widened(kX, x, batch * steps * d_in), widened(kW, w, d_in * gates * D),
+              widened(kBias, bias, gates * D), widened(kH0, h0, batch * D), hf, batch, steps, d_in,
+              D, form);
+  });
 }
 
 }  // namespace
 
+using F32MinLayer = void (*)(const float*, const float*, const float*, const float*, float*,
+                             std::int64_t, std::int64_t, std::int64_t, std::int64_t, ScanForm);
+
 #define OPBENCH_LAYERS(T)                                                                          \
   void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,        \
               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {              \
-    float* hf = float_output(batch * steps * D);                                                   \
-    mingru(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 2 * D),                         \
-           widened(3, bias, 2 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D, form);    \
-    store(hf, h, batch* steps* D);                                                                 \
+    min_layer_widened(static_cast<F32MinLayer>(mingru), 2, x, w, bias, h0, h, batch, steps, d_in,  \
+                      D, form);                                                                    \
   }                                                                                                \
   void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,       \
                std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {             \
-    float* hf = float_output(batch * steps * D);                                                   \
-    minlstm(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 3 * D),                        \
-            widened(3, bias, 3 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D, form);   \
-    store(hf, h, batch* steps* D);                                                                 \
+    min_layer_widened(static_cast<F32MinLayer>(minlstm), 3, x, w, bias, h0, h, batch, steps, d_in, \
+                      D, form);                                                                    \
   }                                                                                                \
   void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,                   \
            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {            \
-    float* hf = float_output(batch * steps * D);                                                   \
-    gru(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 3 * D), widened(2, u, D * 3 * D),  \
-        widened(3, bias, 3 * D), widened(4, h0, batch* D), hf, batch, steps, d_in, D);             \
-    store(hf, h, batch* steps* D);                                                                 \
+    rounded_once(h, batch* steps* D, [&](float* hf) {                                              \
+      gru(widened(kX, x, batch* steps* d_in), widened(kW, w, d_in * 3 * D),                        \
+          widened(kU, u, D * 3 * D), widened(kBias, bias, 3 * D), widened(kH0, h0, batch* D), hf,  \
+          batch, steps, d_in, D);                                                                  \
+    });                                                                                            \
   }                                                                                                \
   void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h,     \
             std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {           \
-    float* hf = float_output(batch * steps * D);                                                   \
-    lstm(widened(0, x, batch* steps* d_in), widened(1, w, d_in * 4 * D), widened(2, u, D * 4 * D), \
-         widened(3, bias, 4 * D), widened(4, h0, batch* D), widened(5, c0, batch* D), hf, batch,   \
-         steps, d_in, D);                                                                          \
-    store(hf, h, batch* steps* D);                                                                 \
+    rounded_once(h, batch* steps* D, [&](float* hf) {                                              \
+      lstm(widened(kX, x, batch* steps* d_in), widened(kW, w, d_in * 4 * D),                       \
+           widened(kU, u, D * 4 * D), widened(kBias, bias, 4 * D), widened(kH0, h0, batch* D),     \
+           widened(kC0, c0, batch* D), hf, batch, steps, d_in, D);                                 \
+    });                                                                                            \
   }
 OPBENCH_LAYERS(bf16_t)
 OPBENCH_LAYERS(f16_t)
