@@ -23,7 +23,7 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& problem) {
+[[noreturn]] void fail_npy_file(const std::string& path, const std::string& problem) {
   throw UsageError("npy file '" + path + "': " + problem);
 }
 
@@ -47,19 +47,20 @@ OpenFile open_for_reading(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    if (err == ENOENT) fail(path, "no such file");
-    if (err == EISDIR) fail(path, "is a directory, not a file");
-    fail(path, std::string("cannot open: ") + std::strerror(err));
+    if (err == ENOENT) fail_npy_file(path, "no such file");
+    if (err == EISDIR) fail_npy_file(path, "is a directory, not a file");
+    fail_npy_file(path, std::string("cannot open: ") + std::strerror(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
     const bool dir = S_ISDIR(st.st_mode), fifo = S_ISFIFO(st.st_mode);
     ::close(fd);
-    if (dir) fail(path, "is a directory, not a file");
-    if (fifo) fail(path, "is a FIFO (a named pipe), not a file; save the array as a .npy file");
-    fail(path, st.st_mode ? "is not a regular file (a device or socket); give a .npy file"
-                          : std::string("cannot read: ") + std::strerror(err));
+    if (dir) fail_npy_file(path, "is a directory, not a file");
+    if (fifo)
+      fail_npy_file(path, "is a FIFO (a named pipe), not a file; save the array as a .npy file");
+    fail_npy_file(path, st.st_mode ? "is not a regular file (a device or socket); give a .npy file"
+                                   : std::string("cannot read: ") + std::strerror(err));
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   OpenFile out;
@@ -67,7 +68,7 @@ OpenFile open_for_reading(const std::string& path) {
   if (!out.file) {
     const int err = errno;
     ::close(fd);
-    fail(path, std::string("cannot open: ") + std::strerror(err));
+    fail_npy_file(path, std::string("cannot open: ") + std::strerror(err));
   }
   out.size = static_cast<std::uint64_t>(st.st_size);
   return out;
@@ -102,9 +103,9 @@ Tensor read_npy(const std::string& path) {
   Tensor t(layout.header.dtype, layout.header.shape);
   const std::uint64_t need = layout.data_bytes;
   if (need > 0 && std::fread(t.raw(), 1, need, f.file.get()) != need) {
-    fail(path, std::ferror(f.file.get())
-                   ? std::string("read error: ") + std::strerror(errno)
-                   : std::string("read error: the file got shorter while it was read"));
+    fail_npy_file(path, std::ferror(f.file.get())
+                            ? std::string("read error: ") + std::strerror(errno)
+                            : std::string("read error: the file got shorter while it was read"));
   }
   return t;
 }
@@ -122,13 +123,13 @@ Tensor decode_npy(std::string_view bytes, const std::string& name) {
 void write_npy(const Tensor& t, const std::string& path) {
   const std::string preamble = npy_preamble(t.dtype(), t.shape());
   const std::filesystem::path target(path);
-  if (target.filename().empty()) fail(path, "cannot write: the path names no file");
+  if (target.filename().empty()) fail_npy_file(path, "cannot write: the path names no file");
   std::filesystem::path temp = target;
   temp.replace_filename("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) +
                         "." + std::to_string(g_temp_counter++));
 
   std::FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) fail(path, std::string("cannot write: ") + std::strerror(errno));
+  if (!f) fail_npy_file(path, std::string("cannot write: ") + std::strerror(errno));
   bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f) == preamble.size();
   const std::size_t n = t.bytes();
   if (ok && n > 0) ok = std::fwrite(t.raw(), 1, n, f) == n;
@@ -139,14 +140,14 @@ void write_npy(const Tensor& t, const std::string& path) {
   if (!ok) {
     std::error_code ignored;
     std::filesystem::remove(temp, ignored);
-    fail(path, std::string("cannot write: ") + std::strerror(err));
+    fail_npy_file(path, std::string("cannot write: ") + std::strerror(err));
   }
   std::error_code ec;
   std::filesystem::rename(temp, target, ec);
   if (ec) {
     const std::string why = ec.message();
     std::filesystem::remove(temp, ec);
-    fail(path, "cannot write: " + why);
+    fail_npy_file(path, "cannot write: " + why);
   }
 }
 

