@@ -3,6 +3,8 @@
 // Inf positions must match, index outputs must match exactly. Ops with rules of their own (a
 // bound that grows with a scan's length, routing with ties) fold their elements through the same
 // ElementChecker, so every rule reports the same numbers.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -19,7 +21,27 @@ class ElementChecker {
   // One numeric element: within when |out - ref| <= allowed (allowed 0: exactly equal). NaN and
   // Inf positions (and an Inf's sign) must match. The relative error is recorded where
   // |ref| >= rel_floor, where the rule is relative.
-  bool element(std::int64_t flat, double out, double ref, double allowed, double rel_floor);
+  // Inline: it runs once per output element of every case.
+  bool element(std::int64_t flat, double out, double ref, double allowed, double rel_floor) {
+    ++a_.elements;
+    bool ok;
+    if (!std::isfinite(ref) || !std::isfinite(out)) {
+      // NaN and Inf positions (and the sign of an Inf) must match exactly.
+      ok = (std::isnan(ref) && std::isnan(out)) || (std::isinf(ref) && out == ref);
+    } else {
+      const double d = std::abs(out - ref);
+      a_.max_abs_err = std::max(a_.max_abs_err, d);
+      if (std::abs(ref) >= rel_floor && ref != 0) {
+        a_.max_rel_err = std::max(a_.max_rel_err, d / std::abs(ref));
+      }
+      if (allowed > 0) a_.err_ratio = std::max(a_.err_ratio, d / allowed);
+      diff2_ += d * d;
+      ref2_ += ref * ref;
+      ok = allowed > 0 ? d <= allowed : out == ref;
+    }
+    if (!ok) record_mismatch(flat, out, ref);
+    return ok;
+  }
   // Appends " (note)" to the first mismatch, right after element() reported it.
   void note_first(const std::string& note);
   // An element that is wrong for a reason of its own (an index out of range, a wrong route).
@@ -31,6 +53,8 @@ class ElementChecker {
   Agreement finish();  // sets checked, passed and rel_l2_err
 
  private:
+  void record_mismatch(std::int64_t flat, double out, double ref);
+
   std::string name_;
   Shape shape_;
   Agreement a_;

@@ -44,6 +44,9 @@ class Tensor {
   void poison();
   // Element i (row-major) converted to double, for any dtype.
   double value_as_double(std::int64_t i) const;
+  // Elements [first, first + count) converted to double into dst: the dtype switched once, not
+  // per element (the agreement checks read whole outputs this way).
+  void values_as_double(std::int64_t first, std::int64_t count, double* dst) const;
 
  private:
   DType dtype_ = DType::f32;

@@ -6,12 +6,7 @@
 namespace opbench::suite {
 
 F64::F64(const Tensor& t) : v(static_cast<std::size_t>(t.numel())) {
-  if (t.dtype() == DType::f32) {
-    const float* p = t.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = p[i];
-  } else {
-    for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = t.value_as_double(i);
-  }
+  t.values_as_double(0, t.numel(), v.data());
 }
 
 void store_double(Tensor& t, std::int64_t i, double v) {
