@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace opbench::ref {
 namespace {
@@ -102,20 +103,30 @@ void batchnorm_infer(const double* x, const double* running_mean, const double* 
 // BatchNorm training, Ioffe & Szegedy 2015, Alg. 1 (statistics per column over the rows).
 void batchnorm_train(const double* x, const double* gamma, const double* beta, double* y,
                      std::int64_t rows, std::int64_t cols, double eps) {
-  for (std::int64_t j = 0; j < cols; ++j) {
-    double s = 0.0;
-    for (std::int64_t r = 0; r < rows; ++r) s += x[r * cols + j];
-    const double mean = s / static_cast<double>(rows);
-    double q = 0.0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const double d = x[r * cols + j] - mean;
-      q += d * d;
+  // Column statistics, each column's sum taken over r = 0, 1, ... in order. The loops run row by
+  // row with one accumulator per column, so x is read along its rows (a column walk strides a
+  // whole row per element); the order of each column's additions is the same either way.
+  std::vector<double> mean(static_cast<std::size_t>(cols), 0.0);
+  std::vector<double> q(static_cast<std::size_t>(cols), 0.0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) mean[j] += x[r * cols + j];
+  }
+  for (std::int64_t j = 0; j < cols; ++j) mean[j] /= static_cast<double>(rows);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const double d = x[r * cols + j] - mean[j];
+      q[j] += d * d;
     }
-    const double var = q / static_cast<double>(rows);
-    const double inv = 1.0 / std::sqrt(var + eps);
-    for (std::int64_t r = 0; r < rows; ++r) {
+  }
+  std::vector<double> inv(static_cast<std::size_t>(cols));
+  for (std::int64_t j = 0; j < cols; ++j) {
+    const double var = q[j] / static_cast<double>(rows);
+    inv[j] = 1.0 / std::sqrt(var + eps);
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) {
       const std::int64_t i = r * cols + j;
-      y[i] = (x[i] - mean) * inv * gamma[j] + beta[j];
+      y[i] = (x[i] - mean[j]) * inv[j] * gamma[j] + beta[j];
     }
   }
 }
