@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <omp.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <utility>
 
@@ -27,6 +28,14 @@ void recheck_after_timing(const CasePlan& c, BoundKernel& kernel, const TensorMa
   again.first_mismatch = "after the timed runs: " + again.first_mismatch;
   again.changed_during_timing = true;
   a = again;
+}
+
+// Wall seconds of one call of the kernel, synchronised.
+double seconds_of_one_call(BoundKernel& kernel) {
+  const auto start = std::chrono::steady_clock::now();
+  kernel.run();
+  kernel.sync();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -67,6 +76,7 @@ CaseRunner::CaseRunner(const Registry& reg, const DataProvider& data, const Sele
       sel_(sel),
       options_(options),
       repetitions_now_(repetitions_now),
+      min_time_(min_time_seconds(options.benchmark_flags)),
       dumper_(options.dump_dir, data) {}
 
 FirstUnit CaseRunner::first(const CasePlan& c) {
@@ -111,7 +121,18 @@ FirstUnit CaseRunner::first(const CasePlan& c) {
   if (!timing) return fail(c.backend->name() + " cannot time in mode '" + c.timing_mode + "'");
   rec.timing.clock = timing->manual_time() ? "manual_time" : "real_time";
   rec.timing.mode = c.timing_mode;
-  GbenchRun r = time_kernel(c.name, *timing, *kernel, repetitions_now_);
+  // On the host, the iterations come from one more untimed call (warm, as the timed ones are),
+  // not from Google Benchmark's search for them, which takes as long again as the measurement.
+  // Device timings keep the search: their iterations hold more than the call (a cache flush).
+  std::int64_t iterations = 0;
+  if (!timing->manual_time() && min_time_ > 0) {
+    try {
+      iterations = iterations_filling(min_time_, seconds_of_one_call(*kernel));
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
+  GbenchRun r = time_kernel(c.name, *timing, *kernel, repetitions_now_, iterations);
   if (!r.error.empty()) return fail(r.error);
   rec.timing.repetitions = std::move(r.repetitions);
   try {

@@ -55,6 +55,7 @@ class CaseRunner {
   const Selection& sel_;
   const RunOptions& options_;
   int repetitions_now_;
+  double min_time_;  // of the run's Google Benchmark flags; 0: Google Benchmark finds iterations
   Dumper dumper_;
   std::optional<Dataset> dataset_;  // of the last first unit
   // The inputs and output buffers of the round being taken, shared by a dataset's cases.

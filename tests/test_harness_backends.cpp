@@ -197,5 +197,25 @@ TEST(Backends, OnceABackendIsLostItsLaterCasesErrorWithTheReason) {
   }
 }
 
+TEST(Timing, TheMinimumTimeIsReadFromGoogleBenchmarksFlagInSecondsOnly) {
+  EXPECT_EQ(min_time_seconds({}), 0);
+  EXPECT_EQ(min_time_seconds({"--benchmark_repetitions=3"}), 0);
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=0.250000"}), 0.25);
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=0.5s"}), 0.5);
+  // An iteration count is Google Benchmark's to run as asked: no estimate then.
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=100x"}), 0);
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=soon"}), 0);
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=-1"}), 0);
+  EXPECT_EQ(min_time_seconds({"--benchmark_min_time=0.1", "--benchmark_min_time=2"}), 2);
+}
+
+TEST(Timing, TheIterationsFillTheMinimumTimeAndAtLeastOne) {
+  EXPECT_EQ(iterations_filling(0.1, 0.001), 100);
+  EXPECT_EQ(iterations_filling(0.1, 0.003), 34);  // 33.3 rounded up: never under the minimum
+  EXPECT_EQ(iterations_filling(0.1, 0.5), 1);
+  EXPECT_EQ(iterations_filling(0.1, 0.0), 100000000);     // a call below the clock's resolution
+  EXPECT_EQ(iterations_filling(1e3, 1e-12), 1000000000);  // Google Benchmark's cap
+}
+
 }  // namespace
 }  // namespace opbench
