@@ -221,7 +221,8 @@ void register_dyt(Registry& reg) {
          in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"));
     };
   };
-  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::dyt)), call(OVERLOADS(cpu::fast::dyt)));
+  add_plain_fast<float, bf16_t, f16_t>(op, "x", call(OVERLOADS(cpu::plain::dyt)),
+                                       call(OVERLOADS(cpu::fast::dyt)));
   reg.add_op(std::move(op));
 }
 
@@ -424,8 +425,8 @@ void register_fused_add(Registry& reg) {
          static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(ln, "x", call_ln(OVERLOADS(cpu::plain::add_layernorm)),
-                        call_ln(OVERLOADS(cpu::fast::add_layernorm)));
+  add_plain_fast<float, bf16_t, f16_t>(ln, "x", call_ln(OVERLOADS(cpu::plain::add_layernorm)),
+                                       call_ln(OVERLOADS(cpu::fast::add_layernorm)));
   reg.add_op(std::move(ln));
 
   Op rms = make_op(
@@ -445,8 +446,8 @@ void register_fused_add(Registry& reg) {
          out_as<T>(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(rms, "x", call_rms(OVERLOADS(cpu::plain::add_rmsnorm)),
-                        call_rms(OVERLOADS(cpu::fast::add_rmsnorm)));
+  add_plain_fast<float, bf16_t, f16_t>(rms, "x", call_rms(OVERLOADS(cpu::plain::add_rmsnorm)),
+                                       call_rms(OVERLOADS(cpu::fast::add_rmsnorm)));
   reg.add_op(std::move(rms));
 }
 

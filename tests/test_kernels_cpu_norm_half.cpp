@@ -6,6 +6,8 @@
 // inputs: normal, a large common offset (1e4 + s * N(0, 1)), constant rows. Outputs are poisoned
 // with NaN before each call, so an element the kernel does not write fails. A planted wrong
 // LayerNorm (statistics kept in bfloat16) shows that the comparison rejects what it should.
+// DyT and the residual-add norms (norm_fast_half_fused.cpp) are checked against the float64
+// references of reference/norm.hpp on the rounded inputs, their stored sums bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 
 #include "harness/half.hpp"
 #include "kernels/cpu/norm_fast_half.hpp"
+#include "reference/norm.hpp"
 
 namespace opbench {
 namespace {
@@ -410,6 +413,193 @@ TEST_F(NormHalf, Bf16ComparisonRejectsStatisticsInBf16) {
 }
 TEST_F(NormHalf, F16ComparisonRejectsStatisticsInBf16) {
   check_planted<f16_t>();
+}
+
+// ---- DyT and the residual-add norms (norm_fast_half_fused.cpp) --------------------------------
+
+// Inputs of the fused ops, rounded to the dtype: normal (x and residual N(0, 1), DyT's x 2 N(0, 1)
+// to reach tanh's curved part), offset (both 1e4 + s N(0, 1): the sum sits near 2e4, where
+// rounding it to the dtype before normalizing would be off by several standard deviations),
+// constant rows (y must be beta).
+template <class T>
+std::vector<T> make_fused_input(i64 rows, i64 cols, Dist dist, double normal_scale,
+                                std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> nd;
+  std::vector<T> v(static_cast<std::size_t>(rows * cols));
+  for (i64 r = 0; r < rows; ++r) {
+    const double c = 1e4 + 37.0 * static_cast<double>(r % 7) - 100.0;
+    for (i64 j = 0; j < cols; ++j) {
+      const double d = dist == Dist::normal   ? normal_scale * nd(rng)
+                       : dist == Dist::offset ? 1e4 + Dtype<T>::kOffsetScale * nd(rng)
+                                              : c;
+      v[r * cols + j] = Dtype<T>::round(d);
+    }
+  }
+  return v;
+}
+
+template <class T>
+std::vector<double> widened(const std::vector<T>& h) {
+  std::vector<double> d(h.size());
+  for (std::size_t i = 0; i < h.size(); ++i) d[i] = to_double(h[i]);
+  return d;
+}
+
+// got[0, n) against the float64 reference want[0, n) with the suite's rule.
+template <class T>
+Verdict compare_flat(const T* got, const std::vector<double>& want) {
+  return compare(got, 1, static_cast<i64>(want.size()),
+                 [&](i64, double* o) { std::copy(want.begin(), want.end(), o); });
+}
+
+// Elements of sum whose bits differ from the exact sum rounded once (the reference's sum is exact:
+// the sum of two 16-bit values is a double).
+template <class T>
+i64 sum_bits_differ(const T* got, const std::vector<double>& exact) {
+  i64 bad = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    bad += got[i].bits != Dtype<T>::round(exact[i]).bits;
+  }
+  return bad;
+}
+
+enum class Fused { dyt, add_layernorm, add_rmsnorm };
+const char* name_of(Fused op) {
+  return op == Fused::dyt ? "dyt" : op == Fused::add_layernorm ? "add_layernorm" : "add_rmsnorm";
+}
+
+// Runs `op` on every path on one seeded input, outputs poisoned first, and checks y (and sum)
+// against reference/norm.hpp.
+template <class T>
+void check_fused(Fused op, i64 rows, i64 cols, Dist dist, std::uint64_t seed) {
+  const i64 n = rows * cols;
+  const std::vector<T> x =
+      make_fused_input<T>(rows, cols, dist, op == Fused::dyt ? 2.0 : 1.0, seed);
+  const std::vector<T> res = make_fused_input<T>(rows, cols, dist, 1.0, seed + 1);
+  const std::vector<T> gamma = make_param<T>(cols, 1.0, seed + 2);
+  const std::vector<T> beta = make_param<T>(cols, 0.0, seed + 3);
+  const float alpha = 0.5f;
+  std::vector<double> want_y(static_cast<std::size_t>(n)), want_sum(want_y.size());
+  const std::vector<double> xd = widened(x), rd = widened(res), gd = widened(gamma),
+                            bd = widened(beta);
+  switch (op) {
+    case Fused::dyt:
+      ref::dyt(xd.data(), alpha, gd.data(), bd.data(), want_y.data(), rows, cols);
+      break;
+    case Fused::add_layernorm:
+      ref::add_layernorm(xd.data(), rd.data(), gd.data(), bd.data(), want_sum.data(), want_y.data(),
+                         rows, cols, kEps);
+      break;
+    case Fused::add_rmsnorm:
+      ref::add_rmsnorm(xd.data(), rd.data(), gd.data(), want_sum.data(), want_y.data(), rows, cols,
+                       kEps);
+      break;
+  }
+  std::vector<T> y(static_cast<std::size_t>(n)), sum(y.size());
+  for (const char* path : paths()) {
+    ASSERT_TRUE(cpu::fast::force_half_path(path));
+    SCOPED_TRACE(testing::Message()
+                 << name_of(op) << " " << Dtype<T>::kName << " " << rows << "x" << cols << " "
+                 << name_of(dist) << " path " << (path ? path : "run-time"));
+    for (i64 i = 0; i < n; ++i) {
+      const auto poison = static_cast<std::uint16_t>(Dtype<T>::kPoison | (i % 2 ? 0x8000 : 0));
+      y[i].bits = sum[i].bits = poison;
+    }
+    switch (op) {
+      case Fused::dyt:
+        cpu::fast::dyt(x.data(), alpha, gamma.data(), beta.data(), y.data(), rows, cols);
+        break;
+      case Fused::add_layernorm:
+        cpu::fast::add_layernorm(x.data(), res.data(), gamma.data(), beta.data(), sum.data(),
+                                 y.data(), rows, cols, kEps);
+        break;
+      case Fused::add_rmsnorm:
+        cpu::fast::add_rmsnorm(x.data(), res.data(), gamma.data(), sum.data(), y.data(), rows, cols,
+                               kEps);
+        break;
+    }
+    const Verdict vy = compare_flat(y.data(), want_y);
+    EXPECT_EQ(vy.bad, 0) << "y: " << vy.str();
+    if (op != Fused::dyt) {
+      const Verdict vs = compare_flat(sum.data(), want_sum);
+      EXPECT_EQ(vs.bad, 0) << "sum: " << vs.str();
+      EXPECT_EQ(sum_bits_differ(sum.data(), want_sum), 0) << "sum not the exact sum rounded once";
+    }
+  }
+  cpu::fast::force_half_path(nullptr);
+}
+
+// Column counts off every vector width (1, 7, 33, 4097) and a multiple of them (4096); one row
+// (on the calling thread) and 64 (over the threads).
+template <class T>
+void check_fused_shapes(Fused op) {
+  std::uint64_t seed = 9000;
+  for (i64 rows : {1, 64}) {
+    for (i64 cols : {1, 7, 33, 4096, 4097}) {
+      for (Dist dist : {Dist::normal, Dist::offset, Dist::constant}) {
+        check_fused<T>(op, rows, cols, dist, seed += 5);
+      }
+    }
+  }
+}
+
+TEST_F(NormHalf, Bf16DytAgreesWithReference) {
+  check_fused_shapes<bf16_t>(Fused::dyt);
+}
+TEST_F(NormHalf, F16DytAgreesWithReference) {
+  check_fused_shapes<f16_t>(Fused::dyt);
+}
+TEST_F(NormHalf, Bf16AddLayernormAgreesWithReference) {
+  check_fused_shapes<bf16_t>(Fused::add_layernorm);
+}
+TEST_F(NormHalf, F16AddLayernormAgreesWithReference) {
+  check_fused_shapes<f16_t>(Fused::add_layernorm);
+}
+TEST_F(NormHalf, Bf16AddRmsnormAgreesWithReference) {
+  check_fused_shapes<bf16_t>(Fused::add_rmsnorm);
+}
+TEST_F(NormHalf, F16AddRmsnormAgreesWithReference) {
+  check_fused_shapes<f16_t>(Fused::add_rmsnorm);
+}
+
+// The stored sum is the exact x + residual rounded once, also where the float32 sum is inexact:
+// residuals 2^-30 .. 2^0 of x (exponents up to 30 apart), both signs, ties of the dtype included
+// (x + residual on a midpoint: residual half a unit of x's last place).
+template <class T>
+void check_sum_rounding() {
+  const i64 rows = 4, cols = 4099;
+  std::mt19937_64 rng(123);
+  std::normal_distribution<double> nd;
+  std::uniform_int_distribution<int> gap(0, 30);
+  std::vector<T> x(static_cast<std::size_t>(rows * cols)), res(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = Dtype<T>::round(nd(rng) * 100);
+    const double half_ulp = std::fabs(to_double(x[i])) * Dtype<T>::kU;
+    res[i] = Dtype<T>::round(i % 3 == 0 ? (i % 2 ? half_ulp : -half_ulp)
+                                        : to_double(x[i]) * std::ldexp(nd(rng), -gap(rng)));
+  }
+  const std::vector<T> gamma = make_param<T>(cols, 1.0, 124), beta = make_param<T>(cols, 0.0, 125);
+  std::vector<double> exact(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) exact[i] = to_double(x[i]) + to_double(res[i]);
+  std::vector<T> y(x.size()), sum(x.size());
+  for (const char* path : paths()) {
+    ASSERT_TRUE(cpu::fast::force_half_path(path));
+    SCOPED_TRACE(testing::Message() << Dtype<T>::kName << " path " << (path ? path : "run-time"));
+    cpu::fast::add_layernorm(x.data(), res.data(), gamma.data(), beta.data(), sum.data(), y.data(),
+                             rows, cols, kEps);
+    EXPECT_EQ(sum_bits_differ(sum.data(), exact), 0) << "add_layernorm";
+    cpu::fast::add_rmsnorm(x.data(), res.data(), gamma.data(), sum.data(), y.data(), rows, cols,
+                           kEps);
+    EXPECT_EQ(sum_bits_differ(sum.data(), exact), 0) << "add_rmsnorm";
+  }
+}
+
+TEST_F(NormHalf, Bf16AddNormSumRoundedOnce) {
+  check_sum_rounding<bf16_t>();
+}
+TEST_F(NormHalf, F16AddNormSumRoundedOnce) {
+  check_sum_rounding<f16_t>();
 }
 
 TEST_F(NormHalf, PathsAreNamedAndForced) {

@@ -42,16 +42,13 @@
 // beta deinterleaved, vpermw after the conversion) was no faster.
 #include "kernels/cpu/norm_fast_half.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
-#include "kernels/cpu/norm_fast_moments.hpp"
+#include "kernels/cpu/norm_fast_half_detail.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -66,6 +63,12 @@ namespace {
 using detail::i64;
 using detail::kChunk;
 using detail::Sums;
+using half_detail::ln_params;
+using half_detail::Params;
+using half_detail::put;
+using half_detail::rms_params;
+using half_detail::Scratch;
+using half_detail::Work;
 
 template <class T>
 struct Job {
@@ -78,75 +81,7 @@ struct Job {
   bool nt;  // non-temporal stores (large output)
 };
 
-// Rows handed out to the threads in ranges (see run()): each range is taken from a shared counter,
-// the first ones large, then smaller (a quarter of what is left per thread, at least min_take
-// rows: kMinTake, or a thread's share of fewer rows), so that a thread that is slowed or
-// descheduled on a shared machine leaves the rest of its share to the others, where contiguous
-// blocks, one per thread, made every call wait for the slowest thread.
-constexpr i64 kMinTake = 64;
-struct Work {
-  std::atomic<i64> next{0};
-  i64 rows = 0;
-  i64 threads = 1;
-  i64 min_take = 1;
-  bool take(i64& r0, i64& r1) {
-    i64 cur = next.load(std::memory_order_relaxed);
-    for (;;) {
-      if (cur >= rows) return false;
-      const i64 n = std::min(rows - cur, std::max(min_take, (rows - cur) / (4 * threads)));
-      if (next.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
-        r0 = cur;
-        r1 = cur + n;
-        return true;
-      }
-    }
-  }
-};
-
-// A row's parameters. LayerNorm: y = ((x - sh) * rstd + nmr) * gamma + beta, nmr = -mean * rstd
-// with mean that of x - sh. RMSNorm: y = x * rstd * gamma.
-struct Params {
-  float sh, rstd, nmr;
-};
-
-// LayerNorm's parameters from the sums of x - sh; resum(s) gives the sums of x - s, called when
-// those about sh are not trusted (see moments() in norm_fast_moments.hpp).
-template <class Resum>
-Params ln_params(Sums s, float sh, i64 n, float eps, Resum resum) {
-  const double dn = static_cast<double>(n);
-  double mean = s.s1 / dn, m2 = s.s2 - s.s1 * mean;
-  if (!(m2 * detail::kShiftGuard >= s.s2)) {
-    sh = static_cast<float>(sh + mean);
-    s = resum(sh);
-    mean = s.s1 / dn;
-    m2 = s.s2 - s.s1 * mean;
-  }
-  const float rstd = detail::rsqrt_d(std::max(m2, 0.0) / dn + eps);
-  return {sh, rstd, static_cast<float>(-mean * rstd)};
-}
-
-inline Params rms_params(const Sums& s, i64 n, float eps) {
-  return {0.0f, detail::rsqrt_d(s.s2 / static_cast<double>(n) + eps), 0.0f};
-}
-
-// Float32 scratch aligned to a cache line (gamma and beta widened, a row for the portable path).
-struct Scratch {
-  std::vector<float> buf;
-  float* at(i64 n) {
-    buf.resize(static_cast<std::size_t>(n) + 16);
-    const auto mis = reinterpret_cast<std::uintptr_t>(buf.data()) % 64;
-    return buf.data() + (64 - mis) % 64 / sizeof(float);
-  }
-};
-
 // ---- portable path: scalar, the inline conversions of harness/half.hpp ----------------------
-
-inline void put(bf16_t& o, float f) {
-  o = bf16_from_float(f);
-}
-inline void put(f16_t& o, float f) {
-  o = f16_from_float(f);
-}
 
 // Sums of x - sh and (x - sh)^2 (kLN) or of x^2 over a float32 row: eight float32 accumulators
 // per chunk, chunks merged in double.
@@ -622,21 +557,14 @@ RowsFn<T> pick() {
   return &rows_portable<T, kLN>;
 }
 
-// Rows in ranges taken from a shared counter (Work).
+// Rows in ranges taken from a shared counter (Work, norm_fast_half_detail.hpp).
 template <class T, bool kLN>
 void run(const T* x, const T* gamma, const T* beta, T* y, i64 rows, i64 cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
   const RowsFn<T> fn = pick<T, kLN>();
   const i64 out_bytes = rows * cols * static_cast<i64>(sizeof(T));
   const Job<T> jb{x, gamma, beta, y, rows, cols, eps, out_bytes >= detail::kStreamMinBytes};
-  const bool par =
-      rows > 1 && rows * cols >= detail::kParallelMinElems && omp_get_max_threads() > 1;
-  Work wk;
-  wk.rows = rows;
-  wk.threads = par ? omp_get_max_threads() : 1;  // sizes the ranges only
-  wk.min_take = std::min<i64>(kMinTake, (rows + wk.threads - 1) / wk.threads);
-#pragma omp parallel if (par)
-  { fn(jb, wk); }
+  half_detail::for_rows(rows, cols, [&](Work& wk) { fn(jb, wk); });
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #pragma once
-// cpu.fast LayerNorm and RMSNorm with 16-bit storage (bfloat16 and binary16): x, gamma, beta and y
-// in the dtype; loads widened to float32, float32 arithmetic, row statistics in float32 vectors per
-// chunk merged in double (shifted, as the float32 kernels of norm_fast.hpp), each output rounded
-// once to nearest even. Overloads of the float32 kernels; the equations and the argument order are
-// those of reference/norm.hpp.
+// cpu.fast LayerNorm, RMSNorm, DyT and the residual-add norms with 16-bit storage (bfloat16 and
+// binary16): inputs and outputs in the dtype; loads widened to float32, float32 arithmetic, row
+// statistics in float32 vectors per chunk merged in double (shifted, as the float32 kernels of
+// norm_fast.hpp), each output rounded once to nearest even. Overloads of the float32 kernels; the
+// equations and the argument order are those of reference/norm.hpp.
 #include <cstdint>
 
 #include "harness/half.hpp"
@@ -19,6 +19,25 @@ void rmsnorm(const bf16_t* x, const bf16_t* gamma, bf16_t* y, std::int64_t rows,
              float eps);
 void rmsnorm(const f16_t* x, const f16_t* gamma, f16_t* y, std::int64_t rows, std::int64_t cols,
              float eps);
+
+// DyT and the residual-add norms (norm_fast_half_fused.cpp). add_*: sum = x + residual rounded
+// once into the dtype; y normalizes the sum itself, not its rounding (as cpu.plain and the
+// reference). One portable path in the compiler's vector width (-march), no run-time choice and no
+// AVX-512 path of their own: half_path() and force_*() do not apply to them.
+void dyt(const bf16_t* x, float alpha, const bf16_t* gamma, const bf16_t* beta, bf16_t* y,
+         std::int64_t rows, std::int64_t cols);
+void dyt(const f16_t* x, float alpha, const f16_t* gamma, const f16_t* beta, f16_t* y,
+         std::int64_t rows, std::int64_t cols);
+
+void add_layernorm(const bf16_t* x, const bf16_t* residual, const bf16_t* gamma, const bf16_t* beta,
+                   bf16_t* sum, bf16_t* y, std::int64_t rows, std::int64_t cols, float eps);
+void add_layernorm(const f16_t* x, const f16_t* residual, const f16_t* gamma, const f16_t* beta,
+                   f16_t* sum, f16_t* y, std::int64_t rows, std::int64_t cols, float eps);
+
+void add_rmsnorm(const bf16_t* x, const bf16_t* residual, const bf16_t* gamma, bf16_t* sum,
+                 bf16_t* y, std::int64_t rows, std::int64_t cols, float eps);
+void add_rmsnorm(const f16_t* x, const f16_t* residual, const f16_t* gamma, f16_t* sum, f16_t* y,
+                 std::int64_t rows, std::int64_t cols, float eps);
 
 // The conversion path the 16-bit kernels take on this CPU for bfloat16 (bf16 = true) or binary16,
 // chosen at run time from the CPU's features (whatever -march was): "avx512_bf16" (AVX-512 with
