@@ -1,4 +1,4 @@
-# Optional peers (oneDNN, FAISS, later libtorch) must never break opbench's configure or build.
+# Optional peers (oneDNN, FAISS, libtorch) must never break opbench's configure or build.
 #
 # `find_package(X CONFIG QUIET)` is not enough: QUIET silences "not found", but a package config
 # that *is* found runs its own code, and Debian's oneDNN config calls find_package(OpenCL REQUIRED)

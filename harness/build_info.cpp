@@ -27,6 +27,7 @@ BuildInfo build_info() {
   if (!runtime.empty()) b.cuda += ", runtime " + runtime;
   b.onednn = OPBENCH_ONEDNN_STATUS;
   b.faiss = OPBENCH_FAISS_STATUS;
+  b.torch = OPBENCH_TORCH_STATUS;
   return b;
 }
 

@@ -253,6 +253,7 @@ json to_json(const BuildInfo& b) {
           {"cuda", b.cuda},
           {"onednn", b.onednn},
           {"faiss", b.faiss},
+          {"torch", b.torch},
           {"git_dirty", b.git_dirty},
           {"native", b.native}};
 }
@@ -268,6 +269,9 @@ BuildInfo build_from(const json& j) {
   b.cuda = get<std::string>(j, "cuda");
   b.onednn = get<std::string>(j, "onednn");
   b.faiss = get<std::string>(j, "faiss");
+  // Absent from the journals of versions before the torch peer; a journal may be resumed by a newer
+  // one.
+  b.torch = j.contains("torch") ? get<std::string>(j, "torch") : std::string();
   b.git_dirty = get<bool>(j, "git_dirty");
   b.native = get<bool>(j, "native");
   return b;

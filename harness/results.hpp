@@ -94,7 +94,8 @@ struct Ceiling {
 };
 
 struct BuildInfo {
-  std::string tool_version, git_commit, compiler, cxx_flags, build_type, blas, cuda, onednn, faiss;
+  std::string tool_version, git_commit, compiler, cxx_flags, build_type, blas, cuda, onednn, faiss,
+      torch;
   bool git_dirty = false;
   bool native = false;
 };

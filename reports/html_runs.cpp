@@ -59,7 +59,8 @@ void render_run_card(std::string& out, const Run& run) {
   item("build", build_html);
   item("libraries", "BLAS " + or_none(str(build, "blas")) + " · CUDA " +
                         or_none(str(build, "cuda")) + " · oneDNN " + or_none(str(build, "onednn")) +
-                        " · FAISS " + or_none(str(build, "faiss")));
+                        " · FAISS " + or_none(str(build, "faiss")) + " · PyTorch " +
+                        or_none(str(build, "torch")));
   std::string command = str(ob, "command_line");
   if (!command.empty()) item("command", "<code>" + esc(command) + "</code>");
   if (!run.source.empty()) item("report", "<code>" + esc(run.source) + "</code>");

@@ -231,7 +231,8 @@ json build_report(const RunResult& run) {
                  {"blas", run.build.blas},
                  {"cuda", run.build.cuda},
                  {"onednn", run.build.onednn},
-                 {"faiss", run.build.faiss}};
+                 {"faiss", run.build.faiss},
+                 {"torch", run.build.torch}};
   ob["devices"] = run.devices;
   ob["threads"] = run.threads;
   ob["timed"] = run.timed;

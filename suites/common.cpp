@@ -1,5 +1,9 @@
 #include "suites/common.hpp"
 
+#ifdef OPBENCH_HAVE_TORCH
+#include "kernels/cpu/torch_peer.hpp"
+#endif
+
 #include <stdexcept>
 #include <string>
 
@@ -82,6 +86,14 @@ Impl peer_impl(const char* name, BindFn bind) {
   i.bind = std::move(bind);
   return i;
 }
+
+#ifdef OPBENCH_HAVE_TORCH
+Impl torch_impl(const char* op, std::vector<DType> dtypes, double eps) {
+  Impl impl = peer_impl("torch", torch_peer::bind(op, eps));
+  impl.dtypes = std::move(dtypes);
+  return impl;
+}
+#endif
 
 Impl cuda_impl(const char* name, DeviceLaunchFn fn,
                std::function<double(const Params&)> scratch_bytes) {

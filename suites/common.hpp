@@ -69,6 +69,12 @@ double tensor_bytes(const Op& op, const Params& p, DType dt);
 Impl host_impl(const char* name, HostKernelFn fn);
 // A peer library's implementation (named after the library: "onednn", "faiss"), run on the CPU.
 Impl peer_impl(const char* name, BindFn bind);
+#ifdef OPBENCH_HAVE_TORCH
+// PyTorch's eager ops for op `op` (kernels/cpu/torch_plugin_<family>.cpp) as implementation
+// "torch", claiming `dtypes`: those in which PyTorch 1.13 has the op's CPU kernels and the
+// result keeps the op's contract. `eps` is passed on to PyTorch's functions that take one.
+Impl torch_impl(const char* op, std::vector<DType> dtypes, double eps = 0);
+#endif
 // A CUDA kernel (launched on device_stream(), no sync) as implementation `name`.
 // `scratch_bytes`: the device scratch the kernel takes at a point (from device_scratch(), beyond
 // its tensors), declared next to the kernel (kernels/cuda/*.hpp), so that the planner refuses a

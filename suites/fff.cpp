@@ -61,6 +61,18 @@ Tolerance fff_tolerance(DType dt) {
 // widened, float accumulation, one rounding per output), the other kernels float32 for now.
 const std::vector<DType> kFamilyDtypes = {DType::f32, DType::bf16, DType::f16};
 
+#ifdef OPBENCH_HAVE_TORCH
+// PyTorch's eager forms (kernels/cpu/torch_plugin_fff.cpp) in the dtypes PyTorch 1.13 runs on
+// the CPU: float32 and bfloat16 (no float16 matmul: "addmm_impl_cpu_" not implemented for
+// 'Half'). Its bfloat16 chains break the contract (one float32 decision, one rounding per
+// output): each op rounds its result to bfloat16 (the hidden layer, the logits before GeLU, bmm's
+// dot products), so at the quick sizes y is 60 to 200 times the tolerance off (dense_ff, and
+// fff/ultrafast_fff at batch 1) and rows take another branch at logits far beyond float32's
+// rounding bound (ultrafast_fff: node 0 at lambda -0.0045, bound 0.0012). Those cases are known
+// failures with that reason (suites/known_failures.json), timed like any other.
+const std::vector<DType> kTorchDtypes = {DType::f32, DType::bf16};
+#endif
+
 Axis dist_axis(bool routed) {
   if (routed) {
     return suite::dist_axis({"normal"}, {"normal", "uniform", "near_boundary"},
@@ -283,6 +295,9 @@ void register_fff(Registry& reg) {
     cpu::fast::fff(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), out_index(o, "leaf"),
                    p.i("batch"));
   }));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("fff", kTorchDtypes));
+#endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -463,6 +478,9 @@ void register_ultrafast(Registry& reg) {
       "cpu.plain", "x", call(OVERLOADS(cpu::plain::ultrafast_fff))));
   op.impls.push_back(
       typed_host_impl<float>("cpu.fast", "x", call(OVERLOADS(cpu::fast::ultrafast_fff))));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("ultrafast_fff", kTorchDtypes));
+#endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -534,6 +552,9 @@ void register_dense_ff(Registry& reg) {
   op.impls.push_back(plain);
   op.impls.push_back(
       typed_host_impl<float>("openblas", "x", call(OVERLOADS(cpu::openblas::dense_ff))));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("dense_ff", kTorchDtypes));
+#endif
   reg.add_op(std::move(op));
 }
 

@@ -29,6 +29,12 @@ using namespace suite;
 constexpr double kEps = 1e-5;
 constexpr double kOnlineAlpha = 0.99;  // Online Normalization's forward decay (alpha_f)
 
+#ifdef OPBENCH_HAVE_TORCH
+// PyTorch 1.13 has the norm ops on the CPU in float32 and bfloat16, none in float16
+// ("LayerNormKernelImpl" not implemented for 'Half'): kernels/cpu/torch_plugin_norm.cpp.
+const std::vector<DType> kTorchDtypes = {DType::f32, DType::bf16};
+#endif
+
 // Fixed distributions of the auxiliary tensors: scales stay positive, variances too.
 const char* const kScale = "uniform(0.5,1.5)";
 const char* const kShift = "normal(0,0.1)";
@@ -157,6 +163,9 @@ void register_layernorm(Registry& reg) {
   op.impls.push_back(
       onednn_impl(onednn::Norm::layernorm, onednn::bind_layernorm(static_cast<float>(kEps))));
 #endif
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("layernorm", kTorchDtypes, kEps));
+#endif
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -191,6 +200,9 @@ void register_rms_like(Registry& reg, const char* name, const char* title, const
     };
   };
   add_plain_fast<FastTs...>(op, "x", call(plain), call(fast));
+#ifdef OPBENCH_HAVE_TORCH
+  if (std::string(name) == "rmsnorm") op.impls.push_back(torch_impl("rmsnorm", kTorchDtypes, kEps));
+#endif
 #ifdef OPBENCH_HAVE_CUDA
   if (std::string(name) == "rmsnorm") {
     op.impls.push_back(cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o,
@@ -255,6 +267,11 @@ void register_batchnorm(Registry& reg) {
   infer.impls.push_back(onednn_impl(onednn::Norm::batchnorm_infer,
                                     onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
 #endif
+#ifdef OPBENCH_HAVE_TORCH
+  // PyTorch 1.13 takes bfloat16 batch_norm on the CPU only with bfloat16 running statistics,
+  // and this op's are float32.
+  infer.impls.push_back(torch_impl("batchnorm_infer", {DType::f32}, kEps));
+#endif
   reg.add_op(std::move(infer));
 
   Op train = make_op("batchnorm_train", "BatchNorm, training: statistics of each column over rows",
@@ -281,6 +298,9 @@ void register_batchnorm(Registry& reg) {
   train.impls.push_back(onednn_impl(onednn::Norm::batchnorm_train,
                                     onednn::bind_batchnorm_train(static_cast<float>(kEps))));
 #endif
+#ifdef OPBENCH_HAVE_TORCH
+  train.impls.push_back(torch_impl("batchnorm_train", kTorchDtypes, kEps));
+#endif
   reg.add_op(std::move(train));
 }
 
@@ -306,6 +326,9 @@ void register_groupnorm(Registry& reg) {
   };
   add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::groupnorm)),
                         call(OVERLOADS(cpu::fast::groupnorm)));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("groupnorm", kTorchDtypes, kEps));
+#endif
   reg.add_op(std::move(op));
 }
 

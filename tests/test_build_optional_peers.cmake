@@ -1,9 +1,11 @@
 # CTest script: an optional peer whose CMake package is broken must cost that peer, never the build.
 #
-# Configures opbench into a scratch folder with two unusable peers put first on the search path:
+# Configures opbench into a scratch folder with three unusable peers put first on the search path:
 #   - a oneDNN config that requires a dependency that is not installed (Debian's oneDNN config
 #     requires OpenCL, which libdnnl-dev only recommends: the failure a fresh machine met);
-#   - a FAISS config that loads but names a library file that does not exist.
+#   - a FAISS config that loads but names a library file that does not exist;
+#   - a libtorch config likewise (libtorch-dev's headers may be installed or not: either way its
+#     test program cannot link).
 # Then builds the opbench command line and checks that configure, `opbench list` and the report's
 # build block all say each peer was skipped, and why.
 #
@@ -29,6 +31,9 @@ file(WRITE ${broken}/dnnl/FindOpbenchMissingDependency.cmake
 file(WRITE ${broken}/faiss/faiss-config.cmake
      "set(faiss_VERSION 9.9.9)\nadd_library(faiss SHARED IMPORTED)\n"
      "set_target_properties(faiss PROPERTIES IMPORTED_LOCATION ${broken}/faiss/libfaiss-gone.so)\n")
+file(WRITE ${broken}/torch/TorchConfig.cmake
+     "set(Torch_VERSION 9.9.9)\nadd_library(torch SHARED IMPORTED)\n"
+     "set_target_properties(torch PROPERTIES IMPORTED_LOCATION ${broken}/torch/libtorch-gone.so)\n")
 
 function(run_step what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -53,13 +58,15 @@ run_step("configure with broken peers"
          ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${build} -DCMAKE_BUILD_TYPE=Debug
          -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DCMAKE_UNITY_BUILD=ON -DOPBENCH_NATIVE=OFF
          -DOPBENCH_WITH_CUDA=OFF -DBUILD_TESTING=OFF -Ddnnl_DIR=${broken}/dnnl
-         -Dfaiss_DIR=${broken}/faiss)
+         -Dfaiss_DIR=${broken}/faiss -DTorch_DIR=${broken}/torch)
 set(configure_output "${step_output}")
 expect_in("${configure_output}"
           "opbench oneDNN peer: skipped: oneDNN's CMake package config failed: Could NOT find OpbenchMissingDependency"
           "configure")
 expect_in("${configure_output}"
           "opbench FAISS peer: skipped: a test program against FAISS did not build: No rule to make target"
+          "configure")
+expect_in("${configure_output}" "opbench libtorch peer: skipped: a test program against libtorch did not build"
           "configure")
 
 run_step("build without the broken peers" ${CMAKE_COMMAND} --build ${build} --target opbench -j 2)
@@ -69,6 +76,8 @@ expect_in("${step_output}" "onednn  NOT available: not built: skipped: oneDNN's 
           "opbench list")
 expect_in("${step_output}" "faiss  NOT available: not built: skipped: a test program against FAISS"
           "opbench list")
+expect_in("${step_output}" "torch  NOT available: not built: skipped: a test program against libtorch"
+          "opbench list")
 
 set(report ${WORK_DIR}/report.json)
 run_step("opbench check" ${build}/tools/opbench check --op rmsnorm --impl cpu.plain --axis rows=4
@@ -76,8 +85,10 @@ run_step("opbench check" ${build}/tools/opbench check --op rmsnorm --impl cpu.pl
 file(READ ${report} json)
 string(JSON onednn GET "${json}" opbench build onednn)
 string(JSON faiss GET "${json}" opbench build faiss)
+string(JSON torch GET "${json}" opbench build torch)
 expect_in("${onednn}" "skipped: oneDNN's CMake package config failed" "the report's build.onednn")
 expect_in("${faiss}" "skipped: a test program against FAISS did not build" "the report's build.faiss")
+expect_in("${torch}" "skipped: a test program against libtorch did not build" "the report's build.torch")
 
 file(REMOVE_RECURSE ${WORK_DIR})
 message(STATUS "broken peers skipped with their reasons; opbench built and ran without them")

@@ -127,7 +127,7 @@ if [ "${1:-}" = "--inside-namespace" ]; then
       *"CUDA backend: skipped: nvcc not found"*) ;;
       *) fail "configure did not skip the CUDA backend cleanly" ;;
     esac
-    grep -E 'opbench (oneDNN|FAISS) peer:' "$logs/3-setup.log" | sed 's/^-- /  /' || true
+    grep -E 'opbench (oneDNN|FAISS|libtorch) peer:' "$logs/3-setup.log" | sed 's/^-- /  /' || true
     report_cuda=$(in_root "python3 -c 'import json; print(json.load(open(\"out/opbench-report.json\"))[\"opbench\"][\"build\"][\"cuda\"])'" 2>&1 || true)
     case "$report_cuda" in
       skipped:*) ;;

@@ -30,7 +30,7 @@ if [ "${OPBENCH_SKIP_BUILD:-0}" != "1" ]; then
   tools/install_deps.sh --fuzz
   if ! { CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DOPBENCH_FUZZ=ON \
            -DOPBENCH_WITH_CUDA=OFF -DOPBENCH_WITH_ONEDNN=OFF -DOPBENCH_WITH_FAISS=OFF \
-           -DBUILD_TESTING=OFF &&
+           -DOPBENCH_WITH_TORCH=OFF -DBUILD_TESTING=OFF &&
          cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]/#/fuzz_}"; } \
        >out/fuzz/build.log 2>&1; then
     echo "fuzz: the build failed; last lines of out/fuzz/build.log:" >&2

@@ -17,7 +17,7 @@ fi
 tests=(test_kernels_cuda_backend test_kernels_cuda_streams test_harness_cuda test_kernels_cuda
        test_kernels_cuda_fff test_kernels_cuda_pkm test_kernels_cuda_scan)
 cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-  -DOPBENCH_WITH_ONEDNN=OFF -DOPBENCH_WITH_FAISS=OFF >/dev/null
+  -DOPBENCH_WITH_ONEDNN=OFF -DOPBENCH_WITH_FAISS=OFF -DOPBENCH_WITH_TORCH=OFF >/dev/null
 cmake --build "$b" -j "$(nproc)" --target opbench "${tests[@]}"
 exes=("$b/tools/opbench")
 for t in "${tests[@]}"; do exes+=("$b/tests/$t"); done

@@ -3,6 +3,8 @@
 # CUDA is not a Debian package here: nvcc is used when it is on PATH or in /usr/local/cuda.
 #   tools/install_deps.sh          what setup, build and tests need
 #   tools/install_deps.sh --fuzz   also clang with libFuzzer and its sanitizer runtimes (tools/fuzz.sh)
+#   tools/install_deps.sh --torch  also libtorch, for the optional `torch` peer (PyTorch 1.13): 188
+#                                  packages, 566 MiB installed, so not part of the default set
 set -euo pipefail
 packages=(
   cmake g++ make git pkg-config
@@ -19,12 +21,16 @@ packages=(
                                                # starts system services; that test skips)
   chromium                                     # renders the HTML report headless in a test
 )
-if [ "${1:-}" = "--fuzz" ]; then
-  packages+=(clang libclang-rt-14-dev libomp-14-dev)  # libFuzzer, ASan/UBSan runtimes, OpenMP
-elif [ $# -gt 0 ]; then
-  echo "install_deps: unknown option '$1' (use --fuzz or nothing)" >&2
-  exit 2
-fi
+for option in "$@"; do
+  case "$option" in
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;  # libFuzzer, ASan/UBSan, OpenMP
+    --torch) packages+=(libtorch-dev) ;;  # the torch peer, found automatically by the next build
+    *)
+      echo "install_deps: unknown option '$option' (use --fuzz, --torch or nothing)" >&2
+      exit 2
+      ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

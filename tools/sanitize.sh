@@ -3,6 +3,8 @@
 # sanitizers (CUDA off) into build-asan/ and runs the tests through CTest there. Any sanitizer
 # report fails its test (halt_on_error), and so .ci/run. The build test (label `build`, a whole
 # second configure and build) is left out: it checks CMake, not memory.
+# The torch peer is left out too: libtorch is not instrumented, its plugin is a thin layer over
+# it, and each test process that loaded it would pay libtorch's start-up again under ASan.
 #
 #   tools/sanitize.sh [extra cmake options]
 set -euo pipefail
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 tools/install_deps.sh
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1"
 start=$(date +%s)
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DOPBENCH_WITH_CUDA=OFF \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DOPBENCH_WITH_CUDA=OFF -DOPBENCH_WITH_TORCH=OFF \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" "$@"
