@@ -49,6 +49,15 @@ struct Agreement {
   std::string known_failure;
   // The outputs were compared again after the timed runs and differed there (status fail).
   bool changed_during_timing = false;
+  // The second opinion of FlashAttention's tests, for bf16 and f16 cases: the max_abs_err of
+  // cpu.plain (the straightforward code in the same dtype) on the same dataset, when cpu.plain was
+  // checked on it earlier in this process; negative when not known. Reports give the kernel's
+  // max_abs_err as a multiple of it (`err_vs_plain`); the tolerance alone decides the status.
+  double plain_max_abs_err = -1;
 };
+
+// FlashAttention's tests accept a 16-bit kernel whose error is at most this multiple of the
+// straightforward same-dtype implementation's; summaries point out kernels beyond it.
+constexpr double kSecondOpinionFactor = 2;
 
 }  // namespace opbench

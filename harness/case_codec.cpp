@@ -77,7 +77,8 @@ json agreement_json(const Agreement& a) {
           {"first_mismatch", a.first_mismatch},
           {"ties", a.ties},
           {"known_failure", a.known_failure},
-          {"changed_during_timing", a.changed_during_timing}};
+          {"changed_during_timing", a.changed_during_timing},
+          {"plain_max_abs_err", num(a.plain_max_abs_err)}};
 }
 
 Agreement agreement_from(const json& j) {
@@ -97,6 +98,8 @@ Agreement agreement_from(const json& j) {
   a.ties = get<std::int64_t>(j, "ties");
   a.known_failure = get<std::string>(j, "known_failure");
   a.changed_during_timing = get<bool>(j, "changed_during_timing");
+  // Absent from the journals of versions before the second opinion.
+  if (j.contains("plain_max_abs_err")) a.plain_max_abs_err = get_num(j, "plain_max_abs_err");
   return a;
 }
 

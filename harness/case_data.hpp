@@ -24,6 +24,9 @@ struct Dataset {
   TensorMap reference;
   DatasetRecord record;
   std::string error;  // the reference itself failed
+  // cpu.plain's max_abs_err on this dataset once it was checked (bf16 and f16 only), for the
+  // other implementations' second opinion (Agreement::plain_max_abs_err); negative before.
+  double plain_max_abs_err = -1;
 };
 
 std::uint64_t mix64(std::uint64_t x);       // SplitMix64 finalizer

@@ -51,6 +51,10 @@ json agreement_json(const Agreement& a) {
             {"ties", a.ties}};
   if (!a.known_failure.empty()) j["known_failure"] = a.known_failure;
   if (a.changed_during_timing) j["changed_during_timing"] = true;
+  if (a.plain_max_abs_err >= 0) {
+    j["plain_max_abs_err"] = num(a.plain_max_abs_err);
+    if (a.plain_max_abs_err > 0) j["err_vs_plain"] = num(a.max_abs_err / a.plain_max_abs_err);
+  }
   return j;
 }
 

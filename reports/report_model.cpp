@@ -123,6 +123,7 @@ void fill_case_fields(CaseData& c, const json& j) {
   c.first_mismatch = str(a, "first_mismatch");
   c.known_failure = str(a, "known_failure");
   c.changed_during_timing = boolean(a, "changed_during_timing");
+  c.err_vs_plain = number(a, "err_vs_plain");
   // Schema 2 states the status; schema 1 a passed flag (and the reference said passed: false).
   if (!parse_status(str(a, "status"), c.status)) {
     if (!c.error.empty()) {
@@ -203,20 +204,24 @@ std::string agreement_text(const CaseData& c) {
   if (c.errored() || c.status == AgreementStatus::error) return "ERROR";
   if (c.is_reference) return "ref";
   if (!c.has_agreement || !c.checked) return "-";
-  const std::string ties =
+  std::string notes =
       c.ties > 0 ? ", " + std::to_string(c.ties) + (c.ties == 1 ? " tie" : " ties") : "";
+  // FlashAttention's second opinion, said only where it disagrees with a pass or adds to a fail.
+  if (std::isfinite(c.err_vs_plain) && c.err_vs_plain > kSecondOpinionFactor) {
+    notes += ", error " + printf_string("%.3g", c.err_vs_plain) + "x cpu.plain's";
+  }
   switch (c.status) {
     case AgreementStatus::pass:
-      return std::string(c.stale_known_failure() ? "ok (listed as a known failure)" : "ok") + ties;
+      return std::string(c.stale_known_failure() ? "ok (listed as a known failure)" : "ok") + notes;
     case AgreementStatus::xfail:
-      return "xfail" + ties;
+      return "xfail" + notes;
     case AgreementStatus::fail: {
       std::string s = "FAIL " + std::to_string(c.mismatches) + "/" + std::to_string(c.elements);
       if (std::isfinite(c.err_ratio) && c.err_ratio > 1) {
         s += ", worst " + printf_string("%.3g", c.err_ratio) + "x allowed";
       }
       if (c.changed_during_timing) s += ", after timing";
-      return s + ties;
+      return s + notes;
     }
     default:
       return "-";

@@ -37,6 +37,8 @@ struct CaseData {
   std::string first_mismatch;
   std::string known_failure;  // the manifest's reason for a listed known failure
   bool changed_during_timing = false;
+  // The kernel's max_abs_err over cpu.plain's on the same data (bf16/f16 cases; NaN when unknown).
+  double err_vs_plain = NAN;
   std::string dataset;  // a key of opbench.datasets
   std::string error;    // "" or why it did not run ("skipped: ..." for a skip)
   bool is_reference = false;

@@ -501,6 +501,36 @@ TEST_F(Cli, CheckPrintsAgreement) {
   EXPECT_FALSE(fs::exists(at("opbench-report.json"))) << "check writes a report only with --json";
 }
 
+// FlashAttention's second opinion: in a 16-bit case, an implementation checked after cpu.plain
+// on the same data carries cpu.plain's max_abs_err and its own as a multiple of it; float32
+// cases and cpu.plain itself carry neither.
+TEST_F(Cli, SixteenBitCasesCarryTheErrorOfCpuPlainOnTheSameData) {
+  Outcome r = opbench({"check", "--op", "layernorm", "--impl", "cpu.plain,cpu.fast", "--dtype",
+                       "f32,bf16", "--axis", "rows=3", "--axis", "cols=33", "--axis", "dist=normal",
+                       "--json", "C.json"});
+  expect_ok(r);
+  json j = load_json(at("C.json"));
+  std::map<std::string, json> by_impl_dtype;
+  for (const auto& c : j["opbench"]["cases"]) {
+    by_impl_dtype[c["impl"].get<std::string>() + "/" + c["dtype"].get<std::string>()] =
+        c["agreement"];
+  }
+  ASSERT_EQ(by_impl_dtype.count("cpu.plain/bf16"), 1u) << j.dump();
+  ASSERT_EQ(by_impl_dtype.count("cpu.fast/bf16"), 1u) << j.dump();
+  const json& plain = by_impl_dtype["cpu.plain/bf16"];
+  const json& fast = by_impl_dtype["cpu.fast/bf16"];
+  EXPECT_FALSE(plain.contains("plain_max_abs_err")) << plain.dump();
+  ASSERT_TRUE(fast.contains("plain_max_abs_err")) << fast.dump();
+  EXPECT_EQ(fast["plain_max_abs_err"], plain["max_abs_err"]);
+  const double plain_err = plain["max_abs_err"].get<double>();
+  ASSERT_GT(plain_err, 0) << "bf16 rounding of 99 outputs leaves some error";
+  EXPECT_DOUBLE_EQ(fast.at("err_vs_plain").get<double>(),
+                   fast["max_abs_err"].get<double>() / plain_err);
+  for (const char* f32 : {"cpu.plain/f32", "cpu.fast/f32"}) {
+    EXPECT_FALSE(by_impl_dtype[f32].contains("plain_max_abs_err")) << f32;
+  }
+}
+
 TEST_F(Cli, CheckJsonReportIsUntimedAndCarriesAgreement) {
   Outcome r = opbench(
       {"check", "--op", "rmsnorm,dyt", "--axis", "rows=3", "--axis", "cols=5", "--json", "C.json"});

@@ -23,6 +23,7 @@
 #include "reports/atomic_file.hpp"
 #include "reports/console_summary.hpp"
 #include "reports/json_report.hpp"
+#include "reports/report_model.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -1054,6 +1055,21 @@ TEST(ConsoleSummary, CheckOnlyReportShowsAgreement) {
   EXPECT_NE(s.find("cuda.fast"), std::string::npos);
   EXPECT_NE(s.find("FAIL 3/262144"), std::string::npos);
   EXPECT_NE(s.find("5 cases, 2 passed, 1 failed agreement, 1 errors"), std::string::npos);
+}
+
+// FlashAttention's second opinion is said where a 16-bit kernel's error is beyond twice
+// cpu.plain's on the same data, and not otherwise; the status stays the tolerance's.
+TEST(ConsoleSummary, AnErrorBeyondTwiceCpuPlainsIsSaid) {
+  opbench::reports::CaseData c;
+  c.has_agreement = true;
+  c.checked = true;
+  c.status = opbench::AgreementStatus::pass;
+  c.err_vs_plain = 3.5;
+  EXPECT_EQ(opbench::reports::agreement_text(c), "ok, error 3.5x cpu.plain's");
+  c.err_vs_plain = 1.5;
+  EXPECT_EQ(opbench::reports::agreement_text(c), "ok");
+  c.err_vs_plain = NAN;  // no cpu.plain on the data, or a float32 case
+  EXPECT_EQ(opbench::reports::agreement_text(c), "ok");
 }
 
 TEST(ConsoleSummary, PrintsAReadBackReport) {
