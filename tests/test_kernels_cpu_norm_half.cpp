@@ -1,9 +1,9 @@
 // Tests of cpu.fast's 16-bit LayerNorm and RMSNorm (kernels/cpu/norm_fast_half.hpp), bfloat16
 // and binary16, on every conversion path this CPU has (the run-time choice, the forced portable
-// path, and AVX-512 without avx512_bf16 where the CPU has AVX-512), against the equations
-// evaluated here in double on the inputs rounded to the dtype. Edge shapes (1, 3, 17, 768, 4095,
-// 4097 columns; 1, 3, 64 rows), large ones that take the streamed and pipelined writes, seeded
-// inputs: normal, a large common offset (1e4 + s * N(0, 1)), constant rows. Outputs are poisoned
+// path, AVX2 where the CPU has it, and AVX-512 without avx512_bf16 where the CPU has AVX-512),
+// against the equations evaluated here in double on the inputs rounded to the dtype. Edge shapes
+// (1, 3, 17, 768, 4095, 4097 columns; 1, 3, 64 rows), large ones that take the streamed and
+// pipelined writes, seeded inputs: normal, a large common offset (1e4 + s * N(0, 1)), constant rows. Outputs are poisoned
 // with NaN before each call, so an element the kernel does not write fails. A planted wrong
 // LayerNorm (statistics kept in bfloat16) shows that the comparison rejects what it should.
 // DyT and the residual-add norms (norm_fast_half_fused.cpp) are checked against the float64
@@ -199,9 +199,11 @@ Verdict compare(const T* y, i64 rows, i64 cols, RefRow ref_row) {
 // ---- the paths ---------------------------------------------------------------------------------
 
 // nullptr: the run-time choice. "avx512f" only where the CPU has AVX-512 (on a CPU with
-// avx512_bf16 it is the only way to run bfloat16's integer rounding).
+// avx512_bf16 it is the only way to run bfloat16's integer rounding), "avx2" where it has AVX2,
+// FMA and F16C (on an AVX-512 CPU only when forced).
 std::vector<const char*> paths() {
   std::vector<const char*> p = {nullptr, "portable"};
+  if (cpu::fast::force_half_path("avx2")) p.push_back("avx2");
   if (cpu::fast::force_half_path("avx512f")) p.push_back("avx512f");
   cpu::fast::force_half_path(nullptr);
   return p;
@@ -606,8 +608,9 @@ TEST_F(NormHalf, F16AddNormSumRoundedOnce) {
 
 TEST_F(NormHalf, PathsAreNamedAndForced) {
   const std::string bf16 = cpu::fast::half_path(true), f16 = cpu::fast::half_path(false);
-  EXPECT_TRUE(bf16 == "avx512_bf16" || bf16 == "avx512f" || bf16 == "portable") << bf16;
-  EXPECT_TRUE(f16 == "avx512f" || f16 == "portable") << f16;
+  EXPECT_TRUE(bf16 == "avx512_bf16" || bf16 == "avx512f" || bf16 == "avx2" || bf16 == "portable")
+      << bf16;
+  EXPECT_TRUE(f16 == "avx512f" || f16 == "avx2" || f16 == "portable") << f16;
   cpu::fast::force_portable_half(true);
   EXPECT_STREQ(cpu::fast::half_path(true), "portable");
   EXPECT_STREQ(cpu::fast::half_path(false), "portable");

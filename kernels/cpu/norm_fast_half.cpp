@@ -12,9 +12,10 @@
 // Paths, chosen at run time from the CPU's features (the AVX-512 functions are compiled with
 // target attributes, so they exist whatever -march was): AVX-512 with bfloat16 widened by a
 // zero-extension and a shift and narrowed by vcvtne2ps2bf16 (avx512_bf16) or by an integer
-// round-to-nearest-even (avx512f), binary16 by vcvtph2ps / vcvtps2ph; elsewhere a portable scalar
-// path with the inline conversions of harness/half.hpp. The OpenMP threads take ranges of rows
-// from a shared counter, large ones first (Work); small problems run on the calling thread.
+// round-to-nearest-even (avx512f), binary16 by vcvtph2ps / vcvtps2ph; on CPUs with AVX2, FMA and
+// F16C but no AVX-512 the same in 8-lane vectors (norm_fast_half_avx2.cpp); elsewhere a portable
+// scalar path with the inline conversions of harness/half.hpp. The OpenMP threads take ranges of
+// rows from a shared counter, large ones first (Work); small problems run on the calling thread.
 //
 // Large outputs (16 MiB and more, kStreamMinBytes) are written with non-temporal stores, a 64-byte
 // line (32 elements) per store. When every row starts on a line (cols % 32 == 0, y aligned) the
@@ -63,23 +64,13 @@ namespace {
 using detail::i64;
 using detail::kChunk;
 using detail::Sums;
+using half_detail::Job;
 using half_detail::ln_params;
 using half_detail::Params;
 using half_detail::put;
 using half_detail::rms_params;
 using half_detail::Scratch;
 using half_detail::Work;
-
-template <class T>
-struct Job {
-  const T* x;
-  const T* gamma;
-  const T* beta;  // null for RMSNorm
-  T* y;
-  i64 rows, cols;
-  float eps;
-  bool nt;  // non-temporal stores (large output)
-};
 
 // ---- portable path: scalar, the inline conversions of harness/half.hpp ----------------------
 
@@ -494,15 +485,17 @@ OPBENCH_AVX512 void rows_avx512(const Job<typename Cv::T>& jb, Work& wk) {
 
 // ---- the path, chosen at run time ------------------------------------------------------------
 
-enum class Path : int { automatic, portable, avx512f, avx512_bf16 };
+enum class Path : int { automatic, portable, avx2, avx512f, avx512_bf16 };
 
 struct Cpu {
+  bool avx2 = false;    // AVX2, FMA and F16C (norm_fast_half_avx2.cpp)
   bool avx512 = false;  // F, BW, VL, DQ (and the OS saves the registers)
   bool bf16 = false;    // AVX512_BF16 too
 };
 
 Cpu detect() {
   Cpu c;
+  c.avx2 = half_detail::has_avx2_path();
 #if OPBENCH_HALF_AVX512
   __builtin_cpu_init();
   c.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -522,7 +515,9 @@ std::atomic<int> g_forced{static_cast<int>(Path::automatic)};
 Path path_for(bool bf16) {
   const auto forced = static_cast<Path>(g_forced.load(std::memory_order_relaxed));
   const Cpu& c = cpu();
-  if (forced == Path::portable || !c.avx512) return Path::portable;
+  if (forced == Path::portable) return Path::portable;
+  if (forced == Path::avx2) return Path::avx2;  // forced only where the CPU has it
+  if (!c.avx512) return c.avx2 ? Path::avx2 : Path::portable;
   if (forced == Path::avx512f) return Path::avx512f;
   return bf16 && c.bf16 ? Path::avx512_bf16 : Path::avx512f;
 }
@@ -533,6 +528,8 @@ const char* name_of(Path p) {
       return "avx512_bf16";
     case Path::avx512f:
       return "avx512f";
+    case Path::avx2:
+      return "avx2";
     default:
       return "portable";
   }
@@ -550,10 +547,10 @@ RowsFn<T> pick() {
     if (p == Path::avx512_bf16) return &rows_avx512<CvBf16, kLN>;
     if (p == Path::avx512f) return &rows_avx512<CvBf16Int, kLN>;
   } else {
-    if (p != Path::portable) return &rows_avx512<CvF16, kLN>;
+    if (p == Path::avx512f) return &rows_avx512<CvF16, kLN>;
   }
 #endif
-  (void)p;
+  if (p == Path::avx2) return &half_detail::rows_avx2<T, kLN>;
   return &rows_portable<T, kLN>;
 }
 
@@ -600,6 +597,8 @@ bool force_half_path(const char* name) {
     p = Path::automatic;
   } else if (std::strcmp(name, "portable") == 0) {
     p = Path::portable;
+  } else if (std::strcmp(name, "avx2") == 0 && cpu().avx2) {
+    p = Path::avx2;
   } else if (std::strcmp(name, "avx512f") == 0 && cpu().avx512) {
     p = Path::avx512f;
   } else if (std::strcmp(name, "avx512_bf16") == 0 && cpu().bf16) {

@@ -42,7 +42,8 @@ void add_rmsnorm(const f16_t* x, const f16_t* residual, const f16_t* gamma, f16_
 // The conversion path the 16-bit kernels take on this CPU for bfloat16 (bf16 = true) or binary16,
 // chosen at run time from the CPU's features (whatever -march was): "avx512_bf16" (AVX-512 with
 // the BF16 conversion instruction), "avx512f" (AVX-512; bfloat16 rounded with integer operations,
-// binary16 with vcvtps2ph) or "portable" (scalar, the inline conversions of harness/half.hpp).
+// binary16 with vcvtps2ph), "avx2" (AVX2, FMA and F16C without AVX-512: the same in 8-lane
+// vectors) or "portable" (scalar, the inline conversions of harness/half.hpp).
 const char* half_path(bool bf16);
 
 // Tests only. force_portable_half(true) makes every 16-bit kernel take the portable path, false

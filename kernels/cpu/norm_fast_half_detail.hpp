@@ -94,6 +94,24 @@ struct Scratch {
   }
 };
 
+// One call of LayerNorm (beta given) or RMSNorm over x[rows, cols] in 16-bit storage T.
+template <class T>
+struct Job {
+  const T* x;
+  const T* gamma;
+  const T* beta;  // null for RMSNorm
+  T* y;
+  i64 rows, cols;
+  float eps;
+  bool nt;  // non-temporal stores (large output)
+};
+
+// The AVX2 path (norm_fast_half_avx2.cpp): rows of LayerNorm (kLN) or RMSNorm taken from `wk`.
+// Only for CPUs with AVX2, FMA and F16C (has_avx2_path()); instantiated for bf16_t and f16_t.
+bool has_avx2_path();
+template <class T, bool kLN>
+void rows_avx2(const Job<T>& jb, Work& wk);
+
 // Rounded once, to nearest even (the portable conversions of harness/half.hpp).
 inline void put(bf16_t& o, float f) {
   o = bf16_from_float(f);
