@@ -13,25 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/cli_test_support.hpp"
+#include "tests/torch_test_support.hpp"
 
 namespace {
 
 using namespace cli_test;
 
-class TorchPeer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/opbench_test_torch_peer_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  json report(const std::string& name) { return json::parse(read_text(dir_ / name)); }
-  fs::path dir_;
-};
+using TorchPeer = TorchPeerTest;
 
 // Every norm op the peer binds, in every dtype it claims, over shapes with a ragged row (33
 // columns, 7 spatial elements) and the distributions without a large common offset. PyTorch 1.13's

@@ -14,22 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "tests/cli_test_support.hpp"
+#include "tests/torch_test_support.hpp"
 
 namespace {
 
 using namespace cli_test;
 
-class TorchPeerFffPkm : public ::testing::Test {
+class TorchPeerFffPkm : public TorchPeerTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/opbench_test_torch_peer_fff_pkm_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   // Runs `check` with `args` (asked in float32 and bfloat16) and returns, per op, how many float32
   // torch cases passed; every float32 case that ran must pass. In bfloat16, where PyTorch 1.13
   // rounds after every eager op (known failures in suites/known_failures.json), a case may be
@@ -66,7 +58,6 @@ class TorchPeerFffPkm : public ::testing::Test {
     EXPECT_EQ(bf16_seen, bf16_ops);
     return passed;
   }
-  fs::path dir_;
 };
 
 // dense_ff (two Linear with GeLU), ultrafast_fff (the authors' gather form) and the hard FFF

@@ -13,25 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/cli_test_support.hpp"
+#include "tests/torch_test_support.hpp"
 
 namespace {
 
 using namespace cli_test;
 
-class TorchPeerScan : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/opbench_test_torch_peer_scan_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  json report(const std::string& name) { return json::parse(read_text(dir_ / name)); }
-  fs::path dir_;
-};
+using TorchPeerScan = TorchPeerTest;
 
 // minGRU and minLSTM (the paper's log-space code) and the LSTM (at::lstm) agree with the reference
 // over ragged shapes (one step, odd widths) and both x distributions in float32; in bfloat16,
