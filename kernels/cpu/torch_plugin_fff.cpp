@@ -12,8 +12,8 @@
 // level the node weights by index_select and the decision by bmm (plane_score >= 0), then the
 // chosen leaves' blocks by index_select and two bmm with the ReLU between them.
 //
-// Dtypes: float32 only (suites/fff.cpp says why: no float16 matmul in PyTorch 1.13 on the CPU, and
-// the bfloat16 chains round after every op, beyond the contract).
+// Dtypes: float32 and bfloat16, what PyTorch 1.13 runs on the CPU (no float16 matmul). Its bfloat16
+// chains round after every op, beyond the contract: known failures (suites/fff.cpp says more).
 #include "kernels/cpu/torch_plugin_common.hpp"
 
 namespace opbench::torch_plugin {

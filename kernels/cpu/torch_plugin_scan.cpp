@@ -9,8 +9,9 @@
 // reference's; our single bias is b_ih, b_hh is zero).
 // gru: not bound: PyTorch's GRU resets after the recurrent product (suites/scan.cpp says why).
 //
-// Dtypes (what suites/scan.cpp declares for `torch`): float32 only. PyTorch 1.13 has none of these
-// in float16 on the CPU, and its bfloat16 chains round after every op, far beyond the layers' rule.
+// Dtypes (what suites/scan.cpp declares for `torch`): float32 and bfloat16. PyTorch 1.13 has none
+// of these in float16 on the CPU, and its bfloat16 chains round after every op, far beyond the
+// layers' rule: known failures with their measured errors.
 #include "kernels/cpu/torch_plugin_common.hpp"
 
 namespace opbench::torch_plugin {
