@@ -19,9 +19,10 @@
 namespace opbench::torch_plugin {
 namespace {
 
+// F.gelu(z) with its default approximate='none': the exact GeLU of the contract.
 at::Tensor exact_gelu(const at::Tensor& z) {
   return at::gelu(z);
-}  // approximate='none'
+}
 
 std::unique_ptr<Kernel> dense_ff(const Call& c) {
   at::Tensor x = input(c, "x"), w1 = input(c, "w_in");
