@@ -3,11 +3,11 @@
 // path, AVX2 where the CPU has it, and AVX-512 without avx512_bf16 where the CPU has AVX-512),
 // against the equations evaluated here in double on the inputs rounded to the dtype. Edge shapes
 // (1, 3, 17, 768, 4095, 4097 columns; 1, 3, 64 rows), large ones that take the streamed and
-// pipelined writes, seeded inputs: normal, a large common offset (1e4 + s * N(0, 1)), constant rows. Outputs are poisoned
-// with NaN before each call, so an element the kernel does not write fails. A planted wrong
-// LayerNorm (statistics kept in bfloat16) shows that the comparison rejects what it should.
-// DyT and the residual-add norms (norm_fast_half_fused.cpp) are checked against the float64
-// references of reference/norm.hpp on the rounded inputs, their stored sums bit for bit.
+// pipelined writes, seeded inputs: normal, a large common offset (1e4 + s * N(0, 1)), constant
+// rows. Outputs are poisoned with NaN before each call, so an element the kernel does not write
+// fails. A planted wrong LayerNorm (statistics kept in bfloat16) shows that the comparison rejects
+// what it should. DyT and the residual-add norms (norm_fast_half_fused.cpp) are checked against the
+// float64 references of reference/norm.hpp on the rounded inputs, their stored sums bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
