@@ -1,0 +1,92 @@
+#pragma once
+// Private helpers of the 16-bit cpu.fast norm kernels that have no run-time path choice
+// (norm_fast_half_fused.cpp, norm_fast_half_staged.cpp): kW values at a time widened to float32
+// and rounded once into bfloat16 or binary16, in the float vector type of norm_fast_simd.hpp.
+#include <cstdint>
+#include <cstring>
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include "harness/half.hpp"
+#include "kernels/cpu/norm_fast_common.hpp"
+#include "kernels/cpu/norm_fast_half_detail.hpp"
+
+namespace opbench::cpu::fast::half_vec {
+
+using detail::i64;
+using detail::kW;
+using detail::vf;
+
+// kW values widened to float32 (wv) and rounded to nearest even into the dtype (nv), as the
+// conversions of harness/half.hpp do (their scalar forms finish the rows), in the width of vf:
+// the compiler's own vectorization of scalar loops uses 128-bit vectors on a CPU tuned for them
+// (Zen 1). bfloat16: a zero-extension and a shift; bf16_from_float's integer rounding lane by
+// lane. binary16: the F16C conversions where the compiler targets them (the rounding of
+// f16_from_float), which scalar conversions inside a loop do not become; elsewhere lane by lane.
+typedef std::uint32_t vu __attribute__((vector_size(kW * sizeof(float))));
+typedef std::uint16_t vh __attribute__((vector_size(kW * sizeof(std::uint16_t))));
+
+inline vf wv(const bf16_t* h) {
+  vh v;
+  std::memcpy(&v, h, sizeof v);
+  return reinterpret_cast<vf>(__builtin_convertvector(v, vu) << 16);
+}
+inline void nv(bf16_t* o, vf f) {
+  const vu b = reinterpret_cast<vu>(f);
+  const vu r = b + 0x7FFFu + ((b >> 16) & 1u);  // ties to even
+  const vu q = f != f ? (b | 0x00400000u) : r;  // a NaN made quiet
+  const vh v = __builtin_convertvector(q >> 16, vh);
+  std::memcpy(o, &v, sizeof v);
+}
+// binary16 by F16C's 8-lane conversions (kW is 8 or 16 wherever F16C is: it comes with AVX).
+inline vf wv(const f16_t* h) {
+  vf f;
+#if defined(__F16C__)
+  static_assert(kW % 8 == 0);
+  for (int k = 0; k < kW; k += 8) {
+    const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + k)));
+    std::memcpy(reinterpret_cast<float*>(&f) + k, &v, sizeof v);
+  }
+#else
+  for (int k = 0; k < kW; ++k) f[k] = to_float(h[k]);
+#endif
+  return f;
+}
+inline void nv(f16_t* o, vf f) {
+#if defined(__F16C__)
+  for (int k = 0; k < kW; k += 8) {
+    __m256 v;
+    std::memcpy(&v, reinterpret_cast<const float*>(&f) + k, sizeof v);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + k),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+#else
+  for (int k = 0; k < kW; ++k) o[k] = f16_from_float(f[k]);
+#endif
+}
+
+// o[j] = f(j) rounded into the dtype for j in [0, n): fv(j) gives the float32 vector of elements
+// j .. j + kW - 1, fs(j) element j.
+template <class T, class FV, class FS>
+inline void emit(T* o, i64 n, FV fv, FS fs) {
+  i64 j = 0;
+  for (; j + kW <= n; j += kW) nv(o + j, fv(j));
+  for (; j < n; ++j) half_detail::put(o[j], fs(j));
+}
+
+// n values widened into float32 scratch (dst), and float32 values rounded once into the dtype.
+template <class T>
+inline void widen(const T* src, float* dst, i64 n) {
+  i64 j = 0;
+  for (; j + kW <= n; j += kW) simd::store(dst + j, wv(src + j));
+  for (; j < n; ++j) dst[j] = to_float(src[j]);
+}
+template <class T>
+inline void narrow(const float* src, T* dst, i64 n) {
+  emit(
+      dst, n, [=](i64 j) { return detail::load(src + j); }, [=](i64 j) { return src[j]; });
+}
+
+}  // namespace opbench::cpu::fast::half_vec
