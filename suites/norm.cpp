@@ -118,13 +118,13 @@ Op make_op(const char* name, const char* title, const char* paper, std::vector<A
 
 // --- row-wise ops over x[rows, cols] ----------------------------------------------------------
 
-// cpu.plain in every dtype of the family (one template, kernels/cpu/norm_plain.hpp); cpu.fast in
-// the storage types FastTs it has kernels for. `plain` and `fast` are bodies for
+// cpu.plain (one template, kernels/cpu/norm_plain.hpp) and cpu.fast (overloads, norm_fast.hpp and
+// norm_fast_half.hpp) in every dtype of the family. `plain` and `fast` are bodies for
 // typed_host_impl; `dtype_from` a tensor in the case's dtype.
-template <class... FastTs, class Plain, class Fast>
+template <class Plain, class Fast>
 void add_plain_fast(Op& op, const char* dtype_from, Plain plain, Fast fast) {
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", dtype_from, plain));
-  op.impls.push_back(typed_host_impl<FastTs...>("cpu.fast", dtype_from, fast));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.fast", dtype_from, fast));
 }
 #define OVERLOADS OPBENCH_OVERLOADS
 
@@ -157,8 +157,8 @@ void register_layernorm(Registry& reg) {
          p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float, bf16_t, f16_t>(op, "x", call(OVERLOADS(cpu::plain::layernorm)),
-                                       call(OVERLOADS(cpu::fast::layernorm)));
+  add_plain_fast(op, "x", call(OVERLOADS(cpu::plain::layernorm)),
+                 call(OVERLOADS(cpu::fast::layernorm)));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(
       onednn_impl(onednn::Norm::layernorm, onednn::bind_layernorm(static_cast<float>(kEps))));
@@ -178,7 +178,7 @@ void register_layernorm(Registry& reg) {
 }
 
 // RMSNorm-like ops: x, gamma -> y.
-template <class... FastTs, class Plain, class Fast>
+template <class Plain, class Fast>
 void register_rms_like(Registry& reg, const char* name, const char* title, const char* paper,
                        void (*reference)(const double*, const double*, double*, std::int64_t,
                                          std::int64_t, double),
@@ -199,7 +199,7 @@ void register_rms_like(Registry& reg, const char* name, const char* title, const
          static_cast<float>(kEps));
     };
   };
-  add_plain_fast<FastTs...>(op, "x", call(plain), call(fast));
+  add_plain_fast(op, "x", call(plain), call(fast));
 #ifdef OPBENCH_HAVE_TORCH
   if (std::string(name) == "rmsnorm") op.impls.push_back(torch_impl("rmsnorm", kTorchDtypes, kEps));
 #endif
@@ -233,8 +233,7 @@ void register_dyt(Registry& reg) {
          in_as<T>(i, "gamma"), in_as<T>(i, "beta"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"));
     };
   };
-  add_plain_fast<float, bf16_t, f16_t>(op, "x", call(OVERLOADS(cpu::plain::dyt)),
-                                       call(OVERLOADS(cpu::fast::dyt)));
+  add_plain_fast(op, "x", call(OVERLOADS(cpu::plain::dyt)), call(OVERLOADS(cpu::fast::dyt)));
   reg.add_op(std::move(op));
 }
 
@@ -261,8 +260,8 @@ void register_batchnorm(Registry& reg) {
          static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(infer, "x", call_infer(OVERLOADS(cpu::plain::batchnorm_infer)),
-                        call_infer(OVERLOADS(cpu::fast::batchnorm_infer)));
+  add_plain_fast(infer, "x", call_infer(OVERLOADS(cpu::plain::batchnorm_infer)),
+                 call_infer(OVERLOADS(cpu::fast::batchnorm_infer)));
 #ifdef OPBENCH_HAVE_ONEDNN
   infer.impls.push_back(onednn_impl(onednn::Norm::batchnorm_infer,
                                     onednn::bind_batchnorm_infer(static_cast<float>(kEps))));
@@ -292,8 +291,8 @@ void register_batchnorm(Registry& reg) {
          p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(train, "x", call_train(OVERLOADS(cpu::plain::batchnorm_train)),
-                        call_train(OVERLOADS(cpu::fast::batchnorm_train)));
+  add_plain_fast(train, "x", call_train(OVERLOADS(cpu::plain::batchnorm_train)),
+                 call_train(OVERLOADS(cpu::fast::batchnorm_train)));
 #ifdef OPBENCH_HAVE_ONEDNN
   train.impls.push_back(onednn_impl(onednn::Norm::batchnorm_train,
                                     onednn::bind_batchnorm_train(static_cast<float>(kEps))));
@@ -324,8 +323,8 @@ void register_groupnorm(Registry& reg) {
          p.i("c"), p.i("hw"), p.i("groups"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::groupnorm)),
-                        call(OVERLOADS(cpu::fast::groupnorm)));
+  add_plain_fast(op, "x", call(OVERLOADS(cpu::plain::groupnorm)),
+                 call(OVERLOADS(cpu::fast::groupnorm)));
 #ifdef OPBENCH_HAVE_TORCH
   op.impls.push_back(torch_impl("groupnorm", kTorchDtypes, kEps));
 #endif
@@ -351,8 +350,8 @@ void register_evonorm(Registry& reg) {
          out_as<T>(o, "y"), p.i("n"), p.i("c"), p.i("hw"), p.i("groups"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(s0, "x", call_s0(OVERLOADS(cpu::plain::evonorm_s0)),
-                        call_s0(OVERLOADS(cpu::fast::evonorm_s0)));
+  add_plain_fast(s0, "x", call_s0(OVERLOADS(cpu::plain::evonorm_s0)),
+                 call_s0(OVERLOADS(cpu::fast::evonorm_s0)));
   reg.add_op(std::move(s0));
 
   Op b0 = make_op(
@@ -373,8 +372,8 @@ void register_evonorm(Registry& reg) {
          out_as<T>(o, "y"), p.i("n"), p.i("c"), p.i("hw"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(b0, "x", call_b0(OVERLOADS(cpu::plain::evonorm_b0)),
-                        call_b0(OVERLOADS(cpu::fast::evonorm_b0)));
+  add_plain_fast(b0, "x", call_b0(OVERLOADS(cpu::plain::evonorm_b0)),
+                 call_b0(OVERLOADS(cpu::fast::evonorm_b0)));
   reg.add_op(std::move(b0));
 }
 
@@ -402,8 +401,8 @@ void register_online_norm(Registry& reg) {
          static_cast<float>(kOnlineAlpha), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(op, "x", call(OVERLOADS(cpu::plain::online_norm)),
-                        call(OVERLOADS(cpu::fast::online_norm)));
+  add_plain_fast(op, "x", call(OVERLOADS(cpu::plain::online_norm)),
+                 call(OVERLOADS(cpu::fast::online_norm)));
   reg.add_op(std::move(op));
 }
 
@@ -423,8 +422,8 @@ void register_weight_std(Registry& reg) {
       fn(in_as<T>(i, "w"), out_as<T>(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float>(op, "w", call(OVERLOADS(cpu::plain::weight_std)),
-                        call(OVERLOADS(cpu::fast::weight_std)));
+  add_plain_fast(op, "w", call(OVERLOADS(cpu::plain::weight_std)),
+                 call(OVERLOADS(cpu::fast::weight_std)));
   reg.add_op(std::move(op));
 }
 
@@ -448,8 +447,8 @@ void register_fused_add(Registry& reg) {
          static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float, bf16_t, f16_t>(ln, "x", call_ln(OVERLOADS(cpu::plain::add_layernorm)),
-                                       call_ln(OVERLOADS(cpu::fast::add_layernorm)));
+  add_plain_fast(ln, "x", call_ln(OVERLOADS(cpu::plain::add_layernorm)),
+                 call_ln(OVERLOADS(cpu::fast::add_layernorm)));
   reg.add_op(std::move(ln));
 
   Op rms = make_op(
@@ -469,8 +468,8 @@ void register_fused_add(Registry& reg) {
          out_as<T>(o, "y"), p.i("rows"), p.i("cols"), static_cast<float>(kEps));
     };
   };
-  add_plain_fast<float, bf16_t, f16_t>(rms, "x", call_rms(OVERLOADS(cpu::plain::add_rmsnorm)),
-                                       call_rms(OVERLOADS(cpu::fast::add_rmsnorm)));
+  add_plain_fast(rms, "x", call_rms(OVERLOADS(cpu::plain::add_rmsnorm)),
+                 call_rms(OVERLOADS(cpu::fast::add_rmsnorm)));
   reg.add_op(std::move(rms));
 }
 
@@ -478,13 +477,13 @@ void register_fused_add(Registry& reg) {
 
 void register_norm_suite(Registry& reg) {
   register_layernorm(reg);
-  register_rms_like<float, bf16_t, f16_t>(
-      reg, "rmsnorm", "RMSNorm: x / sqrt(mean(x^2) + eps) * gamma", "Zhang & Sennrich 2019, eq. 4",
-      ref::rmsnorm, OVERLOADS(cpu::plain::rmsnorm), OVERLOADS(cpu::fast::rmsnorm), 4);
-  register_rms_like<float>(reg, "crmsnorm",
-                           "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
-                           "Jiang et al. 2023, eq. 9", ref::crmsnorm,
-                           OVERLOADS(cpu::plain::crmsnorm), OVERLOADS(cpu::fast::crmsnorm), 5);
+  register_rms_like(reg, "rmsnorm", "RMSNorm: x / sqrt(mean(x^2) + eps) * gamma",
+                    "Zhang & Sennrich 2019, eq. 4", ref::rmsnorm, OVERLOADS(cpu::plain::rmsnorm),
+                    OVERLOADS(cpu::fast::rmsnorm), 4);
+  register_rms_like(reg, "crmsnorm",
+                    "Pre-CRMSNorm: RMSNorm of a zero-mean vector stored in d-1 entries",
+                    "Jiang et al. 2023, eq. 9", ref::crmsnorm, OVERLOADS(cpu::plain::crmsnorm),
+                    OVERLOADS(cpu::fast::crmsnorm), 5);
   register_dyt(reg);
   register_batchnorm(reg);
   register_groupnorm(reg);

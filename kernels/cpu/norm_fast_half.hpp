@@ -1,5 +1,5 @@
 #pragma once
-// cpu.fast LayerNorm, RMSNorm, DyT and the residual-add norms with 16-bit storage (bfloat16 and
+// cpu.fast normalization kernels with 16-bit storage (bfloat16 and
 // binary16): inputs and outputs in the dtype; loads widened to float32, float32 arithmetic, row
 // statistics in float32 vectors per chunk merged in double (shifted, as the float32 kernels of
 // norm_fast.hpp), each output rounded once to nearest even. Overloads of the float32 kernels; the
@@ -38,6 +38,54 @@ void add_rmsnorm(const bf16_t* x, const bf16_t* residual, const bf16_t* gamma, b
                  bf16_t* y, std::int64_t rows, std::int64_t cols, float eps);
 void add_rmsnorm(const f16_t* x, const f16_t* residual, const f16_t* gamma, f16_t* sum, f16_t* y,
                  std::int64_t rows, std::int64_t cols, float eps);
+
+// CRMSNorm, Weight Standardization and BatchNorm (norm_fast_half_rows.cpp); GroupNorm, the
+// EvoNorms and Online Normalization (norm_fast_half_channels.cpp). The statistics of the float32
+// kernels of norm_fast.hpp taken on rows or blocks widened to float32; running statistics
+// (batchnorm_infer's, online_norm's) stay float32, as in cpu.plain. Portable like DyT's: one path
+// in the compiler's vector width, to which half_path() and force_*() do not apply.
+void crmsnorm(const bf16_t* x, const bf16_t* gamma, bf16_t* y, std::int64_t rows, std::int64_t cols,
+              float eps);
+void crmsnorm(const f16_t* x, const f16_t* gamma, f16_t* y, std::int64_t rows, std::int64_t cols,
+              float eps);
+
+void weight_std(const bf16_t* w, bf16_t* y, std::int64_t rows, std::int64_t cols, float eps);
+void weight_std(const f16_t* w, f16_t* y, std::int64_t rows, std::int64_t cols, float eps);
+
+void batchnorm_infer(const bf16_t* x, const float* running_mean, const float* running_var,
+                     const bf16_t* gamma, const bf16_t* beta, bf16_t* y, std::int64_t rows,
+                     std::int64_t cols, float eps);
+void batchnorm_infer(const f16_t* x, const float* running_mean, const float* running_var,
+                     const f16_t* gamma, const f16_t* beta, f16_t* y, std::int64_t rows,
+                     std::int64_t cols, float eps);
+
+void batchnorm_train(const bf16_t* x, const bf16_t* gamma, const bf16_t* beta, bf16_t* y,
+                     std::int64_t rows, std::int64_t cols, float eps);
+void batchnorm_train(const f16_t* x, const f16_t* gamma, const f16_t* beta, f16_t* y,
+                     std::int64_t rows, std::int64_t cols, float eps);
+
+void groupnorm(const bf16_t* x, const bf16_t* gamma, const bf16_t* beta, bf16_t* y, std::int64_t n,
+               std::int64_t c, std::int64_t hw, std::int64_t groups, float eps);
+void groupnorm(const f16_t* x, const f16_t* gamma, const f16_t* beta, f16_t* y, std::int64_t n,
+               std::int64_t c, std::int64_t hw, std::int64_t groups, float eps);
+
+void evonorm_s0(const bf16_t* x, const bf16_t* v, const bf16_t* gamma, const bf16_t* beta,
+                bf16_t* y, std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t groups,
+                float eps);
+void evonorm_s0(const f16_t* x, const f16_t* v, const f16_t* gamma, const f16_t* beta, f16_t* y,
+                std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t groups, float eps);
+
+void evonorm_b0(const bf16_t* x, const bf16_t* v, const bf16_t* gamma, const bf16_t* beta,
+                bf16_t* y, std::int64_t n, std::int64_t c, std::int64_t hw, float eps);
+void evonorm_b0(const f16_t* x, const f16_t* v, const f16_t* gamma, const f16_t* beta, f16_t* y,
+                std::int64_t n, std::int64_t c, std::int64_t hw, float eps);
+
+void online_norm(const bf16_t* x, const float* mu0, const float* var0, const bf16_t* gamma,
+                 const bf16_t* beta, bf16_t* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                 float alpha, float eps);
+void online_norm(const f16_t* x, const float* mu0, const float* var0, const f16_t* gamma,
+                 const f16_t* beta, f16_t* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                 float alpha, float eps);
 
 // The conversion path the 16-bit kernels take on this CPU for bfloat16 (bf16 = true) or binary16,
 // chosen at run time from the CPU's features (whatever -march was): "avx512_bf16" (AVX-512 with
