@@ -8,7 +8,7 @@
 // widened into float32 scratch, its shifted moments taken there by the float32 kernels' code
 // (norm_fast_moments.hpp: about the block's first value, the two-pass guard), and its output
 // computed from the scratch and rounded. EvoNorm-B0's output pass reads x again and needs no
-// scratch. Conversions kW lanes at a time (norm_fast_half_vec.hpp), one portable path in the
+// scratch. Conversions kW lanes at a time (half_vec.hpp), one portable path in the
 // compiler's vector width: half_path() and force_*() do not apply to these kernels. A block's
 // statistics are taken before any of it is written, so y may alias x.
 #include <algorithm>
@@ -16,9 +16,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/half_vec.hpp"
 #include "kernels/cpu/norm_fast_half.hpp"
 #include "kernels/cpu/norm_fast_half_detail.hpp"
-#include "kernels/cpu/norm_fast_half_vec.hpp"
 #include "kernels/cpu/norm_fast_simd.hpp"
 
 namespace opbench::cpu::fast {

@@ -36,9 +36,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu/half_vec.hpp"
 #include "kernels/cpu/norm_fast_half.hpp"
 #include "kernels/cpu/norm_fast_half_detail.hpp"
-#include "kernels/cpu/norm_fast_half_vec.hpp"
 
 namespace opbench::cpu::fast {
 namespace {

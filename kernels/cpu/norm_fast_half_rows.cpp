@@ -9,7 +9,7 @@
 // with per-column parameters, and training streams x twice, once for the shifted column sums
 // (as the float32 kernel: shift = mean of the first 16 rows, float32 accumulators over chunks
 // of rows merged in double, the corrected two-pass formula on the columns the guard flags) and
-// once for y. Conversions kW lanes at a time (norm_fast_half_vec.hpp), one portable path in the
+// once for y. Conversions kW lanes at a time (half_vec.hpp), one portable path in the
 // compiler's vector width: half_path() and force_*() do not apply to these kernels. Every
 // kernel reads what it needs of a row (or, for batchnorm_train, of x) before writing it, so y
 // may alias x.
@@ -20,9 +20,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/half_vec.hpp"
 #include "kernels/cpu/norm_fast_half.hpp"
 #include "kernels/cpu/norm_fast_half_detail.hpp"
-#include "kernels/cpu/norm_fast_half_vec.hpp"
 
 namespace opbench::cpu::fast {
 namespace {

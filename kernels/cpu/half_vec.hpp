@@ -1,7 +1,8 @@
 #pragma once
-// Private helpers of the 16-bit cpu.fast norm kernels that have no run-time path choice
-// (norm_fast_half_fused.cpp, norm_fast_half_staged.cpp): kW values at a time widened to float32
-// and rounded once into bfloat16 or binary16, in the float vector type of norm_fast_simd.hpp.
+// Private helpers of the 16-bit cpu.fast kernels that have no run-time path choice (the norms of
+// norm_fast_half_fused.cpp, _rows.cpp and _channels.cpp, the scans of scan_fast.cpp): kW values
+// at a time widened to float32 and rounded once into bfloat16 or binary16, in the float vector
+// type of norm_fast_simd.hpp, whatever -march gives.
 #include <cstdint>
 #include <cstring>
 
