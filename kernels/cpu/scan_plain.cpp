@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/scan_layers_widened.hpp"
 #include "kernels/cpu/scan_projection.hpp"
 #include "kernels/cpu/storage.hpp"
 
@@ -238,78 +239,47 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
 }
 
 // --- the layers in bfloat16 and float16 storage ------------------------------------------------
-//
-// The projection runs through OpenBLAS SGEMM, which takes float: the inputs are widened into
-// float buffers (exact), the float32 layer runs on them, and h is rounded once into T. The
-// widening is part of every call, as it is for a caller holding 16-bit tensors.
+// Through the float32 layers above (scan_layers_widened.hpp), converting in scalar loops.
 
 namespace {
 
-// Per-thread float copies of a 16-bit layer's input tensors (slot: x, w, u, bias, h0, c0), grown
-// when a case needs more so that a timed call does not fault in fresh pages.
-enum Slot { kX, kW, kU, kBias, kH0, kC0, kSlots };
+struct ScalarConv {
+  template <class T>
+  static void widen(const T* src, float* dst, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = cpu::widen(src[i]);
+  }
+  template <class T>
+  static void narrow(const float* src, T* dst, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = cpu::narrow<T>(src[i]);
+  }
+};
 
-template <class T>
-const float* widened(Slot slot, const T* src, std::int64_t count) {
-  thread_local std::vector<float> buffers[kSlots];
-  std::vector<float>& v = buffers[slot];
-  if (static_cast<std::int64_t>(v.size()) < count) v.resize(static_cast<std::size_t>(count));
-  for (std::int64_t i = 0; i < count; ++i) v[i] = widen(src[i]);
-  return v.data();
-}
-
-// Runs `layer` (float32 in, float32 h out) and rounds its h[count] once into `h`.
-template <class T, class Layer>
-void rounded_once(T* h, std::int64_t count, Layer layer) {
-  thread_local std::vector<float> hf;
-  if (static_cast<std::int64_t>(hf.size()) < count) hf.resize(static_cast<std::size_t>(count));
-  layer(hf.data());
-  for (std::int64_t i = 0; i < count; ++i) h[i] = narrow<T>(hf[i]);
-}
-
-// A minimal layer (minGRU: 2 gate blocks, minLSTM: 3) in storage T through its float32 version.
-template <class T, class F32Layer>
-void min_layer_widened(F32Layer f32_layer, int gates, const T* x, const T* w, const T* bias,
-                       const T* h0, T* h, std::int64_t batch, std::int64_t steps, std::int64_t d_in,
-                       std::int64_t D, ScanForm form) {
-  rounded_once(h, batch * steps * D, [&](float* hf) {
-    f32_layer(widened(kX, x, batch * steps * d_in), widened(kW, w, d_in * gates * D),
-              widened(kBias, bias, gates * D), widened(kH0, h0, batch * D), hf, batch, steps, d_in,
-              D, form);
-  });
-}
+using widened_layers::F32Gru;
+using widened_layers::F32Lstm;
+using widened_layers::F32MinLayer;
 
 }  // namespace
-
-using F32MinLayer = void (*)(const float*, const float*, const float*, const float*, float*,
-                             std::int64_t, std::int64_t, std::int64_t, std::int64_t, ScanForm);
 
 #define OPBENCH_LAYERS(T)                                                                          \
   void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,        \
               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {              \
-    min_layer_widened(static_cast<F32MinLayer>(mingru), 2, x, w, bias, h0, h, batch, steps, d_in,  \
-                      D, form);                                                                    \
+    widened_layers::min_layer<ScalarConv>(static_cast<F32MinLayer>(mingru), 2, x, w, bias, h0, h,  \
+                                          batch, steps, d_in, D, form);                            \
   }                                                                                                \
   void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,       \
                std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {             \
-    min_layer_widened(static_cast<F32MinLayer>(minlstm), 3, x, w, bias, h0, h, batch, steps, d_in, \
-                      D, form);                                                                    \
+    widened_layers::min_layer<ScalarConv>(static_cast<F32MinLayer>(minlstm), 3, x, w, bias, h0, h, \
+                                          batch, steps, d_in, D, form);                            \
   }                                                                                                \
   void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,                   \
            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {            \
-    rounded_once(h, batch* steps* D, [&](float* hf) {                                              \
-      gru(widened(kX, x, batch* steps* d_in), widened(kW, w, d_in * 3 * D),                        \
-          widened(kU, u, D * 3 * D), widened(kBias, bias, 3 * D), widened(kH0, h0, batch* D), hf,  \
-          batch, steps, d_in, D);                                                                  \
-    });                                                                                            \
+    widened_layers::gru<ScalarConv>(static_cast<F32Gru>(gru), x, w, u, bias, h0, h, batch, steps,  \
+                                    d_in, D);                                                      \
   }                                                                                                \
   void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h,     \
             std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {           \
-    rounded_once(h, batch* steps* D, [&](float* hf) {                                              \
-      lstm(widened(kX, x, batch* steps* d_in), widened(kW, w, d_in * 4 * D),                       \
-           widened(kU, u, D * 4 * D), widened(kBias, bias, 4 * D), widened(kH0, h0, batch* D),     \
-           widened(kC0, c0, batch* D), hf, batch, steps, d_in, D);                                 \
-    });                                                                                            \
+    widened_layers::lstm<ScalarConv>(static_cast<F32Lstm>(lstm), x, w, u, bias, h0, c0, h, batch,  \
+                                     steps, d_in, D);                                              \
   }
 OPBENCH_LAYERS(bf16_t)
 OPBENCH_LAYERS(f16_t)

@@ -53,8 +53,9 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
 // The same contracts over 16-bit tensors. The scans load each value widened to float, carry their
 // state in float (never in the storage type) and round each output once. The layers widen their
 // inputs into float buffers, run the float32 layer (its projection is SGEMM) and round h once.
+// (The declarations are a macro that cpu::fast's 16-bit overloads, scan_fast.hpp, declare too.)
 
-#define OPBENCH_SCAN_PLAIN_16(T)                                                               \
+#define OPBENCH_SCAN_DECLS_16(T)                                                               \
   void linear_scan(const T* a, const T* b, const T* h0, T* h, std::int64_t batch,              \
                    std::int64_t steps, std::int64_t D);                                        \
   void linear_scan_backward(const T* a, const T* h0, const T* h, const T* dh, T* da, T* db,    \
@@ -69,8 +70,7 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D);         \
   void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h, \
             std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D);
-OPBENCH_SCAN_PLAIN_16(bf16_t)
-OPBENCH_SCAN_PLAIN_16(f16_t)
-#undef OPBENCH_SCAN_PLAIN_16
+OPBENCH_SCAN_DECLS_16(bf16_t)
+OPBENCH_SCAN_DECLS_16(f16_t)
 
 }  // namespace opbench::cpu::plain
