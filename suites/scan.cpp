@@ -200,7 +200,8 @@ void register_linear_scan(Registry& reg) {
   };
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
       "cpu.plain", "a", call(OVERLOADS(cpu::plain::linear_scan))));
-  op.impls.push_back(typed_host_impl<float>("cpu.fast", "a", call(cpu::fast::linear_scan)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.fast", "a", call(OVERLOADS(cpu::fast::linear_scan))));
   op.impls.push_back(
       typed_host_impl<float>("cpu.chunked", "a", call(cpu::fast::linear_scan_chunked)));
   op.impls.push_back(
@@ -278,8 +279,8 @@ void register_linear_scan_backward(Registry& reg) {
   };
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
       "cpu.plain", "a", call(OVERLOADS(cpu::plain::linear_scan_backward))));
-  op.impls.push_back(
-      typed_host_impl<float>("cpu.fast", "a", call(cpu::fast::linear_scan_backward)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.fast", "a", call(OVERLOADS(cpu::fast::linear_scan_backward))));
   reg.add_op(std::move(op));
 }
 
@@ -347,7 +348,8 @@ void register_log_scan(Registry& reg) {
   };
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "log_a",
                                                            call(OVERLOADS(cpu::plain::log_scan))));
-  op.impls.push_back(typed_host_impl<float>("cpu.fast", "log_a", call(cpu::fast::log_scan)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.fast", "log_a",
+                                                           call(OVERLOADS(cpu::fast::log_scan))));
 #ifdef OPBENCH_HAVE_CUDA
   op.impls.push_back(cuda_impl(
       "cuda.fast",
@@ -419,16 +421,15 @@ std::string large_x(const TensorDecl& t, const std::string& dist, DType) {
   return t.name == "x" && dist == "large_x" ? "normal(0,10)" : "";
 }
 
-// minGRU (gates = 2) and minLSTM (gates = 3): x, w[d_in, gates D], bias, h0 -> h. `plain` is the
-// cpu.plain overload set (OVERLOADS), `fast` the float32 cpu.fast kernel.
-template <class Plain>
-void register_min_layer(
-    Registry& reg, const char* name, const char* title, const char* paper, int gates,
-    void (*reference)(const double*, const double*, const double*, const double*, double*,
-                      std::int64_t, std::int64_t, std::int64_t, std::int64_t),
-    Plain plain,
-    void (*fast)(const float*, const float*, const float*, const float*, float*, std::int64_t,
-                 std::int64_t, std::int64_t, std::int64_t, cpu::ScanForm)) {
+// minGRU (gates = 2) and minLSTM (gates = 3): x, w[d_in, gates D], bias, h0 -> h. `plain` and
+// `fast` are the cpu.plain and cpu.fast overload sets (OVERLOADS).
+template <class Plain, class Fast>
+void register_min_layer(Registry& reg, const char* name, const char* title, const char* paper,
+                        int gates,
+                        void (*reference)(const double*, const double*, const double*,
+                                          const double*, double*, std::int64_t, std::int64_t,
+                                          std::int64_t, std::int64_t),
+                        Plain plain, Fast fast) {
   Op op = make_op(
       name, title, paper, layer_axes(true),
       {in("x", {"batch", "T", "d_in"}), in("w", {"d_in", "GD"}, kWeight),
@@ -455,7 +456,7 @@ void register_min_layer(
     };
   };
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(plain)));
-  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(fast)));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>("cpu.fast", "x", call(fast)));
 #ifdef OPBENCH_HAVE_TORCH
   // The paper's own PyTorch code (appendix: parallel_scan_log with torch.cumsum and
   // torch.logcumsumexp), which exists in the log-space form only.
@@ -512,7 +513,8 @@ void register_gru(Registry& reg) {
   };
   op.impls.push_back(
       typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(OVERLOADS(cpu::plain::gru))));
-  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(cpu::fast::gru)));
+  op.impls.push_back(
+      typed_host_impl<float, bf16_t, f16_t>("cpu.fast", "x", call(OVERLOADS(cpu::fast::gru))));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(peer_impl("onednn", onednn::bind_gru()));
 #endif
@@ -548,7 +550,8 @@ void register_lstm(Registry& reg) {
   };
   op.impls.push_back(
       typed_host_impl<float, bf16_t, f16_t>("cpu.plain", "x", call(OVERLOADS(cpu::plain::lstm))));
-  op.impls.push_back(typed_host_impl<float>("cpu.fast", "x", call(cpu::fast::lstm)));
+  op.impls.push_back(
+      typed_host_impl<float, bf16_t, f16_t>("cpu.fast", "x", call(OVERLOADS(cpu::fast::lstm))));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(peer_impl("onednn", onednn::bind_lstm()));
 #endif
@@ -566,11 +569,11 @@ void register_scan_suite(Registry& reg) {
   register_log_scan(reg);
   register_min_layer(reg, "mingru", "minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h)",
                      "Feng et al. 2024 §3.1.2 and appendix (log-space version)", 2, ref::mingru,
-                     OVERLOADS(cpu::plain::mingru), cpu::fast::mingru);
+                     OVERLOADS(cpu::plain::mingru), OVERLOADS(cpu::fast::mingru));
   register_min_layer(reg, "minlstm",
                      "minLSTM: h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h), f' + i' = 1",
                      "Feng et al. 2024 §3.2.3 and appendix (log-space version)", 3, ref::minlstm,
-                     OVERLOADS(cpu::plain::minlstm), cpu::fast::minlstm);
+                     OVERLOADS(cpu::plain::minlstm), OVERLOADS(cpu::fast::minlstm));
   register_gru(reg);
   register_lstm(reg);
 }

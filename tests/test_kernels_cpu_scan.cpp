@@ -564,11 +564,16 @@ TEST(CpuRnn, GruAndLstmMatchTheReference) {
       for (int fast = 0; fast < 2; ++fast) {
         auto h = poisoned(ref.size());
         if (lstm) {
-          (fast ? cpu::fast::lstm : static_cast<decltype(&cpu::fast::lstm)>(cpu::plain::lstm))(
+          using Lstm = void (*)(const float*, const float*, const float*, const float*,
+                                const float*, const float*, float*, std::int64_t, std::int64_t,
+                                std::int64_t, std::int64_t);
+          (fast ? static_cast<Lstm>(cpu::fast::lstm) : static_cast<Lstm>(cpu::plain::lstm))(
               x.data(), w.data(), u.data(), bias.data(), h0.data(), c0.data(), h.data(), s.batch,
               s.T, s.d_in, s.D);
         } else {
-          (fast ? cpu::fast::gru : static_cast<decltype(&cpu::fast::gru)>(cpu::plain::gru))(
+          using Gru = void (*)(const float*, const float*, const float*, const float*, const float*,
+                               float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+          (fast ? static_cast<Gru>(cpu::fast::gru) : static_cast<Gru>(cpu::plain::gru))(
               x.data(), w.data(), u.data(), bias.data(), h0.data(), h.data(), s.batch, s.T, s.d_in,
               s.D);
         }

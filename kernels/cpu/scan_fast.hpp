@@ -53,4 +53,12 @@ void lstm(const float* x, const float* w, const float* u, const float* bias, con
           const float* c0, float* h, std::int64_t batch, std::int64_t T, std::int64_t d_in,
           std::int64_t D);
 
+// --- bfloat16 and float16 storage ----------------------------------------------------------------
+// The same contracts over 16-bit tensors (as cpu::plain's). The scans (scan_fast.cpp) load each
+// vector widened to float32, keep their state in float32 and round each output once (no
+// streaming stores). The layers (scan_fast_half_layers.cpp) run the float32 layers above on
+// inputs widened to float32 and round h once.
+OPBENCH_SCAN_DECLS_16(bf16_t)
+OPBENCH_SCAN_DECLS_16(f16_t)
+
 }  // namespace opbench::cpu::fast

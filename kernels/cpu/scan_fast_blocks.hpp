@@ -15,6 +15,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "harness/half.hpp"
+#include "kernels/cpu/half_vec.hpp"
 #include "kernels/cpu/norm_fast_simd.hpp"
 
 namespace opbench::cpu::fast::simd {
@@ -40,12 +42,36 @@ inline void store_lanes(float* p, vf v, int lanes, bool nontemporal) {
   std::memcpy(p, &v, sizeof(float) * static_cast<std::size_t>(lanes));
 }
 
+// The same for 16-bit storage: widened to float32 on load, rounded once to nearest even on
+// store (never streamed: a row of 16-bit values is a vector of half the width).
+template <class T>
+inline vf load_lanes(const T* p, int lanes) {
+  if (lanes == kW) return half_vec::wv(p);
+  vf v = splat(0.0f);
+  for (int k = 0; k < lanes; ++k) v[k] = to_float(p[k]);
+  return v;
+}
+template <class T>
+inline void store_lanes(T* p, vf v, int lanes, bool) {
+  if (lanes == kW) {
+    half_vec::nv(p, v);
+    return;
+  }
+  for (int k = 0; k < lanes; ++k) half_detail::put(p[k], v[k]);
+}
+
 // Whether rows of D floats starting at every `out` can take streaming stores: each vector of a
 // row must be aligned to the vector size.
 inline bool streamable(std::int64_t D, std::initializer_list<const float*> outs) {
   bool ok = D % kW == 0;
   for (const float* p : outs) ok = ok && reinterpret_cast<std::uintptr_t>(p) % sizeof(vf) == 0;
   return ok;
+}
+
+// Outputs in 16-bit storage are never streamed.
+template <class T>
+inline bool streamable(std::int64_t, std::initializer_list<const T*>) {
+  return false;
 }
 
 // One task: batch entry n, channels [d0, d0 + width), as `vectors` vectors, the last one holding
