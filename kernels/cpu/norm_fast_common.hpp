@@ -4,6 +4,7 @@
 // non-temporal (streaming) stores.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cpu/norm_fast_simd.hpp"
