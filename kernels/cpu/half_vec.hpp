@@ -3,6 +3,9 @@
 // norm_fast_half_fused.cpp, _rows.cpp and _channels.cpp, the scans of scan_fast.cpp): kW values
 // at a time widened to float32 and rounded once into bfloat16 or binary16, in the float vector
 // type of norm_fast_simd.hpp, whatever -march gives.
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -88,6 +91,30 @@ template <class T>
 inline void narrow(const float* src, T* dst, i64 n) {
   emit(
       dst, n, [=](i64 j) { return detail::load(src + j); }, [=](i64 j) { return src[j]; });
+}
+
+// fn(i0, i1) over [0, n) in one contiguous piece per thread, pieces of at least 32768 values
+// (below that the threads' start-up costs more than the conversion).
+template <class Fn>
+void split_over_threads(i64 n, Fn fn) {
+  constexpr i64 kMinPerThread = i64{1} << 15;
+  const int threads =
+      static_cast<int>(std::clamp<i64>(n / kMinPerThread, 1, omp_get_max_threads()));
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const i64 t = omp_get_thread_num(), nt = omp_get_num_threads();
+    fn(n * t / nt, n * (t + 1) / nt);
+  }
+}
+
+// widen() and narrow() of whole tensors, over the threads.
+template <class T>
+void widen_threads(const T* src, float* dst, i64 n) {
+  split_over_threads(n, [&](i64 i0, i64 i1) { widen(src + i0, dst + i0, i1 - i0); });
+}
+template <class T>
+void narrow_threads(const float* src, T* dst, i64 n) {
+  split_over_threads(n, [&](i64 i0, i64 i1) { narrow(src + i0, dst + i0, i1 - i0); });
 }
 
 }  // namespace opbench::cpu::fast::half_vec

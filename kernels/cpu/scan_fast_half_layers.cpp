@@ -2,9 +2,6 @@
 // layers of rnn_cpu.cpp on inputs widened to float32, h rounded once (scan_layers_widened.hpp:
 // the projection is OpenBLAS SGEMM, which takes float only). The conversions go kW lanes at a
 // time (half_vec.hpp) over the threads; cpu.plain's go in scalar loops.
-#include <omp.h>
-
-#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cpu/half_vec.hpp"
@@ -14,31 +11,14 @@
 namespace opbench::cpu::fast {
 namespace {
 
-// Pieces of at least this many values per thread: below it the threads' start-up costs more
-// than the conversion.
-constexpr std::int64_t kMinPerThread = std::int64_t{1} << 15;
-
 struct VectorConv {
   template <class T>
   static void widen(const T* src, float* dst, std::int64_t n) {
-    split(n,
-          [&](std::int64_t i0, std::int64_t i1) { half_vec::widen(src + i0, dst + i0, i1 - i0); });
+    half_vec::widen_threads(src, dst, n);
   }
   template <class T>
   static void narrow(const float* src, T* dst, std::int64_t n) {
-    split(n,
-          [&](std::int64_t i0, std::int64_t i1) { half_vec::narrow(src + i0, dst + i0, i1 - i0); });
-  }
-  // fn(i0, i1) over [0, n) in one contiguous piece per thread.
-  template <class Fn>
-  static void split(std::int64_t n, Fn fn) {
-    const int threads =
-        static_cast<int>(std::clamp<std::int64_t>(n / kMinPerThread, 1, omp_get_max_threads()));
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-      fn(n * t / nt, n * (t + 1) / nt);
-    }
+    half_vec::narrow_threads(src, dst, n);
   }
 };
 
