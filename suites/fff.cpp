@@ -141,9 +141,6 @@ fff::WeightsOf<T> weights_as(const TensorMap& i) {
           in_as<T>(i, "node_b2"), in_as<T>(i, "leaf_w1"), in_as<T>(i, "leaf_b1"),
           in_as<T>(i, "leaf_w2"), in_as<T>(i, "leaf_b2")};
 }
-fff::Weights weights32(const TensorMap& i) {
-  return weights_as<float>(i);
-}
 #define OVERLOADS OPBENCH_OVERLOADS
 
 void check_rows(const TensorMap& in, const Tensor& out_y) {
@@ -291,10 +288,12 @@ void register_fff(Registry& reg) {
         cpu::plain::fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
                         out_index(o, "leaf"), p.i("batch"));
       }));
-  op.impls.push_back(host_impl("cpu.fast", [](const TensorMap& i, TensorMap& o, const Params& p) {
-    cpu::fast::fff(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), out_index(o, "leaf"),
-                   p.i("batch"));
-  }));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.fast", "x", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::fast::fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
+                       out_index(o, "leaf"), p.i("batch"));
+      }));
 #ifdef OPBENCH_HAVE_TORCH
   op.impls.push_back(torch_impl("fff", kTorchDtypes));
 #endif
@@ -349,9 +348,12 @@ void register_soft_fff(Registry& reg) {
         cpu::plain::soft_fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
                              p.i("batch"));
       }));
-  op.impls.push_back(host_impl("cpu.fast", [](const TensorMap& i, TensorMap& o, const Params& p) {
-    cpu::fast::soft_fff(in32(i, "x"), weights32(i), dims_of(p), out32(o, "y"), p.i("batch"));
-  }));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.fast", "x", [](auto t, const TensorMap& i, TensorMap& o, const Params& p) {
+        using T = decltype(t);
+        cpu::fast::soft_fff(in_as<T>(i, "x"), weights_as<T>(i), dims_of(p), out_as<T>(o, "y"),
+                            p.i("batch"));
+      }));
   reg.add_op(std::move(op));
 }
 
@@ -476,8 +478,8 @@ void register_ultrafast(Registry& reg) {
   };
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
       "cpu.plain", "x", call(OVERLOADS(cpu::plain::ultrafast_fff))));
-  op.impls.push_back(
-      typed_host_impl<float>("cpu.fast", "x", call(OVERLOADS(cpu::fast::ultrafast_fff))));
+  op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
+      "cpu.fast", "x", call(OVERLOADS(cpu::fast::ultrafast_fff))));
 #ifdef OPBENCH_HAVE_TORCH
   op.impls.push_back(torch_impl("ultrafast_fff", kTorchDtypes));
 #endif

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/fff_simd.hpp"
+#include "kernels/cpu/half_vec.hpp"
 
 namespace opbench::cpu::fast {
 
@@ -14,6 +15,7 @@ namespace {
 
 namespace simd = fast::simd;
 using fffsimd::dots;
+using fffsimd::value;
 using fffsimd::weighted_sum;
 
 // Rows per block: 128 rows of x at d_in = 768 are 384 KiB, which stays in L2 while the levels run
@@ -108,16 +110,20 @@ struct Router {
 // and streamed out. A batch of one row is the vectorized descent.
 constexpr std::int64_t kTopLevels = 6;
 
+template <class W>
 struct UltraArgs {
-  const float *x, *w_in, *w_out;
+  const float* x;
+  const W *w_in, *w_out;
   float* y;
   std::int64_t* path;
   float* lambda;  // [batch, levels]
   std::int64_t d_in, d_out, levels;
+  bool stream_y;  // y is the caller's float32 output (not scratch that is read back at once)
 };
 
 // Runs the router's rows through levels first ... last - 1: lambdas and paths.
-void ultrafast_levels(const UltraArgs& a, Router& rt, std::int64_t first, std::int64_t last) {
+template <class W>
+void ultrafast_levels(const UltraArgs<W>& a, Router& rt, std::int64_t first, std::int64_t last) {
   const std::int64_t L = a.levels;
   for (std::int64_t level = first; level < last; ++level) {
     rt.for_each_run(a.x, a.d_in, [&](std::int64_t n, std::int64_t i, std::int64_t count) {
@@ -135,12 +141,13 @@ void ultrafast_levels(const UltraArgs& a, Router& rt, std::int64_t first, std::i
 }
 
 // y of the router's rows, whose lambdas and paths are complete.
-void ultrafast_outputs(const UltraArgs& a, const Router& rt) {
+template <class W>
+void ultrafast_outputs(const UltraArgs<W>& a, const Router& rt) {
   const std::int64_t L = a.levels;
   // g padded to whole vectors, so the GeLU of a row's L values takes L / kW vector steps.
   const std::int64_t padded = (L + simd::kW - 1) / simd::kW * simd::kW;
   std::vector<float> g(static_cast<std::size_t>(padded), 0.0f);
-  std::vector<const float*> ws(static_cast<std::size_t>(L));
+  std::vector<const W*> ws(static_cast<std::size_t>(L));
   const auto rows = static_cast<std::int64_t>(rt.order.size());
   for (std::int64_t k = 0; k < rows; ++k) {  // rows in node order: neighbours share w_out rows
     const std::int64_t b = rt.ids[rt.order[k]];
@@ -153,15 +160,16 @@ void ultrafast_outputs(const UltraArgs& a, const Router& rt) {
     std::copy(a.lambda + b * L, a.lambda + (b + 1) * L, g.begin());
     fffsimd::gelu_inplace(g.data(), padded);
     for (std::int64_t l = 0; l < L; ++l) ws[l] = a.w_out + a.path[b * L + l] * a.d_out;
-    weighted_sum(a.y + b * a.d_out, g.data(), ws.data(), L, a.d_out, nullptr, true);
+    weighted_sum(a.y + b * a.d_out, g.data(), ws.data(), L, a.d_out, nullptr, a.stream_y);
   }
   simd::stream_fence();
 }
 
 // --- fff ----------------------------------------------------------------------------------------
 
-void fff_route_block(const float* x, const fff::Weights& w, const fff::Dims& d, std::int64_t* leaf,
-                     std::int64_t rows) {
+template <class W>
+void fff_route_block(const float* x, const fff::WeightsOf<W>& w, const fff::Dims& d,
+                     std::int64_t* leaf, std::int64_t rows) {
   Router rt;
   rt.start(0, rows, 0);
   std::vector<float> logit(static_cast<std::size_t>(rows));
@@ -170,15 +178,16 @@ void fff_route_block(const float* x, const fff::Weights& w, const fff::Dims& d, 
       if (d.node_width == 1) {  // a linear node: logit = b1 + w1 . x
         dots(rt.xs.data(), count, w.node_w1 + n * d.d_in, d.d_in, rt.tmp.data());
         for (std::int64_t k = 0; k < count; ++k)
-          logit[rt.order[first + k]] = w.node_b1[n] + rt.tmp[k];
+          logit[rt.order[first + k]] = value(w.node_b1[n]) + rt.tmp[k];
         return;
       }
-      for (std::int64_t k = 0; k < count; ++k) logit[rt.order[first + k]] = w.node_b2[n];
+      for (std::int64_t k = 0; k < count; ++k) logit[rt.order[first + k]] = value(w.node_b2[n]);
       for (std::int64_t h = 0; h < d.node_width; ++h) {
         const std::int64_t nh = n * d.node_width + h;
         dots(rt.xs.data(), count, w.node_w1 + nh * d.d_in, d.d_in, rt.tmp.data());
         for (std::int64_t k = 0; k < count; ++k) {
-          logit[rt.order[first + k]] += w.node_w2[nh] * std::max(w.node_b1[nh] + rt.tmp[k], 0.0f);
+          logit[rt.order[first + k]] +=
+              value(w.node_w2[nh]) * std::max(value(w.node_b1[nh]) + rt.tmp[k], 0.0f);
         }
       }
     });
@@ -189,7 +198,8 @@ void fff_route_block(const float* x, const fff::Weights& w, const fff::Dims& d, 
 
 // One leaf over `count` rows (their indices in rows[]): H = ReLU(x W1^T + b1), y = H W2 + b2,
 // the output skipping neurons that ReLU switched off.
-void fff_leaf_item(const float* x, const fff::Weights& w, const fff::Dims& d, float* y,
+template <class W>
+void fff_leaf_item(const float* x, const fff::WeightsOf<W>& w, const fff::Dims& d, float* y,
                    std::int64_t leaf, const std::int64_t* rows, std::int64_t count) {
   const std::int64_t lw = d.leaf_width;
   std::vector<const float*> xs(static_cast<std::size_t>(count));
@@ -198,10 +208,12 @@ void fff_leaf_item(const float* x, const fff::Weights& w, const fff::Dims& d, fl
   for (std::int64_t j = 0; j < lw; ++j) {
     const std::int64_t lj = leaf * lw + j;
     dots(xs.data(), count, w.leaf_w1 + lj * d.d_in, d.d_in, tmp.data());
-    for (std::int64_t k = 0; k < count; ++k) h[k * lw + j] = std::max(w.leaf_b1[lj] + tmp[k], 0.0f);
+    for (std::int64_t k = 0; k < count; ++k) {
+      h[k * lw + j] = std::max(value(w.leaf_b1[lj]) + tmp[k], 0.0f);
+    }
   }
   std::vector<float> c(static_cast<std::size_t>(lw));
-  std::vector<const float*> ws(static_cast<std::size_t>(lw));
+  std::vector<const W*> ws(static_cast<std::size_t>(lw));
   for (std::int64_t k = 0; k < count; ++k) {
     std::int64_t nz = 0;
     for (std::int64_t j = 0; j < lw; ++j) {
@@ -215,14 +227,25 @@ void fff_leaf_item(const float* x, const fff::Weights& w, const fff::Dims& d, fl
   }
 }
 
-}  // namespace
+// Runs fn(xf, yf) on x[nx] widened into float32 and rounds its float32 output yf[ny] once into
+// y (per-thread buffers, grown as needed, so that a timed call does not fault in fresh pages).
+template <class T, class Fn>
+void with_float_rows(const T* x, std::int64_t nx, T* y, std::int64_t ny, Fn fn) {
+  thread_local std::vector<float> xf, yf;
+  if (static_cast<std::int64_t>(xf.size()) < nx) xf.resize(static_cast<std::size_t>(nx));
+  if (static_cast<std::int64_t>(yf.size()) < ny) yf.resize(static_cast<std::size_t>(ny));
+  half_vec::widen_threads(x, xf.data(), nx);
+  fn(xf.data(), yf.data());
+  half_vec::narrow_threads(yf.data(), y, ny);
+}
 
-void ultrafast_fff(const float* x, const float* w_in, const float* w_out, float* y,
-                   std::int64_t* path, std::int64_t batch, std::int64_t d_in, std::int64_t d_out,
-                   std::int64_t depth) {
+template <class W>
+void ultrafast_fff_t(const float* x, const W* w_in, const W* w_out, float* y, std::int64_t* path,
+                     std::int64_t batch, std::int64_t d_in, std::int64_t d_out, std::int64_t depth,
+                     bool stream_y) {
   const std::int64_t levels = depth + 1, top = std::min(levels, kTopLevels);
   std::vector<float> lambda(static_cast<std::size_t>(batch * levels));
-  const UltraArgs a{x, w_in, w_out, y, path, lambda.data(), d_in, d_out, levels};
+  const UltraArgs<W> a{x, w_in, w_out, y, path, lambda.data(), d_in, d_out, levels, stream_y};
   // Phase A: the top levels, block by block (the whole tree when it is no deeper).
   const std::int64_t blocks = (batch + kBlockRows - 1) / kBlockRows;
 #pragma omp parallel for schedule(dynamic, 1) if (worth_threads(blocks))
@@ -258,8 +281,9 @@ void ultrafast_fff(const float* x, const float* w_in, const float* w_out, float*
   }
 }
 
-void fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* y, std::int64_t* leaf,
-         std::int64_t batch) {
+template <class W>
+void fff_t(const float* x, const fff::WeightsOf<W>& w, const fff::Dims& d, float* y,
+           std::int64_t* leaf, std::int64_t batch) {
   // 1. Route every row, block by block.
   const std::int64_t blocks = (batch + kBlockRows - 1) / kBlockRows;
 #pragma omp parallel for schedule(dynamic, 1) if (worth_threads(blocks))
@@ -293,5 +317,39 @@ void fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* y, st
     fff_leaf_item(x, w, d, y, items[i].leaf, rows.data() + items[i].first, items[i].count);
   }
 }
+
+}  // namespace
+
+void ultrafast_fff(const float* x, const float* w_in, const float* w_out, float* y,
+                   std::int64_t* path, std::int64_t batch, std::int64_t d_in, std::int64_t d_out,
+                   std::int64_t depth) {
+  ultrafast_fff_t(x, w_in, w_out, y, path, batch, d_in, d_out, depth, true);
+}
+
+void fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* y, std::int64_t* leaf,
+         std::int64_t batch) {
+  fff_t(x, w, d, y, leaf, batch);
+}
+
+// 16-bit storage: x widened to float32 (every row is read whole), the weights read in their
+// storage type and widened as they are loaded (a row reads only its path's nodes and its leaf,
+// so converting them all up front would cost a batch of one row more than its work), y summed in
+// float32 and rounded once.
+#define OPBENCH_FFF_FAST_16(T)                                                                   \
+  void ultrafast_fff(const T* x, const T* w_in, const T* w_out, T* y, std::int64_t* path,        \
+                     std::int64_t batch, std::int64_t d_in, std::int64_t d_out,                  \
+                     std::int64_t depth) {                                                       \
+    with_float_rows(x, batch* d_in, y, batch* d_out, [&](const float* xf, float* yf) {           \
+      ultrafast_fff_t(xf, w_in, w_out, yf, path, batch, d_in, d_out, depth, false);              \
+    });                                                                                          \
+  }                                                                                              \
+  void fff(const T* x, const fff::WeightsOf<T>& w, const fff::Dims& d, T* y, std::int64_t* leaf, \
+           std::int64_t batch) {                                                                 \
+    with_float_rows(x, batch* d.d_in, y, batch* d.d_out,                                         \
+                    [&](const float* xf, float* yf) { fff_t(xf, w, d, yf, leaf, batch); });      \
+  }
+OPBENCH_FFF_FAST_16(bf16_t)
+OPBENCH_FFF_FAST_16(f16_t)
+#undef OPBENCH_FFF_FAST_16
 
 }  // namespace opbench::cpu::fast

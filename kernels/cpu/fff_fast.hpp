@@ -10,6 +10,7 @@
 // of rows and over leaf work items when the batch is large enough to pay for waking threads.
 #include <cstdint>
 
+#include "harness/half.hpp"
 #include "kernels/cpu/fff_types.hpp"
 
 namespace opbench::cpu::fast {
@@ -25,6 +26,22 @@ void soft_fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* 
 void ultrafast_fff(const float* x, const float* w_in, const float* w_out, float* y,
                    std::int64_t* path, std::int64_t batch, std::int64_t d_in, std::int64_t d_out,
                    std::int64_t depth);
+
+// bfloat16 and binary16 storage, each output rounded once. fff and ultrafast_fff widen x to
+// float32 and read the weights in their storage type, widened as they are loaded (a row reads
+// only the nodes on its path and its leaf); the routing decisions and sums are float32, as
+// cpu.plain's. soft_fff, which reads every weight, widens all its tensors once per call.
+#define OPBENCH_FFF_FAST_DECLS_16(T)                                                             \
+  void fff(const T* x, const fff::WeightsOf<T>& w, const fff::Dims& d, T* y, std::int64_t* leaf, \
+           std::int64_t batch);                                                                  \
+  void soft_fff(const T* x, const fff::WeightsOf<T>& w, const fff::Dims& d, T* y,                \
+                std::int64_t batch);                                                             \
+  void ultrafast_fff(const T* x, const T* w_in, const T* w_out, T* y, std::int64_t* path,        \
+                     std::int64_t batch, std::int64_t d_in, std::int64_t d_out,                  \
+                     std::int64_t depth);
+OPBENCH_FFF_FAST_DECLS_16(bf16_t)
+OPBENCH_FFF_FAST_DECLS_16(f16_t)
+#undef OPBENCH_FFF_FAST_DECLS_16
 
 }  // namespace opbench::cpu::fast
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/fff_fast.hpp"
+#include "kernels/cpu/half_vec.hpp"
 
 namespace opbench::cpu::fast {
 
@@ -71,6 +72,53 @@ void soft_fff(const float* x, const fff::Weights& w, const fff::Dims& d, float* 
                 static_cast<int>(leaves), 1.0f, mix.data(), static_cast<int>(leaves), w.leaf_b2,
                 d_out, 1.0f, yb, d_out);
   }
+}
+
+// 16-bit storage: soft FFF reads every weight for every block of rows, so all its tensors are
+// widened to float32 once per call (vectorized, over the threads), the float32 kernel runs on
+// them and y is rounded once. Node tensors have at least one row, and node_w2 / node_b2 one row
+// only when node_width is 1 (the suite's layout, suites/fff.cpp).
+namespace {
+
+template <class T>
+void soft_fff_widened(const T* x, const fff::WeightsOf<T>& w, const fff::Dims& d, T* y,
+                      std::int64_t batch) {
+  const std::int64_t node_rows = std::max<std::int64_t>(d.nodes(), 1);
+  const std::int64_t node_out_rows = d.node_width == 1 ? 1 : node_rows;
+  const std::int64_t lw = d.leaf_width, leaves = d.leaves();
+  const std::int64_t sizes[] = {batch * d.d_in,
+                                node_rows * d.node_width * d.d_in,
+                                node_rows * d.node_width,
+                                node_out_rows * d.node_width,
+                                node_out_rows,
+                                leaves * lw * d.d_in,
+                                leaves * lw,
+                                leaves * lw * d.d_out,
+                                leaves * d.d_out,
+                                batch * d.d_out};
+  const T* sources[] = {x,         w.node_w1, w.node_b1, w.node_w2, w.node_b2,
+                        w.leaf_w1, w.leaf_b1, w.leaf_w2, w.leaf_b2};
+  thread_local std::vector<float> buffers[10];
+  float* f[10];
+  for (int k = 0; k < 10; ++k) {
+    if (static_cast<std::int64_t>(buffers[k].size()) < sizes[k])
+      buffers[k].resize(static_cast<std::size_t>(sizes[k]));
+    f[k] = buffers[k].data();
+    if (k < 9) half_vec::widen_threads(sources[k], f[k], sizes[k]);
+  }
+  soft_fff(f[0], fff::Weights{f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}, d, f[9], batch);
+  half_vec::narrow_threads(f[9], y, sizes[9]);
+}
+
+}  // namespace
+
+void soft_fff(const bf16_t* x, const fff::WeightsOf<bf16_t>& w, const fff::Dims& d, bf16_t* y,
+              std::int64_t batch) {
+  soft_fff_widened(x, w, d, y, batch);
+}
+void soft_fff(const f16_t* x, const fff::WeightsOf<f16_t>& w, const fff::Dims& d, f16_t* y,
+              std::int64_t batch) {
+  soft_fff_widened(x, w, d, y, batch);
 }
 
 }  // namespace opbench::cpu::fast
