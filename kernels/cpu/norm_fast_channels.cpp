@@ -107,39 +107,10 @@ void batchnorm_train(const float* x, const float* gamma, const float* beta, floa
       s1[j] += d;
       s2[j] += d * d;
     }
-  const double dn = static_cast<double>(rows);
-  std::vector<float> mean_s(cols), scale(cols);
-  std::vector<double> m2(cols);
-  std::vector<i64> redo;
-  for (i64 j = 0; j < cols; ++j) {
-    const double mean = s1[j] / dn;
-    m2[j] = s2[j] - s1[j] * mean;
-    mean_s[j] = static_cast<float>(mean);
-    if (!(m2[j] * kShiftGuard >= s2[j])) redo.push_back(j);
-  }
-  if (!redo.empty()) {
-    // Corrected two-pass over the flagged columns (rare: a column whose first values lie far
-    // from its mean relative to its spread), in double.
-    const i64 nr = static_cast<i64>(redo.size());
-    std::vector<double> e1(nr, 0.0), e2(nr, 0.0);
-    for (i64 r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      for (i64 k = 0; k < nr; ++k) {
-        const i64 j = redo[k];
-        const double e = static_cast<double>(xr[j] - shift[j]) - mean_s[j];
-        e1[k] += e;
-        e2[k] += e * e;
-      }
-    }
-    for (i64 k = 0; k < nr; ++k) {
-      const i64 j = redo[k];
-      m2[j] = e2[k] - e1[k] * e1[k] / dn;
-      mean_s[j] = static_cast<float>(static_cast<double>(mean_s[j]) + e1[k] / dn);
-    }
-  }
-  for (i64 j = 0; j < cols; ++j)
-    scale[j] = static_cast<float>(gamma[j] /
-                                  std::sqrt(std::max(m2[j], 0.0) / dn + static_cast<double>(eps)));
+  std::vector<float> mean_s, scale;
+  column_params(
+      s1, s2, shift, rows, cols, eps, [=](i64 j) { return static_cast<double>(gamma[j]); },
+      [=](i64 r, i64 j) { return x[r * cols + j]; }, mean_s, scale);
   columnwise<4>(
       x, y, rows, cols, {shift, mean_s.data(), scale.data(), beta},
       [](vf xv, const std::array<vf, 4>& p) { return ((xv - p[0]) - p[1]) * p[2] + p[3]; },
@@ -215,19 +186,8 @@ void evonorm_b0(const float* x, const float* v, const float* gamma, const float*
     imean[r] = static_cast<double>(xr[0]) + m.mean;
     im2[r] = m.m2;
   });
-  // Batch statistics per channel: merge the n instance statistics (Chan et al.).
-  std::vector<float> bstd(c);
-  for (i64 ch = 0; ch < c; ++ch) {
-    double mean = imean[ch], m2 = im2[ch], count = static_cast<double>(hw);
-    for (i64 i = 1; i < n; ++i) {
-      const double nb = static_cast<double>(hw), tot = count + nb;
-      const double delta = imean[i * c + ch] - mean;
-      mean += delta * nb / tot;
-      m2 += im2[i * c + ch] + delta * delta * count * nb / tot;
-      count = tot;
-    }
-    bstd[ch] = static_cast<float>(std::sqrt(m2 / count + eps));
-  }
+  // Batch statistics per channel: the n instance statistics merged (Chan et al.).
+  const std::vector<float> bstd = merged_batch_std(imean, im2, n, c, hw, eps);
   for_each_index(rows, total, total * 4, [&](i64 r, bool nt) {
     const i64 ch = r % c;
     const float* xr = x + r * hw;

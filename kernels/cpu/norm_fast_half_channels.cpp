@@ -98,18 +98,7 @@ void evonorm_b0_t(const T* x, const T* v, const T* gamma, const T* beta, T* y, i
     im2[r] = m.m2;
   });
   // Batch statistics per channel: the n instance statistics merged (Chan et al.).
-  std::vector<float> bstd(c);
-  for (i64 ch = 0; ch < c; ++ch) {
-    double mean = imean[ch], m2 = im2[ch], count = static_cast<double>(hw);
-    for (i64 i = 1; i < n; ++i) {
-      const double nb = static_cast<double>(hw), tot = count + nb;
-      const double delta = imean[i * c + ch] - mean;
-      mean += delta * nb / tot;
-      m2 += im2[i * c + ch] + delta * delta * count * nb / tot;
-      count = tot;
-    }
-    bstd[ch] = static_cast<float>(std::sqrt(m2 / count + eps));
-  }
+  const std::vector<float> bstd = detail::merged_batch_std(imean, im2, n, c, hw, eps);
   detail::for_each_index(rows, rows * hw, 0, [&](i64 r, bool) {
     const i64 ch = r % c;
     const T* xr = x + r * hw;

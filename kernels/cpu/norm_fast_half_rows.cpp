@@ -215,36 +215,11 @@ void batchnorm_train_t(const T* x, const T* gamma, const T* beta, T* y, i64 rows
       s1[j] += t_s[(static_cast<std::size_t>(t) * 2) * cols + j];
       s2[j] += t_s[(static_cast<std::size_t>(t) * 2 + 1) * cols + j];
     }
-  const double dn = static_cast<double>(rows);
-  std::vector<float> mean_s(cols), scale(cols);
-  std::vector<double> m2(cols);
-  std::vector<i64> redo;
-  for (i64 j = 0; j < cols; ++j) {
-    const double mean = s1[j] / dn;
-    m2[j] = s2[j] - s1[j] * mean;
-    mean_s[j] = static_cast<float>(mean);
-    if (!(m2[j] * detail::kShiftGuard >= s2[j])) redo.push_back(j);
-  }
-  if (!redo.empty()) {
-    // Corrected two-pass over the flagged columns, in double (as the float32 kernel).
-    const i64 nr = static_cast<i64>(redo.size());
-    std::vector<double> e1(nr, 0.0), e2(nr, 0.0);
-    for (i64 r = 0; r < rows; ++r)
-      for (i64 k = 0; k < nr; ++k) {
-        const i64 j = redo[k];
-        const double e = static_cast<double>(to_float(x[r * cols + j]) - shift[j]) - mean_s[j];
-        e1[k] += e;
-        e2[k] += e * e;
-      }
-    for (i64 k = 0; k < nr; ++k) {
-      const i64 j = redo[k];
-      m2[j] = e2[k] - e1[k] * e1[k] / dn;
-      mean_s[j] = static_cast<float>(static_cast<double>(mean_s[j]) + e1[k] / dn);
-    }
-  }
-  for (i64 j = 0; j < cols; ++j)
-    scale[j] = static_cast<float>(to_float(gamma[j]) /
-                                  std::sqrt(std::max(m2[j], 0.0) / dn + static_cast<double>(eps)));
+  std::vector<float> mean_s, scale;
+  detail::column_params(
+      s1, s2, shift.data(), rows, cols, eps,
+      [=](i64 j) { return static_cast<double>(to_float(gamma[j])); },
+      [=](i64 r, i64 j) { return to_float(x[r * cols + j]); }, mean_s, scale);
   const std::vector<float> bt = widened(beta, cols);
   columns_affine(x, y, rows, cols, shift.data(), mean_s.data(), scale.data(), bt.data());
 }

@@ -2,8 +2,10 @@
 // Internals of cpu.fast's normalization kernels: the statistics. Shifted sums accumulated in
 // float32 vector accumulators per chunk, merged in double, with the two-pass guard (see
 // moments()).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/norm_fast_common.hpp"
 
@@ -126,6 +128,68 @@ inline Moments finish_moments(const Sums& s, i64 n, Exact exact) {
   const double mean = s.s1 / dn, m2 = s.s2 - s.s1 * mean;
   if (!(m2 * kShiftGuard >= s.s2)) return exact();
   return {mean, m2 > 0.0 ? m2 : 0.0};
+}
+
+// BatchNorm's per-column parameters from the column sums s1, s2 of d = x - shift over `rows` rows:
+// mean_s, the mean of d, and scale = gamma / sqrt(var + eps). Columns whose sums are not trusted
+// (sum(d^2) > kShiftGuard * M2: a column whose first values lie far from its mean relative to
+// its spread, rare) get the corrected two-pass M2 in double, from value(r, j) = x[r, j].
+template <class Gamma, class Value>
+void column_params(const std::vector<double>& s1, const std::vector<double>& s2, const float* shift,
+                   i64 rows, i64 cols, float eps, Gamma gamma, Value value,
+                   std::vector<float>& mean_s, std::vector<float>& scale) {
+  const double dn = static_cast<double>(rows);
+  mean_s.assign(static_cast<std::size_t>(cols), 0.0f);
+  scale.assign(static_cast<std::size_t>(cols), 0.0f);
+  std::vector<double> m2(cols);
+  std::vector<i64> redo;
+  for (i64 j = 0; j < cols; ++j) {
+    const double mean = s1[j] / dn;
+    m2[j] = s2[j] - s1[j] * mean;
+    mean_s[j] = static_cast<float>(mean);
+    if (!(m2[j] * kShiftGuard >= s2[j])) redo.push_back(j);
+  }
+  if (!redo.empty()) {
+    const i64 nr = static_cast<i64>(redo.size());
+    std::vector<double> e1(nr, 0.0), e2(nr, 0.0);
+    for (i64 r = 0; r < rows; ++r) {
+      for (i64 k = 0; k < nr; ++k) {
+        const i64 j = redo[k];
+        const double e = static_cast<double>(value(r, j) - shift[j]) - mean_s[j];
+        e1[k] += e;
+        e2[k] += e * e;
+      }
+    }
+    for (i64 k = 0; k < nr; ++k) {
+      const i64 j = redo[k];
+      m2[j] = e2[k] - e1[k] * e1[k] / dn;
+      mean_s[j] = static_cast<float>(static_cast<double>(mean_s[j]) + e1[k] / dn);
+    }
+  }
+  for (i64 j = 0; j < cols; ++j)
+    scale[j] = static_cast<float>(gamma(j) /
+                                  std::sqrt(std::max(m2[j], 0.0) / dn + static_cast<double>(eps)));
+}
+
+// EvoNorm-B0's batch standard deviation per channel, sqrt(var + eps), from the instance
+// statistics (absolute mean, M2 over hw values) of each (sample, channel) row, merged pairwise
+// (Chan, Golub & LeVeque) over the n samples.
+inline std::vector<float> merged_batch_std(const std::vector<double>& imean,
+                                           const std::vector<double>& im2, i64 n, i64 c, i64 hw,
+                                           float eps) {
+  std::vector<float> bstd(c);
+  for (i64 ch = 0; ch < c; ++ch) {
+    double mean = imean[ch], m2 = im2[ch], count = static_cast<double>(hw);
+    for (i64 i = 1; i < n; ++i) {
+      const double nb = static_cast<double>(hw), tot = count + nb;
+      const double delta = imean[i * c + ch] - mean;
+      mean += delta * nb / tot;
+      m2 += im2[i * c + ch] + delta * delta * count * nb / tot;
+      count = tot;
+    }
+    bstd[ch] = static_cast<float>(std::sqrt(m2 / count + eps));
+  }
+  return bstd;
 }
 
 }  // namespace opbench::cpu::fast::detail
