@@ -22,35 +22,9 @@ struct VectorConv {
   }
 };
 
-using widened_layers::F32Gru;
-using widened_layers::F32Lstm;
-using widened_layers::F32MinLayer;
-
 }  // namespace
 
-#define OPBENCH_FAST_LAYERS(T)                                                                     \
-  void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,        \
-              std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {              \
-    widened_layers::min_layer<VectorConv>(static_cast<F32MinLayer>(mingru), 2, x, w, bias, h0, h,  \
-                                          batch, steps, d_in, D, form);                            \
-  }                                                                                                \
-  void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,       \
-               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {             \
-    widened_layers::min_layer<VectorConv>(static_cast<F32MinLayer>(minlstm), 3, x, w, bias, h0, h, \
-                                          batch, steps, d_in, D, form);                            \
-  }                                                                                                \
-  void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,                   \
-           std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {            \
-    widened_layers::gru<VectorConv>(static_cast<F32Gru>(gru), x, w, u, bias, h0, h, batch, steps,  \
-                                    d_in, D);                                                      \
-  }                                                                                                \
-  void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h,     \
-            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {           \
-    widened_layers::lstm<VectorConv>(static_cast<F32Lstm>(lstm), x, w, u, bias, h0, c0, h, batch,  \
-                                     steps, d_in, D);                                              \
-  }
-OPBENCH_FAST_LAYERS(bf16_t)
-OPBENCH_FAST_LAYERS(f16_t)
-#undef OPBENCH_FAST_LAYERS
+OPBENCH_WIDENED_LAYERS(bf16_t, VectorConv)
+OPBENCH_WIDENED_LAYERS(f16_t, VectorConv)
 
 }  // namespace opbench::cpu::fast

@@ -78,3 +78,27 @@ void lstm(F32Lstm f32, const T* x, const T* w, const T* u, const T* bias, const 
 }
 
 }  // namespace opbench::cpu::widened_layers
+
+// The 16-bit minGRU, minLSTM, GRU and LSTM overloads of the namespace it is expanded in, through
+// that namespace's float32 layers, converting with Conv.
+#define OPBENCH_WIDENED_LAYERS(T, Conv)                                                           \
+  void mingru(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,       \
+              std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {             \
+    widened_layers::min_layer<Conv>(static_cast<widened_layers::F32MinLayer>(mingru), 2, x, w,    \
+                                    bias, h0, h, batch, steps, d_in, D, form);                    \
+  }                                                                                               \
+  void minlstm(const T* x, const T* w, const T* bias, const T* h0, T* h, std::int64_t batch,      \
+               std::int64_t steps, std::int64_t d_in, std::int64_t D, ScanForm form) {            \
+    widened_layers::min_layer<Conv>(static_cast<widened_layers::F32MinLayer>(minlstm), 3, x, w,   \
+                                    bias, h0, h, batch, steps, d_in, D, form);                    \
+  }                                                                                               \
+  void gru(const T* x, const T* w, const T* u, const T* bias, const T* h0, T* h,                  \
+           std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {           \
+    widened_layers::gru<Conv>(static_cast<widened_layers::F32Gru>(gru), x, w, u, bias, h0, h,     \
+                              batch, steps, d_in, D);                                             \
+  }                                                                                               \
+  void lstm(const T* x, const T* w, const T* u, const T* bias, const T* h0, const T* c0, T* h,    \
+            std::int64_t batch, std::int64_t steps, std::int64_t d_in, std::int64_t D) {          \
+    widened_layers::lstm<Conv>(static_cast<widened_layers::F32Lstm>(lstm), x, w, u, bias, h0, c0, \
+                               h, batch, steps, d_in, D);                                         \
+  }
