@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "harness/agreement.hpp"
@@ -276,6 +277,34 @@ Impl stateful_impl(const char* name,
   return i;
 }
 
+// A stateful host kernel in f32, bf16 and f16: make(T{}, in, params) builds the state for storage
+// T (the float32 kernel object, or its 16-bit wrapper), run(state, in, out) runs it; the dtype is
+// that of input `dtype_from`.
+template <class Make, class Run>
+Impl typed_stateful_impl(const char* name, const char* dtype_from, Make make, Run run) {
+  Impl i;
+  i.name = name;
+  i.backend = "cpu";
+  i.dtypes = {DType::f32, DType::bf16, DType::f16};
+  i.bind = [=](const TensorMap& in, TensorMap& out,
+               const Params& p) -> std::unique_ptr<BoundKernel> {
+    auto bound = [&](auto t) -> std::unique_ptr<BoundKernel> {
+      auto state = make(t, in, p);
+      using State = typename decltype(state)::element_type;
+      return std::make_unique<StatefulKernel<State>>(std::move(state), run, in, out);
+    };
+    switch (in.at(dtype_from).dtype()) {
+      case DType::bf16:
+        return bound(bf16_t{});
+      case DType::f16:
+        return bound(f16_t{});
+      default:
+        return bound(float{});
+    }
+  };
+  return i;
+}
+
 // --- ops -----------------------------------------------------------------------------------------
 
 std::vector<Axis> search_axes(std::vector<std::string> quick_keys,
@@ -342,13 +371,19 @@ void register_pkm_topk(Registry& reg) {
         cpu::plain::pkm_topk(in_as<T>(i, "q"), in_as<T>(i, "k1"), in_as<T>(i, "k2"),
                              out_as<T>(o, "scores"), out_index(o, "indices"), dims_of(p));
       }));
-  op.impls.push_back(stateful_impl<cpu::fast::PkmTopk>(
-      "cpu.fast",
-      [](const TensorMap&, const Params& p) {
-        return std::make_unique<cpu::fast::PkmTopk>(dims_of(p));
+  op.impls.push_back(typed_stateful_impl(
+      "cpu.fast", "q",
+      [](auto t, const TensorMap&, const Params& p) {
+        using T = decltype(t);
+        if constexpr (std::is_same_v<T, float>) {
+          return std::make_unique<cpu::fast::PkmTopk>(dims_of(p));
+        } else {
+          return std::make_unique<cpu::fast::PkmTopkHalf<T>>(dims_of(p));
+        }
       },
-      [](cpu::fast::PkmTopk& k, const TensorMap& i, TensorMap& o) {
-        k.run(in32(i, "q"), in32(i, "k1"), in32(i, "k2"), out32(o, "scores"),
+      [](auto& k, const TensorMap& i, TensorMap& o) {
+        using T = typename std::decay_t<decltype(k)>::Storage;
+        k.run(in_as<T>(i, "q"), in_as<T>(i, "k1"), in_as<T>(i, "k2"), out_as<T>(o, "scores"),
               out_index(o, "indices"));
       }));
 #ifdef OPBENCH_HAVE_TORCH
@@ -386,14 +421,21 @@ void register_bruteforce_topk(Registry& reg) {
            "cpu.fast and faiss cover this size";
   };
   op.impls.push_back(std::move(plain));
-  op.impls.push_back(stateful_impl<cpu::fast::BruteforceTopk>(
-      "cpu.fast",
-      [](const TensorMap& i, const Params& p) {
-        return std::make_unique<cpu::fast::BruteforceTopk>(in32(i, "k1"), in32(i, "k2"),
-                                                           dims_of(p));
+  op.impls.push_back(typed_stateful_impl(
+      "cpu.fast", "q",
+      [](auto t, const TensorMap& i, const Params& p) {
+        using T = decltype(t);
+        if constexpr (std::is_same_v<T, float>) {
+          return std::make_unique<cpu::fast::BruteforceTopk>(in32(i, "k1"), in32(i, "k2"),
+                                                             dims_of(p));
+        } else {
+          return std::make_unique<cpu::fast::BruteforceTopkHalf<T>>(in_as<T>(i, "k1"),
+                                                                    in_as<T>(i, "k2"), dims_of(p));
+        }
       },
-      [](cpu::fast::BruteforceTopk& k, const TensorMap& i, TensorMap& o) {
-        k.run(in32(i, "q"), out32(o, "scores"), out_index(o, "indices"));
+      [](auto& k, const TensorMap& i, TensorMap& o) {
+        using T = typename std::decay_t<decltype(k)>::Storage;
+        k.run(in_as<T>(i, "q"), out_as<T>(o, "scores"), out_index(o, "indices"));
       }));
 #ifdef OPBENCH_HAVE_TORCH
   Impl torch = torch_impl("bruteforce_topk", kTorchDtypes);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "harness/half.hpp"
 #include "kernels/cpu/pkm_types.hpp"
 
 namespace opbench::cpu::fast {
@@ -14,6 +15,7 @@ namespace opbench::cpu::fast {
 // the k x k combination walked in the sorted order of both sides (topk_select.hpp).
 class PkmTopk {
  public:
+  using Storage = float;  // the type of the tensors it takes
   explicit PkmTopk(const pkm::Dims& d);
   void run(const float* q, const float* k1, const float* k2, float* scores, std::int64_t* indices);
 
@@ -26,6 +28,7 @@ class PkmTopk {
 // block and a running top-k per (token, head) that skips blocks of scores below its threshold.
 class BruteforceTopk {
  public:
+  using Storage = float;
   BruteforceTopk(const float* k1, const float* k2, const pkm::Dims& d);
   void run(const float* q, float* scores, std::int64_t* indices);
 
@@ -48,6 +51,37 @@ class PkmLayer {
   float eps_;
   PkmTopk topk_;
   std::vector<float> q_, scale_, shift_, scores_;
+};
+
+// The two searches in bfloat16 or binary16 storage (T), as cpu.plain's contract: scores are
+// float32 sums of the exact 16-bit values and every ranking is made on them; only the returned
+// scores are rounded, once. Every query and sub-key takes part in the scores, so the 16-bit
+// tensors are widened to float32 once per call (vectorized, over the threads; the brute force's
+// keys once per case, when it materializes them) and the float32 kernel runs on them.
+template <class T>
+class PkmTopkHalf {
+ public:
+  using Storage = T;
+  explicit PkmTopkHalf(const pkm::Dims& d) : d_(d), f32_(d) {}
+  void run(const T* q, const T* k1, const T* k2, T* scores, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+  PkmTopk f32_;
+  std::vector<float> q_, k1_, k2_, scores_;
+};
+
+template <class T>
+class BruteforceTopkHalf {
+ public:
+  using Storage = T;
+  BruteforceTopkHalf(const T* k1, const T* k2, const pkm::Dims& d);
+  void run(const T* q, T* scores, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+  BruteforceTopk f32_;
+  std::vector<float> q_, scores_;
 };
 
 }  // namespace opbench::cpu::fast
