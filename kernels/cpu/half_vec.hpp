@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -115,6 +116,14 @@ void widen_threads(const T* src, float* dst, i64 n) {
 template <class T>
 void narrow_threads(const float* src, T* dst, i64 n) {
   split_over_threads(n, [&](i64 i0, i64 i1) { narrow(src + i0, dst + i0, i1 - i0); });
+}
+
+// A float32 copy of n 16-bit values (parameter vectors, keys), widened over the threads.
+template <class T>
+std::vector<float> widened(const T* src, i64 n) {
+  std::vector<float> out(static_cast<std::size_t>(n));
+  widen_threads(src, out.data(), n);
+  return out;
 }
 
 }  // namespace opbench::cpu::fast::half_vec

@@ -37,15 +37,8 @@ using half_detail::Scratch;
 using half_detail::Work;
 using half_vec::emit;
 using half_vec::widen;
+using half_vec::widened;
 using half_vec::wv;
-
-// n values of a 16-bit parameter vector, widened once per call.
-template <class T>
-std::vector<float> widened(const T* p, i64 n) {
-  std::vector<float> out(static_cast<std::size_t>(n));
-  widen(p, out.data(), n);
-  return out;
-}
 
 // fn(row, scratch) for every row of x[rows, cols], the row widened into float32 scratch first;
 // rows shared out as in norm_fast_half.cpp (Work).
@@ -104,8 +97,9 @@ void weight_std_t(const T* w, T* y, i64 rows, i64 cols, float eps) {
 }
 
 // y[r, j] = ((x[r, j] - a[j]) - b[j]) * scale[j] + beta[j] over all rows, rounded once: the
-// output pass of both BatchNorms (inference: a = running mean, b = 0).
-template <class T>
+// output pass of both BatchNorms (training: a = shift, b = mean of x - shift; inference, kB
+// false: a = running mean, no b).
+template <bool kB, class T>
 void columns_affine(const T* x, T* y, i64 rows, i64 cols, const float* a, const float* b,
                     const float* scale, const float* beta) {
   half_detail::for_rows(rows, cols, [&](Work& wk) {
@@ -116,9 +110,15 @@ void columns_affine(const T* x, T* y, i64 rows, i64 cols, const float* a, const 
         emit(
             y + r * cols, cols,
             [=](i64 j) {
-              return ((wv(xr + j) - load(a + j)) - load(b + j)) * load(scale + j) + load(beta + j);
+              vf d = wv(xr + j) - load(a + j);
+              if constexpr (kB) d -= load(b + j);
+              return d * load(scale + j) + load(beta + j);
             },
-            [=](i64 j) { return ((to_float(xr[j]) - a[j]) - b[j]) * scale[j] + beta[j]; });
+            [=](i64 j) {
+              float d = to_float(xr[j]) - a[j];
+              if constexpr (kB) d -= b[j];
+              return d * scale[j] + beta[j];
+            });
       }
     }
   });
@@ -129,12 +129,12 @@ void batchnorm_infer_t(const T* x, const float* running_mean, const float* runni
                        const T* gamma, const T* beta, T* y, i64 rows, i64 cols, float eps) {
   if (rows <= 0 || cols <= 0) return;
   const std::vector<float> bt = widened(beta, cols);
-  std::vector<float> scale(cols), zero(cols, 0.0f);
+  std::vector<float> scale(cols);
   for (i64 j = 0; j < cols; ++j)
     scale[j] = static_cast<float>(to_float(gamma[j]) /
                                   std::sqrt(static_cast<double>(running_var[j]) + eps));
   // x - running_mean first: exact for inputs near the running mean, however large.
-  columns_affine(x, y, rows, cols, running_mean, zero.data(), scale.data(), bt.data());
+  columns_affine<false>(x, y, rows, cols, running_mean, nullptr, scale.data(), bt.data());
 }
 
 // Per-thread shifted column sums of d = x - shift over rows [r0, r1): float32 accumulators
@@ -221,7 +221,7 @@ void batchnorm_train_t(const T* x, const T* gamma, const T* beta, T* y, i64 rows
       [=](i64 j) { return static_cast<double>(to_float(gamma[j])); },
       [=](i64 r, i64 j) { return to_float(x[r * cols + j]); }, mean_s, scale);
   const std::vector<float> bt = widened(beta, cols);
-  columns_affine(x, y, rows, cols, shift.data(), mean_s.data(), scale.data(), bt.data());
+  columns_affine<true>(x, y, rows, cols, shift.data(), mean_s.data(), scale.data(), bt.data());
 }
 
 }  // namespace

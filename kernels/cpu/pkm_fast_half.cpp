@@ -18,13 +18,6 @@ const float* widen_into(std::vector<float>& dst, const T* src, std::int64_t n) {
   return dst.data();
 }
 
-template <class T>
-std::vector<float> widened(const T* src, std::int64_t n) {
-  std::vector<float> out;
-  widen_into(out, src, n);
-  return out;
-}
-
 }  // namespace
 
 template <class T>
@@ -40,8 +33,8 @@ void PkmTopkHalf<T>::run(const T* q, const T* k1, const T* k2, T* scores, std::i
 template <class T>
 BruteforceTopkHalf<T>::BruteforceTopkHalf(const T* k1, const T* k2, const pkm::Dims& d)
     : d_(d),
-      f32_(widened(k1, d.heads * d.n * d.half()).data(),
-           widened(k2, d.heads * d.n * d.half()).data(), d) {}
+      f32_(half_vec::widened(k1, d.heads * d.n * d.half()).data(),
+           half_vec::widened(k2, d.heads * d.n * d.half()).data(), d) {}
 
 template <class T>
 void BruteforceTopkHalf<T>::run(const T* q, T* scores, std::int64_t* indices) {
