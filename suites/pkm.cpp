@@ -497,9 +497,6 @@ pkm::LayerWeightsOf<T> layer_weights_as(const TensorMap& i) {
           in32(i, "bn_var"), in_as<T>(i, "bn_gamma"), in_as<T>(i, "bn_beta"),
           in_as<T>(i, "k1"), in_as<T>(i, "k2"),       in_as<T>(i, "values")};
 }
-pkm::LayerWeights layer_weights_f32(const TensorMap& i) {
-  return layer_weights_as<float>(i);
-}
 
 #ifdef OPBENCH_HAVE_CUDA
 // The same weights as device pointers, for cuda.fast.
@@ -620,14 +617,21 @@ void register_pkm_layer(Registry& reg) {
                               out_index(o, "indices"), dims_of(p), p.i("din"), p.i("dv"),
                               static_cast<float>(kEps));
       }));
-  op.impls.push_back(stateful_impl<cpu::fast::PkmLayer>(
-      "cpu.fast",
-      [](const TensorMap&, const Params& p) {
-        return std::make_unique<cpu::fast::PkmLayer>(dims_of(p), p.i("din"), p.i("dv"),
-                                                     static_cast<float>(kEps));
+  op.impls.push_back(typed_stateful_impl(
+      "cpu.fast", "x",
+      [](auto t, const TensorMap&, const Params& p) {
+        using T = decltype(t);
+        const float eps = static_cast<float>(kEps);
+        if constexpr (std::is_same_v<T, float>) {
+          return std::make_unique<cpu::fast::PkmLayer>(dims_of(p), p.i("din"), p.i("dv"), eps);
+        } else {
+          return std::make_unique<cpu::fast::PkmLayerHalf<T>>(dims_of(p), p.i("din"), p.i("dv"),
+                                                              eps);
+        }
       },
-      [](cpu::fast::PkmLayer& k, const TensorMap& i, TensorMap& o) {
-        k.run(in32(i, "x"), layer_weights_f32(i), out32(o, "y"), out_index(o, "indices"));
+      [](auto& k, const TensorMap& i, TensorMap& o) {
+        using T = typename std::decay_t<decltype(k)>::Storage;
+        k.run(in_as<T>(i, "x"), layer_weights_as<T>(i), out_as<T>(o, "y"), out_index(o, "indices"));
       }));
 #ifdef OPBENCH_HAVE_TORCH
   op.impls.push_back(torch_impl("pkm_layer", {DType::f32}, kEps));

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
+#include "kernels/cpu/half_vec.hpp"
 #include "kernels/cpu/topk_select.hpp"
 
 namespace opbench::cpu::fast {
@@ -137,7 +139,9 @@ PkmLayer::PkmLayer(const pkm::Dims& d, std::int64_t din, std::int64_t dv, float 
       shift_(static_cast<std::size_t>(d.heads * d.dk)),
       scores_(static_cast<std::size_t>(d.tokens * d.heads * d.k)) {}
 
-void PkmLayer::run(const float* x, const pkm::LayerWeights& wts, float* y, std::int64_t* indices) {
+template <class V>
+void PkmLayer::run_with_values(const float* x, const pkm::LayerWeights& wts, const V* values, V* y,
+                               std::int64_t* indices) {
   const pkm::Dims d = d_;
   const std::int64_t hdk = d.heads * d.dk;
   const std::int64_t dv = dv_;
@@ -164,9 +168,16 @@ void PkmLayer::run(const float* x, const pkm::LayerWeights& wts, float* y, std::
 #pragma omp parallel
   {
     std::vector<float> w(static_cast<std::size_t>(d.k));
+    // A float32 y is summed in place; a 16-bit one in a float32 row, rounded once at the end.
+    std::vector<float> acc(std::is_same_v<V, float> ? 0 : static_cast<std::size_t>(dv));
 #pragma omp for schedule(static)
     for (std::int64_t t = 0; t < d.tokens; ++t) {
-      float* yt = y + t * dv;
+      float* yt;
+      if constexpr (std::is_same_v<V, float>) {
+        yt = y + t * dv;
+      } else {
+        yt = acc.data();
+      }
       std::fill(yt, yt + dv, 0.0f);
       for (std::int64_t h = 0; h < d.heads; ++h) {
         const float* s = scores + (t * d.heads + h) * d.k;
@@ -176,13 +187,29 @@ void PkmLayer::run(const float* x, const pkm::LayerWeights& wts, float* y, std::
         const float inv = 1.0f / sum;
         for (std::int64_t m = 0; m < d.k; ++m) {
           const float wm = w[m] * inv;
-          const float* v = wts.values + idx[m] * dv;
+          const V* v = values + idx[m] * dv;
+          if constexpr (std::is_same_v<V, float>) {
 #pragma omp simd
-          for (std::int64_t j = 0; j < dv; ++j) yt[j] += wm * v[j];
+            for (std::int64_t j = 0; j < dv; ++j) yt[j] += wm * v[j];
+          } else {
+            std::int64_t j = 0;
+            for (; j + half_vec::kW <= dv; j += half_vec::kW) {
+              simd::store(yt + j, detail::load(yt + j) + wm * half_vec::wv(v + j));
+            }
+            for (; j < dv; ++j) yt[j] += wm * to_float(v[j]);
+          }
         }
       }
+      if constexpr (!std::is_same_v<V, float>) half_vec::narrow(yt, y + t * dv, dv);
     }
   }
 }
+
+template void PkmLayer::run_with_values<float>(const float*, const pkm::LayerWeights&, const float*,
+                                               float*, std::int64_t*);
+template void PkmLayer::run_with_values<bf16_t>(const float*, const pkm::LayerWeights&,
+                                                const bf16_t*, bf16_t*, std::int64_t*);
+template void PkmLayer::run_with_values<f16_t>(const float*, const pkm::LayerWeights&, const f16_t*,
+                                               f16_t*, std::int64_t*);
 
 }  // namespace opbench::cpu::fast

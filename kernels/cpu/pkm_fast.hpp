@@ -42,8 +42,16 @@ class BruteforceTopk {
 // per-column scale and shift, PkmTopk, then softmax and the weighted sum of value rows per token.
 class PkmLayer {
  public:
+  using Storage = float;
   PkmLayer(const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps);
-  void run(const float* x, const pkm::LayerWeights& wts, float* y, std::int64_t* indices);
+  void run(const float* x, const pkm::LayerWeights& wts, float* y, std::int64_t* indices) {
+    run_with_values(x, wts, wts.values, y, indices);
+  }
+  // The same with the value table and y in V (float, bf16_t or f16_t; wts.values is not read):
+  // the value rows are read in their own type and summed in float32, y rounded once.
+  template <class V>
+  void run_with_values(const float* x, const pkm::LayerWeights& wts, const V* values, V* y,
+                       std::int64_t* indices);
 
  private:
   pkm::Dims d_;
@@ -82,6 +90,25 @@ class BruteforceTopkHalf {
   pkm::Dims d_;
   BruteforceTopk f32_;
   std::vector<float> q_, scores_;
+};
+
+// The memory layer in bfloat16 or binary16 storage (T), as cpu.plain's contract: the projection,
+// its batch normalization and the search in float32, on x, W, b, gamma, beta and the sub-keys
+// widened once per call (every token reads all of them); the value rows, of which a token reads
+// only heads * k, are read in 16-bit straight from the table, and y is rounded once.
+template <class T>
+class PkmLayerHalf {
+ public:
+  using Storage = T;
+  PkmLayerHalf(const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps)
+      : d_(d), din_(din), f32_(d, din, dv, eps) {}
+  void run(const T* x, const pkm::LayerWeightsOf<T>& wts, T* y, std::int64_t* indices);
+
+ private:
+  pkm::Dims d_;
+  std::int64_t din_;
+  PkmLayer f32_;
+  std::vector<float> x_, w_, b_, gamma_, beta_, k1_, k2_;
 };
 
 }  // namespace opbench::cpu::fast
