@@ -449,6 +449,27 @@ TEST(Onednn, EachSixteenBitDtypeIsClaimedExactlyWhereItBindsAndThenAgrees) {
   }
 }
 
+// The peer times oneDNN's fast implementation for this CPU, never a reference or generic
+// fallback. oneDNN names its reference implementations "ref:any", "bnorm_ref:any"; its batch
+// normalization has ISA-specific ones ("...:avx2", from sse41 up), which 2-D [N, C] data in format
+// nc did not get: ncsp_bnorm:any, which walks each column with a stride of C (72x slower at
+// 4096x4096 here). Layer normalization has one implementation, simple_layer_normalization:any,
+// which picks its vectorized kernels inside.
+TEST(Onednn, EachOpRunsAnImplementationForThisCpuNotTheGenericOne) {
+  const std::pair<onednn::Norm, const char*> ops[] = {{onednn::Norm::layernorm, "layernorm"},
+                                                      {onednn::Norm::batchnorm_infer, "infer"},
+                                                      {onednn::Norm::batchnorm_train, "train"}};
+  for (auto [op, name] : ops) {
+    for (auto [rows, cols] : {std::pair<std::int64_t, std::int64_t>{64, 4096}, {4096, 768}}) {
+      const std::string impl = onednn::implementation(op, DType::f32, rows, cols);
+      const std::string where =
+          std::string(name) + " " + std::to_string(rows) + "x" + std::to_string(cols) + ": " + impl;
+      EXPECT_EQ(impl.find("ref"), std::string::npos) << where;
+      if (op != onednn::Norm::layernorm) EXPECT_EQ(impl.find(":any"), std::string::npos) << where;
+    }
+  }
+}
+
 TEST(Onednn, VersionIsTheLibraryInUse) {
   const std::string v = onednn::version();
   EXPECT_TRUE(std::regex_match(v, std::regex(R"(\d+\.\d+\.\d+)"))) << v;

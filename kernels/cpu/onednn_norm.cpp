@@ -211,6 +211,15 @@ memory::desc plain_2d(std::int64_t rows, std::int64_t cols, DType dtype) {
   return memory::desc({rows, cols}, dnnl_type(dtype), memory::format_tag::ab);
 }
 
+// BatchNorm's data [rows = N, cols = C] as {N, C, 1, 1} in format nhwc: the same bytes as the
+// row-major {N, C} in format nc, but oneDNN 2.x gives 2-D nc data its generic channel-by-channel
+// implementation (ncsp_bnorm:any, which walks each column with a stride of C) and channels-last 4-D
+// data its vectorized one (bnorm_*jit:avx2 here): 72x faster at 4096x4096 f32 on this machine.
+// A oneDNN user with [N, C] activations describes them this way.
+memory::desc batchnorm_data(std::int64_t rows, std::int64_t cols, DType dtype) {
+  return memory::desc({rows, cols, 1, 1}, dnnl_type(dtype), memory::format_tag::nhwc);
+}
+
 dnnl::layer_normalization_forward::primitive_desc layernorm_pd(const dnnl::engine& eng,
                                                                const memory::desc& data,
                                                                float eps) {
@@ -301,8 +310,8 @@ std::unique_ptr<BoundKernel> bind_batchnorm_impl(float eps, bool training, const
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     stage = "creating the batch normalization primitive descriptor";
-    // {N, C} in format nc: 2-D batch normalization, statistics of each channel over the batch.
-    const auto pd = batchnorm_pd(eng, plain_2d(rows, cols, dt), eps, training);
+    // Statistics of each channel over the batch, on the channels-last view of x.
+    const auto pd = batchnorm_pd(eng, batchnorm_data(rows, cols, dt), eps, training);
     stage = "binding memory and creating the primitive";
     return make_kernel<dnnl::batch_normalization_forward>(op, eng, pd, user);
   } catch (const dnnl::error& e) {
@@ -314,12 +323,7 @@ std::unique_ptr<BoundKernel> bind_batchnorm_impl(float eps, bool training, const
 bool implements(Norm op, DType dt) {
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-    const memory::desc data = plain_2d(2, 16, dt);
-    if (op == Norm::layernorm) {
-      layernorm_pd(eng, data, 1e-5f);
-    } else {
-      batchnorm_pd(eng, data, 1e-5f, op == Norm::batchnorm_train);
-    }
+    implementation(op, dt, 2, 16);
     return true;
   } catch (const dnnl::error&) {
     return false;
@@ -327,6 +331,14 @@ bool implements(Norm op, DType dt) {
 }
 
 }  // namespace
+
+std::string implementation(Norm op, DType dt, std::int64_t rows, std::int64_t cols) {
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  if (op == Norm::layernorm)
+    return layernorm_pd(eng, plain_2d(rows, cols, dt), 1e-5f).impl_info_str();
+  return batchnorm_pd(eng, batchnorm_data(rows, cols, dt), 1e-5f, op == Norm::batchnorm_train)
+      .impl_info_str();
+}
 
 std::vector<DType> dtypes(Norm op) {
   // Probed once per op on first use: oneDNN's answer for this CPU does not change.

@@ -24,6 +24,7 @@
 // Semantics are those of reference/norm.hpp. Errors (a missing tensor or one of another dtype, a
 // shape mismatch, a dnnl::error) are thrown as std::runtime_error with a message that starts with
 // "onednn <op>:" and names the tensor or the oneDNN status and dtype.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ enum class Norm { layernorm, batchnorm_infer, batchnorm_train };
 // never hands it a case oneDNN would refuse (bf16 needs AVX-512 in oneDNN 2.6).
 std::vector<DType> dtypes(Norm op);
 
+// The name of the implementation oneDNN picks on this CPU for `op` on data [rows, cols] of dtype
+// dt, described as the bindings describe it ("bnorm_tbb_jit:avx2"); throws dnnl::error where it
+// has none.
+std::string implementation(Norm op, DType dt, std::int64_t rows, std::int64_t cols);
+
 // LayerNorm per row: inputs "x"[rows, cols], "gamma"[cols], "beta"[cols] -> output "y"[rows, cols],
 // y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance of each row.
 // oneDNN forward_inference, flags use_scale | use_shift.
@@ -49,7 +55,8 @@ BindFn bind_layernorm(float eps);
 // BatchNorm at inference: inputs "x"[rows = batch N, cols = channels C], "running_mean"[cols],
 // "running_var"[cols], "gamma"[cols], "beta"[cols] -> "y"[rows, cols],
 // y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
-// oneDNN forward_inference, flags use_global_stats | use_scale | use_shift, src in format nc.
+// oneDNN forward_inference, flags use_global_stats | use_scale | use_shift, src as {N, C, 1, 1}
+// in format nhwc (the same bytes; see batchnorm_data() for why not {N, C} nc).
 BindFn bind_batchnorm_infer(float eps);
 
 // BatchNorm in training: inputs "x"[rows, cols], "gamma"[cols], "beta"[cols] -> "y"[rows, cols],
