@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,7 @@ const std::vector<DType> kTorchDtypes = {DType::f32, DType::bf16};
 struct Scenario {
   const char* name;
   const char* a;      // the gates
-  const char* b;      // the values (linear_scan); the saved h of the backward
+  const char* b;      // the values (linear_scan, and the forward pass that saves the backward's h)
   const char* h0;     // the initial state
   const char* b_pos;  // b and h0 of the log-space op (positive)
   const char* help;
@@ -237,6 +238,21 @@ void register_linear_scan_backward(Registry& reg) {
     const Scenario* s = find_scenario(dist);
     if (!s || t.name == "dh") return "";
     return t.name == "a" ? gates(*s, dt) : t.name == "h" ? s->b : s->h0;
+  };
+  // The saved h is the forward pass's output on the case's a and h0, as in training: drawn as the
+  // forward's b (input_dist), then replaced by h_t = a_t h_{t-1} + b_t (eq. 1) in float64, rounded
+  // once into the case's dtype as a forward kernel's output is. In float16 an h of large_b can
+  // pass 65504 (h's spread there is ~1.2e4); it saturates at 65504 instead of becoming inf, so
+  // that the backward case stays finite.
+  op.prepare_inputs = [](TensorMap& in, const Params& p) {
+    Tensor& h = in.at("h");
+    const F64 a(in.at("a")), h0(in.at("h0")), b(h);
+    std::vector<double> forward(b.v.size());
+    ref::linear_scan(a.p(), b.p(), h0.p(), forward.data(), p.i("batch"), p.i("T"), p.i("D"));
+    const double top = h.dtype() == DType::f16 ? 65504.0 : std::numeric_limits<double>::infinity();
+    for (std::int64_t k = 0; k < h.numel(); ++k) {
+      store_double(h, k, std::clamp(forward[k], -top, top));
+    }
   };
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::linear_scan_backward(F64(i.at("a")).p(), F64(i.at("h0")).p(), F64(i.at("h")).p(),

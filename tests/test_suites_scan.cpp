@@ -8,8 +8,10 @@
 #include <string>
 
 #include "datasets/provider.hpp"
+#include "harness/case_data.hpp"
 #include "harness/errors.hpp"
 #include "harness/runner.hpp"
+#include "suites/common.hpp"
 #include "suites/suites.hpp"
 #include "tests/agreement_expectations.hpp"
 #include "tests/check_support.hpp"
@@ -150,6 +152,44 @@ TEST(ScanSuite, NearOneGatesInSixteenBitsAreTheFourValuesBelowOne) {
     for (std::int64_t i = 0; i < a.numel(); ++i) seen.insert(a.value_as_double(i));
     EXPECT_EQ(seen, (std::set<double>{1 - 4 * u, 1 - 3 * u, 1 - 2 * u, 1 - u})) << dtype_name(dt);
   }
+}
+
+// linear_scan_backward's saved h is its forward pass's output: the b it implies,
+// b_t = h_t - a_t h_{t-1}, lies in the scenario's range of b (U(-1, 1) under `uniform`) up to the
+// rounding of h. An h drawn on its own from U(-1, 1) implies b up to 2 in magnitude.
+TEST(ScanSuite, BackwardSavesTheForwardPassesH) {
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.ops = {"linear_scan_backward"};
+  sel.axis_overrides = {{"batch", "2"}, {"T", "300"}, {"D", "17"}, {"dist", "uniform"}};
+  sel.dtypes = {"f32", "bf16"};
+  const std::vector<CasePlan> plan = plan_cases(reg, sel, data);
+  int checked = 0;
+  for (const CasePlan& c : plan) {
+    if (!c.impl->is_reference) continue;
+    const Dataset d = make_inputs(c, data, sel, RunOptions{});
+    const suite::F64 a(d.inputs.at("a")), h0(d.inputs.at("h0")), h(d.inputs.at("h"));
+    const std::int64_t T = 300, D = 17;
+    double largest_h = 0, worst = 0;
+    for (std::int64_t n = 0; n < 2; ++n) {
+      for (std::int64_t t = 0; t < T; ++t) {
+        for (std::int64_t j = 0; j < D; ++j) {
+          const std::size_t k = static_cast<std::size_t>((n * T + t) * D + j);
+          const double prev = t > 0 ? h.v[k - D] : h0.v[static_cast<std::size_t>(n * D + j)];
+          // |b| beyond 1, in units of the rounding of the two h values it is made of.
+          const double slack = 2 * unit_roundoff(c.dtype) * (std::abs(h.v[k]) + std::abs(prev));
+          worst = std::max(worst, (std::abs(h.v[k] - a.v[k] * prev) - 1) / slack);
+          largest_h = std::max(largest_h, std::abs(h.v[k]));
+        }
+      }
+    }
+    EXPECT_LE(worst, 1.0) << dtype_name(c.dtype);
+    EXPECT_GT(largest_h, 1.0) << dtype_name(c.dtype);  // memory: h sums several b's
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(ScanSuite, BadPointsAreRefusedWithOneLine) {
