@@ -172,12 +172,8 @@ void PkmLayer::run_with_values(const float* x, const pkm::LayerWeights& wts, con
     std::vector<float> acc(std::is_same_v<V, float> ? 0 : static_cast<std::size_t>(dv));
 #pragma omp for schedule(static)
     for (std::int64_t t = 0; t < d.tokens; ++t) {
-      float* yt;
-      if constexpr (std::is_same_v<V, float>) {
-        yt = y + t * dv;
-      } else {
-        yt = acc.data();
-      }
+      float* yt = acc.data();
+      if constexpr (std::is_same_v<V, float>) yt = y + t * dv;
       std::fill(yt, yt + dv, 0.0f);
       for (std::int64_t h = 0; h < d.heads; ++h) {
         const float* s = scores + (t * d.heads + h) * d.k;
