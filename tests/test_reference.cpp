@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reference/norm.hpp"
+#include "reference/norm_backward.hpp"
 
 namespace {
 
@@ -555,6 +556,97 @@ TEST(RefAddRmsNorm, EqualsRmsnormOfSum) {
   ref::add_rmsnorm(x.data(), res.data(), gamma.data(), sum.data(), y.data(), rows, cols, eps);
   expect_all_near(sum, s, 0.0);
   expect_all_near(y, want, 1e-13);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward passes (reference/norm_backward.hpp). Their finite-difference check against the
+// forward references runs for every registered backward op in tests/test_suites_backward.cpp.
+
+TEST(RefLayerNormBackward, HandComputedRow) {
+  // x = [1, 2, 3], eps = 0: mean 2, var 2/3, rstd = sqrt(3/2), xhat = [-r, 0, r] with r =
+  // sqrt(3/2). dy = [1, 0, 0], gamma = 1: mean(g) = 1/3, mean(g xhat) = -r/3, so dx = r * ([1, 0,
+  // 0] - 1/3 + xhat r/3) = r * [1/6, -1/3, 1/6].
+  const Vec x = {1, 2, 3}, gamma = {1, 1, 1}, dy = {1, 0, 0};
+  Vec mean = poisoned(1), rstd = poisoned(1);
+  ref::layernorm_stats(x.data(), mean.data(), rstd.data(), 1, 3, 0.0);
+  const double r = std::sqrt(1.5);
+  expect_all_near(mean, {2}, 1e-15);
+  expect_all_near(rstd, {r}, 1e-15);
+  Vec dx = poisoned(3), dgamma = poisoned(3), dbeta = poisoned(3);
+  ref::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(),
+                          dgamma.data(), dbeta.data(), 1, 3);
+  expect_all_near(dx, {r / 6, -r / 3, r / 6}, 1e-15);
+  expect_all_near(dgamma, {-r, 0, 0}, 1e-15);
+  expect_all_near(dbeta, {1, 0, 0}, 0.0);
+}
+
+TEST(RefLayerNormBackward, ColumnGradientsSumOverRows) {
+  // Two rows with gamma = 2: dgamma_j = sum_r dy_rj xhat_rj, dbeta_j = sum_r dy_rj (gamma does
+  // not enter them); row [5, 7] has mean 6, rstd 1 (eps 0), xhat [-1, 1]; row [0, 4]: xhat [-1, 1].
+  const Vec x = {5, 7, 0, 4}, gamma = {2, 2}, dy = {1, 2, 3, 5};
+  Vec mean = poisoned(2), rstd = poisoned(2);
+  ref::layernorm_stats(x.data(), mean.data(), rstd.data(), 2, 2, 0.0);
+  expect_all_near(mean, {6, 2}, 0.0);
+  expect_all_near(rstd, {1, 0.5}, 1e-15);
+  Vec dx = poisoned(4), dgamma = poisoned(2), dbeta = poisoned(2);
+  ref::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(),
+                          dgamma.data(), dbeta.data(), 2, 2);
+  expect_all_near(dgamma, {1 * -1 + 3 * -1, 2 * 1 + 5 * 1}, 1e-15);
+  expect_all_near(dbeta, {1 + 3, 2 + 5}, 0.0);
+  // Two columns: xhat is +-1 whatever x is, so the input gradient is zero.
+  expect_all_near(dx, {0, 0, 0, 0}, 1e-15);
+}
+
+TEST(RefLayerNormBackward, GradientIsBlindToShiftAndScaleOfTheRow) {
+  // With eps = 0, LayerNorm is invariant to x -> a x + b per row, so its gradient is orthogonal to
+  // the constant row and to xhat: sum_j dx_j = 0 and sum_j dx_j xhat_j = 0.
+  const std::int64_t rows = 3, cols = 11;
+  const Vec x = seeded(rows * cols, 201), gamma = seeded(cols, 202), dy = seeded(rows * cols, 203);
+  Vec mean = poisoned(rows), rstd = poisoned(rows);
+  ref::layernorm_stats(x.data(), mean.data(), rstd.data(), rows, cols, 0.0);
+  Vec dx = poisoned(rows * cols), dgamma = poisoned(cols), dbeta = poisoned(cols);
+  ref::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(),
+                          dgamma.data(), dbeta.data(), rows, cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double s = 0, sx = 0;
+    for (std::int64_t j = 0; j < cols; ++j) {
+      s += dx[r * cols + j];
+      sx += dx[r * cols + j] * (x[r * cols + j] - mean[r]) * rstd[r];
+    }
+    EXPECT_NEAR(s, 0.0, 1e-13) << "row " << r;
+    EXPECT_NEAR(sx, 0.0, 1e-13) << "row " << r;
+  }
+}
+
+TEST(RefRmsNormBackward, HandComputedRow) {
+  // x = [3, 4], eps = 0: mean(x^2) = 12.5, rstd = 1/sqrt(12.5), xhat = x rstd. dy = [1, 0]:
+  // mean(g xhat) = 3 rstd / 2, dx = rstd ([1, 0] - x rstd^2 3/2) = rstd [1 - 0.36, -0.48].
+  const Vec x = {3, 4}, gamma = {1, 1}, dy = {1, 0};
+  Vec rstd = poisoned(1);
+  ref::rmsnorm_stats(x.data(), rstd.data(), 1, 2, 0.0);
+  const double r = 1 / std::sqrt(12.5);
+  expect_all_near(rstd, {r}, 1e-16);
+  Vec dx = poisoned(2), dgamma = poisoned(2);
+  ref::rmsnorm_backward(dy.data(), x.data(), gamma.data(), rstd.data(), dx.data(), dgamma.data(), 1,
+                        2);
+  expect_all_near(dx, {r * 0.64, r * -0.48}, 1e-15);
+  expect_all_near(dgamma, {3 * r, 0}, 1e-15);
+}
+
+TEST(RefRmsNormBackward, GradientIsBlindToScaleOfTheRow) {
+  // With eps = 0, RMSNorm is invariant to x -> a x, so sum_j dx_j x_j = 0 in every row.
+  const std::int64_t rows = 3, cols = 13;
+  const Vec x = seeded(rows * cols, 211), gamma = seeded(cols, 212), dy = seeded(rows * cols, 213);
+  Vec rstd = poisoned(rows);
+  ref::rmsnorm_stats(x.data(), rstd.data(), rows, cols, 0.0);
+  Vec dx = poisoned(rows * cols), dgamma = poisoned(cols);
+  ref::rmsnorm_backward(dy.data(), x.data(), gamma.data(), rstd.data(), dx.data(), dgamma.data(),
+                        rows, cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double sx = 0;
+    for (std::int64_t j = 0; j < cols; ++j) sx += dx[r * cols + j] * x[r * cols + j];
+    EXPECT_NEAR(sx, 0.0, 1e-13) << "row " << r;
+  }
 }
 
 }  // namespace
