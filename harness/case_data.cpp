@@ -75,6 +75,18 @@ Dataset make_inputs(const CasePlan& c, const DataProvider& data, const Selection
     records.push_back(rec);
   }
   if (op.prepare_inputs && !user_input) op.prepare_inputs(d.inputs, c.params);
+  // A backward op's saved tensors come from the forward pass on these inputs, the user's too,
+  // unless the user gave the saved tensors themselves.
+  if (op.gradient && op.gradient->save) {
+    bool saved_given = false;
+    for (const auto& [name, from] : op.gradient->saved) saved_given |= sel.inputs.count(name) > 0;
+    if (!saved_given) {
+      op.gradient->save(d.inputs, c.params);
+      for (auto& rec : records) {
+        if (op.gradient->saved.count(rec.name)) rec.source = "generated, then the forward pass";
+      }
+    }
+  }
   d.record.tensors = std::move(records);
   return d;
 }

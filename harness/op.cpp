@@ -5,6 +5,25 @@
 
 namespace opbench {
 
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::fwd:
+      return "fwd";
+    case Mode::bwd:
+      return "bwd";
+    case Mode::fwd_bwd:
+      return "fwd_bwd";
+  }
+  return "fwd";
+}
+
+std::optional<Mode> parse_mode(const std::string& s) {
+  for (Mode m : {Mode::fwd, Mode::bwd, Mode::fwd_bwd}) {
+    if (s == mode_name(m)) return m;
+  }
+  return std::nullopt;
+}
+
 Shape Op::shape_of(const TensorDecl& t, const Params& p) const {
   Shape s;
   for (const std::string& d : t.dims) {

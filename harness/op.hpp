@@ -76,6 +76,36 @@ struct Impl {
   std::function<double(const Params&)> scratch_bytes;
 };
 
+// Which pass of training an op is (tritonbench's --mode): the forward pass, the backward pass, or
+// a whole training step (forward then backward) timed as one.
+enum class Mode { fwd, bwd, fwd_bwd };
+const char* mode_name(Mode m);  // "fwd", "bwd", "fwd_bwd"
+std::optional<Mode> parse_mode(const std::string& s);
+
+// How a backward op relates to its forward op: which tensors are the same, which are gradients of
+// which, and which the forward pass saves. The harness makes the saved tensors from the forward
+// pass's float64 arithmetic on the case's inputs (never drawn at random), and
+// harness/gradient_check.hpp checks the backward reference against central finite differences
+// of the forward reference with it.
+struct GradientOf {
+  std::string forward;  // the forward op, in the same suite ("layernorm")
+  // Backward input -> the forward input holding the same values ("x" -> "x").
+  std::map<std::string, std::string> same;
+  // Backward input -> the forward output it is the incoming gradient of ("dy" -> "y").
+  std::map<std::string, std::string> incoming;
+  // Backward output -> the forward input it is the gradient of ("dx" -> "x").
+  std::map<std::string, std::string> gradients;
+  // Backward input -> the forward output it saves ("h" -> "h"), or "" for a value the forward
+  // pass computes on the way (LayerNorm's mean and rstd), which `save` fills.
+  std::map<std::string, std::string> saved;
+  // Fills the saved inputs from the others, in float64, each rounded once to its dtype. The
+  // harness runs it on every case unless the user gave a saved tensor with --input.
+  std::function<void(TensorMap& inputs, const Params& p)> save;
+  // The (small) parameter point of the finite-difference check, axis -> value; axes not named
+  // take their first value of the full sweep.
+  std::map<std::string, std::string> check_point;
+};
+
 // Adapts a plain host function to a BindFn.
 using HostKernelFn = std::function<void(const TensorMap& in, TensorMap& out, const Params& p)>;
 BindFn bind_host(HostKernelFn fn);
@@ -85,6 +115,11 @@ struct Op {
   std::string name;   // "layernorm"
   std::string title;  // one line for `list`
   std::string paper;  // where the equation comes from
+  Mode mode = Mode::fwd;
+  // Set on backward ops and training steps (modes bwd and fwd_bwd): how the op differentiates its
+  // forward op. A training step's outputs are the forward's (not in `gradients`) and the
+  // gradients; it saves nothing, as it runs the forward pass itself.
+  std::optional<GradientOf> gradient;
   std::vector<Axis> axes;
   std::map<std::string, std::function<std::int64_t(const Params&)>> derived;
   std::vector<TensorDecl> tensors;

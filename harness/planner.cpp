@@ -202,9 +202,16 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
     dtypes.push_back(*t);
   }
 
+  for (const auto& m : sel.modes) {
+    if (!parse_mode(m)) throw UsageError("unknown mode '" + m + "'; known: fwd, bwd, fwd_bwd");
+  }
+
   std::vector<const Op*> ops;
   for (const Op& op : reg.ops()) {
-    if (selected(sel.suites, op.suite) && selected(sel.ops, op.name)) ops.push_back(&op);
+    if (selected(sel.suites, op.suite) && selected(sel.ops, op.name) &&
+        selected(sel.modes, mode_name(op.mode))) {
+      ops.push_back(&op);
+    }
   }
   for (const Op* op : ops) {
     for (const auto& a : op->axes) add_unique(known_axes, a.name);
@@ -353,7 +360,7 @@ std::vector<CasePlan> plan_cases(const Registry& reg, const Selection& sel,
   if (plan.empty()) {
     throw UsageError(
         "the selection matches no case (check --suite, --op, --impl, --backend, "
-        "--dtype)");
+        "--dtype, --mode)");
   }
   return plan;
 }

@@ -17,8 +17,10 @@ struct TensorRecord {
   std::string name;
   std::string dtype;
   Shape shape;
-  std::string source;  // "generated" or the path of the user's .npy
-  std::string dist;    // distribution spec when generated
+  // "generated", the path of the user's .npy, or "generated, then the forward pass" for a backward
+  // op's saved tensor (drawn from dist and seed, then recomputed by GradientOf::save)
+  std::string source;
+  std::string dist;  // distribution spec when generated
   std::uint64_t seed = 0;
   std::string checksum;
   // A user's file in another dtype, rounded to this tensor's: the file's dtype ("f32" for a

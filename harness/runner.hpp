@@ -19,6 +19,7 @@ struct Selection {
   std::map<std::string, std::string> axis_overrides;  // axis name -> "1024,4096"
   std::map<std::string, std::string> inputs;          // tensor name -> path of a .npy
   std::vector<std::string> timing_modes;              // empty: every mode of each backend
+  std::vector<std::string> modes;  // training passes (fwd, bwd, fwd_bwd); empty: all
 };
 
 struct RunOptions {

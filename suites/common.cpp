@@ -24,6 +24,9 @@ void store_double(Tensor& t, std::int64_t i, double v) {
     case DType::f16:
       t.data<f16_t>()[i] = f16_from_double(v);
       return;
+    case DType::f64:  // the gradient check's float64 inputs (harness/gradient_check.hpp)
+      t.data<double>()[i] = v;
+      return;
     default:
       throw std::logic_error("store_double: tensor of dtype " + std::string(dtype_name(t.dtype())));
   }

@@ -35,7 +35,8 @@ inline float* out32(TensorMap& out, const char* name) {
 }
 
 // Sets element i (row-major) of a float32, bfloat16 or float16 tensor to v, rounded once to
-// nearest even (for float32 the cast float-only code did), for inputs a scenario adjusts.
+// nearest even (for float32 the cast float-only code did), for inputs a scenario adjusts; a
+// float64 tensor takes v as it is.
 void store_double(Tensor& t, std::int64_t i, double v);
 
 // The relative error of rounding a result computed in float32 (or wider) into an output of dtype

@@ -244,7 +244,15 @@ void register_linear_scan_backward(Registry& reg) {
   // once into the case's dtype as a forward kernel's output is. In float16 an h of large_b can
   // pass 65504 (h's spread there is ~1.2e4); it saturates at 65504 instead of becoming inf, so
   // that the backward case stays finite.
-  op.prepare_inputs = [](TensorMap& in, const Params& p) {
+  op.mode = Mode::bwd;
+  GradientOf grad;
+  grad.forward = "linear_scan";
+  grad.same = {{"a", "a"}, {"h0", "h0"}};
+  grad.incoming = {{"dh", "h"}};
+  grad.gradients = {{"da", "a"}, {"db", "b"}, {"dh0", "h0"}};
+  grad.saved = {{"h", "h"}};
+  grad.check_point = {{"batch", "2"}, {"T", "17"}, {"D", "3"}, {"dist", "uniform"}};
+  grad.save = [](TensorMap& in, const Params& p) {
     Tensor& h = in.at("h");
     const F64 a(in.at("a")), h0(in.at("h0")), b(h);
     std::vector<double> forward(b.v.size());
@@ -254,6 +262,7 @@ void register_linear_scan_backward(Registry& reg) {
       store_double(h, k, std::clamp(forward[k], -top, top));
     }
   };
+  op.gradient = std::move(grad);
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::linear_scan_backward(F64(i.at("a")).p(), F64(i.at("h0")).p(), F64(i.at("h")).p(),
                               F64(i.at("dh")).p(), out64(o, "da"), out64(o, "db"), out64(o, "dh0"),

@@ -334,10 +334,26 @@ TEST_F(Cli, ListShowsBackendsSuiteOpsAndImpls) {
   EXPECT_EQ(backends["cpu"], "available") << r;
 
   EXPECT_TRUE(contains(r.out, "Suite norm")) << r;
-  const std::vector<std::string> ops = {
-      "layernorm",       "rmsnorm",       "crmsnorm",   "dyt",        "batchnorm_infer",
-      "batchnorm_train", "groupnorm",     "evonorm_s0", "evonorm_b0", "online_norm",
-      "weight_std",      "add_layernorm", "add_rmsnorm"};
+  const std::vector<std::string> ops = {"layernorm",
+                                        "rmsnorm",
+                                        "crmsnorm",
+                                        "dyt",
+                                        "batchnorm_infer",
+                                        "batchnorm_train",
+                                        "groupnorm",
+                                        "evonorm_s0",
+                                        "evonorm_b0",
+                                        "online_norm",
+                                        "weight_std",
+                                        "add_layernorm",
+                                        "add_rmsnorm",
+                                        "layernorm_backward",
+                                        "rmsnorm_backward",
+                                        "add_layernorm_backward",
+                                        "add_rmsnorm_backward",
+                                        "dyt_backward",
+                                        "batchnorm_train_backward",
+                                        "groupnorm_backward"};
   for (const auto& op : ops) {
     EXPECT_TRUE(contains(r.out, "  " + op + ":")) << op << "\n" << r;
   }
@@ -372,6 +388,26 @@ TEST_F(Cli, ListFiltersByOp) {
   EXPECT_TRUE(contains(r.out, "  rmsnorm:")) << r;
   EXPECT_TRUE(contains(r.out, "  dyt:")) << r;
   EXPECT_FALSE(contains(r.out, "  layernorm:")) << r;
+}
+
+TEST_F(Cli, ListShowsModesAndFiltersByMode) {
+  Outcome r = opbench({"list", "--suite", "norm", "--mode", "bwd"});
+  expect_ok(r);
+  EXPECT_TRUE(contains(r.out, "  layernorm_backward:")) << r;
+  EXPECT_TRUE(contains(r.out,
+                       "mode: bwd (of layernorm: dbeta=d/dbeta, dgamma=d/dgamma, dx=d/dx; "
+                       "saved by the forward pass: mean, rstd)"))
+      << r;
+  EXPECT_FALSE(contains(r.out, "  layernorm:")) << r;
+  r = opbench({"list", "--op", "layernorm"});
+  expect_ok(r);
+  EXPECT_TRUE(contains(r.out, "mode: fwd\n")) << r;
+}
+
+TEST_F(Cli, UnknownModeIsAUsageError) {
+  expect_usage_error(opbench({"list", "--mode", "train"}), {"unknown mode 'train'", "fwd_bwd"});
+  expect_usage_error(opbench({"check", "--mode", "fwd,backward"}),
+                     {"unknown mode 'backward'", "fwd, bwd, fwd_bwd"});
 }
 
 TEST_F(Cli, ListRejectsUnknownSuite) {

@@ -48,9 +48,11 @@
 #include "harness/op.hpp"
 #include "harness/tensor.hpp"
 #include "reference/norm.hpp"
+#include "reference/norm_backward.hpp"
 
 #if defined(OPBENCH_HAVE_ONEDNN)
 #include "kernels/cpu/onednn_norm.hpp"
+#include "kernels/cpu/onednn_norm_backward.hpp"
 #include "oneapi/dnnl/dnnl.hpp"
 #endif
 
@@ -584,6 +586,153 @@ TEST(Onednn, BindErrorsNameTheProblem) {
     EXPECT_EQ(error_of([&] { onednn::bind_batchnorm_infer(kEps)(in, out, p); }),
               "onednn batchnorm_infer: input tensor \"running_mean\" is bf16, expected f32 "
               "(running statistics are f32 in every dtype)");
+  }
+}
+
+// ---- LayerNorm backward (kernels/cpu/onednn_norm_backward.*) ----
+//
+// Inputs: x ~ N(0, 1), dy ~ N(0, 1), gamma ~ U(0.5, 1.5), and the saved statistics mean and rstd
+// of the float64 reference (ref::layernorm_stats) rounded to float32, as the harness gives them.
+// The reference runs on the same float32 values. dx: |out - ref| <= 1e-5 + 1e-4 |ref|; dgamma and
+// dbeta are sums over the rows, which oneDNN accumulates in float32: they also get Higham's
+// probabilistic bound sqrt(rows) * 2^-24 * sum over rows of |term| (dy * xhat, dy).
+
+TensorMap make_backward_inputs(std::int64_t rows, std::int64_t cols) {
+  Rng rng(0xBAC4ull * 1000003 + static_cast<std::uint64_t>(rows) * 131 +
+          static_cast<std::uint64_t>(cols));
+  TensorMap in;
+  in["x"] = make({rows, cols}, rng, 0);
+  in["dy"] = make({rows, cols}, rng, 0);
+  in["gamma"] = make({cols}, rng, 0, 0.5, 1.5);
+  const auto x = widen(in.at("x"));
+  std::vector<double> mean(static_cast<std::size_t>(rows)), rstd(mean);
+  ref::layernorm_stats(x.data(), mean.data(), rstd.data(), rows, cols, kEps);
+  in["mean"] = Tensor(DType::f32, {rows});
+  in["rstd"] = Tensor(DType::f32, {rows});
+  for (std::int64_t r = 0; r < rows; ++r) {
+    in["mean"].data<float>()[r] = static_cast<float>(mean[static_cast<std::size_t>(r)]);
+    in["rstd"].data<float>()[r] = static_cast<float>(rstd[static_cast<std::size_t>(r)]);
+  }
+  return in;
+}
+
+TensorMap make_backward_outputs(std::int64_t rows, std::int64_t cols) {
+  TensorMap out;
+  out["dx"] = Tensor(DType::f32, {rows, cols});
+  out["dgamma"] = Tensor(DType::f32, {cols});
+  out["dbeta"] = Tensor(DType::f32, {cols});
+  for (auto& [name, t] : out) t.poison();
+  return out;
+}
+
+// The reference gradients, and the float32 sum bound of each column of dgamma and dbeta.
+struct BackwardRef {
+  std::vector<double> dx, dgamma, dbeta, dgamma_bound, dbeta_bound;
+};
+
+BackwardRef backward_reference(const TensorMap& in) {
+  const std::int64_t rows = in.at("x").dim(0), cols = in.at("x").dim(1);
+  const auto x = widen(in.at("x")), dy = widen(in.at("dy")), gamma = widen(in.at("gamma"));
+  const auto mean = widen(in.at("mean")), rstd = widen(in.at("rstd"));
+  const auto c = static_cast<std::size_t>(cols);
+  BackwardRef r{std::vector<double>(x.size()), std::vector<double>(c), std::vector<double>(c),
+                std::vector<double>(c, 0.0), std::vector<double>(c, 0.0)};
+  ref::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), r.dx.data(),
+                          r.dgamma.data(), r.dbeta.data(), rows, cols);
+  const double scale = std::sqrt(static_cast<double>(rows)) * 0x1.0p-24;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t row = i / c, j = i % c;
+    r.dgamma_bound[j] += scale * std::fabs(dy[i] * (x[i] - mean[row]) * rstd[row]);
+    r.dbeta_bound[j] += scale * std::fabs(dy[i]);
+  }
+  return r;
+}
+
+// Like compare(), with a per-element allowance added to the tolerance.
+Agreement compare_with_bound(const Tensor& out, const std::vector<double>& ref,
+                             const std::vector<double>& bound) {
+  Agreement a;
+  const float* o = out.data<float>();
+  a.n = out.numel();
+  for (std::int64_t i = 0; i < a.n; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    double err = std::fabs(static_cast<double>(o[i]) - ref[k]);
+    if (std::isnan(o[i])) {
+      ++a.nan;
+      err = std::numeric_limits<double>::infinity();
+    }
+    const double tol = kAtol + kRtol * std::fabs(ref[k]) + bound[k];
+    a.max_abs = std::max(a.max_abs, err);
+    a.max_ratio = std::max(a.max_ratio, err / tol);
+    if (!(err <= tol)) ++a.out_of_tol;
+  }
+  return a;
+}
+
+class OnednnLayernormBackward
+    : public ::testing::TestWithParam<std::tuple<std::int64_t, std::int64_t>> {};
+
+TEST_P(OnednnLayernormBackward, MatchesFloat64Reference) {
+  const auto [rows, cols] = GetParam();
+  const TensorMap in = make_backward_inputs(rows, cols);
+  const BackwardRef ref = backward_reference(in);
+  TensorMap out = make_backward_outputs(rows, cols);
+  auto kernel = onednn::bind_layernorm_backward(kEps)(in, out, Params{});
+  for (int run = 0; run < 2; ++run) {  // twice: dgamma and dbeta are overwritten, not accumulated
+    SCOPED_TRACE("run " + std::to_string(run));
+    kernel->run();
+    const Agreement dx = compare(out.at("dx"), ref.dx);
+    const Agreement dg = compare_with_bound(out.at("dgamma"), ref.dgamma, ref.dgamma_bound);
+    const Agreement db = compare_with_bound(out.at("dbeta"), ref.dbeta, ref.dbeta_bound);
+    RecordProperty("dx", dx.text());
+    RecordProperty("dgamma", dg.text());
+    RecordProperty("dbeta", db.text());
+    EXPECT_EQ(dx.out_of_tol, 0) << "dx: " << dx.text();
+    EXPECT_EQ(dg.out_of_tol, 0) << "dgamma: " << dg.text();
+    EXPECT_EQ(db.out_of_tol, 0) << "dbeta: " << db.text();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, OnednnLayernormBackward,
+                         ::testing::Values(std::make_tuple<std::int64_t, std::int64_t>(64, 4096),
+                                           std::make_tuple<std::int64_t, std::int64_t>(33, 7),
+                                           std::make_tuple<std::int64_t, std::int64_t>(1, 4097)),
+                         [](const auto& info) {
+                           return std::to_string(std::get<0>(info.param)) + "x" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// oneDNN 2.6 has one layer normalization backward implementation on x86, which picks its
+// vectorized kernels inside; the name says which, never a reference one.
+TEST(OnednnLayernormBackwardInfo, ImplementationIsNotAReference) {
+  const std::string impl = onednn::layernorm_backward_implementation(16384, 4096);
+  RecordProperty("implementation", impl);
+  EXPECT_EQ(impl.find("ref"), std::string::npos) << impl;
+}
+
+TEST(OnednnLayernormBackwardInfo, BindErrorsNameTheProblem) {
+  const Params p;
+  {
+    TensorMap in = make_backward_inputs(2, 8);
+    in.erase("rstd");
+    TensorMap out = make_backward_outputs(2, 8);
+    EXPECT_EQ(error_of([&] { onednn::bind_layernorm_backward(kEps)(in, out, p); }),
+              "onednn layernorm_backward: missing input tensor \"rstd\"");
+  }
+  {
+    TensorMap in = make_backward_inputs(2, 8);
+    in["mean"] = Tensor(DType::f32, {3});
+    TensorMap out = make_backward_outputs(2, 8);
+    EXPECT_EQ(error_of([&] { onednn::bind_layernorm_backward(kEps)(in, out, p); }),
+              "onednn layernorm_backward: input tensor \"mean\" has shape [3], expected [2]");
+  }
+  {
+    TensorMap in = make_backward_inputs(2, 8);
+    TensorMap out = make_backward_outputs(2, 8);
+    out["dbeta"] = Tensor(DType::f64, {8});
+    EXPECT_EQ(error_of([&] { onednn::bind_layernorm_backward(kEps)(in, out, p); }),
+              "onednn layernorm_backward: output tensor \"dbeta\" is f64, this peer supports f32 "
+              "only");
   }
 }
 

@@ -649,4 +649,91 @@ TEST(RefRmsNormBackward, GradientIsBlindToScaleOfTheRow) {
   }
 }
 
+TEST(RefBatchNormTrainBackward, EqualsLayernormBackwardOfTheTranspose) {
+  // With one gamma for every channel, BatchNorm over the rows of x is LayerNorm over the rows of
+  // x^T: their dx agree transposed. dbeta is the column sum of dy, dgamma that of dy * xhat.
+  const std::int64_t rows = 6, cols = 4;
+  const double eps = 1e-5;
+  const Vec x = seeded(rows * cols, 221), dy = seeded(rows * cols, 222);
+  Vec xt(rows * cols), dyt(rows * cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) {
+      xt[j * rows + r] = x[r * cols + j];
+      dyt[j * rows + r] = dy[r * cols + j];
+    }
+  }
+  const Vec gamma_bn = filled(cols, 1.5), gamma_ln = filled(rows, 1.5);
+  Vec mean = poisoned(cols), rstd = poisoned(cols);
+  ref::batchnorm_train_stats(x.data(), mean.data(), rstd.data(), rows, cols, eps);
+  Vec dx = poisoned(rows * cols), dgamma = poisoned(cols), dbeta = poisoned(cols);
+  ref::batchnorm_train_backward(dy.data(), x.data(), gamma_bn.data(), mean.data(), rstd.data(),
+                                dx.data(), dgamma.data(), dbeta.data(), rows, cols);
+  Vec lmean = poisoned(cols), lrstd = poisoned(cols);
+  ref::layernorm_stats(xt.data(), lmean.data(), lrstd.data(), cols, rows, eps);
+  expect_all_near(mean, lmean, 1e-15);
+  expect_all_near(rstd, lrstd, 1e-12);
+  Vec ldx = poisoned(rows * cols), ldg = poisoned(rows), ldb = poisoned(rows);
+  ref::layernorm_backward(dyt.data(), xt.data(), gamma_ln.data(), lmean.data(), lrstd.data(),
+                          ldx.data(), ldg.data(), ldb.data(), cols, rows);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) {
+      EXPECT_NEAR(dx[r * cols + j], ldx[j * rows + r], 1e-12) << r << "," << j;
+    }
+  }
+  for (std::int64_t j = 0; j < cols; ++j) {
+    double sdy = 0, sdyx = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      sdy += dy[r * cols + j];
+      sdyx += dy[r * cols + j] * (x[r * cols + j] - mean[j]) * rstd[j];
+    }
+    EXPECT_NEAR(dbeta[j], sdy, 1e-14);
+    EXPECT_NEAR(dgamma[j], sdyx, 1e-14);
+  }
+}
+
+TEST(RefGroupNormBackward, OneChannelPerGroupIsLayernormBackwardOverHw) {
+  // groups = c: each (sample, channel) is its own group of hw elements, LayerNorm's row; with
+  // gamma = 2 everywhere the dx agree, and dgamma_c sums LayerNorm's per-element dy * xhat over
+  // the samples and positions of channel c.
+  const std::int64_t n = 2, c = 3, hw = 5;
+  const double eps = 1e-5;
+  const Vec x = seeded(n * c * hw, 231), dy = seeded(n * c * hw, 232);
+  const Vec gamma = filled(c, 2.0), gamma_row = filled(hw, 2.0);
+  Vec mean = poisoned(n * c), rstd = poisoned(n * c);
+  ref::groupnorm_stats(x.data(), mean.data(), rstd.data(), n, c, hw, c, eps);
+  Vec dx = poisoned(n * c * hw), dgamma = poisoned(c), dbeta = poisoned(c);
+  ref::groupnorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(),
+                          dgamma.data(), dbeta.data(), n, c, hw, c);
+  Vec lmean = poisoned(n * c), lrstd = poisoned(n * c);
+  ref::layernorm_stats(x.data(), lmean.data(), lrstd.data(), n * c, hw, eps);
+  expect_all_near(mean, lmean, 0.0);
+  expect_all_near(rstd, lrstd, 0.0);
+  Vec ldx = poisoned(n * c * hw), ldg = poisoned(hw), ldb = poisoned(hw);
+  ref::layernorm_backward(dy.data(), x.data(), gamma_row.data(), lmean.data(), lrstd.data(),
+                          ldx.data(), ldg.data(), ldb.data(), n * c, hw);
+  expect_all_near(dx, ldx, 1e-13);
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    double sdy = 0, sdyx = 0;
+    for (std::int64_t s = 0; s < n; ++s) {
+      for (std::int64_t k = 0; k < hw; ++k) {
+        const std::int64_t at = (s * c + ch) * hw + k;
+        sdy += dy[at];
+        sdyx += dy[at] * (x[at] - mean[s * c + ch]) * rstd[s * c + ch];
+      }
+    }
+    EXPECT_NEAR(dbeta[ch], sdy, 1e-14);
+    EXPECT_NEAR(dgamma[ch], sdyx, 1e-14);
+  }
+}
+
+TEST(RefGroupNormBackward, GroupsThatDoNotDivideChannelsAreRejected) {
+  const Vec x = seeded(12, 241);
+  Vec mean(2), rstd(2), dx(12), dg(4), db(4);
+  EXPECT_THROW(ref::groupnorm_stats(x.data(), mean.data(), rstd.data(), 1, 4, 3, 3, 1e-5),
+               std::invalid_argument);
+  EXPECT_THROW(ref::groupnorm_backward(x.data(), x.data(), x.data(), mean.data(), rstd.data(),
+                                       dx.data(), dg.data(), db.data(), 1, 4, 3, 3),
+               std::invalid_argument);
+}
+
 }  // namespace

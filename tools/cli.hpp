@@ -20,7 +20,7 @@ using Args = std::vector<std::string>;
 
 // Options shared by run, check and list: the selection of suites, ops, impls, axes, inputs.
 struct SelectionOptions {
-  std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs, timing_modes;
+  std::vector<std::string> suites, ops, impls, backends, dtypes, axes, inputs, timing_modes, modes;
   bool quick = false, full = false;
   std::string shard;  // --shard I/N (run and check)
   bool shard_given = false;

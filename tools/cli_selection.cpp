@@ -39,6 +39,9 @@ void SelectionOptions::add_to(po::options_description& desc, bool sweep, bool wi
       "impl", multi(&impls), "implementations, comma-separated (ref,cpu.plain,cpu.fast,...)")(
       "backend", multi(&backends), "backends, comma-separated (ref,cpu,cuda)")(
       "dtype", multi(&dtypes), "dtypes, comma-separated (f32)")(
+      "mode", multi(&modes),
+      "training passes, comma-separated (fwd, bwd, fwd_bwd: forward ops, backward ops, whole "
+      "training steps); default all")(
       "timing-mode", multi(&timing_modes),
       "timing modes, comma-separated (cpu: wall; cuda: hot, cold); default every mode");
   if (sweep) {
@@ -67,6 +70,7 @@ Selection SelectionOptions::to_selection() const {
   s.backends = split_commas(backends);
   s.dtypes = split_commas(dtypes);
   s.timing_modes = split_commas(timing_modes);
+  s.modes = split_commas(modes);
   s.full = full;
   for (const auto& a : axes) {
     auto [name, value] = split_assignment("axis", a);

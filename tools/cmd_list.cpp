@@ -70,6 +70,11 @@ int cmd_list(const Args& args) {
     }
   }
 
+  for (const auto& name : s.modes) {
+    if (!parse_mode(name))
+      throw UsageError("unknown mode '" + name + "'; known: fwd, bwd, fwd_bwd");
+  }
+
   // Names are valid: only now print anything.
   std::cout << "Backends:\n";
   for (const auto& b : reg.backends()) {
@@ -89,9 +94,20 @@ int cmd_list(const Args& args) {
     if (!in(s.suites, suite)) continue;
     std::cout << "\nSuite " << suite << ":\n";
     for (const auto& op : reg.ops()) {
-      if (op.suite != suite || !in(s.ops, op.name)) continue;
+      if (op.suite != suite || !in(s.ops, op.name) || !in(s.modes, mode_name(op.mode))) continue;
       std::cout << "  " << op.name << ": " << op.title << "\n";
       std::cout << "    paper: " << op.paper << "\n";
+      std::cout << "    mode: " << mode_name(op.mode);
+      if (op.gradient) {
+        // What a backward op differentiates, and what its forward pass hands it.
+        std::vector<std::string> grads, saved;
+        for (const auto& [g, x] : op.gradient->gradients) grads.push_back(g + "=d/d" + x);
+        for (const auto& [t, from] : op.gradient->saved) saved.push_back(t);
+        std::cout << " (of " << op.gradient->forward << ": " << join(grads, ", ");
+        if (!saved.empty()) std::cout << "; saved by the forward pass: " << join(saved, ", ");
+        std::cout << ")";
+      }
+      std::cout << "\n";
       std::cout << "    tensors:";
       for (const auto& t : op.tensors) {
         std::cout << " " << (t.output ? "->" : "") << t.name << "[" << join(t.dims) << "]";
