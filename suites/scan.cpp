@@ -23,6 +23,7 @@
 #include "kernels/cpu/scan_plain.hpp"
 #include "suites/common.hpp"
 #include "suites/scan_agreement.hpp"
+#include "suites/scan_train.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -601,6 +602,7 @@ void register_scan_suite(Registry& reg) {
                      OVERLOADS(cpu::plain::minlstm), OVERLOADS(cpu::fast::minlstm));
   register_gru(reg);
   register_lstm(reg);
+  register_scan_train_ops(reg);
 }
 
 }  // namespace opbench
