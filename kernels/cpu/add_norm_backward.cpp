@@ -6,14 +6,6 @@
 
 namespace opbench::cpu {
 
-namespace {
-void add_into(float* dx, const float* dsum, std::int64_t n, bool parallel) {
-#pragma omp parallel for simd schedule(static) if (parallel)
-  for (std::int64_t k = 0; k < n; ++k) dx[k] += dsum[k];
-}
-constexpr std::int64_t kParallelMinElems = std::int64_t{1} << 14;
-}  // namespace
-
 void plain::add_layernorm_backward(const float* dy, const float* dsum, const float* sum,
                                    const float* gamma, const float* mean, const float* rstd,
                                    float* dx, float* dgamma, float* dbeta, std::int64_t rows,
@@ -33,15 +25,13 @@ void fast::add_layernorm_backward(const float* dy, const float* dsum, const floa
                                   const float* gamma, const float* mean, const float* rstd,
                                   float* dx, float* dgamma, float* dbeta, std::int64_t rows,
                                   std::int64_t cols) {
-  fast::layernorm_backward(dy, sum, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
-  add_into(dx, dsum, rows * cols, rows * cols >= kParallelMinElems);
+  fast::layernorm_backward_add(dy, dsum, sum, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
 }
 
 void fast::add_rmsnorm_backward(const float* dy, const float* dsum, const float* sum,
                                 const float* gamma, const float* rstd, float* dx, float* dgamma,
                                 std::int64_t rows, std::int64_t cols) {
-  fast::rmsnorm_backward(dy, sum, gamma, rstd, dx, dgamma, rows, cols);
-  add_into(dx, dsum, rows * cols, rows * cols >= kParallelMinElems);
+  fast::rmsnorm_backward_add(dy, dsum, sum, gamma, rstd, dx, dgamma, rows, cols);
 }
 
 }  // namespace opbench::cpu

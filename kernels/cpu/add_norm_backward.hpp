@@ -17,8 +17,7 @@ void add_rmsnorm_backward(const float* dy, const float* dsum, const float* sum, 
 }  // namespace plain
 
 namespace fast {
-// cpu.fast's LayerNorm / RMSNorm backward, then dx += dsum in a second, vectorized and parallel
-// pass: one more read and write of dx than a fused kernel would move.
+// cpu.fast's LayerNorm / RMSNorm backward kernel with dsum added as dx is written (one pass).
 void add_layernorm_backward(const float* dy, const float* dsum, const float* sum,
                             const float* gamma, const float* mean, const float* rstd, float* dx,
                             float* dgamma, float* dbeta, std::int64_t rows, std::int64_t cols);

@@ -78,6 +78,7 @@ struct Args {
   const float* gamma;
   const float* mean;  // null for RMSNorm
   const float* rstd;
+  const float* dsum;  // the fused residual add's gradient, added into dx; null for a plain norm
   float* dx;
   i64 cols;
 };
@@ -142,10 +143,11 @@ void row_sums(const Args& a, i64 r0, float* pdg, float* pdb, double* sg, double*
   }
 }
 
-// Pass 2 for row r: dx = rstd * (fma(dy, gamma, -mean(g)) - xhat * mean(g * xhat)). While it runs
+// Pass 2 for row r: dx = rstd * (fma(dy, gamma, -mean(g)) - xhat * mean(g * xhat)), plus dsum
+// after a residual add (ADD), in the same pass: no second read and write of dx. While it runs
 // on x and dy from cache, it prefetches the same columns of the row kRows further (the next
 // block's), one cache line per 16 floats, unless pf_x is null.
-template <bool LN>
+template <bool LN, bool ADD>
 void row_dx(const Args& a, i64 r, double sg, double sgx, bool nt, const float* pf_x,
             const float* pf_dy) {
   const i64 cols = a.cols;
@@ -158,6 +160,7 @@ void row_dx(const Args& a, i64 r, double sg, double sgx, bool nt, const float* p
   const float mg_lo = static_cast<float>(mg - mg_hi), mgx = static_cast<float>(sgx / n);
   const float* xr = a.x + r * cols;
   const float* dyr = a.dy + r * cols;
+  const float* dsr = ADD ? a.dsum + r * cols : nullptr;
   const vf vm = splat(m), vs = splat(s), vmg_hi = splat(-mg_hi), vmg_lo = splat(mg_lo),
            vmgx = splat(-mgx);
   emit(
@@ -169,36 +172,40 @@ void row_dx(const Args& a, i64 r, double sg, double sgx, bool nt, const float* p
         }
         const vf xh = (load(xr + j) - vm) * vs;
         const vf t = fmadd(load(dyr + j), load(a.gamma + j), vmg_hi) - vmg_lo;
+        if constexpr (ADD) return fmadd(fmadd(xh, vmgx, t), vs, load(dsr + j));
         return fmadd(xh, vmgx, t) * vs;
       },
       [&](i64 j) {
         const float xh = (xr[j] - m) * s;
         const float t = std::fma(dyr[j], a.gamma[j], -mg_hi) - mg_lo;
+        if constexpr (ADD) return std::fma(std::fma(xh, -mgx, t), s, dsr[j]);
         return std::fma(xh, -mgx, t) * s;
       });
 }
 
 // Rows r0 .. r0 + R - 1; `prefetch`: whether rows r0 + R .. r0 + 2R - 1 are this thread's next.
-template <int R, bool LN>
+template <int R, bool LN, bool ADD>
 void block(const Args& a, i64 r0, float* pdg, float* pdb, bool nt, bool prefetch) {
   double sg[R], sgx[R];
   row_sums<R, LN>(a, r0, pdg, pdb, sg, sgx);
   for (int k = 0; k < R; ++k) {
     const i64 next = (r0 + k + R) * a.cols;
-    row_dx<LN>(a, r0 + k, sg[k], sgx[k], nt, prefetch ? a.x + next : nullptr,
-               prefetch ? a.dy + next : nullptr);
+    row_dx<LN, ADD>(a, r0 + k, sg[k], sgx[k], nt, prefetch ? a.x + next : nullptr,
+                    prefetch ? a.dy + next : nullptr);
   }
 }
 
 // Rows [r0, r1) on one thread: blocks of kRows, then the rows left over one by one.
-template <bool LN>
+template <bool LN, bool ADD>
 void rows_range(const Args& a, i64 r0, i64 r1, float* pdg, float* pdb, bool nt) {
   i64 r = r0;
-  for (; r + kRows <= r1; r += kRows) block<kRows, LN>(a, r, pdg, pdb, nt, r + 2 * kRows <= r1);
-  for (; r < r1; ++r) block<1, LN>(a, r, pdg, pdb, nt, false);
+  for (; r + kRows <= r1; r += kRows) {
+    block<kRows, LN, ADD>(a, r, pdg, pdb, nt, r + 2 * kRows <= r1);
+  }
+  for (; r < r1; ++r) block<1, LN, ADD>(a, r, pdg, pdb, nt, false);
 }
 
-template <bool LN>
+template <bool LN, bool ADD>
 void backward(const Args& a, float* dgamma, float* dbeta, i64 rows) {
   const i64 cols = a.cols;
   const int nthreads =
@@ -216,7 +223,7 @@ void backward(const Args& a, float* dgamma, float* dbeta, i64 rows) {
     float* pdb = pdg + stride;
     std::fill(pdg, pdg + 2 * stride, 0.0f);
     const i64 r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
-    rows_range<LN>(a, r0, r1, pdg, pdb, nt);
+    rows_range<LN, ADD>(a, r0, r1, pdg, pdb, nt);
     if (nt) simd::stream_fence();
   };
   // Second stage: columns [c0, c1) of dgamma and dbeta, the partials summed in thread order.
@@ -252,26 +259,50 @@ void backward(const Args& a, float* dgamma, float* dbeta, i64 rows) {
 using norm_backward_detail::Args;
 using norm_backward_detail::backward;
 
+namespace {
+// Both LayerNorm entry points (with and without the residual's dsum), rows <= 0 included.
+template <bool ADD>
+void layernorm_entry(const Args& a, float* dgamma, float* dbeta, std::int64_t rows) {
+  if (a.cols <= 0) return;
+  if (rows <= 0) {
+    std::fill(dgamma, dgamma + a.cols, 0.0f);
+    std::fill(dbeta, dbeta + a.cols, 0.0f);
+    return;
+  }
+  backward<true, ADD>(a, dgamma, dbeta, rows);
+}
+template <bool ADD>
+void rmsnorm_entry(const Args& a, float* dgamma, std::int64_t rows) {
+  if (a.cols <= 0) return;
+  if (rows <= 0) {
+    std::fill(dgamma, dgamma + a.cols, 0.0f);
+    return;
+  }
+  backward<false, ADD>(a, dgamma, nullptr, rows);
+}
+}  // namespace
+
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                         const float* rstd, float* dx, float* dgamma, float* dbeta,
                         std::int64_t rows, std::int64_t cols) {
-  if (cols <= 0) return;
-  if (rows <= 0) {
-    std::fill(dgamma, dgamma + cols, 0.0f);
-    std::fill(dbeta, dbeta + cols, 0.0f);
-    return;
-  }
-  backward<true>(Args{dy, x, gamma, mean, rstd, dx, cols}, dgamma, dbeta, rows);
+  layernorm_entry<false>(Args{dy, x, gamma, mean, rstd, nullptr, dx, cols}, dgamma, dbeta, rows);
 }
 
 void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rstd,
                       float* dx, float* dgamma, std::int64_t rows, std::int64_t cols) {
-  if (cols <= 0) return;
-  if (rows <= 0) {
-    std::fill(dgamma, dgamma + cols, 0.0f);
-    return;
-  }
-  backward<false>(Args{dy, x, gamma, nullptr, rstd, dx, cols}, dgamma, nullptr, rows);
+  rmsnorm_entry<false>(Args{dy, x, gamma, nullptr, rstd, nullptr, dx, cols}, dgamma, rows);
+}
+
+void layernorm_backward_add(const float* dy, const float* dsum, const float* x, const float* gamma,
+                            const float* mean, const float* rstd, float* dx, float* dgamma,
+                            float* dbeta, std::int64_t rows, std::int64_t cols) {
+  layernorm_entry<true>(Args{dy, x, gamma, mean, rstd, dsum, dx, cols}, dgamma, dbeta, rows);
+}
+
+void rmsnorm_backward_add(const float* dy, const float* dsum, const float* x, const float* gamma,
+                          const float* rstd, float* dx, float* dgamma, std::int64_t rows,
+                          std::int64_t cols) {
+  rmsnorm_entry<true>(Args{dy, x, gamma, nullptr, rstd, dsum, dx, cols}, dgamma, rows);
 }
 
 }  // namespace opbench::cpu::fast

@@ -19,4 +19,13 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
 void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rstd,
                       float* dx, float* dgamma, std::int64_t rows, std::int64_t cols);
 
+// The same after a residual add (add_norm_backward.hpp): x is the normalized sum, and dx is
+// overwritten with dsum plus the norm's dx, in the same pass.
+void layernorm_backward_add(const float* dy, const float* dsum, const float* x, const float* gamma,
+                            const float* mean, const float* rstd, float* dx, float* dgamma,
+                            float* dbeta, std::int64_t rows, std::int64_t cols);
+void rmsnorm_backward_add(const float* dy, const float* dsum, const float* x, const float* gamma,
+                          const float* rstd, float* dx, float* dgamma, std::int64_t rows,
+                          std::int64_t cols);
+
 }  // namespace opbench::cpu::fast
