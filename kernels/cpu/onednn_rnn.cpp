@@ -7,14 +7,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/cpu/onednn_rnn_common.hpp"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace opbench::onednn {
 namespace {
 
 using dnnl::memory;
-using dt = memory::data_type;
-using tag = memory::format_tag;
+using rnn::reorder_to;
+using rnn::wrap;
 
 class RnnKernel final : public BoundKernel {
  public:
@@ -53,30 +54,11 @@ const Tensor& f32(const std::string& op, const TensorMap& m, const char* name) {
   return it->second;
 }
 
-// A user buffer as oneDNN memory (no copy).
-memory wrap(const memory::desc& md, const dnnl::engine& eng, const Tensor& t) {
-  return memory(md, eng, const_cast<void*>(t.raw()));
-}
-
-// Weights [in, gates * D] (ldigo) reordered into the primitive's layout, once.
-memory reorder_to(const memory::desc& want, const memory::desc& user_md, const dnnl::engine& eng,
-                  const Tensor& t) {
-  memory user = wrap(user_md, eng, t);
-  memory own(want, eng);
-  dnnl::stream s(eng);
-  dnnl::reorder(user, own).execute(s, user, own);
-  s.wait();
-  return own;
-}
-
-// gates * D columns per row; negates the first D of each row (GRU's z -> oneDNN's u = 1 - z).
+// A copy of t (rows of gates * D columns) with the GRU's z columns negated.
 Tensor negate_first_gate(const Tensor& t, std::int64_t D) {
   Tensor c = t.clone();
-  float* p = c.data<float>();
-  const std::int64_t cols = t.shape().back(), rows = t.numel() / cols;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t j = 0; j < D; ++j) p[r * cols + j] = -p[r * cols + j];
-  }
+  const std::int64_t cols = t.shape().back();
+  rnn::negate_first_gate(c.data<float>(), t.numel() / cols, cols, D);
   return c;
 }
 
@@ -96,14 +78,7 @@ std::unique_ptr<BoundKernel> bind_rnn(const TensorMap& in, TensorMap& out, const
     }
     const Tensor& h0 = f32(op, in, "h0");
     Tensor& h = out.at("h");
-    const memory::desc src_md({T, N, I}, dt::f32, tag::ntc);
-    const memory::desc iter_md({1, 1, N, D}, dt::f32, tag::ldnc);
-    const memory::desc wl_user({1, 1, I, G, D}, dt::f32, tag::ldigo);
-    const memory::desc wi_user({1, 1, D, G, D}, dt::f32, tag::ldigo);
-    const memory::desc wl_any({1, 1, I, G, D}, dt::f32, tag::any);
-    const memory::desc wi_any({1, 1, D, G, D}, dt::f32, tag::any);
-    const memory::desc bias_md({1, 1, G, D}, dt::f32, tag::ldgo);
-    const memory::desc dst_md({T, N, D}, dt::f32, tag::ntc);
+    const rnn::LayerDescs md = rnn::layer_descs(T, N, I, D, G);
     const auto prop = dnnl::prop_kind::forward_inference;
     const auto dir = dnnl::rnn_direction::unidirectional_left2right;
     dnnl::primitive prim;
@@ -113,27 +88,28 @@ std::unique_ptr<BoundKernel> bind_rnn(const TensorMap& in, TensorMap& out, const
     if constexpr (kLstm) {
       const Tensor& c0 = f32(op, in, "c0");
       keep.push_back(c0);
-      dnnl::lstm_forward::desc d(prop, dir, src_md, iter_md, iter_md, wl_any, wi_any, bias_md,
-                                 dst_md, memory::desc(), memory::desc());
+      dnnl::lstm_forward::desc d(prop, dir, md.src, md.iter, md.iter, md.weights_layer_any,
+                                 md.weights_iter_any, md.bias, md.dst, memory::desc(),
+                                 memory::desc());
       dnnl::lstm_forward::primitive_desc pd(d, eng);
       prim = dnnl::lstm_forward(pd);
       wl_md = pd.weights_layer_desc();
       wi_md = pd.weights_iter_desc();
-      args[DNNL_ARG_SRC_ITER_C] = wrap(iter_md, eng, c0);
+      args[DNNL_ARG_SRC_ITER_C] = wrap(md.iter, eng, c0);
     } else {
-      dnnl::gru_forward::desc d(prop, dir, src_md, iter_md, wl_any, wi_any, bias_md, dst_md,
-                                memory::desc());
+      dnnl::gru_forward::desc d(prop, dir, md.src, md.iter, md.weights_layer_any,
+                                md.weights_iter_any, md.bias, md.dst, memory::desc());
       dnnl::gru_forward::primitive_desc pd(d, eng);
       prim = dnnl::gru_forward(pd);
       wl_md = pd.weights_layer_desc();
       wi_md = pd.weights_iter_desc();
     }
-    args[DNNL_ARG_SRC_LAYER] = wrap(src_md, eng, x);
-    args[DNNL_ARG_SRC_ITER] = wrap(iter_md, eng, h0);
-    args[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(wl_md, wl_user, eng, w);
-    args[DNNL_ARG_WEIGHTS_ITER] = reorder_to(wi_md, wi_user, eng, u);
-    args[DNNL_ARG_BIAS] = wrap(bias_md, eng, bias);
-    args[DNNL_ARG_DST_LAYER] = wrap(dst_md, eng, h);
+    args[DNNL_ARG_SRC_LAYER] = wrap(md.src, eng, x);
+    args[DNNL_ARG_SRC_ITER] = wrap(md.iter, eng, h0);
+    args[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(wl_md, md.weights_layer, eng, w);
+    args[DNNL_ARG_WEIGHTS_ITER] = reorder_to(wi_md, md.weights_iter, eng, u);
+    args[DNNL_ARG_BIAS] = wrap(md.bias, eng, bias);
+    args[DNNL_ARG_DST_LAYER] = wrap(md.dst, eng, h);
     return std::make_unique<RnnKernel>(op, eng, prim, std::move(args), std::move(keep));
   } catch (const dnnl::error& e) {
     throw std::runtime_error("onednn " + op + ": setting up the primitive: " + e.what());

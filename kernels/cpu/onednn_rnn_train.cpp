@@ -8,14 +8,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/cpu/onednn_rnn_common.hpp"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace opbench::onednn {
 namespace {
 
 using dnnl::memory;
-using dt = memory::data_type;
-using tag = memory::format_tag;
+using rnn::negate_first_gate;
+using rnn::reorder_to;
+using rnn::wrap;
 
 const char* const kOp = "gru_train";
 
@@ -28,17 +30,6 @@ const Tensor& f32(const TensorMap& m, const char* name) {
   if (it == m.end()) fail(std::string("missing tensor \"") + name + "\"");
   if (it->second.dtype() != DType::f32) fail(std::string("tensor \"") + name + "\" is not f32");
   return it->second;
-}
-
-memory wrap(const memory::desc& md, const dnnl::engine& eng, const Tensor& t) {
-  return memory(md, eng, const_cast<void*>(t.raw()));
-}
-
-// gates * D columns per row; negates the first D of each row (our z -> oneDNN's u = 1 - z).
-void negate_first_gate(float* p, std::int64_t rows, std::int64_t cols, std::int64_t D) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t j = 0; j < D; ++j) p[r * cols + j] = -p[r * cols + j];
-  }
 }
 
 // A diff-weights memory in the primitive's layout and, where that is not ours, the reorder into
@@ -117,17 +108,6 @@ class GruTrainKernel final : public BoundKernel {
   std::int64_t d_in_, D_;
 };
 
-// Weights [in, 3D] (ldigo) reordered into the layout `want`, once.
-memory reorder_to(const memory::desc& want, const memory::desc& user_md, const dnnl::engine& eng,
-                  const Tensor& t) {
-  memory user = wrap(user_md, eng, t);
-  memory own(want, eng);
-  dnnl::stream s(eng);
-  dnnl::reorder(user, own).execute(s, user, own);
-  s.wait();
-  return own;
-}
-
 std::unique_ptr<BoundKernel> bind(const TensorMap& in, TensorMap& out, const Params& p) {
   const memory::dim N = p.i("batch"), T = p.i("T"), I = p.i("d_in"), D = p.i("D"), G = 3;
   try {
@@ -146,54 +126,49 @@ std::unique_ptr<BoundKernel> bind(const TensorMap& in, TensorMap& out, const Par
     Tensor& dbias = out.at("dbias");
     Tensor& dh0 = out.at("dh0");
 
-    const memory::desc src_md({T, N, I}, dt::f32, tag::ntc);
-    const memory::desc iter_md({1, 1, N, D}, dt::f32, tag::ldnc);
-    const memory::desc wl_user({1, 1, I, G, D}, dt::f32, tag::ldigo);
-    const memory::desc wi_user({1, 1, D, G, D}, dt::f32, tag::ldigo);
-    const memory::desc wl_any({1, 1, I, G, D}, dt::f32, tag::any);
-    const memory::desc wi_any({1, 1, D, G, D}, dt::f32, tag::any);
-    const memory::desc bias_md({1, 1, G, D}, dt::f32, tag::ldgo);
-    const memory::desc dst_md({T, N, D}, dt::f32, tag::ntc);
+    const rnn::LayerDescs md = rnn::layer_descs(T, N, I, D, G);
     const auto dir = dnnl::rnn_direction::unidirectional_left2right;
 
-    dnnl::gru_forward::desc fd(dnnl::prop_kind::forward_training, dir, src_md, iter_md, wl_any,
-                               wi_any, bias_md, dst_md, memory::desc());
+    dnnl::gru_forward::desc fd(dnnl::prop_kind::forward_training, dir, md.src, md.iter,
+                               md.weights_layer_any, md.weights_iter_any, md.bias, md.dst,
+                               memory::desc());
     dnnl::gru_forward::primitive_desc fpd(fd, eng);
-    dnnl::gru_backward::desc bd(dnnl::prop_kind::backward, dir, src_md, iter_md, wl_any, wi_any,
-                                bias_md, dst_md, memory::desc(), src_md, iter_md, wl_any, wi_any,
-                                bias_md, dst_md, memory::desc());
+    dnnl::gru_backward::desc bd(dnnl::prop_kind::backward, dir, md.src, md.iter,
+                                md.weights_layer_any, md.weights_iter_any, md.bias, md.dst,
+                                memory::desc(), md.src, md.iter, md.weights_layer_any,
+                                md.weights_iter_any, md.bias, md.dst, memory::desc());
     dnnl::gru_backward::primitive_desc bpd(bd, eng, fpd);
 
     memory workspace(fpd.workspace_desc(), eng);
-    memory x_m = wrap(src_md, eng, x), h0_m = wrap(iter_md, eng, h0), h_m = wrap(dst_md, eng, h);
-    memory bias_m = wrap(bias_md, eng, bias);
+    memory x_m = wrap(md.src, eng, x), h0_m = wrap(md.iter, eng, h0), h_m = wrap(md.dst, eng, h);
+    memory bias_m = wrap(md.bias, eng, bias);
 
     std::unordered_map<int, memory> fa;
     fa[DNNL_ARG_SRC_LAYER] = x_m;
     fa[DNNL_ARG_SRC_ITER] = h0_m;
-    fa[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(fpd.weights_layer_desc(), wl_user, eng, w);
-    fa[DNNL_ARG_WEIGHTS_ITER] = reorder_to(fpd.weights_iter_desc(), wi_user, eng, u);
+    fa[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(fpd.weights_layer_desc(), md.weights_layer, eng, w);
+    fa[DNNL_ARG_WEIGHTS_ITER] = reorder_to(fpd.weights_iter_desc(), md.weights_iter, eng, u);
     fa[DNNL_ARG_BIAS] = bias_m;
     fa[DNNL_ARG_DST_LAYER] = h_m;
     fa[DNNL_ARG_WORKSPACE] = workspace;
 
-    DiffWeights dw_m = diff_weights(bpd.diff_weights_layer_desc(), wl_user, eng, dw);
-    DiffWeights du_m = diff_weights(bpd.diff_weights_iter_desc(), wi_user, eng, du);
-    if (!(bpd.diff_bias_desc() == bias_md))
+    DiffWeights dw_m = diff_weights(bpd.diff_weights_layer_desc(), md.weights_layer, eng, dw);
+    DiffWeights du_m = diff_weights(bpd.diff_weights_iter_desc(), md.weights_iter, eng, du);
+    if (!(bpd.diff_bias_desc() == md.bias))
       fail("the backward primitive wants another bias layout");
-    memory dbias_m = wrap(bias_md, eng, dbias);
+    memory dbias_m = wrap(md.bias, eng, dbias);
 
     std::unordered_map<int, memory> ba;
     ba[DNNL_ARG_SRC_LAYER] = x_m;
     ba[DNNL_ARG_SRC_ITER] = h0_m;
-    ba[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(bpd.weights_layer_desc(), wl_user, eng, w);
-    ba[DNNL_ARG_WEIGHTS_ITER] = reorder_to(bpd.weights_iter_desc(), wi_user, eng, u);
+    ba[DNNL_ARG_WEIGHTS_LAYER] = reorder_to(bpd.weights_layer_desc(), md.weights_layer, eng, w);
+    ba[DNNL_ARG_WEIGHTS_ITER] = reorder_to(bpd.weights_iter_desc(), md.weights_iter, eng, u);
     ba[DNNL_ARG_BIAS] = bias_m;
     ba[DNNL_ARG_DST_LAYER] = h_m;
     ba[DNNL_ARG_WORKSPACE] = workspace;
-    ba[DNNL_ARG_DIFF_DST_LAYER] = wrap(dst_md, eng, dh);
-    ba[DNNL_ARG_DIFF_SRC_LAYER] = wrap(src_md, eng, dx);
-    ba[DNNL_ARG_DIFF_SRC_ITER] = wrap(iter_md, eng, dh0);
+    ba[DNNL_ARG_DIFF_DST_LAYER] = wrap(md.dst, eng, dh);
+    ba[DNNL_ARG_DIFF_SRC_LAYER] = wrap(md.src, eng, dx);
+    ba[DNNL_ARG_DIFF_SRC_ITER] = wrap(md.iter, eng, dh0);
     ba[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dw_m.prim;
     ba[DNNL_ARG_DIFF_WEIGHTS_ITER] = du_m.prim;
     ba[DNNL_ARG_DIFF_BIAS] = dbias_m;
