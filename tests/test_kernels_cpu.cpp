@@ -20,6 +20,7 @@
 #include "kernels/cpu/norm_fast.hpp"
 #include "kernels/cpu/norm_plain.hpp"
 #include "reference/norm.hpp"
+#include "tests/aligned_vector.hpp"
 
 namespace opbench {
 namespace {
@@ -61,21 +62,7 @@ const Impl kImpls[] = {OPBENCH_IMPL("plain", cpu::plain), OPBENCH_IMPL("fast", c
 
 // ---- inputs ---------------------------------------------------------------------------------
 
-// 64-byte aligned storage, as the harness allocates tensors (the fast kernels' streaming stores
-// take the aligned path only there).
-template <class T>
-struct Aligned64 {
-  using value_type = T;
-  Aligned64() = default;
-  template <class U>
-  Aligned64(const Aligned64<U>&) {}
-  T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
-  }
-  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
-  bool operator==(const Aligned64&) const { return true; }
-};
-using FVec = std::vector<float, Aligned64<float>>;
+using test_support::FVec;  // 64-byte aligned, as the harness allocates tensors
 
 enum class Dist { normal, uniform, offset, outliers, constant_rows };
 const Dist kDists[] = {Dist::normal, Dist::uniform, Dist::offset, Dist::outliers,

@@ -28,6 +28,7 @@
 #include "kernels/cpu/norm_backward_fast.hpp"
 #include "kernels/cpu/norm_backward_plain.hpp"
 #include "reference/norm_backward.hpp"
+#include "tests/aligned_vector.hpp"
 
 namespace opbench {
 namespace {
@@ -50,21 +51,7 @@ const Impl kImpls[] = {{"plain", &cpu::plain::layernorm_backward, &cpu::plain::r
 
 // ---- inputs ---------------------------------------------------------------------------------
 
-// 64-byte aligned storage, as the harness allocates tensors (the fast kernel's streaming stores
-// take their aligned path only there).
-template <class T>
-struct Aligned64 {
-  using value_type = T;
-  Aligned64() = default;
-  template <class U>
-  Aligned64(const Aligned64<U>&) {}
-  T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
-  }
-  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
-  bool operator==(const Aligned64&) const { return true; }
-};
-using FVec = std::vector<float, Aligned64<float>>;
+using test_support::FVec;  // 64-byte aligned, as the harness allocates tensors
 
 enum class Dist { normal, offset, constant_rows };
 const Dist kDists[] = {Dist::normal, Dist::offset, Dist::constant_rows};
