@@ -1,6 +1,11 @@
 // make_inputs(), make_dataset(), allocate_outputs(), compare_outputs(), settle_status().
 #include "harness/case_data.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
 #include "harness/agreement.hpp"
 
 namespace opbench {
@@ -128,8 +133,9 @@ Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selectio
   return d;
 }
 
-// The outputs of a case, poisoned so that an element the kernel leaves unwritten fails agreement.
-// Later timing rounds skip the poison: nothing is compared there.
+// The outputs of a case, poisoned so that an element the kernel leaves unwritten fails agreement;
+// accumulate-into outputs hold the base instead, which the kernel must add to. Later timing
+// rounds skip both: nothing is compared there, and each timed run starts from zeroed buffers.
 TensorMap allocate_outputs(const CasePlan& c, bool poison) {
   TensorMap out;
   for (const auto& t : c.op->tensors) {
@@ -139,20 +145,80 @@ TensorMap allocate_outputs(const CasePlan& c, bool poison) {
     if (poison) y.poison();
     out[t.name] = y;
   }
+  if (poison && !c.impl->is_reference) fill_accumulators(*c.op, out, kAccumulateBase);
   return out;
 }
 
+namespace {
+void fill_float(Tensor& y, double v) {
+  const std::int64_t n = y.numel();
+  switch (y.dtype()) {
+    case DType::f32:
+      std::fill(y.data<float>(), y.data<float>() + n, static_cast<float>(v));
+      return;
+    case DType::f64:
+      std::fill(y.data<double>(), y.data<double>() + n, v);
+      return;
+    case DType::bf16:
+      std::fill(y.data<bf16_t>(), y.data<bf16_t>() + n, bf16_from_double(v));
+      return;
+    case DType::f16:
+      std::fill(y.data<f16_t>(), y.data<f16_t>() + n, f16_from_double(v));
+      return;
+    default:
+      throw std::logic_error("an accumulate-into output must be a float tensor");
+  }
+}
+}  // namespace
+
+void fill_accumulators(const Op& op, TensorMap& out, double value) {
+  for (const auto& t : op.tensors) {
+    if (!t.output || !t.accumulate) continue;
+    Tensor& y = out.at(t.name);
+    if (value == 0) {
+      std::memset(y.raw(), 0, y.bytes());  // +0 in every float dtype
+    } else {
+      fill_float(y, value);
+    }
+  }
+}
+
+namespace {
+// out - base in float64 (exact for the bases used, 0 and 1, at the magnitudes compared).
+Tensor minus_base(const Tensor& out, double base) {
+  Tensor r(DType::f64, out.shape());
+  out.values_as_double(0, out.numel(), r.data<double>());
+  double* d = r.data<double>();
+  for (std::int64_t k = 0; k < r.numel(); ++k) d[k] -= base;
+  return r;
+}
+}  // namespace
+
 // The implementation's outputs against the reference, on the sampled rows when sampled; the op's
 // own comparison (ties in routing or top-k) when it has one.
-Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d) {
+Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d, double base) {
   const Tolerance tol = c.op->tolerance ? c.op->tolerance(c.dtype) : Tolerance{};
-  const TensorMap checked = gather_rows(*c.op, out, d.sample);
+  TensorMap checked = gather_rows(*c.op, out, d.sample);
+  std::map<std::string, DType> accumulated;  // name -> the dtype the kernel added in
+  for (const auto& t : c.op->tensors) {
+    if (!t.output || !t.accumulate) continue;
+    Tensor& y = checked.at(t.name);
+    accumulated[t.name] = y.dtype();
+    y = minus_base(y, base);
+  }
   if (c.op->compare) return c.op->compare(d.ref_inputs, checked, d.reference, d.ref_params, tol);
   Agreement total;
   for (const auto& t : c.op->tensors) {
     if (!t.output) continue;
+    Tolerance rule = tol;
+    if (auto a = accumulated.find(t.name); a != accumulated.end()) {
+      // One rounding of the addition to the base: u (|base| + |ref|).
+      const double u = unit_roundoff(a->second);
+      rule.atol += u * std::abs(base);
+      rule.rtol += u;
+    }
     merge_agreement(
-        total, compare_tensor(t.name, checked.at(t.name), d.reference.at(t.name), tol, t.index));
+        total, compare_tensor(t.name, checked.at(t.name), d.reference.at(t.name), rule, t.index));
   }
   return total;
 }

@@ -43,13 +43,21 @@ Dataset make_dataset(const CasePlan& c, const DataProvider& data, const Selectio
                      const RunOptions& options);
 
 // The outputs of a case in the case's dtype (float64 for the reference, i64 for index outputs),
-// poisoned unless `poison` is false (timing rounds that compare nothing).
+// poisoned unless `poison` is false (timing rounds that compare nothing); with `poison`, an
+// implementation's accumulate-into outputs hold kAccumulateBase instead (harness/op.hpp).
 TensorMap allocate_outputs(const CasePlan& c, bool poison = true);
 
 // The implementation's outputs against the reference, on the sampled rows when sampled; the op's
-// own comparison (ties in routing or top-k) when it has one. Sets checked/passed and the errors,
-// not the status (settle_status does).
-Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d);
+// own comparison (ties in routing or top-k) when it has one. Accumulate-into outputs are compared
+// as out - `base`, what the buffer held before the run (kAccumulateBase for the agreement run, 0
+// after the timed runs, each of which started from a zeroed buffer): in float64, so the op's own
+// comparison sees the kernel's contribution. Sets checked/passed and the errors, not the status
+// (settle_status does).
+Agreement compare_outputs(const CasePlan& c, const TensorMap& out, const Dataset& d,
+                          double base = kAccumulateBase);
+
+// Sets every accumulate-into output of `op` in `out` to `value` (0 or kAccumulateBase).
+void fill_accumulators(const Op& op, TensorMap& out, double value);
 
 // The status of a compared case: pass or fail, a listed known failure's fail becomes xfail, and a
 // listed one that passes keeps the reason so the summary can call the entry stale.

@@ -19,11 +19,12 @@ namespace {
 
 // Compares the outputs again after the timed runs: a kernel that races, drifts or writes
 // outside its first run is caught. A case that passed before and fails now is a failure.
+// Accumulate-into outputs hold the last timed run's result alone: it started from zeroed buffers.
 void recheck_after_timing(const CasePlan& c, BoundKernel& kernel, const TensorMap& outputs,
                           const Dataset& d, Agreement& a) {
   kernel.sync();
   kernel.fetch();
-  Agreement again = compare_outputs(c, outputs, d);
+  Agreement again = compare_outputs(c, outputs, d, 0.0);
   again.plain_max_abs_err = a.plain_max_abs_err;
   if (again.passed || !a.passed) return;
   again.first_mismatch = "after the timed runs: " + again.first_mismatch;
@@ -42,8 +43,55 @@ void second_opinion(const CasePlan& c, Dataset& d, Agreement& a) {
   }
 }
 
-// Wall seconds of one call of the kernel, synchronised.
+// A kernel of an op with accumulate-into outputs, as the timing strategies see it: each timed run
+// must start from zeroed buffers (harness/op.hpp), so reset_accumulators() zeroes the host
+// tensors, then lets a device kernel clear its own copies.
+class ZeroedAccumulators final : public BoundKernel {
+ public:
+  ZeroedAccumulators(std::unique_ptr<BoundKernel> inner, const Op& op, TensorMap& outputs)
+      : inner_(std::move(inner)), op_(op), outputs_(outputs) {
+    // A device kernel that does not reset its own copies would accumulate over the timed runs
+    // while the host tensors look zeroed: refused, not timed wrongly.
+    if (inner_->stream() != nullptr && !inner_->accumulates()) {
+      throw std::logic_error(
+          "a device kernel of an op with accumulate-into outputs must reset them itself "
+          "(BoundKernel::accumulates and reset_accumulators)");
+    }
+  }
+  void run() override { inner_->run(); }
+  void sync() override { inner_->sync(); }
+  void fetch() override { inner_->fetch(); }
+  void* stream() const override { return inner_->stream(); }
+  bool accumulates() const override { return true; }
+  void reset_accumulators() override {
+    fill_accumulators(op_, outputs_, 0.0);
+    inner_->reset_accumulators();
+  }
+
+ private:
+  std::unique_ptr<BoundKernel> inner_;
+  const Op& op_;
+  TensorMap& outputs_;
+};
+
+bool has_accumulators(const Op& op) {
+  for (const auto& t : op.tensors) {
+    if (t.output && t.accumulate) return true;
+  }
+  return false;
+}
+
+// Binds the case's implementation, wrapped when its op accumulates into outputs.
+std::unique_ptr<BoundKernel> bind_case(const CasePlan& c, const TensorMap& inputs,
+                                       TensorMap& outputs) {
+  auto kernel = c.impl->bind(inputs, outputs, c.params);
+  if (!has_accumulators(*c.op)) return kernel;
+  return std::make_unique<ZeroedAccumulators>(std::move(kernel), *c.op, outputs);
+}
+
+// Wall seconds of one call of the kernel, synchronised (after zeroing its accumulators, untimed).
 double seconds_of_one_call(BoundKernel& kernel) {
+  if (kernel.accumulates()) kernel.reset_accumulators();
   const auto start = std::chrono::steady_clock::now();
   kernel.run();
   kernel.sync();
@@ -118,7 +166,7 @@ FirstUnit CaseRunner::first(const CasePlan& c) {
   TensorMap outputs = allocate_outputs(c);
   std::unique_ptr<BoundKernel> kernel;
   try {
-    kernel = c.impl->bind(dataset_->inputs, outputs, c.params);
+    kernel = bind_case(c, dataset_->inputs, outputs);
     kernel->run();
     kernel->sync();
     kernel->fetch();
@@ -179,7 +227,7 @@ RoundUnit CaseRunner::again(const CasePlan& c, int round, std::int64_t iteration
       round_inputs_ = make_inputs(c, data_, sel_, options_);
     }
     if (!round_outputs_) round_outputs_ = allocate_outputs(c, false);
-    auto kernel = c.impl->bind(round_inputs_->inputs, *round_outputs_, c.params);
+    auto kernel = bind_case(c, round_inputs_->inputs, *round_outputs_);
     auto timing = c.backend->timing(c.timing_mode);
     if (!timing) throw std::runtime_error(c.backend->name() + " cannot time this case");
     GbenchRun r = time_kernel(c.name, *timing, *kernel, 1, iterations);

@@ -159,6 +159,18 @@ class CudaHotTiming final : public TimingStrategy {
   void measure(benchmark::State& state, BoundKernel& kernel) override {
     EventPair ev;
     Blocker blocker(timeout_s_);
+    if (kernel.accumulates()) {
+      // Accumulate-into outputs are zeroed before every run, outside the events (queued on the
+      // kernel's stream before the blocking kernel): one run per sample.
+      kernel.reset_accumulators();
+      warm_up(kernel);
+      for (auto _ : state) {
+        kernel.reset_accumulators();
+        state.SetIterationTime(blocked_sample(ev, blocker, kernel, 1));
+      }
+      state.counters["launches_per_sample"] = 1;
+      return;
+    }
     warm_up(kernel);
     // The batch is sized once, in the first call, and kept for every later call: a batch loop
     // counts whole batches, so its iterations are the requested count rounded up to the batch.
@@ -223,6 +235,7 @@ class CudaColdTiming final : public TimingStrategy {
     L2Flush flush;
     warm_up(kernel);
     for (auto _ : state) {
+      if (kernel.accumulates()) kernel.reset_accumulators();  // outside the events, as the flush
       flush.write(stream_of(kernel));
       state.SetIterationTime(blocked_sample(ev, blocker, kernel, 1));
     }

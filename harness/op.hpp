@@ -32,12 +32,25 @@ struct TensorDecl {
   // whatever the data's dtype (BatchNorm's running mean and variance, as in PyTorch's mixed
   // precision). Index outputs are i64 either way.
   std::optional<DType> fixed_dtype;
+  // (Last, so that positional initializers of the fields above stay valid.) Outputs only:
+  // accumulate-into (a gradient summed into its buffer, as autograd's .grad): the kernel adds its
+  // result to what the buffer holds. The harness fills the buffer with kAccumulateBase before the
+  // agreement run (an implementation that overwrites, or adds twice, is off by the base or by its
+  // own result) and compares out - base with the reference, which writes the result alone; before
+  // every timed call it zeroes the buffer outside the timed region.
+  bool accumulate = false;
 
   // The dtype this tensor has in a case of dtype `case_dtype`.
   DType dtype_in(DType case_dtype) const {
     return index ? DType::i64 : fixed_dtype.value_or(case_dtype);
   }
 };
+
+// What an accumulate-into output holds when the agreement run starts: non-zero, so a kernel that
+// overwrites is off by it; 1 is exact in every float dtype. The agreement rule subtracts it again
+// and allows the rounding of one addition to it, u (|base| + |ref|) with u of the output's dtype;
+// an op whose kernels add many terms one by one into the buffer states the rest in its own rule.
+inline constexpr double kAccumulateBase = 1.0;
 
 // Compulsory work of one execution: the flops it must do and the bytes it must move at least
 // (each input read once, each output written once).
@@ -56,6 +69,13 @@ class BoundKernel {
   // The device stream (a cudaStream_t) its runs queue on, on which timing records its events and
   // queues what must come before a sample; nullptr for a kernel on the host.
   virtual void* stream() const { return nullptr; }
+  // Ops with accumulate-into outputs (TensorDecl::accumulate): each timed run must start from
+  // zeroed buffers. Timing strategies call reset_accumulators() before every timed run, outside
+  // the timed region, where accumulates() is true. The harness wraps host kernels and zeroes
+  // their host tensors itself; a device kernel of such an op uploads the outputs' contents at
+  // bind (the base) and overrides both, clearing its device copies on its stream.
+  virtual bool accumulates() const { return false; }
+  virtual void reset_accumulators() {}
 };
 
 // Binds an implementation to a case. `outputs` are allocated (and poisoned) by the runner with the

@@ -90,4 +90,41 @@ struct PkmLayerWeights {
 void pkm_layer(const double* x, const PkmLayerWeights& wts, double* y, std::int64_t* indices,
                const PkmShape& s, std::int64_t din, std::int64_t dv, double eps);
 
+// --- training: the backward pass of pkm_layer (reference/pkm_backward.cpp) ---------------------
+//
+// What the forward pass saves for it: the chosen product keys indices[tokens, heads, k] (T_k of
+// eq. 1), their softmax weights weights[tokens, heads, k] (eq. 2) and the normalized projection
+// zhat[tokens, hdk] = (x W + b - mean) / sqrt(var + eps), from which the query is
+// q = zhat * gamma + beta. pkm_layer_saved computes them exactly as pkm_layer does.
+void pkm_layer_saved(const double* x, const PkmLayerWeights& wts, std::int64_t* indices,
+                     double* weights, double* zhat, const PkmShape& s, std::int64_t din,
+                     double eps);
+
+// The gradients of L = sum(dy * y) with respect to the layer's trained parameters and its input.
+// The index set is piecewise constant in every input, so the gradient flows through the chosen
+// k keys of each (token, head) only. With p = weights, v = values, c = (i, j) = idx / n, idx % n:
+//   dvalues[idx] = sum over (t, h, m) choosing idx of p[t,h,m] dy[t]        (eq. 3, by v)
+//   dp[t,h,m]  = dy[t] . v[idx[t,h,m]];   ds = p (dp - sum_m' p dp)          (softmax, eq. 2)
+//   dq[t,h]    = sum_m ds[t,h,m] [k1[h,i] ; k2[h,j]]                         (eq. 1, by q)
+//   dk1[h,i]   = sum over (t, m) choosing i of ds[t,h,m] q1[t,h]; dk2 likewise with q2, j
+//   dbn_beta   = sum_t dq; dbn_gamma = sum_t dq * zhat; dz = dq * gamma / sqrt(var + eps)
+//   db = sum_t dz;  dw = x^T dz;  dx = dz W^T                               (the query network)
+// Every output is written whole (the rows of dvalues, dk1, dk2 that no token chose are 0); the
+// running statistics (bn_mean, bn_var) are not trained and get no gradient. Shapes: dx[tokens,
+// din], dw[din, hdk], db, dbn_gamma, dbn_beta[hdk], dk1, dk2[heads, n, dk / 2], dvalues[N, dv].
+struct PkmLayerGrads {
+  double* dx;
+  double* dw;
+  double* db;
+  double* dbn_gamma;
+  double* dbn_beta;
+  double* dk1;
+  double* dk2;
+  double* dvalues;
+};
+void pkm_layer_backward(const double* x, const PkmLayerWeights& wts, const double* dy,
+                        const std::int64_t* indices, const double* weights, const double* zhat,
+                        const PkmLayerGrads& g, const PkmShape& s, std::int64_t din,
+                        std::int64_t dv, double eps);
+
 }  // namespace opbench::ref

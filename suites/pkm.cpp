@@ -16,6 +16,7 @@
 #include "kernels/cpu/pkm_fast.hpp"
 #include "kernels/cpu/pkm_plain.hpp"
 #include "suites/common.hpp"
+#include "suites/pkm_backward.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_FAISS
@@ -656,6 +657,7 @@ void register_pkm_suite(Registry& reg) {
   register_pkm_topk(reg);
   register_bruteforce_topk(reg);
   register_pkm_layer(reg);
+  register_pkm_layer_backward(reg);
 }
 
 }  // namespace opbench

@@ -353,6 +353,100 @@ TEST(Runner, TimesThroughGoogleBenchmarkWithStableNames) {
   EXPECT_TRUE(r.context.contains("num_cpus"));
 }
 
+// --- accumulate-into outputs ----------------------------------------------------------------
+
+// g = 2 x summed into an accumulate-into output; the implementations add (right), overwrite, or
+// add twice. `entries` and `dirty` count the calls of cpu.adds and those that found a non-zero
+// buffer.
+struct AccumulateCounts {
+  int entries = 0, dirty = 0;
+};
+
+Op accumulate_op(AccumulateCounts& counts) {
+  Op op;
+  op.suite = "toy";
+  op.name = "toy_grad";
+  op.axes = {int_axis("n", {"64"}), Axis{"dist", Axis::Kind::text, {"normal"}, {"normal"}, ""}};
+  TensorDecl g{"g", {"n"}, true, false, ""};
+  g.accumulate = true;
+  op.tensors = {TensorDecl{"x", {"n"}, false, false, "$dist"}, g};
+  op.cost = [](const Params& p, DType) { return Cost{0, 12.0 * p.i("n")}; };
+  op.tolerance = [](DType) { return Tolerance{0, 0}; };  // 2x is exact: only the base's rounding
+  op.reference = [](const TensorMap& in, TensorMap& out, const Params&) {
+    for (std::int64_t i = 0; i < in.at("x").numel(); ++i) {
+      out.at("g").data<double>()[i] = 2.0 * in.at("x").value_as_double(i);
+    }
+  };
+  auto impl = [&counts](const char* name, int how) {
+    Impl i;
+    i.name = name;
+    i.backend = "cpu";
+    i.bind = bind_host([how, &counts](const TensorMap& in, TensorMap& out, const Params&) {
+      const float* x = in.at("x").data<float>();
+      float* g = out.at("g").data<float>();
+      bool dirty = false;
+      for (std::int64_t k = 0; k < in.at("x").numel(); ++k) {
+        dirty = dirty || g[k] != 0.0f;
+        if (how == 0) g[k] += 2.0f * x[k];  // accumulates
+        if (how == 1) g[k] = 2.0f * x[k];   // overwrites
+        if (how == 2) g[k] += 4.0f * x[k];  // adds twice
+      }
+      if (how == 0) {
+        ++counts.entries;
+        counts.dirty += dirty ? 1 : 0;
+      }
+    });
+    return i;
+  };
+  op.impls = {impl("cpu.adds", 0), impl("cpu.overwrites", 1), impl("cpu.twice", 2)};
+  return op;
+}
+
+// The agreement run starts from the base: overwriting or adding twice fails, adding passes.
+TEST(AccumulateInto, OverwritingOrAddingTwiceFailsAgreement) {
+  AccumulateCounts counts;
+  Registry reg;
+  reg.add_op(accumulate_op(counts));
+  datasets::SeededDataProvider data;
+  Selection sel;
+  auto plan = plan_cases(reg, sel, data);
+  RunOptions opt;
+  opt.time = false;
+  RunResult r = run_cases(reg, plan, data, sel, opt);
+  ASSERT_EQ(r.cases.size(), 4u);
+  for (const auto& c : r.cases) {
+    if (c.impl == "ref") continue;
+    EXPECT_EQ(c.agreement.status,
+              c.impl == "cpu.adds" ? AgreementStatus::pass : AgreementStatus::fail)
+        << c.impl << ": " << c.agreement.first_mismatch;
+  }
+  EXPECT_EQ(counts.entries, 1);
+  EXPECT_EQ(counts.dirty, 1);  // it found the base
+}
+
+// Every timed call starts from a zeroed buffer (reset outside the timed region): of all the
+// calls, only the agreement run found a non-zero buffer, and the outputs after the timed runs
+// still agree.
+TEST(AccumulateInto, TimingZeroesTheBufferBeforeEveryCall) {
+  AccumulateCounts counts;
+  Registry reg;
+  reg.add_op(accumulate_op(counts));
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.impls = {"cpu.adds"};
+  auto plan = plan_cases(reg, sel, data);
+  RunOptions opt;
+  opt.benchmark_flags = {"--benchmark_min_time=0.001", "--benchmark_repetitions=2"};
+  RunResult r = run_cases(reg, plan, data, sel, opt);
+  ASSERT_EQ(r.cases.size(), 1u);
+  const CaseRecord& c = r.cases[0];
+  EXPECT_TRUE(c.error.empty()) << c.error;
+  ASSERT_EQ(c.timing.repetitions.size(), 2u);
+  EXPECT_EQ(c.agreement.status, AgreementStatus::pass) << c.agreement.first_mismatch;
+  EXPECT_GT(counts.entries, 3);
+  EXPECT_EQ(counts.dirty, 1);  // the agreement run's base, and no timed call
+}
+
 // The context's date as Google Benchmark writes it, RFC 3339 with the offset's colon
 // ("2026-12-04T02:25:02+00:00"; strftime's %z alone gives "+0000").
 TEST(GbenchContext, TheDateIsRfc3339) {

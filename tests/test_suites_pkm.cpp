@@ -4,14 +4,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datasets/provider.hpp"
+#include "harness/case_data.hpp"
 #include "harness/errors.hpp"
 #include "harness/runner.hpp"
+#include "reference/pkm.hpp"
 #include "suites/suites.hpp"
 #include "tests/agreement_expectations.hpp"
 #include "tests/check_support.hpp"
@@ -320,6 +325,158 @@ TEST(PkmCompareSpecial, CpuKernelsAgreeOnNaNAndInfiniteScores) {
       }
     }
   }
+}
+
+// --- pkm_layer_backward (suites/pkm_backward.cpp) ------------------------------------------------
+
+// keys = 4 (n = 2), k = 2, one token, one head, dk = 2 (halves of 1), din = dv = 1, by hand:
+// indices {3, 0} = (i, j) (1, 1) and (0, 0), p = {0.75, 0.25}, values {1, 2, 3, 5}, dy = 2:
+//   dvalues = {0.25 * 2, 0, 0, 0.75 * 2}; dp = {2 * 5, 2 * 1}; sum p dp = 8;
+//   ds = {0.75 (10 - 8), 0.25 (2 - 8)} = {1.5, -1.5}; keys [k1_i ; k2_j]: (1, 1) = [-1 ; 1],
+//   (0, 0) = [0.5 ; 2]: dq = 1.5 [-1, 1] - 1.5 [0.5, 2] = [-2.25, -1.5];
+//   q = zhat gamma + beta = [1 * 2 + 0.5, -2 * 0.5 + 2] = [2.5, 1]: dk1 = {-1.5 * 2.5, 1.5 * 2.5},
+//   dk2 = {-1.5 * 1, 1.5 * 1}; dbn_beta = dq, dbn_gamma = dq zhat = [-2.25, 3];
+//   rstd = 2 (var + eps = 0.25): dz = dq gamma rstd = [-9, -1.5] = db; x = 3: dw = [-27, -4.5];
+//   W = [1, -1]: dx = -9 + 1.5 = -7.5.
+TEST(PkmBackward, ReferenceMatchesAHandComputedCase) {
+  const double eps = 1e-5;
+  const double x[] = {3}, w[] = {1, -1}, b[] = {0, 0}, mean[] = {0, 0};
+  const double var[] = {0.25 - eps, 0.25 - eps}, gamma[] = {2, 0.5}, beta[] = {0.5, 2};
+  const double k1[] = {0.5, -1}, k2[] = {2, 1}, values[] = {1, 2, 3, 5}, dy[] = {2};
+  const std::int64_t indices[] = {3, 0};
+  const double p[] = {0.75, 0.25}, zhat[] = {1, -2};
+  double dx[1], dw[2], db[2], dg[2], dbeta[2], dk1[2], dk2[2], dvalues[4];
+  const ref::PkmLayerWeights wts{w, b, mean, var, gamma, beta, k1, k2, values};
+  ref::pkm_layer_backward(x, wts, dy, indices, p, zhat, {dx, dw, db, dg, dbeta, dk1, dk2, dvalues},
+                          {1, 1, 2, 2, 2}, 1, 1, eps);
+  auto expect = [](const double* got, std::vector<double> want, const char* name) {
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << name << i;
+  };
+  expect(dvalues, {0.5, 0, 0, 1.5}, "dvalues");
+  expect(dk1, {-3.75, 3.75}, "dk1");
+  expect(dk2, {-1.5, 1.5}, "dk2");
+  expect(dbeta, {-2.25, -1.5}, "dbn_beta");
+  expect(dg, {-2.25, 3}, "dbn_gamma");
+  expect(db, {-9, -1.5}, "db");
+  expect(dw, {-27, -4.5}, "dw");
+  expect(dx, {-7.5}, "dx");
+}
+
+TEST(PkmBackward, DeclaresAccumulateIntoOutputs) {
+  Registry reg = all_suites();
+  const Op* op = reg.find_op("pkm_layer_backward");
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->mode, Mode::bwd);
+  for (const char* name : {"dvalues", "dk1", "dk2"}) EXPECT_TRUE(op->find_tensor(name)->accumulate);
+  for (const char* name : {"dx", "dw", "db"}) EXPECT_FALSE(op->find_tensor(name)->accumulate);
+}
+
+// cpu.plain and cpu.fast over edge shapes (one token, k = 1, k = n, dv with a tail after the
+// column blocks) and both scenarios, shared_rows being the contention case.
+TEST(PkmBackward, ImplementationsAgreeIncludingSharedRows) {
+  Registry reg = all_suites();
+  Selection sel;
+  sel.ops = {"pkm_layer_backward"};
+  sel.axis_overrides = {
+      {"keys", "256"}, {"tokens", "1,37"}, {"heads", "1,3"}, {"dk", "16"},
+      {"k", "1,16"},   {"din", "20"},      {"dv", "131"},    {"dist", "normal,shared_rows"}};
+  expect_all_agree(check(reg, sel), 2 * 2 * 2 * 2 * 2);
+}
+
+// shared_rows really is contention: every token chose the same rows.
+TEST(PkmBackward, SharedRowsMakeEveryTokenPickTheSameRows) {
+  Registry reg = all_suites();
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.ops = {"pkm_layer_backward"};
+  sel.impls = {"cpu.fast"};
+  sel.axis_overrides = {{"keys", "256"}, {"tokens", "9"}, {"heads", "2"}, {"dk", "16"},
+                        {"k", "4"},      {"din", "20"},   {"dv", "8"},    {"dist", "shared_rows"}};
+  const auto plan = plan_cases(reg, sel, data);
+  ASSERT_EQ(plan.size(), 1u);
+  const Dataset d = make_inputs(plan.front(), data, sel, RunOptions{});
+  const std::int64_t* idx = d.inputs.at("indices").data<std::int64_t>();
+  for (std::int64_t t = 1; t < 9; ++t) {
+    for (std::int64_t e = 0; e < 2 * 4; ++e) EXPECT_EQ(idx[t * 8 + e], idx[e]) << t << " " << e;
+  }
+}
+
+// Planted kernels (cpu.fast, then one slip) that each break one thing the rule must see: the
+// accumulate-into buffer overwritten instead of added to, one contribution added twice, the
+// two sub-key gradients swapped, dw 1% off. cpu.fast passes on the same datasets.
+TEST(PkmBackward, SabotagedKernelsFail) {
+  Registry reg = all_suites();
+  const Op& op = *reg.find_op("pkm_layer_backward");
+  const BindFn fast = op.find_impl("cpu.fast")->bind;
+  auto planted = [&](const char* name, std::function<void(const TensorMap&, TensorMap&)> after) {
+    Impl i;
+    i.name = name;
+    i.backend = "cpu";
+    i.bind = [fast, after](const TensorMap& in, TensorMap& out, const Params& p) {
+      struct K final : BoundKernel {
+        std::unique_ptr<BoundKernel> inner;
+        std::function<void()> then;
+        void run() override {
+          inner->run();
+          then();
+        }
+      };
+      auto k = std::make_unique<K>();
+      k->inner = fast(in, out, p);
+      k->then = [&in, &out, after] { after(in, out); };
+      return k;
+    };
+    reg.add_impl("pkm", "pkm_layer_backward", std::move(i));
+  };
+  // Overwrites: the base taken out again, what a kernel that zeroes the buffer first leaves.
+  planted("cpu.overwrites", [](const TensorMap&, TensorMap& o) {
+    float* v = o.at("dvalues").data<float>();
+    for (std::int64_t k = 0; k < o.at("dvalues").numel(); ++k) v[k] -= 1.0f;
+  });
+  // One contribution (token 0, head 0, place 0) added twice.
+  planted("cpu.twice", [](const TensorMap& i, TensorMap& o) {
+    const std::int64_t row = i.at("indices").data<std::int64_t>()[0];
+    const float p = i.at("weights").data<float>()[0];
+    const std::int64_t dv = o.at("dvalues").dim(1);
+    for (std::int64_t j = 0; j < dv; ++j) {
+      o.at("dvalues").data<float>()[row * dv + j] += p * i.at("dy").data<float>()[j];
+    }
+  });
+  // The two sub-key gradients swapped (an indexing slip between the halves).
+  planted("cpu.dk_swapped", [](const TensorMap&, TensorMap& o) {
+    float* a = o.at("dk1").data<float>();
+    float* b = o.at("dk2").data<float>();
+    for (std::int64_t k = 0; k < o.at("dk1").numel(); ++k) std::swap(a[k], b[k]);
+  });
+  // dw 1% off (a scale slip in the projection's gradient).
+  planted("cpu.dw_off", [](const TensorMap&, TensorMap& o) {
+    float* dw = o.at("dw").data<float>();
+    for (std::int64_t k = 0; k < o.at("dw").numel(); ++k) dw[k] *= 1.01f;
+  });
+  Selection sel;
+  sel.ops = {"pkm_layer_backward"};
+  sel.axis_overrides = {
+      {"keys", "256"}, {"tokens", "64"}, {"heads", "2"}, {"dk", "16"},
+      {"k", "8"},      {"din", "20"},    {"dv", "24"},   {"dist", "normal,shared_rows"}};
+  sel.impls = {"cpu.fast", "cpu.overwrites", "cpu.twice", "cpu.dk_swapped", "cpu.dw_off"};
+  const RunResult r = check(reg, sel);
+  const std::map<std::string, std::string> where = {{"cpu.overwrites", "dvalues"},
+                                                    {"cpu.twice", "dvalues"},
+                                                    {"cpu.dk_swapped", "dk1"},
+                                                    {"cpu.dw_off", "dw"}};
+  int seen = 0;
+  for (const auto& c : r.cases) {
+    if (c.impl == "ref") continue;
+    ++seen;
+    if (c.impl == "cpu.fast") {
+      EXPECT_EQ(c.agreement.status, AgreementStatus::pass) << c.name << c.agreement.first_mismatch;
+      continue;
+    }
+    EXPECT_EQ(c.agreement.status, AgreementStatus::fail) << c.name;
+    EXPECT_NE(c.agreement.first_mismatch.find(where.at(c.impl)), std::string::npos)
+        << c.name << ": " << c.agreement.first_mismatch;
+  }
+  EXPECT_EQ(seen, 2 * 5);
 }
 
 }  // namespace

@@ -109,10 +109,19 @@ int cmd_list(const Args& args) {
       }
       std::cout << "\n";
       std::cout << "    tensors:";
+      bool accumulates = false;
       for (const auto& t : op.tensors) {
-        std::cout << " " << (t.output ? "->" : "") << t.name << "[" << join(t.dims) << "]";
+        // "->+=" marks an accumulate-into output (a gradient summed into its buffer).
+        std::cout << " " << (t.output ? (t.accumulate ? "->+=" : "->") : "") << t.name << "["
+                  << join(t.dims) << "]";
         // A tensor whose dtype is not the case's says which it keeps (statistics in f32).
         if (t.fixed_dtype) std::cout << ":" << dtype_name(*t.fixed_dtype);
+        accumulates = accumulates || (t.output && t.accumulate);
+      }
+      if (accumulates) {
+        std::cout
+            << "\n    (->+= accumulate-into: kernels add to the buffer; the harness zeroes it "
+               "before each timed call, outside the timed region)";
       }
       const std::vector<DType> quick =
           op.quick_dtypes.empty() ? std::vector<DType>{DType::f32} : op.quick_dtypes;
