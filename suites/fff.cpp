@@ -29,7 +29,9 @@
 #include "kernels/cpu/fff_fast.hpp"
 #include "kernels/cpu/fff_plain.hpp"
 #include "suites/common.hpp"
+#include "suites/fff_backward.hpp"
 #include "suites/fff_inputs.hpp"
+#include "suites/fff_shapes.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_CUDA
@@ -41,11 +43,11 @@ namespace opbench {
 namespace {
 
 using namespace suite;
+using namespace suite::fff_shapes;
 
 // Weights like the packages' initialisations (uniform +-1/sqrt(fan_in), std ~0.036 at 768), fixed
 // so that a shape does not change the distribution: decision values and outputs stay O(1).
 const char* const kWeight = "normal(0,0.05)";
-constexpr std::int64_t kMaxDepth = 20;
 
 // Float32 outputs are sums of up to ~1e4 products of O(0.05) weights and O(1) activations: their
 // rounding (about sqrt(K) u times the terms' magnitude, K summed products) stays below 1e-5; 1e-4
@@ -81,52 +83,6 @@ Axis dist_axis(bool routed) {
   }
   return suite::dist_axis({"normal"}, {"normal", "uniform"},
                           "x's distribution (weights: normal(0,0.05))");
-}
-
-// depth is a text axis so that 0 (one leaf: a plain dense block) is a valid value.
-Axis depth_axis(std::vector<std::string> quick, std::vector<std::string> full) {
-  return Axis{"depth", Axis::Kind::text, std::move(quick), std::move(full),
-              "tree depth (0 ... 20): 2^depth leaves"};
-}
-
-std::string depth_valid(const Params& p) {
-  const std::string& s = p.str("depth");
-  char* end = nullptr;
-  const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || v < 0 || v > kMaxDepth) {
-    return "depth must be an integer from 0 to " + std::to_string(kMaxDepth) + ", got '" + s + "'";
-  }
-  return "";
-}
-
-fff::Dims dims_of(const Params& p) {
-  fff::Dims d;
-  d.d_in = p.i("d_in");
-  d.d_out = p.i("d_out");
-  d.depth = p.i("depth");
-  d.node_width = p.has("node_width") ? p.i("node_width") : 1;
-  d.leaf_width = p.has("leaf_width") ? p.i("leaf_width") : 1;
-  return d;
-}
-
-ref::FffShape shape64(const fff::Dims& d) {
-  return {d.d_in, d.d_out, d.depth, d.node_width, d.leaf_width};
-}
-
-std::int64_t pow2(std::int64_t k) {
-  return std::int64_t{1} << k;
-}
-
-// Node tensors have at least one row, so depth 0 declares no empty tensor (the row is unused).
-std::int64_t node_rows(const Params& p) {
-  return std::max<std::int64_t>(pow2(p.i("depth")) - 1, 1);
-}
-
-// node_w2 and node_b2, the second layer of a node network, exist only for node_width > 1: a
-// node_width 1 node is the package's linear neuron (reference/fff.hpp), so they shrink to one
-// unused row and are neither generated at size nor counted in the bytes.
-std::int64_t node_out_rows(const Params& p) {
-  return p.i("node_width") == 1 ? 1 : node_rows(p);
 }
 
 // Weights a row reads at one node: w1 and b1 of a linear node, the whole node network otherwise.
@@ -240,7 +196,7 @@ Op fff_op(const char* name, bool hard) {
                 {"node_out_rows", node_out_rows},
                 {"leaves", [](const Params& p) { return pow2(p.i("depth")); }}};
   op.tensors = fff_tensors(hard);
-  op.validate = depth_valid;
+  op.validate = [](const Params& p) { return depth_valid(p); };
   op.dtypes = kFamilyDtypes;
   return op;
 }
@@ -443,7 +399,7 @@ void register_ultrafast(Registry& reg) {
                 in("w_out", {"nodes", "d_out"}, kWeight), out("y", {"batch", "d_out"}),
                 out_index("path", {"batch", "levels"})};
   op.tolerance = fff_tolerance;
-  op.validate = depth_valid;
+  op.validate = [](const Params& p) { return depth_valid(p); };
   op.dtypes = kFamilyDtypes;
   op.sample_axis = "batch";
   auto flops = [](const Params& p) {
@@ -521,7 +477,7 @@ void register_dense_ff(Registry& reg) {
   op.tensors = {in("x", {"batch", "d_in"}), in("w_in", {"width", "d_in"}, kWeight),
                 in("w_out", {"width", "d_out"}, kWeight), out("y", {"batch", "d_out"})};
   op.tolerance = fff_tolerance;
-  op.validate = depth_valid;
+  op.validate = [](const Params& p) { return depth_valid(p); };
   op.dtypes = kFamilyDtypes;
   op.sample_axis = "batch";
   auto flops = [](const Params& p) {
@@ -567,6 +523,7 @@ void register_fff_suite(Registry& reg) {
   register_soft_fff(reg);
   register_ultrafast(reg);
   register_dense_ff(reg);
+  register_fff_backward_ops(reg);
 }
 
 }  // namespace opbench
