@@ -8,52 +8,10 @@
 
 #include "reference/scalar_math.hpp"
 #include "reference/scan.hpp"
+#include "reference/scan_train_projection.hpp"
 
 namespace opbench::ref {
-namespace {
-
-std::size_t sz(std::int64_t n) {
-  return static_cast<std::size_t>(n);
-}
-
-// k[rows, cols] = x[rows, d_in] w[d_in, cols] + bias[cols].
-void project_rows(const double* x, const double* w, const double* bias, double* k,
-                  std::int64_t rows, std::int64_t d_in, std::int64_t cols) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    double* kr = k + r * cols;
-    for (std::int64_t j = 0; j < cols; ++j) kr[j] = bias[j];
-    for (std::int64_t i = 0; i < d_in; ++i) {
-      const double xi = x[r * d_in + i];
-      for (std::int64_t j = 0; j < cols; ++j) kr[j] += xi * w[i * cols + j];
-    }
-  }
-}
-
-// The projection's backward: dx = dk W^T, dW = x^T dk, dbias = column sums of dk.
-void project_rows_backward(const double* x, const double* w, const double* dk, double* dx,
-                           double* dw, double* dbias, std::int64_t rows, std::int64_t d_in,
-                           std::int64_t cols) {
-  std::fill(dw, dw + d_in * cols, 0.0);
-  std::fill(dbias, dbias + cols, 0.0);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const double* dkr = dk + r * cols;
-    for (std::int64_t i = 0; i < d_in; ++i) {
-      dx[r * d_in + i] = dot(dkr, w + i * cols, cols);
-      const double xi = x[r * d_in + i];
-      for (std::int64_t j = 0; j < cols; ++j) dw[i * cols + j] += xi * dkr[j];
-    }
-    for (std::int64_t j = 0; j < cols; ++j) dbias[j] += dkr[j];
-  }
-}
-
-// g'(k) of the minGRU paper's g (reference/scan.hpp, min_rnn_g): 1 on k >= 0, sigmoid' below.
-double min_rnn_g_prime(double k) {
-  if (k >= 0) return 1.0;
-  const double s = sigmoid(k);
-  return s * (1.0 - s);
-}
-
-}  // namespace
+using namespace train_detail;
 
 // minGRU training step: Feng et al. 2024 §3.1.2 (h_t = (1 - z_t) h_{t-1} + z_t g(k_h)), its
 // reverse mode by hand (scan_train.hpp).

@@ -5,12 +5,13 @@
 // Tensors are row-major: x[batch, T, d_in], h and dh[batch, T, D], h0[batch, D].
 //
 // Paper: Feng, Tung, Ahmed, Bengio, Hajimirsadeghi 2024, "Were RNNs All We Needed?" (minGRU
-// §3.1.2, whose training is the paper's "175x faster for a sequence of length 512"; the GRU of
-// §2.1.2, Cho et al. 2014, as the sequential baseline trained by backpropagation through time).
+// §3.1.2, whose training is the paper's "175x faster for a sequence of length 512", and minLSTM
+// §3.2.3; the GRU of §2.1.2, Cho et al. 2014, and the LSTM of §2.1.1, Hochreiter & Schmidhuber
+// 1997, as the sequential baselines trained by backpropagation through time).
 //
 // A training step with loss L and incoming gradient dh = dL/dh (the direct gradient of each h_t,
 // as a layer above gives it) returns h and the gradients of L with respect to every input: dx,
-// dw, dbias, dh0 (and du for the GRU).
+// dw, dbias, dh0 (and du for the GRU and the LSTM, dc0 for the LSTM).
 #include <cstdint>
 #include <vector>
 
@@ -62,5 +63,52 @@ void gru_train(const double* x, const double* w, const double* u, const double* 
                const double* h0, const double* dh, double* h, double* dx, double* dw, double* du,
                double* dbias, double* dh0, std::int64_t batch, std::int64_t T, std::int64_t d_in,
                std::int64_t D, GruTape* tape = nullptr);
+
+struct MinLstmTape {
+  std::vector<double> k;      // [batch * T, 3D]: x W + bias (columns f, i, h)
+  std::vector<double> delta;  // [batch * T, D]: dL/dh_t in total
+  std::vector<double> dk;     // [batch * T, 3D]: dL/dk
+};
+
+// minLSTM training step (Feng et al. 2024 §3.2.3, length-independent scaling; g of the appendix;
+// forward as ref::minlstm), in scan_train_lstm.cpp:
+//   forward   k = x W + bias, f = sigmoid(k_f), i = sigmoid(k_i), c = g(k_h),
+//             a = f / (f + i), i' = i / (f + i) (= 1 - a),  h_t = a_t h_{t-1} + i'_t c_t
+//   backward  delta_t = dh_t + a_{t+1} delta_{t+1}           (the minGRU's reverse scan)
+//             with q = delta (h_{t-1} - c) a i'  (da/df = i / (f + i)^2 = a i' / f,
+//                                                 da/di = -f / (f + i)^2 = -a i' / i):
+//             dk_f = q (1 - f),  dk_i = -q (1 - i),  dk_h = delta i' g'(k_h)
+//             dx = dk W^T,  dW = x^T dk,  dbias = sum over rows of dk,  dh0 = a_0 delta_0
+// W: [d_in, 3D] (columns f, i, h), bias: [3D]. Outputs h, dx, dw[d_in, 3D], dbias[3D], dh0.
+void minlstm_train(const double* x, const double* w, const double* bias, const double* h0,
+                   const double* dh, double* h, double* dx, double* dw, double* dbias, double* dh0,
+                   std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D,
+                   MinLstmTape* tape = nullptr);
+
+struct LstmTape {
+  std::vector<double>
+      gates;              // [batch * T, 4D]: sigmoid(k_i), sigmoid(k_f), tanh(k_g), sigmoid(k_o)
+  std::vector<double> c;  // [batch * T, D]: the cell state c_t
+  std::vector<double> delta_h;  // [batch * T, D]: dL/dh_t in total
+  std::vector<double> delta_c;  // [batch * T, D]: dL/dc_t in total
+  std::vector<double> dk;       // [batch * T, 4D]: dL/d(pre-activations) (i, f, g, o columns)
+};
+
+// LSTM training step (Hochreiter & Schmidhuber 1997 with a forget gate; Feng et al. 2024 §2.1.1;
+// forward as ref::lstm), backpropagation through time, in scan_train_lstm.cpp:
+//   forward   k = x W + h_{t-1} U + bias (columns i, f, g, o), i = sigmoid(k_i), f = sigmoid(k_f),
+//             g = tanh(k_g), o = sigmoid(k_o),  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+//   backward  delta_t = dh_t + dk_{t+1} U^T                   (dL/dh_t in total)
+//             gamma_t = delta_t o (1 - tanh^2 c_t) + gamma_{t+1} f_{t+1}   (dL/dc_t in total)
+//             dk_o = delta tanh(c_t) o (1 - o),  dk_i = gamma g i (1 - i),
+//             dk_f = gamma c_{t-1} f (1 - f),    dk_g = gamma i (1 - g^2)
+//             dU = sum over steps of h_{t-1}^T dk_t,  dx = dk W^T,  dW = x^T dk,
+//             dbias = sum over rows of dk,  dh0 = dk_0 U^T,  dc0 = gamma_0 f_0
+// W: [d_in, 4D], U: [D, 4D], bias: [4D]; h0, c0: [batch, D]. Outputs h, dx, dw, du, dbias, dh0,
+// dc0[batch, D].
+void lstm_train(const double* x, const double* w, const double* u, const double* bias,
+                const double* h0, const double* c0, const double* dh, double* h, double* dx,
+                double* dw, double* du, double* dbias, double* dh0, double* dc0, std::int64_t batch,
+                std::int64_t T, std::int64_t d_in, std::int64_t D, LstmTape* tape = nullptr);
 
 }  // namespace opbench::ref

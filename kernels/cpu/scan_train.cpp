@@ -6,59 +6,10 @@
 #include <cmath>
 
 #include "kernels/cpu/scan_projection.hpp"
+#include "kernels/cpu/scan_train_plain_detail.hpp"
 
 namespace opbench::cpu::plain {
-namespace {
-
-float sigmoid(float x) {
-  return 1.0f / (1.0f + std::exp(-x));
-}
-// The minGRU paper's g (reference/scan.hpp, min_rnn_g) and its derivative.
-float g(float x) {
-  return x >= 0.0f ? x + 0.5f : sigmoid(x);
-}
-float g_prime(float x) {
-  if (x >= 0.0f) return 1.0f;
-  const float s = sigmoid(x);
-  return s * (1.0f - s);
-}
-
-// k[rows, cols] = x[rows, d_in] w[d_in, cols] + bias, row by row.
-void project_rows(const float* x, const float* w, const float* bias, float* k, std::int64_t rows,
-                  std::int64_t d_in, std::int64_t cols) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* kr = k + r * cols;
-    std::copy(bias, bias + cols, kr);
-    for (std::int64_t i = 0; i < d_in; ++i) {
-      const float xi = x[r * d_in + i];
-      const float* wi = w + i * cols;
-      for (std::int64_t j = 0; j < cols; ++j) kr[j] += xi * wi[j];
-    }
-  }
-}
-
-// dx = dk W^T (a dot product per element), dW = x^T dk and dbias = column sums of dk accumulated
-// row after row.
-void project_rows_backward(const float* x, const float* w, const float* dk, float* dx, float* dw,
-                           float* dbias, std::int64_t rows, std::int64_t d_in, std::int64_t cols) {
-  std::fill(dw, dw + d_in * cols, 0.0f);
-  std::fill(dbias, dbias + cols, 0.0f);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* dkr = dk + r * cols;
-    for (std::int64_t i = 0; i < d_in; ++i) {
-      const float* wi = w + i * cols;
-      float s = 0.0f;
-      for (std::int64_t j = 0; j < cols; ++j) s += dkr[j] * wi[j];
-      dx[r * d_in + i] = s;
-      const float xi = x[r * d_in + i];
-      float* dwi = dw + i * cols;
-      for (std::int64_t j = 0; j < cols; ++j) dwi[j] += xi * dkr[j];
-    }
-    for (std::int64_t j = 0; j < cols; ++j) dbias[j] += dkr[j];
-  }
-}
-
-}  // namespace
+using namespace train_detail;
 
 void mingru_train(const float* x, const float* w, const float* bias, const float* h0,
                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
@@ -93,6 +44,49 @@ void mingru_train(const float* x, const float* w, const float* bias, const float
         k[r * G + d] = delta[d] * (c - prev[d]) * z * (1.0f - z);
         k[r * G + D + d] = delta[d] * z * g_prime(kh);
         a_next[d] = 1.0f - z;
+      }
+    }
+    for (std::int64_t d = 0; d < D; ++d) dh0[n * D + d] = a_next[d] * delta[d];
+  }
+  project_rows_backward(x, w, k, dx, dw, dbias, rows, d_in, G);
+}
+
+void minlstm_train(const float* x, const float* w, const float* bias, const float* h0,
+                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
+                   std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D) {
+  const std::int64_t rows = batch * T, G = 3 * D;
+  float* k = scan_workspace(0, rows * G);  // the projection, then (in place) its gradient dk
+  project_rows(x, w, bias, k, rows, d_in, G);
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      const std::int64_t r = n * T + t;
+      const float* prev = t > 0 ? h + (r - 1) * D : h0 + n * D;
+      for (std::int64_t d = 0; d < D; ++d) {
+        const float f = sigmoid(k[r * G + d]), i = sigmoid(k[r * G + D + d]);
+        h[r * D + d] = f / (f + i) * prev[d] + i / (f + i) * g(k[r * G + 2 * D + d]);
+      }
+    }
+  }
+  float* delta = scan_workspace(1, D);
+  float* a_next = scan_workspace(2, D);
+  for (std::int64_t n = 0; n < batch; ++n) {
+    std::fill(delta, delta + D, 0.0f);
+    std::fill(a_next, a_next + D, 0.0f);
+    for (std::int64_t t = T - 1; t >= 0; --t) {
+      const std::int64_t r = n * T + t;
+      const float* prev = t > 0 ? h + (r - 1) * D : h0 + n * D;
+      for (std::int64_t d = 0; d < D; ++d) {
+        // delta_t = dh_t + a_{t+1} delta_{t+1}; q = delta (h_{t-1} - c) a i', dk_f = q (1 - f),
+        // dk_i = -q (1 - i), dk_h = delta i' g'(k_h), written over this row's k.
+        delta[d] = dh[r * D + d] + a_next[d] * delta[d];
+        const float kh = k[r * G + 2 * D + d];
+        const float f = sigmoid(k[r * G + d]), i = sigmoid(k[r * G + D + d]);
+        const float a = f / (f + i), ip = i / (f + i);
+        const float q = delta[d] * (prev[d] - g(kh)) * a * ip;
+        k[r * G + d] = q * (1.0f - f);
+        k[r * G + D + d] = -q * (1.0f - i);
+        k[r * G + 2 * D + d] = delta[d] * ip * g_prime(kh);
+        a_next[d] = a;
       }
     }
     for (std::int64_t d = 0; d < D; ++d) dh0[n * D + d] = a_next[d] * delta[d];

@@ -4,6 +4,9 @@
 // gradients of every input. Equations, layouts and argument order are those of
 // reference/scan_train.hpp; float32 storage and arithmetic.
 //
+// minLSTM's steps (x, w[d_in, 3D], bias[3D]) are minGRU's with its gates and sit beside them; the
+// LSTM's (scan_train_lstm.cpp) are the GRU's pattern with four gates and a cell state.
+//
 // cpu.plain (scan_train.cpp): the straightforward code a careful user writes first: scalar loops,
 //   one thread, for the projections too (k = x W + bias row by row, dx as dot products, dW and
 //   dbias accumulated row after row), the scans one step after another.
@@ -14,6 +17,8 @@
 //   place over the projection. GRU: the recurrence is sequential by nature: per step an SGEMM
 //   over the batch for h_{t-1} U forward, and for the two products with U^T backward; dU is two
 //   SGEMMs over all steps after the loop (h_{t-1} and r_t h_{t-1} kept from the forward pass).
+// LSTM (cpu.fast): per step one SGEMM over the batch for h_{t-1} U (all 4D columns) forward and
+//   one for dk_t U^T backward; dU = Hprev^T dK as one SGEMM after the loop.
 // Scratch comes from the scan family's per-thread workspace (scan_projection.hpp).
 #include <cstdint>
 
@@ -30,6 +35,18 @@ void gru_train(const float* x, const float* w, const float* u, const float* bias
                const float* dh, float* h, float* dx, float* dw, float* du, float* dbias, float* dh0,
                std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D);
 
+// x, w[d_in, 3D], bias[3D], h0, dh -> h, dx, dw[d_in, 3D], dbias[3D], dh0.
+void minlstm_train(const float* x, const float* w, const float* bias, const float* h0,
+                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
+                   std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D);
+
+// x, w[d_in, 4D], u[D, 4D], bias[4D], h0, c0[batch, D], dh -> h, dx, dw, du[D, 4D], dbias[4D],
+// dh0, dc0[batch, D].
+void lstm_train(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+                const float* c0, const float* dh, float* h, float* dx, float* dw, float* du,
+                float* dbias, float* dh0, float* dc0, std::int64_t batch, std::int64_t T,
+                std::int64_t d_in, std::int64_t D);
+
 }  // namespace opbench::cpu::plain
 
 namespace opbench::cpu::fast {
@@ -41,5 +58,17 @@ void mingru_train(const float* x, const float* w, const float* bias, const float
 void gru_train(const float* x, const float* w, const float* u, const float* bias, const float* h0,
                const float* dh, float* h, float* dx, float* dw, float* du, float* dbias, float* dh0,
                std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D);
+
+// x, w[d_in, 3D], bias[3D], h0, dh -> h, dx, dw[d_in, 3D], dbias[3D], dh0.
+void minlstm_train(const float* x, const float* w, const float* bias, const float* h0,
+                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
+                   std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D);
+
+// x, w[d_in, 4D], u[D, 4D], bias[4D], h0, c0[batch, D], dh -> h, dx, dw, du[D, 4D], dbias[4D],
+// dh0, dc0[batch, D].
+void lstm_train(const float* x, const float* w, const float* u, const float* bias, const float* h0,
+                const float* c0, const float* dh, float* h, float* dx, float* dw, float* du,
+                float* dbias, float* dh0, float* dc0, std::int64_t batch, std::int64_t T,
+                std::int64_t d_in, std::int64_t D);
 
 }  // namespace opbench::cpu::fast

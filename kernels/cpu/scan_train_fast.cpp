@@ -1,7 +1,7 @@
 // cpu.fast training steps of the scan family (contract in scan_train.hpp): OpenBLAS SGEMMs for the
-// projections of all steps at once; the minGRU scans vectorized across channels and threaded over
-// (batch entry, channel segment); the GRU's recurrence one step after another with an SGEMM over
-// the batch for each product with U or U^T.
+// projections of all steps at once; the minGRU and minLSTM scans vectorized across channels and
+// threaded over (batch entry, channel segment); the GRU's recurrence one step after another with an
+// SGEMM over the batch for each product with U or U^T.
 #include <cblas.h>
 
 #include <algorithm>
@@ -10,37 +10,10 @@
 #include "kernels/cpu/scan_fast_math.hpp"
 #include "kernels/cpu/scan_projection.hpp"
 #include "kernels/cpu/scan_train.hpp"
+#include "kernels/cpu/scan_train_fast_detail.hpp"
 
 namespace opbench::cpu::fast {
-namespace {
-
-using namespace simd;
-
-int i32(std::int64_t v) {
-  return static_cast<int>(v);
-}
-
-// g'(k) of the minGRU paper's g: 1 on k >= 0, sigmoid(k) (1 - sigmoid(k)) below.
-inline vf vmin_rnn_g_prime(vf k) {
-  const vf s = vsigmoid(k);
-  return k >= 0.0f ? splat(1.0f) : s * (1.0f - s);
-}
-
-// The projection's backward through OpenBLAS: dx = dk W^T, dW = x^T dk (one SGEMM each over all
-// rows), dbias = dk^T 1 (SGEMV against a vector of ones).
-void project_backward(const float* x, const float* w, const float* dk, float* dx, float* dw,
-                      float* dbias, std::int64_t rows, std::int64_t d_in, std::int64_t cols,
-                      float* ones) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i32(rows), i32(d_in), i32(cols), 1.0f, dk,
-              i32(cols), w, i32(cols), 0.0f, dx, i32(d_in));
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i32(d_in), i32(cols), i32(rows), 1.0f, x,
-              i32(d_in), dk, i32(cols), 0.0f, dw, i32(cols));
-  std::fill(ones, ones + rows, 1.0f);
-  cblas_sgemv(CblasRowMajor, CblasTrans, i32(rows), i32(cols), 1.0f, dk, i32(cols), ones, 1, 0.0f,
-              dbias, 1);
-}
-
-}  // namespace
+using namespace train_detail;
 
 void mingru_train(const float* x, const float* w, const float* bias, const float* h0,
                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
@@ -87,6 +60,67 @@ void mingru_train(const float* x, const float* w, const float* bias, const float
                     false);
         store_lanes(kr + D + o, delta[v] * z * vmin_rnn_g_prime(kh), lanes, false);
         a_next[v] = 1.0f - z;
+      }
+    }
+    float* dh0p = dh0 + blk.n * D + blk.d0;
+    for (int v = 0; v < blk.vectors; ++v) {
+      store_lanes(dh0p + v * kW, a_next[v] * delta[v], blk.lanes(v), false);
+    }
+  });
+  project_backward(x, w, k, dx, dw, dbias, rows, d_in, G, scan_workspace(1, rows));
+}
+
+void minlstm_train(const float* x, const float* w, const float* bias, const float* h0,
+                   const float* dh, float* h, float* dx, float* dw, float* dbias, float* dh0,
+                   std::int64_t batch, std::int64_t T, std::int64_t d_in, std::int64_t D) {
+  const std::int64_t rows = batch * T, G = 3 * D;
+  float* k = scan_workspace(0, rows * G);  // x W + bias, then (in place) dk
+  project(x, w, bias, k, rows, d_in, G);
+  // Forward: h_t = a_t h_{t-1} + i'_t g(k_h), a = f / (f + i), i' = i / (f + i), as the forward
+  // op's cpu.fast (one reciprocal for both).
+  for_channel_blocks(batch, D, [&](const ChannelBlock& blk) {
+    State state(static_cast<std::size_t>(blk.vectors));
+    const float* h0p = h0 + blk.n * D + blk.d0;
+    for (int v = 0; v < blk.vectors; ++v) state[v] = load_lanes(h0p + v * kW, blk.lanes(v));
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* kr = k + (blk.n * T + t) * G + blk.d0;
+      float* hr = h + (blk.n * T + t) * D + blk.d0;
+      for (int v = 0; v < blk.vectors; ++v) {
+        const int lanes = blk.lanes(v);
+        const std::int64_t o = v * kW;
+        const vf f = vsigmoid(load_lanes(kr + o, lanes));
+        const vf i = vsigmoid(load_lanes(kr + D + o, lanes));
+        const vf inv = 1.0f / (f + i);
+        state[v] = f * inv * state[v] + i * inv * vmin_rnn_g(load_lanes(kr + 2 * D + o, lanes));
+        store_lanes(hr + o, state[v], lanes, false);
+      }
+    }
+  });
+  // Backward: the reverse scan delta_t = dh_t + a_{t+1} delta_{t+1} fused with the gates'
+  // gradients, q = delta (h_{t-1} - c) a i', dk_f = q (1 - f), dk_i = -q (1 - i),
+  // dk_h = delta i' g'(k_h), written over the block's own columns of k.
+  for_channel_blocks(batch, D, [&](const ChannelBlock& blk) {
+    State delta(static_cast<std::size_t>(blk.vectors)), a_next(delta);
+    for (int v = 0; v < blk.vectors; ++v) delta[v] = a_next[v] = splat(0.0f);
+    for (std::int64_t t = T - 1; t >= 0; --t) {
+      const std::int64_t r = blk.n * T + t;
+      float* kr = k + r * G + blk.d0;
+      const float* dhr = dh + r * D + blk.d0;
+      const float* hp = t > 0 ? h + (r - 1) * D + blk.d0 : h0 + blk.n * D + blk.d0;
+      for (int v = 0; v < blk.vectors; ++v) {
+        const int lanes = blk.lanes(v);
+        const std::int64_t o = v * kW;
+        delta[v] = load_lanes(dhr + o, lanes) + a_next[v] * delta[v];
+        const vf kh = load_lanes(kr + 2 * D + o, lanes);
+        const vf f = vsigmoid(load_lanes(kr + o, lanes));
+        const vf i = vsigmoid(load_lanes(kr + D + o, lanes));
+        const vf inv = 1.0f / (f + i);
+        const vf a = f * inv, ip = i * inv;
+        const vf q = delta[v] * (load_lanes(hp + o, lanes) - vmin_rnn_g(kh)) * a * ip;
+        store_lanes(kr + o, q * (1.0f - f), lanes, false);
+        store_lanes(kr + D + o, q * (i - 1.0f), lanes, false);
+        store_lanes(kr + 2 * D + o, delta[v] * ip * vmin_rnn_g_prime(kh), lanes, false);
+        a_next[v] = a;
       }
     }
     float* dh0p = dh0 + blk.n * D + blk.d0;
