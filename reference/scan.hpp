@@ -33,6 +33,23 @@ void linear_scan_backward(const double* a, const double* h0, const double* h, co
 void log_scan(const double* log_a, const double* log_b, const double* log_h0, double* log_h,
               std::int64_t batch, std::int64_t T, std::int64_t D);
 
+// Its backward (reverse-mode) pass, in log space (reference/scan_backward.cpp). Given the inputs
+// log a, log b, log h0, the forward's log h and g = dL/d(log h) (the direct gradient of every
+// log h_t), the total gradient r_t = dL/d(log h_t) obeys, with h_t = a_t h_{t-1} + b_t
+// (Heinsen 2023, eq. 1; eq. 2 is its log form) and d log h_{t+1} / d log h_t = a_{t+1} h_t /
+// h_{t+1},
+//   r_{T-1} = g_{T-1},  r_t = g_t + exp(log a_{t+1} + log h_t - log h_{t+1}) r_{t+1}
+// and, from d log h_t = (a_t h_{t-1} d log a_t + b_t d log b_t) / h_t,
+//   d log a_t = r_t exp(log a_t + log h_{t-1} - log h_t)    (log h_{-1} = log h0)
+//   d log b_t = r_t exp(log b_t - log h_t)
+//   d log h0  = r_0 exp(log a_0 + log h0 - log h_0)         (= d log a_0: a_0 h0 is one product)
+// Every exponent is a ratio of one term of h_t to h_t, so <= 0 (no overflow), and the carried
+// term exp(...) r_{t+1} is d log a_{t+1} itself: r_t = g_t + d log a_{t+1}. log a = -inf (a = 0)
+// gives exp(-inf) = 0: no gradient through a zero gate, and none to log a.
+void log_scan_backward(const double* log_a, const double* log_b, const double* log_h0,
+                       const double* log_h, const double* dlog_h, double* dlog_a, double* dlog_b,
+                       double* dlog_h0, std::int64_t batch, std::int64_t T, std::int64_t D);
+
 // g(x) of Feng et al. (appendix, log-space minGRU/minLSTM): x + 0.5 for x >= 0, sigmoid(x)
 // otherwise; always positive, so the hidden state stays positive and has a logarithm.
 double min_rnn_g(double x);

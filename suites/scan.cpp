@@ -23,6 +23,7 @@
 #include "kernels/cpu/scan_plain.hpp"
 #include "suites/common.hpp"
 #include "suites/scan_agreement.hpp"
+#include "suites/scan_backward.hpp"
 #include "suites/scan_train.hpp"
 #include "suites/suites.hpp"
 
@@ -593,6 +594,7 @@ void register_scan_suite(Registry& reg) {
   register_linear_scan(reg);
   register_linear_scan_backward(reg);
   register_log_scan(reg);
+  register_log_scan_backward(reg);
   register_min_layer(reg, "mingru", "minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h)",
                      "Feng et al. 2024 §3.1.2 and appendix (log-space version)", 2, ref::mingru,
                      OVERLOADS(cpu::plain::mingru), OVERLOADS(cpu::fast::mingru));

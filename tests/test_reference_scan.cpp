@@ -158,6 +158,82 @@ TEST(ReferenceLogScan, ZeroBFromAZeroStateIsMinusInfinity) {
   }
 }
 
+// The log-space backward by hand, T = 2 (linear: h0 = 2, a = 1/2, 1/4, b = 3, 1: h = 4, 2) with
+// g = dL/d(log h) = 1, 2:
+//   r_1 = 2:            dlog_b_1 = 2 * b_1/h_1 = 1,     dlog_a_1 = 2 * a_1 h_0/h_1 = 1
+//   r_0 = 1 + 1 = 2:    dlog_b_0 = 2 * b_0/h_0 = 3/2,   dlog_a_0 = 2 * a_0 h0/h_0 = 1/2
+//   dlog_h0 = dlog_a_0 = 1/2.
+TEST(ReferenceLogScanBackward, HandComputedTwoSteps) {
+  const std::vector<double> la = {std::log(0.5), std::log(0.25)}, lb = {std::log(3.0), 0};
+  const std::vector<double> lh0 = {std::log(2.0)}, g = {1, 2};
+  std::vector<double> lh(2, NAN), da(2, NAN), db(2, NAN), dh0(1, NAN);
+  ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), 1, 2, 1);
+  ASSERT_NEAR(lh[0], std::log(4.0), 1e-15);
+  ASSERT_NEAR(lh[1], std::log(2.0), 1e-15);
+  ref::log_scan_backward(la.data(), lb.data(), lh0.data(), lh.data(), g.data(), da.data(),
+                         db.data(), dh0.data(), 1, 2, 1);
+  EXPECT_NEAR(db[1], 1.0, 1e-15);
+  EXPECT_NEAR(da[1], 1.0, 1e-15);
+  EXPECT_NEAR(db[0], 1.5, 1e-15);
+  EXPECT_NEAR(da[0], 0.5, 1e-15);
+  EXPECT_NEAR(dh0[0], 0.5, 1e-15);
+}
+
+// a = 1 (log a = 0): h_t = h0 + b_0 + ... + b_t and r_t / h_t = sum_{s >= t} g_s / h_s, a reverse
+// cumulative sum of g / h (the linear backward's delta of dh = g / h). So dlog_b_t = b_t rho_t,
+// dlog_a_t = h_{t-1} rho_t, dlog_h0 = h0 rho_0. And always (a_t h_{t-1} + b_t = h_t):
+// dlog_a_t + dlog_b_t = r_t = g_t + dlog_a_{t+1}.
+TEST(ReferenceLogScanBackward, UnitGatesAreAReverseCumulativeSumOfGOverH) {
+  const std::int64_t B = 2, T = 9, D = 3;
+  const auto b = ramp(B * T * D, 0.1, 2), h0 = ramp(B * D, 0.5, 3), g = ramp(B * T * D, -2, 2);
+  std::vector<double> la(b.size(), 0.0), lb(b.size()), lh0(h0.size()), lh(b.size());
+  for (std::size_t i = 0; i < b.size(); ++i) lb[i] = std::log(b[i]);
+  for (std::size_t i = 0; i < h0.size(); ++i) lh0[i] = std::log(h0[i]);
+  std::vector<double> da(b.size(), NAN), db(b.size(), NAN), dh0(h0.size(), NAN);
+  ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), B, T, D);
+  ref::log_scan_backward(la.data(), lb.data(), lh0.data(), lh.data(), g.data(), da.data(),
+                         db.data(), dh0.data(), B, T, D);
+  for (std::int64_t n = 0; n < B; ++n) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      std::vector<double> h(T);  // by hand: the cumulative sum
+      double sum = h0[n * D + d];
+      for (std::int64_t t = 0; t < T; ++t) h[t] = sum += b[(n * T + t) * D + d];
+      double rho = 0;
+      for (std::int64_t t = T - 1; t >= 0; --t) {
+        const std::size_t i = static_cast<std::size_t>((n * T + t) * D + d);
+        rho += g[i] / h[t];
+        const double h_prev = t > 0 ? h[t - 1] : h0[n * D + d];
+        EXPECT_NEAR(db[i], b[i] * rho, 1e-13 * (1 + std::abs(b[i] * rho))) << i;
+        EXPECT_NEAR(da[i], h_prev * rho, 1e-13 * (1 + std::abs(h_prev * rho))) << i;
+        const double carried = t + 1 < T ? da[i + D] : 0.0;
+        EXPECT_NEAR(da[i] + db[i], g[i] + carried, 1e-13 * (1 + std::abs(g[i] + carried))) << i;
+      }
+      EXPECT_NEAR(dh0[n * D + d], h0[n * D + d] * rho, 1e-13 * (1 + std::abs(rho))) << n << d;
+    }
+  }
+}
+
+// A zero gate (log a = -inf) cuts the sequence: nothing flows to log a or across it, and every
+// exponent stays finite or -inf (no NaN).
+TEST(ReferenceLogScanBackward, AZeroGateStopsTheGradient) {
+  const std::vector<double> la = {std::log(0.5), -INFINITY, std::log(0.5)};
+  const std::vector<double> lb = {0, std::log(2.0), 0}, lh0 = {0}, g = {1, -3, 5};
+  std::vector<double> lh(3), da(3, NAN), db(3, NAN), dh0(1, NAN);
+  ref::log_scan(la.data(), lb.data(), lh0.data(), lh.data(), 1, 3, 1);  // h = 1.5, 2, 2
+  ref::log_scan_backward(la.data(), lb.data(), lh0.data(), lh.data(), g.data(), da.data(),
+                         db.data(), dh0.data(), 1, 3, 1);
+  // r_2 = 5: dlog_a_2 = 5 * (1/2 * 2 / 2) = 2.5, dlog_b_2 = 2.5; r_1 = -3 + 2.5 = -0.5, all of
+  // it through b (b_1 = h_1): dlog_b_1 = -0.5, dlog_a_1 = 0; r_0 = 1 + 0: dlog_b_0 = 1/1.5,
+  // dlog_a_0 = dlog_h0 = 0.5 / 1.5.
+  EXPECT_NEAR(da[2], 2.5, 1e-14);
+  EXPECT_NEAR(db[2], 2.5, 1e-14);
+  EXPECT_EQ(da[1], 0.0);
+  EXPECT_NEAR(db[1], -0.5, 1e-14);
+  EXPECT_NEAR(db[0], 1 / 1.5, 1e-14);
+  EXPECT_NEAR(da[0], 0.5 / 1.5, 1e-14);
+  EXPECT_NEAR(dh0[0], 0.5 / 1.5, 1e-14);
+}
+
 TEST(ReferenceMinRnn, GIsPositiveAndContinuous) {
   EXPECT_DOUBLE_EQ(ref::min_rnn_g(0.0), 0.5);
   EXPECT_DOUBLE_EQ(ref::min_rnn_g(2.0), 2.5);

@@ -4,13 +4,18 @@
 // and bad parameter points refused with one line.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "datasets/provider.hpp"
 #include "harness/case_data.hpp"
 #include "harness/errors.hpp"
+#include "harness/gradient_check.hpp"
 #include "harness/runner.hpp"
+#include "kernels/cpu/log_scan_backward.hpp"
+#include "reference/scan.hpp"
 #include "suites/common.hpp"
 #include "suites/suites.hpp"
 #include "tests/agreement_expectations.hpp"
@@ -50,6 +55,134 @@ TEST(ScanSuite, LinearScanBackwardEveryScenario) {
   const RunResult r = check("linear_scan_backward",
                             {{"batch", "2"}, {"T", "1,45"}, {"D", "17"}, {"dist", kScenarios}});
   EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 2 * 2 * 4);
+}
+
+// cpu.plain and cpu.fast of the log-space backward against the reference in every scenario
+// (bernoulli: zero gates, log a = -inf), one step and two, partial vectors (D = 17) and whole
+// ones (32, streamed), and 1000 steps of near_one's accumulating reverse scan.
+TEST(ScanSuite, LogScanBackwardEveryScenario) {
+  const RunResult r =
+      check("log_scan_backward",
+            {{"batch", "1,3"}, {"T", "1,2,45,1000"}, {"D", "17,32"}, {"dist", kScenarios}});
+  EXPECT_GE(expect_cases(r, [](const CaseRecord&) { return false; }), 2 * 2 * 4 * 2 * 4);
+}
+
+// The automatic proof (tests/test_suites_backward.cpp) runs at `uniform`; the scenarios with
+// finite logs are proven too: near_one (a* near 0, long memory) and large_b (log b up to 11.5).
+// bernoulli's log a = -inf cannot be perturbed (its step would be infinite): its zero gates are
+// checked by hand in tests/test_reference_scan.cpp.
+TEST(ScanSuite, LogScanBackwardMatchesFiniteDifferencesInTheFiniteScenarios) {
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  for (const char* dist : {"near_one", "large_b"}) {
+    Op op = *reg.find_op("scan/log_scan_backward");
+    op.gradient->check_point["dist"] = dist;
+    const GradientCheck g = check_gradient(reg, op, data);
+    EXPECT_TRUE(g.passed()) << dist << ": " << g.error << " worst " << g.worst << " "
+                            << (g.mismatches.empty() ? "" : g.mismatches.front());
+    EXPECT_GT(g.checked, 0) << dist;
+  }
+}
+
+// The saved log h is the forward pass's on the case's own (logged) inputs, rounded once to
+// float32; dlog_h is N(0, 1), not logged.
+TEST(ScanSuite, LogScanBackwardSavesTheForwardPassesLogH) {
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  Selection sel;
+  sel.ops = {"log_scan_backward"};
+  sel.impls = {"ref"};
+  sel.axis_overrides = {{"batch", "2"}, {"T", "50"}, {"D", "5"}, {"dist", "uniform"}};
+  const std::vector<CasePlan> plan = plan_cases(reg, sel, data);
+  ASSERT_EQ(plan.size(), 1u);
+  const Dataset d = make_inputs(plan.front(), data, sel, RunOptions{});
+  const suite::F64 la(d.inputs.at("log_a")), lb(d.inputs.at("log_b")), lh0(d.inputs.at("log_h0")),
+      g(d.inputs.at("dlog_h"));
+  std::vector<double> lh(la.v.size());
+  ref::log_scan(la.p(), lb.p(), lh0.p(), lh.data(), 2, 50, 5);
+  int negative_g = 0;
+  for (std::size_t k = 0; k < lh.size(); ++k) {
+    EXPECT_EQ(d.inputs.at("log_h").data<float>()[k], static_cast<float>(lh[k])) << k;
+    EXPECT_LT(la.v[k], 0.0) << k;  // log of a gate in (0, 1)
+    negative_g += g.v[k] < 0;
+  }
+  EXPECT_GT(negative_g, 100);
+}
+
+// Both kernels pass exactly no gradient through a zero gate (log a = -inf), as the reference
+// (tests/test_reference_scan.cpp, the same case by hand): cpu.fast's exp must not stop at its
+// clamp's e^-87 there.
+TEST(ScanSuite, LogScanBackwardKernelsStopAtAZeroGate) {
+  const std::vector<float> la = {std::log(0.5f), -INFINITY, std::log(0.5f)};
+  // g_1 = 30: r_1 = 32.5, whose product with e^-87 (5e-37) is a normal float, not flushed.
+  const std::vector<float> lb = {0, std::log(2.0f), 0}, lh0 = {0}, g = {1, 30, 5};
+  const std::vector<float> lh = {std::log(1.5f), std::log(2.0f), std::log(2.0f)};
+  for (auto fn : {cpu::plain::log_scan_backward, cpu::fast::log_scan_backward}) {
+    std::vector<float> da(3, NAN), db(3, NAN), dh0(1, NAN);
+    fn(la.data(), lb.data(), lh0.data(), lh.data(), g.data(), da.data(), db.data(), dh0.data(), 1,
+       3, 1);
+    EXPECT_EQ(da[1], 0.0f);
+    EXPECT_NEAR(db[1], 32.5f, 1e-5);
+    EXPECT_NEAR(db[0], 1 / 1.5f, 1e-6);  // r_0 = g_0: nothing carried across the zero gate
+    EXPECT_NEAR(dh0[0], 0.5f / 1.5f, 1e-6);
+  }
+}
+
+// The rule sees a wrong kernel: one whose d log h0 forgets the gradient carried back to step 0
+// (g_0 instead of r_0: only the 2 x 32 elements of dlog_h0 are wrong), and one whose dlog_b is
+// 1e-4 too large; cpu.fast passes on the same datasets.
+TEST(ScanSuite, LogScanBackwardRuleRejectsPlantedKernels) {
+  Registry reg;
+  register_all_suites(reg);
+  auto fast = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    cpu::fast::log_scan_backward(
+        suite::in32(i, "log_a"), suite::in32(i, "log_b"), suite::in32(i, "log_h0"),
+        suite::in32(i, "log_h"), suite::in32(i, "dlog_h"), suite::out32(o, "dlog_a"),
+        suite::out32(o, "dlog_b"), suite::out32(o, "dlog_h0"), p.i("batch"), p.i("T"), p.i("D"));
+  };
+  reg.add_impl(
+      "scan", "log_scan_backward",
+      suite::host_impl("cpu.no_carry", [fast](const TensorMap& i, TensorMap& o, const Params& p) {
+        fast(i, o, p);
+        const std::int64_t T = p.i("T"), D = p.i("D");
+        for (std::int64_t n = 0; n < p.i("batch"); ++n) {
+          for (std::int64_t d = 0; d < D; ++d) {
+            const std::int64_t k = n * T * D + d;
+            suite::out32(o, "dlog_h0")[n * D + d] =
+                suite::in32(i, "dlog_h")[k] *
+                std::exp(suite::in32(i, "log_a")[k] + suite::in32(i, "log_h0")[n * D + d] -
+                         suite::in32(i, "log_h")[k]);
+          }
+        }
+      }));
+  reg.add_impl(
+      "scan", "log_scan_backward",
+      suite::host_impl("cpu.off_1e-4", [fast](const TensorMap& i, TensorMap& o, const Params& p) {
+        fast(i, o, p);
+        Tensor& db = o.at("dlog_b");
+        for (std::int64_t k = 0; k < db.numel(); ++k) db.data<float>()[k] *= 1 + 1e-4f;
+      }));
+  Selection sel;
+  sel.ops = {"log_scan_backward"};
+  sel.impls = {"cpu.fast", "cpu.no_carry", "cpu.off_1e-4"};
+  sel.axis_overrides = {{"batch", "2"}, {"T", "64"}, {"D", "32"}, {"dist", kScenarios}};
+  const RunResult r = test_support::check_selection(reg, sel);
+  int seen = 0;
+  for (const auto& c : r.cases) {
+    if (c.impl == "ref") continue;
+    ++seen;
+    if (c.impl == "cpu.fast") {
+      EXPECT_EQ(c.agreement.status, AgreementStatus::pass) << c.name;
+      continue;
+    }
+    EXPECT_EQ(c.agreement.status, AgreementStatus::fail) << c.name;
+    const char* where = c.impl == "cpu.no_carry" ? "dlog_h0" : "dlog_b";
+    EXPECT_NE(c.agreement.first_mismatch.find(where), std::string::npos)
+        << c.name << ": " << c.agreement.first_mismatch;
+  }
+  EXPECT_EQ(seen, 3 * 4);
 }
 
 TEST(ScanSuite, LogScanPassesOrFailsOnlyAsItsKnownFormulationLimits) {
