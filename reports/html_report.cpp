@@ -40,11 +40,13 @@ std::string render_html(const std::vector<json>& reports, const std::vector<std:
   out +=
       "<a href=\"#summary\">summary</a><a href=\"#runs\">runs</a><a "
       "href=\"#ceilings\">ceilings</a>";
+  if (has_claims(page)) out += "<a href=\"#claims\">claims</a>";
   for (const auto& [id, name] : page.ops) out += "<a href=\"#" + id + "\">" + esc(name) + "</a>";
   out += "</nav>\n</header>\n<main>\n";
   // The first screen: did anything regress, and against what; then did everything agree.
   render_headline(out, page);
   render_summary(out, page);
+  render_claims(out, page);
   render_run_cards(out, page);
   render_ceilings(out, page);
   render_roofline(out, page);

@@ -22,6 +22,12 @@ void render_summary(std::string& out, const Page& page);
 void render_run_cards(std::string& out, const Page& page);
 void render_ceilings(std::string& out, const Page& page);
 
+// html_claims.cpp: the papers' claims measured by `opbench claims` (opbench.claims), when a
+// shown run has them: the paper's figure and conditions beside the measured speed-up and the
+// one the run's ceilings allow.
+bool has_claims(const Page& page);
+void render_claims(std::string& out, const Page& page);
+
 // html_figures.cpp: the roofline per shown timed run and backend.
 void render_roofline(std::string& out, const Page& page);
 

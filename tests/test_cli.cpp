@@ -265,6 +265,22 @@ TEST_F(Cli, NoArgumentsPrintsUsageOnStderrAndExits2) {
   EXPECT_TRUE(contains(r.err, "check")) << r;
 }
 
+// `opbench claims --list` names every claim with its paper figure and both sides' cases, and
+// runs nothing; an unknown claim is a one-line usage error that lists the known ones.
+TEST_F(Cli, ClaimsListsEveryClaimAndRefusesAnUnknownOne) {
+  Outcome r = opbench({"claims", "--list"});
+  expect_ok(r);
+  for (const char* word :
+       {"mingru_vs_gru_t512", "minlstm_vs_lstm_t4096", "ultrafastbert_cpu", "fff_vs_ff",
+        "pkm_vs_exhaustive", "78x", "175x", "baseline:", "gru_train onednn", "dense_ff openblas"}) {
+    EXPECT_TRUE(contains(r.out, word)) << word << "\n" << r;
+  }
+  const fs::path report = at("claims.json");
+  expect_usage_error(opbench({"claims", "--claim", "fff_vs_ff,nope", "--json", report.string()}),
+                     {"unknown claim 'nope'", "pkm_vs_exhaustive"});
+  EXPECT_FALSE(fs::exists(report));
+}
+
 TEST_F(Cli, RunHelpMentionsItsOptions) {
   Outcome r = opbench({"run", "--help"});
   expect_ok(r);

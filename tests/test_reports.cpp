@@ -21,6 +21,7 @@
 #include "harness/errors.hpp"
 #include "harness/results.hpp"
 #include "reports/atomic_file.hpp"
+#include "reports/claims.hpp"
 #include "reports/console_summary.hpp"
 #include "reports/json_report.hpp"
 #include "reports/report_model.hpp"
@@ -1108,4 +1109,90 @@ TEST(ConsoleSummarySkips, SkippedCasesAreNotErrors) {
   EXPECT_NE(s.find("2 cases, 0 passed, 0 failed agreement, 1 errors, 1 skipped"), std::string::npos)
       << s;
   EXPECT_NE(s.find("skipped: built, but no usable device"), std::string::npos) << s;
+}
+
+// A claim's figures come from the run: the speed-up is the baseline's median over the fast
+// side's, its ratio to the paper's figure, and the bound the ratio of the two roofline floors
+// under the run's own ceilings (here: the fast side memory-bound at 10 GB/s, the baseline
+// compute-bound at 100 GFLOP/s).
+namespace {
+rep::CaseData claim_case(const std::string& name, double seconds, double bytes, double flops) {
+  rep::CaseData c;
+  c.name = name;
+  c.backend = "cpu";
+  c.impl = "cpu.fast";
+  c.median = seconds;
+  c.times = {seconds};
+  c.timed = true;
+  c.bytes = bytes;
+  c.flops = flops;
+  c.has_agreement = true;
+  c.checked = true;
+  c.status = opbench::AgreementStatus::pass;
+  return c;
+}
+
+std::vector<rep::PlannedClaim> one_claim() {
+  opbench::PaperClaim claim;
+  claim.id = "tree_vs_dense";
+  claim.paper = "A paper";
+  claim.statement = "the tree beats the dense layer";
+  claim.paper_figure = 50;
+  claim.paper_conditions = "a GPU";
+  claim.conditions_here = "this CPU";
+  claim.fast = {"tree", "cpu.fast", {{"batch", "8"}}};
+  claim.baseline = {"dense", "openblas", {{"batch", "8"}}};
+  return {{claim, "fff/tree/cpu.fast", "fff/dense/openblas"}};
+}
+
+rep::RunData claim_run() {
+  rep::RunData run;
+  // 1e9 bytes at 10 GB/s: 0.1 s; 1e12 flops at 100 GFLOP/s: 10 s.
+  run.ceilings["cpu/copy/1000000000"] = 0.1;
+  run.ceilings["cpu/sgemm/1000000000000"] = 10;
+  run.cases.push_back(claim_case("fff/tree/cpu.fast", 0.2, 1e9, 1e6));
+  run.cases.push_back(claim_case("fff/dense/openblas", 40, 1e6, 1e12));
+  return run;
+}
+}  // namespace
+
+TEST(Claims, MeasuredSpeedupItsShareOfThePaperAndTheCeilingsBound) {
+  const json claims = rep::evaluate_claims(one_claim(), claim_run());
+  ASSERT_EQ(claims.size(), 1u);
+  const json& c = claims[0];
+  EXPECT_EQ(c["status"], "measured");
+  EXPECT_DOUBLE_EQ(c["measured"].get<double>(), 200.0);  // 40 s / 0.2 s
+  EXPECT_DOUBLE_EQ(c["of_paper"].get<double>(), 4.0);    // 200 / 50
+  EXPECT_NEAR(c["fast"]["floor_seconds"].get<double>(), 0.1, 1e-12);
+  EXPECT_NEAR(c["baseline"]["floor_seconds"].get<double>(), 10.0, 1e-9);
+  EXPECT_NEAR(c["bound"].get<double>(), 100.0, 1e-9);
+  EXPECT_NE(c["fast"]["bound_by"].get<std::string>().find("memory"), std::string::npos);
+  EXPECT_NE(c["baseline"]["bound_by"].get<std::string>().find("compute"), std::string::npos);
+  std::ostringstream text;
+  rep::print_claims(claims, text);
+  EXPECT_NE(text.str().find("tree_vs_dense"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("200x"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("50.0x"), std::string::npos) << text.str();
+  EXPECT_EQ(text.str().find("NOT MEASURED"), std::string::npos) << text.str();
+}
+
+TEST(Claims, ASideThatFailedAgreementOrIsMissingGivesNoSpeedup) {
+  rep::RunData run = claim_run();
+  run.cases[1].status = opbench::AgreementStatus::fail;
+  json c = rep::evaluate_claims(one_claim(), run)[0];
+  EXPECT_TRUE(c["measured"].is_null());
+  EXPECT_TRUE(c["of_paper"].is_null());
+  EXPECT_NE(c["status"].get<std::string>().find("failed agreement"), std::string::npos)
+      << c["status"];
+
+  run = claim_run();
+  run.cases.erase(run.cases.begin());
+  c = rep::evaluate_claims(one_claim(), run)[0];
+  EXPECT_TRUE(c["measured"].is_null());
+  EXPECT_NE(c["status"].get<std::string>().find("tree cpu.fast: not in this run"),
+            std::string::npos)
+      << c["status"];
+  std::ostringstream text;
+  rep::print_claims(json::array({c}), text);
+  EXPECT_NE(text.str().find("NOT MEASURED: tree cpu.fast"), std::string::npos) << text.str();
 }

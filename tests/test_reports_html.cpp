@@ -1220,3 +1220,46 @@ TEST(HtmlViews, RendersWithChartsInChromium) {
     fs::copy_file(page, std::string(keep) + ".html", fs::copy_options::overwrite_existing);
   }
 }
+
+// A claims run (`opbench claims`) gets the papers' claims table near the top, linked from the
+// navigation; a run without claims has neither. Strings from the report are escaped there too.
+TEST(HtmlReport, ClaimsRunShowsThePapersClaimsTable) {
+  EXPECT_EQ(html_of(make_run()).find("id=\"claims\""), std::string::npos);
+  json doc = rep::build_report(make_run());
+  doc["opbench"]["claims"] = json::array({{{"id", "fff_vs_ff"},
+                                           {"paper", "Belcak & Wattenhofer 2023"},
+                                           {"statement", "FFF <beats> FF"},
+                                           {"paper_figure", 220.0},
+                                           {"paper_figure_source", "abstract"},
+                                           {"paper_conditions", "the paper's sweep"},
+                                           {"conditions_here", "batch 1024 here"},
+                                           {"fast",
+                                            {{"op", "fff"},
+                                             {"impl", "cpu.fast"},
+                                             {"case", "a"},
+                                             {"seconds", 0.01},
+                                             {"agreement", "ok"}}},
+                                           {"baseline",
+                                            {{"op", "dense_ff"},
+                                             {"impl", "openblas"},
+                                             {"case", "b"},
+                                             {"seconds", 1.5},
+                                             {"agreement", "ok"}}},
+                                           {"measured", 150.0},
+                                           {"of_paper", 150.0 / 220.0},
+                                           {"bound", 168.0},
+                                           {"status", "measured"}}});
+  const std::string html = rep::render_html({doc}, {"claims.json"});
+  SCOPED_TRACE(html);
+  EXPECT_NE(html.find("<a href=\"#claims\">claims</a>"), std::string::npos);
+  const auto section = html.find("<section id=\"claims\">");
+  ASSERT_NE(section, std::string::npos);
+  EXPECT_LT(section, html.find("<section id=\"ceilings\">"));
+  EXPECT_NE(html.find("fff_vs_ff"), std::string::npos);
+  EXPECT_NE(html.find("FFF &lt;beats&gt; FF"), std::string::npos);
+  EXPECT_NE(html.find("220×"), std::string::npos);
+  EXPECT_NE(html.find("150×"), std::string::npos);
+  EXPECT_NE(html.find("168×"), std::string::npos);
+  EXPECT_NE(html.find("batch 1024 here"), std::string::npos);
+  EXPECT_EQ(html.find("not measured"), std::string::npos);
+}

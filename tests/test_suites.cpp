@@ -14,6 +14,7 @@
 #include "datasets/provider.hpp"
 #include "harness/runner.hpp"
 #include "kernels/cpu/norm_fast.hpp"
+#include "suites/claims.hpp"
 #include "suites/suites.hpp"
 #include "tests/agreement_expectations.hpp"
 #include "tests/check_support.hpp"
@@ -308,6 +309,37 @@ TEST(NormRunner, ThrowingKernelCostsOnlyItsCase) {
     }
   }
   EXPECT_EQ(seen, 2);
+}
+
+// `opbench claims` measures each claim as two cases: each side must plan exactly one case of its
+// own implementation, at a point the implementation supports, or the table would compare
+// something other than what it says.
+TEST(PaperClaims, EverySidePlansExactlyOneSupportedCaseOfItsImplementation) {
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  std::set<std::string> ids;
+  int planned = 0;
+  for (const PaperClaim& c : paper_claims()) {
+    EXPECT_TRUE(ids.insert(c.id).second) << "duplicate claim id " << c.id;
+    EXPECT_GT(c.paper_figure, 1) << c.id;
+    EXPECT_FALSE(c.paper.empty() || c.paper_conditions.empty() || c.conditions_here.empty())
+        << c.id;
+    EXPECT_FALSE(c.fast.op == c.baseline.op && c.fast.impl == c.baseline.impl) << c.id;
+    for (const ClaimSide* side : {&c.fast, &c.baseline}) {
+      const Op* op = reg.find_op(side->op);
+      ASSERT_NE(op, nullptr) << c.id << ": no op " << side->op;
+      const bool built = std::any_of(op->impls.begin(), op->impls.end(),
+                                     [&](const Impl& i) { return i.name == side->impl; });
+      if (!built) continue;  // a peer this build lacks (oneDNN): the claim then says so
+      const auto plan = plan_cases(reg, claim_side_selection(*side), data);
+      ASSERT_EQ(plan.size(), 1u) << c.id << ": " << side->op << " " << side->impl;
+      EXPECT_EQ(plan[0].impl->name, side->impl) << c.id;
+      EXPECT_TRUE(plan[0].skip_reason.empty()) << c.id << ": " << plan[0].skip_reason;
+      ++planned;
+    }
+  }
+  EXPECT_GE(planned, static_cast<int>(paper_claims().size()));  // at least the fast sides
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ int cmd_worker(const Args& args);
 int cmd_merge(const Args& args);
 int cmd_ab(const Args& args);
 int cmd_reproduce(const Args& args);
+int cmd_claims(const Args& args);
 
 // Parses `args` against `desc`; unregistered options are an error unless `passthrough` collects
 // them (the --benchmark_* flags of run). Throws UsageError with one line.

@@ -28,6 +28,7 @@ const char* const kUsage =
     "  merge   join the reports of one plan's shards (run --shard I/N) into one report\n"
     "  ab      two builds in one run, their repetitions interleaved, then compared\n"
     "  reproduce  run the cases of a stored report again; say what moved\n"
+    "  claims  the papers' headline speed-ups measured here, beside the papers' figures\n"
     "\n"
     "  opbench <command> --help   options of a command\n"
     "  opbench --version          version, commit and build\n"
@@ -64,6 +65,7 @@ int dispatch(int argc, char** argv) {
   if (command == "merge") return cmd_merge(args);
   if (command == "ab") return cmd_ab(args);
   if (command == "reproduce") return cmd_reproduce(args);
+  if (command == "claims") return cmd_claims(args);
   throw opbench::UsageError(
       "unknown command '" + command +
       "'; commands: list, run, check, report, compare, nightly, merge, ab, reproduce");
