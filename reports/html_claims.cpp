@@ -67,6 +67,9 @@ void render_claims(std::string& out, const Page& page) {
       if (str(c, "status") != "measured") {
         claim.html += "<br><span class=\"bad\">not measured: " + esc(str(c, "status")) + "</span>";
       }
+      if (!str(c, "note").empty()) {
+        claim.html += "<br><span class=\"warn\">note: " + esc(str(c, "note")) + "</span>";
+      }
       cells.push_back(claim);
       Cell paper_cell = num_cell(ratio(paper), paper);
       paper_cell.title = esc(str(c, "paper_figure_source"));

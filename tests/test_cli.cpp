@@ -279,6 +279,7 @@ TEST_F(Cli, ClaimsListsEveryClaimAndRefusesAnUnknownOne) {
   expect_usage_error(opbench({"claims", "--claim", "fff_vs_ff,nope", "--json", report.string()}),
                      {"unknown claim 'nope'", "pkm_vs_exhaustive"});
   EXPECT_FALSE(fs::exists(report));
+  expect_usage_error(opbench({"claims", "--from", at("none.json").string()}), {"none.json"});
 }
 
 TEST_F(Cli, RunHelpMentionsItsOptions) {

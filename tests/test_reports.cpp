@@ -1174,6 +1174,24 @@ TEST(Claims, MeasuredSpeedupItsShareOfThePaperAndTheCeilingsBound) {
   EXPECT_NE(text.str().find("200x"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("50.0x"), std::string::npos) << text.str();
   EXPECT_EQ(text.str().find("NOT MEASURED"), std::string::npos) << text.str();
+  EXPECT_EQ(c["note"], "");
+}
+
+// A side that ran faster than its roofline floor (its cost model counts more than it moved) makes
+// the bound no bound: the claim says so rather than print a speed-up above what it "allows".
+TEST(Claims, ASideFasterThanItsFloorGetsANote) {
+  rep::RunData run = claim_run();
+  run.cases[0].median = 0.05;  // half its 0.1 s floor
+  const json c = rep::evaluate_claims(one_claim(), run)[0];
+  EXPECT_EQ(c["status"], "measured");
+  EXPECT_DOUBLE_EQ(c["measured"].get<double>(), 800.0);
+  EXPECT_NE(c["note"].get<std::string>().find("tree cpu.fast ran in 0.50 of its roofline floor"),
+            std::string::npos)
+      << c["note"];
+  std::ostringstream text;
+  rep::print_claims(json::array({c}), text);
+  EXPECT_NE(text.str().find("100x (note)"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("  note: tree cpu.fast"), std::string::npos) << text.str();
 }
 
 TEST(Claims, ASideThatFailedAgreementOrIsMissingGivesNoSpeedup) {

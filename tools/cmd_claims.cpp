@@ -75,6 +75,27 @@ void list_claims(const std::vector<PaperClaim>& claims) {
   }
 }
 
+// The claims of a stored report: its cases planned again by name, the table computed anew.
+int claims_from_report(const std::string& path, const std::vector<PaperClaim>& claims) {
+  const reports::LoadedReport stored = reports::load_report(path);
+  for (const std::string& w : stored.warnings) std::cerr << "opbench: warning: " << w << "\n";
+  Registry reg;
+  register_all_suites(reg);
+  datasets::SeededDataProvider data;
+  std::vector<reports::PlannedClaim> planned;
+  for (const PaperClaim& c : claims) {
+    planned.push_back(
+        {c, plan_side(reg, data, c, c.fast).name, plan_side(reg, data, c, c.baseline).name});
+  }
+  const nlohmann::json table =
+      reports::evaluate_claims(planned, reports::extract_run(stored.doc, path));
+  bool measured = false;
+  for (const auto& c : table) measured |= c.value("status", std::string()) == "measured";
+  if (!measured) throw UsageError(path + ": holds none of the claims' cases (not a claims run?)");
+  reports::print_claims(table, std::cout);
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_claims(const Args& args) {
@@ -88,7 +109,7 @@ int cmd_claims(const Args& args) {
       "Options");
   bool help = false, list = false;
   std::vector<std::string> ids;
-  std::string json_path = "opbench-claims.json";
+  std::string json_path = "opbench-claims.json", from;
   int repetitions = 3, threads = 0;
   std::uint64_t seed = 1;
   desc.add_options()("help,h", po::bool_switch(&help), "this help")(
@@ -97,7 +118,10 @@ int cmd_claims(const Args& args) {
       "json", po::value(&json_path), "write the report here (default: opbench-claims.json)")(
       "repetitions", po::value(&repetitions), "repetitions of each case (default 3)")(
       "threads", po::value(&threads), "threads for kernels and ceilings (default: all cores)")(
-      "seed", po::value(&seed), "base seed of the generated inputs (default 1)");
+      "seed", po::value(&seed), "base seed of the generated inputs (default 1)")(
+      "from", po::value(&from),
+      "measure nothing: the claims from the cases of a stored claims report (REPORT.json), "
+      "with this build's claim list and rules");
   parse(args, desc);
   if (help) {
     std::cout << desc << "\n";
@@ -119,6 +143,7 @@ int cmd_claims(const Args& args) {
     list_claims(claims);
     return kExitOk;
   }
+  if (!from.empty()) return claims_from_report(from, claims);
   if (repetitions < 1) throw UsageError("--repetitions must be at least 1");
   if (threads < 0) throw UsageError("--threads must be positive");
   reports::check_writable(json_path);  // before any work is done
