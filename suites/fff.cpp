@@ -45,10 +45,6 @@ namespace {
 using namespace suite;
 using namespace suite::fff_shapes;
 
-// Weights like the packages' initialisations (uniform +-1/sqrt(fan_in), std ~0.036 at 768), fixed
-// so that a shape does not change the distribution: decision values and outputs stay O(1).
-const char* const kWeight = "normal(0,0.05)";
-
 // Float32 outputs are sums of up to ~1e4 products of O(0.05) weights and O(1) activations: their
 // rounding (about sqrt(K) u times the terms' magnitude, K summed products) stays below 1e-5; 1e-4
 // also covers the vectorized GeLU (|erf error| <= 1.5e-7) and still rejects a wrong leaf or node.
@@ -109,16 +105,8 @@ void check_rows(const TensorMap& in, const Tensor& out_y) {
 // --- fff and soft_fff ---------------------------------------------------------------------------
 
 std::vector<TensorDecl> fff_tensors(bool hard) {
-  std::vector<TensorDecl> t = {in("x", {"batch", "d_in"}),
-                               in("node_w1", {"node_rows", "node_width", "d_in"}, kWeight),
-                               in("node_b1", {"node_rows", "node_width"}, kWeight),
-                               in("node_w2", {"node_out_rows", "node_width"}, kWeight),
-                               in("node_b2", {"node_out_rows"}, kWeight),
-                               in("leaf_w1", {"leaves", "leaf_width", "d_in"}, kWeight),
-                               in("leaf_b1", {"leaves", "leaf_width"}, kWeight),
-                               in("leaf_w2", {"leaves", "leaf_width", "d_out"}, kWeight),
-                               in("leaf_b2", {"leaves", "d_out"}, kWeight),
-                               out("y", {"batch", "d_out"})};
+  std::vector<TensorDecl> t = tree_inputs();
+  t.push_back(out("y", {"batch", "d_out"}));
   if (hard) t.push_back(out_index("leaf", {"batch"}));
   return t;
 }

@@ -61,7 +61,6 @@ namespace {
 using namespace suite;
 using namespace suite::fff_shapes;
 
-const char* const kWeight = "normal(0,0.05)";  // the forward ops' weights (suites/fff.cpp)
 const char* const kWeightNames[] = {"node_w1", "node_b1", "node_w2", "node_b2",
                                     "leaf_w1", "leaf_b1", "leaf_w2", "leaf_b2"};
 
@@ -88,16 +87,9 @@ ref::FffGradients gradients64(TensorMap& o) {
 
 // Inputs: x, the eight weights as the forward draws them, and dy ~ N(0, 1).
 std::vector<TensorDecl> forward_inputs() {
-  return {in("x", {"batch", "d_in"}),
-          in("node_w1", {"node_rows", "node_width", "d_in"}, kWeight),
-          in("node_b1", {"node_rows", "node_width"}, kWeight),
-          in("node_w2", {"node_out_rows", "node_width"}, kWeight),
-          in("node_b2", {"node_out_rows"}, kWeight),
-          in("leaf_w1", {"leaves", "leaf_width", "d_in"}, kWeight),
-          in("leaf_b1", {"leaves", "leaf_width"}, kWeight),
-          in("leaf_w2", {"leaves", "leaf_width", "d_out"}, kWeight),
-          in("leaf_b2", {"leaves", "d_out"}, kWeight),
-          in("dy", {"batch", "d_out"}, "normal(0,1)")};
+  std::vector<TensorDecl> t = tree_inputs();
+  t.push_back(in("dy", {"batch", "d_out"}, "normal(0,1)"));
+  return t;
 }
 std::vector<TensorDecl> leaf_gradient_outputs() {
   return {out("dx", {"batch", "d_in"}), out("dleaf_w1", {"leaves", "leaf_width", "d_in"}),

@@ -11,8 +11,13 @@
 #include "harness/op.hpp"
 #include "kernels/cpu/fff_types.hpp"
 #include "reference/fff.hpp"
+#include "suites/common.hpp"
 
 namespace opbench::suite::fff_shapes {
+
+// Weights like the packages' initialisations (uniform +-1/sqrt(fan_in), std ~0.036 at 768), fixed
+// so that a shape does not change the distribution: decision values and outputs stay O(1).
+inline constexpr const char* kWeight = "normal(0,0.05)";
 
 // The deepest tree any fff op accepts (2^20 leaves).
 inline constexpr std::int64_t kMaxDepth = 20;
@@ -62,6 +67,19 @@ inline std::string depth_valid(const Params& p, std::int64_t max_depth = kMaxDep
     return "depth must be an integer from 0 to " + std::to_string(max_depth) + ", got '" + s + "'";
   }
   return "";
+}
+
+// The inputs of fff and soft_fff, and of their backward ops: x and the eight weights.
+inline std::vector<TensorDecl> tree_inputs() {
+  return {in("x", {"batch", "d_in"}),
+          in("node_w1", {"node_rows", "node_width", "d_in"}, kWeight),
+          in("node_b1", {"node_rows", "node_width"}, kWeight),
+          in("node_w2", {"node_out_rows", "node_width"}, kWeight),
+          in("node_b2", {"node_out_rows"}, kWeight),
+          in("leaf_w1", {"leaves", "leaf_width", "d_in"}, kWeight),
+          in("leaf_b1", {"leaves", "leaf_width"}, kWeight),
+          in("leaf_w2", {"leaves", "leaf_width", "d_out"}, kWeight),
+          in("leaf_b2", {"leaves", "d_out"}, kWeight)};
 }
 
 }  // namespace opbench::suite::fff_shapes

@@ -17,6 +17,7 @@
 #include "kernels/cpu/pkm_plain.hpp"
 #include "suites/common.hpp"
 #include "suites/pkm_backward.hpp"
+#include "suites/pkm_shapes.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_FAISS
@@ -31,6 +32,7 @@ namespace opbench {
 namespace {
 
 using namespace suite;
+using namespace suite::pkm_shapes;
 
 constexpr double kEps = 1e-5;  // the query batch normalization's epsilon
 
@@ -52,40 +54,6 @@ const std::vector<DType> kTorchDtypes = {DType::f32, DType::bf16};
 // of them (1024 tokens at N = 1048576: 16 GiB) the case is skipped with the reason.
 constexpr double kTorchBruteforceScoreBytes = 4.0 * (1 << 30);
 #endif
-
-std::int64_t isqrt(std::int64_t v) {
-  auto r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(v)));
-  while (r > 0 && r * r > v) --r;
-  while ((r + 1) * (r + 1) <= v) ++r;
-  return r;
-}
-
-pkm::Dims dims_of(const Params& p) {
-  return {p.i("tokens"), p.i("heads"), isqrt(p.i("keys")), p.i("dk"), p.i("k")};
-}
-
-ref::PkmShape shape_of(const pkm::Dims& d) {
-  return {d.tokens, d.heads, d.n, d.dk, d.k};
-}
-
-// One line naming what is wrong with a search shape, "" when it is valid.
-std::string validate_search(const Params& p) {
-  const std::int64_t keys = p.i("keys");
-  const std::int64_t n = isqrt(keys);
-  if (n * n != keys) {
-    return "keys=" + std::to_string(keys) +
-           " must be a perfect square (N = n * n product keys, e.g. 262144 = 512^2)";
-  }
-  if (p.i("dk") % 2 != 0) {
-    return "dk=" + std::to_string(p.i("dk")) +
-           " must be even: each query and key is split into two halves of dk/2";
-  }
-  if (p.i("k") > n) {
-    return "k=" + std::to_string(p.i("k")) + " exceeds sqrt(keys)=" + std::to_string(n) +
-           ": each half has only sqrt(N) sub-keys to choose from";
-  }
-  return "";
-}
 
 // --- scenarios on the dist axis ----------------------------------------------------------------
 

@@ -15,12 +15,14 @@
 #include "kernels/cpu/pkm_backward.hpp"
 #include "reference/pkm.hpp"
 #include "suites/common.hpp"
+#include "suites/pkm_shapes.hpp"
 
 namespace opbench {
 
 namespace {
 
 using namespace suite;
+using namespace suite::pkm_shapes;
 
 constexpr double kEps = 1e-5;  // the forward op's (suites/pkm.cpp): the saved zhat must be its
 
@@ -28,36 +30,6 @@ constexpr double kEps = 1e-5;  // the forward op's (suites/pkm.cpp): the saved z
 // head: heads * k value rows (and their sub-keys) take all tokens * heads * k contributions, the
 // contention case of the scatter-adds.
 const char* const kSharedRows = "shared_rows";
-
-std::int64_t isqrt(std::int64_t v) {
-  auto r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(v)));
-  while (r > 0 && r * r > v) --r;
-  while ((r + 1) * (r + 1) <= v) ++r;
-  return r;
-}
-
-pkm::Dims dims_of(const Params& p) {
-  return {p.i("tokens"), p.i("heads"), isqrt(p.i("keys")), p.i("dk"), p.i("k")};
-}
-
-ref::PkmShape shape_of(const pkm::Dims& d) {
-  return {d.tokens, d.heads, d.n, d.dk, d.k};
-}
-
-// The forward op's rules (suites/pkm.cpp, validate_search).
-std::string validate(const Params& p) {
-  const std::int64_t keys = p.i("keys"), n = isqrt(keys);
-  if (n * n != keys) {
-    return "keys=" + std::to_string(keys) + " must be a perfect square (N = n * n product keys)";
-  }
-  if (p.i("dk") % 2 != 0) {
-    return "dk=" + std::to_string(p.i("dk")) + " must be even: two halves of dk/2";
-  }
-  if (p.i("k") > n) {
-    return "k=" + std::to_string(p.i("k")) + " exceeds sqrt(keys)=" + std::to_string(n);
-  }
-  return "";
-}
 
 const char* const kWeights[] = {"w",       "b",  "bn_mean", "bn_var", "bn_gamma",
                                 "bn_beta", "k1", "k2",      "values"};
@@ -355,7 +327,7 @@ void register_pkm_layer_backward(Registry& reg) {
   g.check_point = {{"keys", "16"}, {"tokens", "3"}, {"heads", "2"}, {"dk", "4"},
                    {"k", "2"},     {"din", "3"},    {"dv", "3"},    {"dist", "normal"}};
   op.gradient = g;
-  op.validate = validate;
+  op.validate = validate_search;
   op.prepare_inputs = prepare_inputs;
   op.input_dist = [](const TensorDecl& t, const std::string& dist, DType) -> std::string {
     return t.dist == "$dist" && dist == kSharedRows ? "normal" : "";
