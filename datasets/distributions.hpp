@@ -33,10 +33,12 @@
 
 #include "harness/tensor.hpp"
 
+// The generator's functions run on the host and, under nvcc, on the device. Its own name, not
+// kernels/cuda/host_device.hpp's OPBENCH_HD (which also forces inlining): a file may include both.
 #if defined(__CUDACC__)
-#define OPBENCH_HD __host__ __device__
+#define OPBENCH_GEN_HD __host__ __device__
 #else
-#define OPBENCH_HD
+#define OPBENCH_GEN_HD
 #endif
 
 namespace opbench::datasets {
@@ -48,7 +50,7 @@ struct Philox4x32 {
 };
 
 // Philox4x32-10 as in Random123: counter c[0..3], key k[0..1].
-OPBENCH_HD inline Philox4x32 philox4x32_10(Philox4x32 c, std::uint32_t k0, std::uint32_t k1) {
+OPBENCH_GEN_HD inline Philox4x32 philox4x32_10(Philox4x32 c, std::uint32_t k0, std::uint32_t k1) {
   constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
@@ -79,7 +81,7 @@ enum class Stream : std::uint32_t {
 struct Bits128 {
   std::uint64_t a, b;
 };
-OPBENCH_HD inline Bits128 counter_bits(std::uint64_t seed, Stream stream, std::uint64_t index) {
+OPBENCH_GEN_HD inline Bits128 counter_bits(std::uint64_t seed, Stream stream, std::uint64_t index) {
   const Philox4x32 r = philox4x32_10(
       Philox4x32{{static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32),
                   static_cast<std::uint32_t>(stream), 0u}},
@@ -89,11 +91,11 @@ OPBENCH_HD inline Bits128 counter_bits(std::uint64_t seed, Stream stream, std::u
 }
 
 // Uniform double in [0, 1) from the top 53 bits (exact).
-OPBENCH_HD inline double bits_to_unit(std::uint64_t x) {
+OPBENCH_GEN_HD inline double bits_to_unit(std::uint64_t x) {
   return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 // Uniform double in (0, 1] (safe for log).
-OPBENCH_HD inline double bits_to_unit_open0(std::uint64_t x) {
+OPBENCH_GEN_HD inline double bits_to_unit_open0(std::uint64_t x) {
   return static_cast<double>((x >> 11) + 1) * 0x1.0p-53;
 }
 
@@ -107,8 +109,8 @@ struct NormalPair {
 // r = sqrt(-2 ln u1), theta = 2 pi u2.
 // Nothing here can be contracted into an FMA, so the CPU and a CUDA build compute the same
 // operations; only the libm's log/cos/sin may differ in the last bit of the double.
-OPBENCH_HD inline NormalPair counter_normal_pair(std::uint64_t seed, Stream stream,
-                                                 std::uint64_t block) {
+OPBENCH_GEN_HD inline NormalPair counter_normal_pair(std::uint64_t seed, Stream stream,
+                                                     std::uint64_t block) {
   const Bits128 r = counter_bits(seed, stream, block);
   const double u1 = bits_to_unit_open0(r.a);
   const double u2 = bits_to_unit(r.b);
@@ -117,12 +119,14 @@ OPBENCH_HD inline NormalPair counter_normal_pair(std::uint64_t seed, Stream stre
   return {radius * std::cos(angle), radius * std::sin(angle)};
 }
 // Standard normal for (seed, stream, index).
-OPBENCH_HD inline double counter_normal(std::uint64_t seed, Stream stream, std::uint64_t index) {
+OPBENCH_GEN_HD inline double counter_normal(std::uint64_t seed, Stream stream,
+                                            std::uint64_t index) {
   const NormalPair p = counter_normal_pair(seed, stream, index >> 1);
   return (index & 1) ? p.odd : p.even;
 }
 // Uniform in [0, 1) for (seed, stream, index).
-OPBENCH_HD inline double counter_uniform(std::uint64_t seed, Stream stream, std::uint64_t index) {
+OPBENCH_GEN_HD inline double counter_uniform(std::uint64_t seed, Stream stream,
+                                             std::uint64_t index) {
   const Bits128 r = counter_bits(seed, stream, index >> 1);
   return bits_to_unit((index & 1) ? r.b : r.a);
 }
