@@ -19,6 +19,10 @@
 #ifdef OPBENCH_HAVE_ONEDNN
 #include "kernels/cpu/onednn_norm_backward.hpp"
 #endif
+#ifdef OPBENCH_HAVE_CUDA
+#include "harness/device.hpp"
+#include "kernels/cuda/norm_backward_cuda.hpp"
+#endif
 
 namespace opbench {
 
@@ -237,6 +241,19 @@ void register_layernorm_backward(Registry& reg) {
   op.impls.push_back(
       peer_impl("onednn", onednn::bind_layernorm_backward(static_cast<float>(kEps))));
 #endif
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu =
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::layernorm_backward(
+            i.at("dy").data<float>(), i.at("x").data<float>(), i.at("gamma").data<float>(),
+            i.at("mean").data<float>(), i.at("rstd").data<float>(), o.at("dx").data<float>(),
+            o.at("dgamma").data<float>(), o.at("dbeta").data<float>(), p.i("rows"), p.i("cols"));
+      });
+  gpu.scratch_bytes = [](const Params& p) {
+    return cuda::norm_backward_scratch_bytes(p.i("rows"), p.i("cols"), true);
+  };
+  op.impls.push_back(std::move(gpu));
+#endif
   reg.add_op(std::move(op));
 }
 
@@ -271,6 +288,19 @@ void register_rmsnorm_backward(Registry& reg) {
   };
   op.impls.push_back(host_impl("cpu.plain", call(OVERLOADS(cpu::plain::rmsnorm_backward))));
   op.impls.push_back(host_impl("cpu.fast", call(OVERLOADS(cpu::fast::rmsnorm_backward))));
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu =
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::rmsnorm_backward(i.at("dy").data<float>(), i.at("x").data<float>(),
+                               i.at("gamma").data<float>(), i.at("rstd").data<float>(),
+                               o.at("dx").data<float>(), o.at("dgamma").data<float>(), p.i("rows"),
+                               p.i("cols"));
+      });
+  gpu.scratch_bytes = [](const Params& p) {
+    return cuda::norm_backward_scratch_bytes(p.i("rows"), p.i("cols"), false);
+  };
+  op.impls.push_back(std::move(gpu));
+#endif
   reg.add_op(std::move(op));
 }
 

@@ -18,10 +18,15 @@
 #include "harness/ceilings.hpp"
 #include "harness/device.hpp"
 #include "harness/op.hpp"
+#include "harness/runner.hpp"
 #include "harness/tensor.hpp"
 #include "harness/timing.hpp"
+#include "kernels/cuda/norm_backward_cuda.hpp"
 #include "kernels/cuda/norm_cuda.hpp"
 #include "reference/norm.hpp"
+#include "suites/suites.hpp"
+#include "tests/agreement_expectations.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
@@ -104,6 +109,19 @@ TEST(CudaBackend, KernelsAcceptEmptyShapesAndRejectNegativeOnes) {
   EXPECT_THROW(cuda::layernorm(nullptr, nullptr, nullptr, nullptr, -1, 128, kEps),
                std::invalid_argument);
   EXPECT_THROW(cuda::rmsnorm(nullptr, nullptr, nullptr, 4, -2, kEps), std::invalid_argument);
+}
+
+TEST(CudaBackend, NormBackwardAcceptsNoColumnsAndRejectsNegativeShapes) {
+  // No columns: nothing to launch or clear, with or without a device.
+  EXPECT_NO_THROW(cuda::layernorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                           nullptr, nullptr, 16, 0));
+  EXPECT_NO_THROW(
+      cuda::rmsnorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 16, 0));
+  EXPECT_THROW(cuda::layernorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                        nullptr, nullptr, -1, 8),
+               std::invalid_argument);
+  EXPECT_THROW(cuda::rmsnorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 4, -2),
+               std::invalid_argument);
 }
 
 // ---- kernels on a device ----------------------------------------------------------------------
@@ -332,6 +350,65 @@ TEST_F(CudaNorm, RepeatedRunsAreBitwiseIdentical) {
     for (int i = 0; i < 3; ++i) kernel->run();
     kernel->fetch();
     EXPECT_EQ(std::memcmp(first.raw(), out.at("y").raw(), first.bytes()), 0) << "cols=" << cols;
+  }
+}
+
+// cuda.fast of the norm backward ops through the suite's own agreement rule (suites/
+// norm_backward.cpp), on every scenario, at columns on each side of every switch between kernel
+// shapes: register kernels of 1, 2, 4 float4 items (cols <= 2048, 4096, 8192) or 1..16 scalar
+// items (odd cols, <= 8192), the looping kernel beyond; rows from one to more than one wave of
+// row blocks with several rows each.
+TEST_F(CudaNorm, NormBackwardAgreesUnderTheSuiteRule) {
+  Registry reg;
+  register_all_suites(reg);
+  // Up to a row per block, then (3000 rows) several rows per block on any device.
+  for (const auto& [rows, cols] : std::vector<std::pair<const char*, const char*>>{
+           {"1,7,300", "1,3,4,17,768,2048,2052,4095,4096,4097,8192,8193,8196,20000"},
+           {"3000", "17,4096,4097,20000"}}) {
+    Selection sel;
+    sel.ops = {"layernorm_backward", "rmsnorm_backward"};
+    sel.impls = {"cuda.fast"};
+    sel.axis_overrides = {{"rows", rows},
+                          {"cols", cols},
+                          {"dist", "normal,uniform,llm_outliers,offset,constant_rows"}};
+    EXPECT_GT(test_support::expect_all_agree_or_listed(test_support::check_selection(reg, sel)), 0)
+        << "rows " << rows << ", cols " << cols;
+  }
+}
+
+// The partial sums are combined in a fixed order: the same inputs give the same bits every run.
+TEST_F(CudaNorm, NormBackwardRepeatedRunsAreBitwiseIdentical) {
+  for (const std::int64_t cols : {std::int64_t{768}, std::int64_t{4097}, std::int64_t{20000}}) {
+    const std::int64_t rows = 1000;
+    TensorMap in{{"dy", Tensor(DType::f32, {rows, cols})},
+                 {"x", Tensor(DType::f32, {rows, cols})},
+                 {"gamma", Tensor(DType::f32, {cols})},
+                 {"mean", Tensor(DType::f32, {rows})},
+                 {"rstd", Tensor(DType::f32, {rows})}};
+    datasets::fill_distribution(in.at("dy"), "normal", 5);
+    datasets::fill_distribution(in.at("x"), "normal", 6);
+    datasets::fill_distribution(in.at("gamma"), "uniform(0.5,1.5)", 7);
+    datasets::fill_distribution(in.at("mean"), "normal(0,0.1)", 8);
+    datasets::fill_distribution(in.at("rstd"), "uniform(0.5,1.5)", 9);
+    TensorMap out{{"dx", Tensor(DType::f32, {rows, cols})},
+                  {"dgamma", Tensor(DType::f32, {cols})},
+                  {"dbeta", Tensor(DType::f32, {cols})}};
+    const BindFn bind =
+        bind_device([rows, cols](const DeviceTensorMap& i, DeviceTensorMap& o, const Params&) {
+          cuda::layernorm_backward(
+              i.at("dy").data<float>(), i.at("x").data<float>(), i.at("gamma").data<float>(),
+              i.at("mean").data<float>(), i.at("rstd").data<float>(), o.at("dx").data<float>(),
+              o.at("dgamma").data<float>(), o.at("dbeta").data<float>(), rows, cols);
+        });
+    auto kernel = bind(in, out, Params{});
+    kernel->run();
+    kernel->fetch();
+    const Tensor dgamma = out.at("dgamma").clone(), dbeta = out.at("dbeta").clone();
+    for (int k = 0; k < 3; ++k) kernel->run();
+    kernel->fetch();
+    EXPECT_EQ(std::memcmp(dgamma.raw(), out.at("dgamma").raw(), dgamma.bytes()), 0)
+        << "cols=" << cols;
+    EXPECT_EQ(std::memcmp(dbeta.raw(), out.at("dbeta").raw(), dbeta.bytes()), 0) << "cols=" << cols;
   }
 }
 

@@ -17,10 +17,12 @@
 
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
+#include "kernels/cuda/norm_backward_cuda.hpp"
 #include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
+#include "reference/norm_backward.hpp"
 #include "reference/scan.hpp"
 
 namespace opbench::cuda {
@@ -514,6 +516,171 @@ TEST(CudaHostScratch, ThePkmSearchAndLayerCountTheirBuffers) {
   EXPECT_EQ(pkm_layer_scratch_bytes(d), 10.0 * 4 * (64 + 32) * 4 + pkm_topk_scratch_bytes(d));
   EXPECT_EQ(pkm_topk_scratch_bytes({0, 4, 512, 64, 32}), 0.0);
   EXPECT_EQ(pkm_layer_scratch_bytes({10, 0, 512, 64, 32}), 0.0);
+}
+
+// ---- norm backward (norm_backward_cuda.hpp) ----------------------------------------------------
+
+TEST(CudaHostNormBackward, RowBlocksTakeEveryRowOnceInNearlyEqualRanges) {
+  for (const std::int64_t rows : {1, 2, 7, 1000, 16384}) {
+    for (const std::int64_t resident : {1, 3, 264, 100000}) {
+      const std::int64_t blocks = norm_bwd::row_blocks(rows, resident);
+      EXPECT_EQ(blocks, std::min(rows, resident));
+      std::vector<int> seen(static_cast<std::size_t>(rows), 0);
+      std::int64_t smallest = rows, largest = 0;
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::int64_t r0 = norm_bwd::row_begin(b, blocks, rows);
+        const std::int64_t r1 = norm_bwd::row_begin(b + 1, blocks, rows);
+        smallest = std::min(smallest, r1 - r0);
+        largest = std::max(largest, r1 - r0);
+        for (std::int64_t r = r0; r < r1; ++r) ++seen[static_cast<std::size_t>(r)];
+      }
+      EXPECT_GE(smallest, 1) << "rows=" << rows << " resident=" << resident;
+      EXPECT_LE(largest - smallest, 1) << "rows=" << rows << " resident=" << resident;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(seen[static_cast<std::size_t>(r)], 1) << "row " << r << " of " << rows;
+      }
+    }
+  }
+}
+
+// The column sums' two stages over integer partials (exact in double): every row block's partial
+// counted once, for block counts below, at and past a multiple of the lanes.
+TEST(CudaHostNormBackward, ColumnSumsAddEveryPartialOnce) {
+  const std::int64_t cols = 5;
+  for (const std::int64_t blocks : {1, 7, 8, 9, 264}) {
+    std::vector<float> partials(static_cast<std::size_t>(blocks * cols));
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      for (std::int64_t j = 0; j < cols; ++j) {
+        partials[static_cast<std::size_t>(b * cols + j)] = static_cast<float>((b + 1) * (j + 1));
+      }
+    }
+    for (std::int64_t j = 0; j < cols; ++j) {
+      double lanes[norm_bwd::kSumLanes];
+      for (int l = 0; l < norm_bwd::kSumLanes; ++l) {
+        lanes[l] = norm_bwd::lane_partial_sum(partials.data(), blocks, cols, j, l);
+      }
+      EXPECT_EQ(norm_bwd::combine_lanes(lanes, 1),
+                static_cast<double>((j + 1) * blocks * (blocks + 1) / 2))
+          << "blocks=" << blocks << " column " << j;
+    }
+  }
+}
+
+// The kernels' structure on the host: row blocks, per-row xhat, sums and dx through the device's
+// functions, float partials per block, then the two-stage column sums. The row sums are taken in
+// double here (the device: float per thread, double across threads).
+void emulate_norm_backward(bool ln, const std::vector<float>& dy, const std::vector<float>& x,
+                           const std::vector<float>& gamma, const std::vector<float>& mean,
+                           const std::vector<float>& rstd, std::int64_t rows, std::int64_t cols,
+                           std::int64_t resident, std::vector<float>& dx,
+                           std::vector<float>& dgamma, std::vector<float>& dbeta) {
+  const std::int64_t blocks = norm_bwd::row_blocks(rows, resident);
+  std::vector<float> pg(static_cast<std::size_t>(blocks * cols), 0.0f), pb(pg.size(), 0.0f);
+  dx.assign(static_cast<std::size_t>(rows * cols), 0.0f);
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    for (std::int64_t r = norm_bwd::row_begin(b, blocks, rows);
+         r < norm_bwd::row_begin(b + 1, blocks, rows); ++r) {
+      const std::size_t ur = static_cast<std::size_t>(r);
+      const float m = ln ? mean[ur] : 0.0f, s = rstd[ur];
+      double sg = 0.0, sgx = 0.0;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const std::size_t k = static_cast<std::size_t>(r * cols + j);
+        const float xh = norm_bwd::xhat(x[k], m, s);
+        const float g = gamma[static_cast<std::size_t>(j)];
+        if (ln) sg += static_cast<double>(dy[k]) * g;
+        sgx += static_cast<double>(dy[k] * g) * xh;
+        float& p = pg[static_cast<std::size_t>(b * cols + j)];
+        p = std::fma(dy[k], xh, p);
+        pb[static_cast<std::size_t>(b * cols + j)] += dy[k];
+      }
+      const norm_bwd::RowTerms t = norm_bwd::row_terms(sg, sgx, static_cast<double>(cols));
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const std::size_t k = static_cast<std::size_t>(r * cols + j);
+        dx[k] = norm_bwd::dx_element(dy[k], gamma[static_cast<std::size_t>(j)],
+                                     norm_bwd::xhat(x[k], m, s), s, t);
+      }
+    }
+  }
+  dgamma.assign(static_cast<std::size_t>(cols), 0.0f);
+  dbeta.assign(dgamma.size(), 0.0f);
+  for (std::int64_t j = 0; j < cols; ++j) {
+    double lg[norm_bwd::kSumLanes], lb[norm_bwd::kSumLanes];
+    for (int l = 0; l < norm_bwd::kSumLanes; ++l) {
+      lg[l] = norm_bwd::lane_partial_sum(pg.data(), blocks, cols, j, l);
+      lb[l] = norm_bwd::lane_partial_sum(pb.data(), blocks, cols, j, l);
+    }
+    dgamma[static_cast<std::size_t>(j)] = static_cast<float>(norm_bwd::combine_lanes(lg, 1));
+    dbeta[static_cast<std::size_t>(j)] = static_cast<float>(norm_bwd::combine_lanes(lb, 1));
+  }
+}
+
+// Counts elements of `got` outside the family's base rule, atol 1e-5 + rtol 1e-4 (unit-scale
+// normal inputs: rstd near 1, so no term outgrows its result).
+int outside(const std::vector<float>& got, const std::vector<double>& want) {
+  int bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= 1e-5 + 1e-4 * std::fabs(want[i]))) ++bad;
+  }
+  return bad;
+}
+
+TEST(CudaHostNormBackward, EmulatedKernelsMatchTheFloat64Reference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> scale(0.5f, 1.5f);
+  for (const std::int64_t cols : {1, 33, 4097}) {
+    for (const std::int64_t resident : {1, 5, 1000}) {
+      const std::int64_t rows = 37;
+      std::vector<float> x(static_cast<std::size_t>(rows * cols)), dy(x.size()),
+          gamma(static_cast<std::size_t>(cols));
+      for (float& v : x) v = normal(rng);
+      for (float& v : dy) v = normal(rng);
+      for (float& v : gamma) v = scale(rng);
+      const std::vector<double> x64(x.begin(), x.end()), dy64(dy.begin(), dy.end()),
+          g64(gamma.begin(), gamma.end());
+      for (const bool ln : {true, false}) {
+        // Saved statistics as the forward pass gives them: float64, rounded once to float.
+        std::vector<double> mean64(static_cast<std::size_t>(rows), 0.0), rstd64(mean64.size());
+        if (ln) {
+          ref::layernorm_stats(x64.data(), mean64.data(), rstd64.data(), rows, cols, 1e-5);
+        } else {
+          ref::rmsnorm_stats(x64.data(), rstd64.data(), rows, cols, 1e-5);
+        }
+        const std::vector<float> mean(mean64.begin(), mean64.end()),
+            rstd(rstd64.begin(), rstd64.end());
+        const std::vector<double> mean_r(mean.begin(), mean.end()),
+            rstd_r(rstd.begin(), rstd.end());
+        std::vector<double> dx_ref(x.size()), dg_ref(gamma.size()), db_ref(gamma.size());
+        if (ln) {
+          ref::layernorm_backward(dy64.data(), x64.data(), g64.data(), mean_r.data(), rstd_r.data(),
+                                  dx_ref.data(), dg_ref.data(), db_ref.data(), rows, cols);
+        } else {
+          ref::rmsnorm_backward(dy64.data(), x64.data(), g64.data(), rstd_r.data(), dx_ref.data(),
+                                dg_ref.data(), rows, cols);
+        }
+        std::vector<float> dx, dg, db;
+        emulate_norm_backward(ln, dy, x, gamma, mean, rstd, rows, cols, resident, dx, dg, db);
+        const std::string at = std::string(ln ? "layernorm" : "rmsnorm") +
+                               " cols=" + std::to_string(cols) +
+                               " resident=" + std::to_string(resident);
+        EXPECT_EQ(outside(dx, dx_ref), 0) << "dx, " << at;
+        EXPECT_EQ(outside(dg, dg_ref), 0) << "dgamma, " << at;
+        if (ln) EXPECT_EQ(outside(db, db_ref), 0) << "dbeta, " << at;
+      }
+    }
+  }
+}
+
+// A constant row: xhat = 0 and rstd = 1/sqrt(eps) = 316. Where dy gamma equals its row mean, dx
+// is exactly 0: fma(dy, gamma, -hi) - lo cancels without rounding dy gamma first.
+TEST(CudaHostNormBackward, ConstantRowWithUniformGradientGivesExactZero) {
+  const std::int64_t cols = 7;
+  const float dy = 0.3f, gamma = 1.1f, rstd = 316.22775f;
+  const double sum_g = cols * (static_cast<double>(dy) * gamma);
+  const norm_bwd::RowTerms t = norm_bwd::row_terms(sum_g, 0.0, static_cast<double>(cols));
+  const float xh = norm_bwd::xhat(2.5f, 2.5f, rstd);
+  EXPECT_EQ(xh, 0.0f);
+  EXPECT_EQ(norm_bwd::dx_element(dy, gamma, xh, rstd, t), 0.0f);
 }
 
 }  // namespace
