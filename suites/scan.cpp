@@ -5,9 +5,9 @@
 //
 // Implementations: ref (float64), cpu.plain, cpu.fast, cpu.chunked and cpu.blelloch
 // (linear_scan), onednn (gru, lstm, when built with oneDNN), torch (mingru and minlstm in the log
-// form, lstm, when built with libtorch), cuda.fast (linear_scan, log_scan, mingru, minlstm, when
-// built with CUDA). The minimal layers take the formulation as an axis, `form=plain,log`, so both
-// forms of one layer sit side by side in one table.
+// form, lstm, when built with libtorch), cuda.fast (linear_scan, linear_scan_backward, log_scan,
+// mingru, minlstm, when built with CUDA). The minimal layers take the formulation as an axis,
+// `form=plain,log`, so both forms of one layer sit side by side in one table.
 #include "reference/scan.hpp"
 
 #include <algorithm>
@@ -31,6 +31,7 @@
 #include "kernels/cpu/onednn_rnn.hpp"
 #endif
 #ifdef OPBENCH_HAVE_CUDA
+#include "kernels/cuda/scan_backward_cuda.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
 #endif
 
@@ -308,6 +309,14 @@ void register_linear_scan_backward(Registry& reg) {
       "cpu.plain", "a", call(OVERLOADS(cpu::plain::linear_scan_backward))));
   op.impls.push_back(typed_host_impl<float, bf16_t, f16_t>(
       "cpu.fast", "a", call(OVERLOADS(cpu::fast::linear_scan_backward))));
+#ifdef OPBENCH_HAVE_CUDA
+  op.impls.push_back(
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        cuda::linear_scan_backward(dev_in(i, "a"), dev_in(i, "h0"), dev_in(i, "h"), dev_in(i, "dh"),
+                                   dev_out(o, "da"), dev_out(o, "db"), dev_out(o, "dh0"),
+                                   p.i("batch"), p.i("T"), p.i("D"));
+      }));
+#endif
   reg.add_op(std::move(op));
 }
 

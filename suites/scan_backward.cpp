@@ -10,7 +10,9 @@
 // registration. float32 only: with log h rounded to 8 or 11 bits, c_t can exceed 1 by |log h|
 // 2^-8 and the reverse scan grows where the true one contracts.
 //
-// Implementations: ref, cpu.plain, cpu.fast (kernels/cpu/log_scan_backward.hpp).
+// Implementations: ref, cpu.plain, cpu.fast (kernels/cpu/log_scan_backward.hpp), cuda.fast
+// (kernels/cuda/scan_backward_cuda.hpp, when built with CUDA: the same arithmetic, expf with
+// cpu.fast's 0 below -87, within the same rule).
 //
 // Agreement: a first-order error bound per element, in units of u = 2^-24, times the family's
 // depth(T) (suites/scan_agreement.hpp), the linear backward's rule with its coefficient computed:
@@ -44,6 +46,11 @@
 #include "reference/scan.hpp"
 #include "suites/common.hpp"
 #include "suites/scan_agreement.hpp"
+
+#ifdef OPBENCH_HAVE_CUDA
+#include "harness/device.hpp"
+#include "kernels/cuda/scan_backward_cuda.hpp"
+#endif
 
 namespace opbench {
 namespace {
@@ -207,6 +214,16 @@ void register_log_scan_backward(Registry& reg) {
   };
   op.impls.push_back(host_impl("cpu.plain", call(cpu::plain::log_scan_backward)));
   op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::log_scan_backward)));
+#ifdef OPBENCH_HAVE_CUDA
+  op.impls.push_back(
+      cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+        auto input = [&i](const char* name) { return i.at(name).data<float>(); };
+        auto output = [&o](const char* name) { return o.at(name).data<float>(); };
+        cuda::log_scan_backward(input("log_a"), input("log_b"), input("log_h0"), input("log_h"),
+                                input("dlog_h"), output("dlog_a"), output("dlog_b"),
+                                output("dlog_h0"), p.i("batch"), p.i("T"), p.i("D"));
+      }));
+#endif
   reg.add_op(std::move(op));
 }
 

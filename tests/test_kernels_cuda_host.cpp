@@ -21,6 +21,7 @@
 #include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
+#include "kernels/cuda/scan_backward_cuda.hpp"
 #include "kernels/cuda/scan_cuda.hpp"
 #include "reference/norm_backward.hpp"
 #include "reference/scan.hpp"
@@ -681,6 +682,242 @@ TEST(CudaHostNormBackward, ConstantRowWithUniformGradientGivesExactZero) {
   const float xh = norm_bwd::xhat(2.5f, 2.5f, rstd);
   EXPECT_EQ(xh, 0.0f);
   EXPECT_EQ(norm_bwd::dx_element(dy, gamma, xh, rstd, t), 0.0f);
+}
+
+// ---- backward scans (scan_backward_cuda.hpp) ----------------------------------------------------
+
+namespace bwd_test {
+
+struct LinearOut {
+  std::vector<float> da, db, dh0;
+};
+
+// scan_backward_cuda.cu's launch on the host: thread (n, d) of batch x D runs the same body with
+// K steps' loads at a time. Outputs start poisoned, so an element never written shows.
+template <int K>
+LinearOut run_linear(const std::vector<float>& a, const std::vector<float>& h0,
+                     const std::vector<float>& h, const std::vector<float>& dh, std::int64_t batch,
+                     std::int64_t T, std::int64_t D) {
+  LinearOut o{std::vector<float>(a.size(), kPoison), std::vector<float>(a.size(), kPoison),
+              std::vector<float>(h0.size(), kPoison)};
+  for (std::int64_t idx = 0; idx < batch * D; ++idx) {
+    const std::int64_t d = idx % D, n = idx / D;
+    scan_bwd::linear_backward_sequence<K>(a.data(), h0.data(), h.data(), dh.data(), o.da.data(),
+                                          o.db.data(), o.dh0.data(), n * T * D + d, idx, T, D);
+  }
+  return o;
+}
+
+struct LogOut {
+  std::vector<float> dla, dlb, dlh0;
+};
+
+template <int K>
+LogOut run_log(const std::vector<float>& la, const std::vector<float>& lb,
+               const std::vector<float>& lh0, const std::vector<float>& lh,
+               const std::vector<float>& g, std::int64_t batch, std::int64_t T, std::int64_t D) {
+  LogOut o{std::vector<float>(la.size(), kPoison), std::vector<float>(la.size(), kPoison),
+           std::vector<float>(lh0.size(), kPoison)};
+  for (std::int64_t idx = 0; idx < batch * D; ++idx) {
+    const std::int64_t d = idx % D, n = idx / D;
+    scan_bwd::log_backward_sequence<K>(la.data(), lb.data(), lh0.data(), lh.data(), g.data(),
+                                       o.dla.data(), o.dlb.data(), o.dlh0.data(), n * T * D + d,
+                                       idx, T, D);
+  }
+  return o;
+}
+
+std::vector<double> wide(const std::vector<float>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// Elements of got outside tol (1 + |want|) of want (NaN where want is NaN); the first few are
+// reported.
+int outside(const std::vector<float>& got, const std::vector<double>& want, double tol,
+            const std::string& what) {
+  int bad = 0;
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    const bool ok = std::isnan(want[k])
+                        ? std::isnan(got[k])
+                        : std::abs(got[k] - want[k]) <= tol * (1 + std::abs(want[k]));
+    if (!ok && ++bad <= 5)
+      ADD_FAILURE() << what << "[" << k << "] = " << got[k] << ", want " << want[k];
+  }
+  return bad;
+}
+
+}  // namespace bwd_test
+
+// T = 2 by hand: a = (0.5, 0.25), h0 = 2, b = (1, 0.5) give h = (2, 1); dh = (1, 2). delta_1 = 2,
+// da_1 = 2 h_0 = 4; delta_0 = 1 + 0.25 * 2 = 1.5, da_0 = 1.5 h0 = 3; dh0 = a_0 delta_0 = 0.75.
+// Every value is exact in float; the grouped path (K = 2) and the step-at-a-time tail (K = 8)
+// give the same.
+TEST(CudaHostScanBackward, LinearTwoStepsByHand) {
+  const std::vector<float> a = {0.5f, 0.25f}, h0 = {2.0f}, h = {2.0f, 1.0f}, dh = {1.0f, 2.0f};
+  for (const auto& o : {bwd_test::run_linear<1>(a, h0, h, dh, 1, 2, 1),
+                        bwd_test::run_linear<2>(a, h0, h, dh, 1, 2, 1),
+                        bwd_test::run_linear<8>(a, h0, h, dh, 1, 2, 1)}) {
+    EXPECT_EQ(o.db, (std::vector<float>{1.5f, 2.0f}));
+    EXPECT_EQ(o.da, (std::vector<float>{3.0f, 4.0f}));
+    EXPECT_EQ(o.dh0, (std::vector<float>{0.75f}));
+  }
+}
+
+// A zero gate stops the reverse scan: delta before it is its own dh exactly, and a_0 = 0 gives
+// dh0 = 0.
+TEST(CudaHostScanBackward, LinearZeroGatePassesNothingBack) {
+  const std::vector<float> a = {0.0f, 0.9f, 0.0f, 0.7f}, h0 = {3.0f}, h = {1.0f, 2.0f, 3.0f, 4.0f},
+                           dh = {0.5f, -1.5f, 2.5f, 4.0f};
+  const auto o = bwd_test::run_linear<scan_bwd::kBwdSteps>(a, h0, h, dh, 1, 4, 1);
+  EXPECT_EQ(o.db[3], 4.0f);
+  EXPECT_EQ(o.db[2], std::fma(0.7f, 4.0f, 2.5f));  // one rounding, as the kernel
+  EXPECT_EQ(o.db[1], -1.5f);                       // a_2 = 0
+  EXPECT_EQ(o.db[0], std::fma(0.9f, -1.5f, 0.5f));
+  EXPECT_EQ(o.dh0[0], 0.0f);  // a_0 = 0
+  EXPECT_EQ(o.da[0], o.db[0] * 3.0f);
+}
+
+// a = 1 (the identity step): delta_t is the suffix sum of dh, T - t for dh = 1, dh0 = T; da_t =
+// delta_t h_{t-1}. T = 19 takes two groups of 8 and a tail of 3.
+TEST(CudaHostScanBackward, LinearUnitGateSumsTheSuffix) {
+  const std::int64_t T = 19, D = 3;
+  std::vector<float> a(T * D, 1.0f), h(T * D), dh(T * D, 1.0f), h0 = {0.5f, 1.0f, 2.0f};
+  for (std::size_t k = 0; k < h.size(); ++k) h[k] = static_cast<float>(k % 5) - 1.0f;
+  const auto o = bwd_test::run_linear<scan_bwd::kBwdSteps>(a, h0, h, dh, 1, T, D);
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::size_t i = static_cast<std::size_t>(t * D + d);
+      const float want = static_cast<float>(T - t);
+      EXPECT_EQ(o.db[i], want) << "t=" << t << " d=" << d;
+      EXPECT_EQ(o.da[i], want * (t > 0 ? h[i - D] : h0[d])) << "t=" << t << " d=" << d;
+    }
+  }
+  for (std::int64_t d = 0; d < D; ++d) EXPECT_EQ(o.dh0[d], static_cast<float>(T));
+}
+
+// Against ref::linear_scan_backward on the h the forward pass gives: group sizes 1, 3 and the
+// kernels' 8, T = 0 (dh0 = 0), T below, at and beyond a group, batch 2 so that sequences do not
+// cross.
+TEST(CudaHostScanBackward, LinearMatchesTheReference) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> gate(0.0f, 1.0f), val(-1.0f, 1.0f);
+  const std::int64_t batch = 2, D = 5;
+  for (const std::int64_t T : {0, 1, 7, 8, 9, 45}) {
+    std::vector<float> a(batch * T * D), b(a.size()), h0(batch * D), dh(a.size());
+    for (auto& v : a) v = gate(rng);
+    for (auto& v : b) v = val(rng);
+    for (auto& v : h0) v = val(rng);
+    for (auto& v : dh) v = val(rng);
+    std::vector<double> h64(a.size());
+    const auto a64 = bwd_test::wide(a), b64 = bwd_test::wide(b), h064 = bwd_test::wide(h0);
+    ref::linear_scan(a64.data(), b64.data(), h064.data(), h64.data(), batch, T, D);
+    const std::vector<float> h(h64.begin(), h64.end());
+    std::vector<double> da(a.size()), db(a.size()), dh0(h0.size());
+    const auto hr = bwd_test::wide(h), g = bwd_test::wide(dh);
+    ref::linear_scan_backward(a64.data(), h064.data(), hr.data(), g.data(), da.data(), db.data(),
+                              dh0.data(), batch, T, D);
+    const std::string at = " T=" + std::to_string(T);
+    for (const auto& o : {bwd_test::run_linear<1>(a, h0, h, dh, batch, T, D),
+                          bwd_test::run_linear<3>(a, h0, h, dh, batch, T, D),
+                          bwd_test::run_linear<scan_bwd::kBwdSteps>(a, h0, h, dh, batch, T, D)}) {
+      EXPECT_EQ(bwd_test::outside(o.da, da, 1e-5, "da" + at), 0);
+      EXPECT_EQ(bwd_test::outside(o.db, db, 1e-5, "db" + at), 0);
+      EXPECT_EQ(bwd_test::outside(o.dh0, dh0, 1e-5, "dh0" + at), 0);
+    }
+  }
+}
+
+TEST(CudaHostScanBackward, ExpOrZeroIsZeroBelowMinus87) {
+  EXPECT_EQ(scan_bwd::exp_or_zero(-kInf), 0.0f);
+  EXPECT_EQ(scan_bwd::exp_or_zero(-87.5f), 0.0f);
+  EXPECT_GT(scan_bwd::exp_or_zero(-86.5f), 0.0f);
+  EXPECT_EQ(scan_bwd::exp_or_zero(0.0f), 1.0f);
+  EXPECT_TRUE(std::isnan(scan_bwd::exp_or_zero(kNaN)));
+}
+
+// T = 2 by hand, the linear case's a = (0.5, 0.25), b = (1, 0.5), h0 = 2, h = (2, 1) in logs,
+// dlog_h = (1, 2): at t = 1, r = 2, dlog_b = 2 b_1 / h_1 = 1, dlog_a = 2 a_1 h_0 / h_1 = 1; at t =
+// 0, r = 1 + 1 = 2, dlog_b = 2 b_0 / h_0 = 1, dlog_a = 2 a_0 h0 / h_0 = 1 = dlog_h0. (Exact up to
+// the rounding of the logs and expf's.)
+TEST(CudaHostScanBackward, LogTwoStepsByHand) {
+  const std::vector<float> la = {std::log(0.5f), std::log(0.25f)}, lb = {0.0f, std::log(0.5f)},
+                           lh0 = {std::log(2.0f)}, lh = {std::log(2.0f), 0.0f}, g = {1.0f, 2.0f};
+  for (const auto& o : {bwd_test::run_log<1>(la, lb, lh0, lh, g, 1, 2, 1),
+                        bwd_test::run_log<2>(la, lb, lh0, lh, g, 1, 2, 1),
+                        bwd_test::run_log<8>(la, lb, lh0, lh, g, 1, 2, 1)}) {
+    for (int t = 0; t < 2; ++t) {
+      EXPECT_NEAR(o.dla[t], 1.0f, 1e-6f) << "t=" << t;
+      EXPECT_NEAR(o.dlb[t], 1.0f, 1e-6f) << "t=" << t;
+    }
+    EXPECT_NEAR(o.dlh0[0], 1.0f, 1e-6f);
+  }
+}
+
+// A zero gate (log a = -inf) gives dlog_a = 0 exactly and passes nothing back; b = 0 (log b =
+// -inf) gives dlog_b = 0 exactly.
+TEST(CudaHostScanBackward, LogZeroGateAndZeroBGiveExactZeros) {
+  const std::vector<float> la = {-0.1f, -kInf, -0.2f}, lb = {-1.0f, 0.0f, -kInf}, lh0 = {0.3f},
+                           lh = {0.1f, 0.0f, -0.2f}, g = {0.5f, -1.0f, 2.0f};
+  const auto o = bwd_test::run_log<scan_bwd::kBwdSteps>(la, lb, lh0, lh, g, 1, 3, 1);
+  EXPECT_EQ(o.dlb[2], 0.0f);                           // b_2 = 0
+  EXPECT_EQ(o.dla[1], 0.0f);                           // a_1 = 0
+  EXPECT_EQ(o.dlb[1], -1.0f + o.dla[2]);               // r_1, times exp(0 - 0) = 1
+  EXPECT_EQ(o.dlb[0], 0.5f * std::exp(-1.0f - 0.1f));  // r_0 = dlog_h_0: nothing carried
+  EXPECT_EQ(o.dlh0[0], o.dla[0]);
+}
+
+// a = 1 (log a = 0) and b = 0: h stays h0, every coefficient is exp(0) = 1, so dlog_a_t is the
+// suffix sum of dlog_h (T - t for ones), dlog_b = 0 and dlog_h0 = T, exactly. T = 19: two groups
+// of 8 and a tail of 3.
+TEST(CudaHostScanBackward, LogUnitGateSumsTheSuffix) {
+  const std::int64_t T = 19, D = 3;
+  const std::vector<float> lh0 = {-0.7f, 0.0f, 1.3f};
+  std::vector<float> la(T * D, 0.0f), lb(T * D, -kInf), lh(T * D), g(T * D, 1.0f);
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t d = 0; d < D; ++d) lh[t * D + d] = lh0[d];
+  const auto o = bwd_test::run_log<scan_bwd::kBwdSteps>(la, lb, lh0, lh, g, 1, T, D);
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      EXPECT_EQ(o.dla[t * D + d], static_cast<float>(T - t)) << "t=" << t << " d=" << d;
+      EXPECT_EQ(o.dlb[t * D + d], 0.0f) << "t=" << t << " d=" << d;
+    }
+  }
+  for (std::int64_t d = 0; d < D; ++d) EXPECT_EQ(o.dlh0[d], static_cast<float>(T));
+}
+
+// Against ref::log_scan_backward on the log h the forward reference gives (rounded to float),
+// with zero gates and zero b scattered in; group sizes 1, 3, 8; T = 0 (dlog_h0 = 0).
+TEST(CudaHostScanBackward, LogMatchesTheReference) {
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> gate(0.05f, 1.0f), val(0.1f, 2.0f), grad(-1.0f, 1.0f);
+  const std::int64_t batch = 2, D = 5;
+  for (const std::int64_t T : {0, 1, 7, 8, 9, 45}) {
+    std::vector<float> la(batch * T * D), lb(la.size()), lh0(batch * D), g(la.size());
+    for (std::size_t k = 0; k < la.size(); ++k) {
+      la[k] = k % 11 == 4 ? -kInf : std::log(gate(rng));
+      lb[k] = k % 13 == 6 ? -kInf : std::log(val(rng));
+      g[k] = grad(rng);
+    }
+    for (auto& v : lh0) v = std::log(val(rng));
+    const auto la64 = bwd_test::wide(la), lb64 = bwd_test::wide(lb), lh064 = bwd_test::wide(lh0),
+               g64 = bwd_test::wide(g);
+    std::vector<double> lh64(la.size());
+    ref::log_scan(la64.data(), lb64.data(), lh064.data(), lh64.data(), batch, T, D);
+    const std::vector<float> lh(lh64.begin(), lh64.end());
+    const auto lhr = bwd_test::wide(lh);
+    std::vector<double> dla(la.size()), dlb(la.size()), dlh0(lh0.size());
+    ref::log_scan_backward(la64.data(), lb64.data(), lh064.data(), lhr.data(), g64.data(),
+                           dla.data(), dlb.data(), dlh0.data(), batch, T, D);
+    const std::string at = " T=" + std::to_string(T);
+    for (const auto& o :
+         {bwd_test::run_log<1>(la, lb, lh0, lh, g, batch, T, D),
+          bwd_test::run_log<3>(la, lb, lh0, lh, g, batch, T, D),
+          bwd_test::run_log<scan_bwd::kBwdSteps>(la, lb, lh0, lh, g, batch, T, D)}) {
+      EXPECT_EQ(bwd_test::outside(o.dla, dla, 1e-5, "dlog_a" + at), 0);
+      EXPECT_EQ(bwd_test::outside(o.dlb, dlb, 1e-5, "dlog_b" + at), 0);
+      EXPECT_EQ(bwd_test::outside(o.dlh0, dlh0, 1e-5, "dlog_h0" + at), 0);
+    }
+  }
 }
 
 }  // namespace

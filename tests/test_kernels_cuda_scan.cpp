@@ -92,6 +92,28 @@ TEST_F(CudaScan, LogScanAgreesWhereTheFormulationCan) {
       });
 }
 
+// The backward scans (scan_backward_cuda.hpp) under each op's own rule, every scenario, as on the
+// CPU (tests/test_suites_scan.cpp): no known failures. T of one step, of a partial group of 8
+// steps' loads and of many; D odd and a multiple of the warp; batch 3 so that sequences sit side
+// by side in one block.
+TEST_F(CudaScan, LinearScanBackwardEveryScenario) {
+  expect_cases(
+      check_cuda_cases("linear_scan_backward", {{"batch", "1,3"},
+                                                {"T", "1,45,1000"},
+                                                {"D", "7,256"},
+                                                {"dist", "uniform,near_one,bernoulli,large_b"}}),
+      [](const CaseRecord&) { return false; });
+}
+
+TEST_F(CudaScan, LogScanBackwardEveryScenario) {
+  expect_cases(
+      check_cuda_cases("log_scan_backward", {{"batch", "1,3"},
+                                             {"T", "1,2,45,1000"},
+                                             {"D", "17,32"},
+                                             {"dist", "uniform,near_one,bernoulli,large_b"}}),
+      [](const CaseRecord&) { return false; });
+}
+
 TEST_F(CudaScan, MinimalLayersBothForms) {
   for (const char* op : {"mingru", "minlstm"}) {
     expect_cases(check_cuda_cases(op, {{"batch", "1,2"},
