@@ -162,6 +162,23 @@ ProjectionBounds projection_bounds(const double* x, const double* w, const std::
   return b;
 }
 
+// The projection's bounds (projection_bounds) as the outputs dx, dw and dbias of `b`.
+void add_projection_bounds(Bounds& b, const double* x, const double* w,
+                           const std::vector<double>& dk, const std::vector<double>& e_dk,
+                           std::int64_t rows, std::int64_t d_in, std::int64_t G) {
+  ProjectionBounds pb = projection_bounds(x, w, dk, e_dk, rows, d_in, G);
+  b["dx"] = std::move(pb.dx);
+  b["dw"] = std::move(pb.dw);
+  b["dbias"] = std::move(pb.dbias);
+}
+
+// The minimal layers' reverse scan, one step back: delta_{t-1} = dh_{t-1} + a_t delta_t carries
+// a_t's error and delta_t's, plus one rounding of the product and one of the sum (`before` =
+// |delta_{t-1}|); at t = 0, dh0 = a_0 delta_0 is the product alone (before = 0).
+double carried_delta_error(double a, double e_a, double delta, double e_delta, double before) {
+  return a * e_delta + e_a * delta + kU * (a * delta + before);
+}
+
 // The recurrent weight's gradient dU[i, j] = sum over rows of v[r, i] dk[r, j] for columns
 // [c0, c0 + width) of dU[D, G], written into `du`: v (|v| given, [rows, D]) is a forward value
 // within kappa u (1 + |v|) (the recurrent rules' convention), dk[rows, G] within e[rows, G]; the
@@ -263,18 +280,15 @@ Bounds mingru_bounds(const TensorMap& in, const Params& p) {
             e_delta * z * gp + delta * e_z[k] * gp + delta * z * e_gp[k] + 3 * kU * delta * z * gp;
         const double a = 1 - z;
         if (t == 0) {
-          b["dh0"][sz(n * D + d)] = a * e_delta + e_a[k] * delta + kU * a * delta;
+          b["dh0"][sz(n * D + d)] = carried_delta_error(a, e_a[k], delta, e_delta, 0.0);
         } else {
           const double before = std::abs(tape.delta[k - sz(D)]);
-          e_delta = a * e_delta + e_a[k] * delta + kU * (a * delta + before);
+          e_delta = carried_delta_error(a, e_a[k], delta, e_delta, before);
         }
       }
     }
   }
-  ProjectionBounds pb = projection_bounds(x.p(), w.p(), tape.dk, e_dk, rows, d_in, G);
-  b["dx"] = std::move(pb.dx);
-  b["dw"] = std::move(pb.dw);
-  b["dbias"] = std::move(pb.dbias);
+  add_projection_bounds(b, x.p(), w.p(), tape.dk, e_dk, rows, d_in, G);
   return b;
 }
 
@@ -339,10 +353,7 @@ Bounds gru_bounds(const TensorMap& in, const Params& p) {
   b["du"].resize(sz(D * G));
   recurrent_weight_bounds(hp_abs, tp.dk, e_dk, rows, D, G, 0, 2 * D, kappa, b["du"]);
   recurrent_weight_bounds(rh_abs, tp.dk, e_dk, rows, D, G, 2 * D, D, kappa, b["du"]);
-  ProjectionBounds pb = projection_bounds(x.p(), w.p(), tp.dk, e_dk, rows, d_in, G);
-  b["dx"] = std::move(pb.dx);
-  b["dw"] = std::move(pb.dw);
-  b["dbias"] = std::move(pb.dbias);
+  add_projection_bounds(b, x.p(), w.p(), tp.dk, e_dk, rows, d_in, G);
   return b;
 }
 
@@ -429,18 +440,15 @@ Bounds minlstm_bounds(const TensorMap& in, const Params& p) {
         e_dk[sz(r * G + 2 * D + d)] = e_delta * ip * gp + delta * e_ip[k] * gp +
                                       delta * ip * e_gp[k] + 3 * kU * delta * ip * gp;
         if (t == 0) {
-          b["dh0"][sz(n * D + d)] = a * e_delta + e_a[k] * delta + kU * a * delta;
+          b["dh0"][sz(n * D + d)] = carried_delta_error(a, e_a[k], delta, e_delta, 0.0);
         } else {
           const double before = std::abs(tape.delta[k - sz(D)]);
-          e_delta = a * e_delta + e_a[k] * delta + kU * (a * delta + before);
+          e_delta = carried_delta_error(a, e_a[k], delta, e_delta, before);
         }
       }
     }
   }
-  ProjectionBounds pb = projection_bounds(x.p(), w.p(), tape.dk, e_dk, rows, d_in, G);
-  b["dx"] = std::move(pb.dx);
-  b["dw"] = std::move(pb.dw);
-  b["dbias"] = std::move(pb.dbias);
+  add_projection_bounds(b, x.p(), w.p(), tape.dk, e_dk, rows, d_in, G);
   return b;
 }
 
@@ -496,10 +504,7 @@ Bounds lstm_bounds(const TensorMap& in, const Params& p) {
   // dU = sum over rows of h_{t-1} dk.
   b["du"].resize(sz(D * G));
   recurrent_weight_bounds(hp_abs, tp.dk, e_dk, rows, D, G, 0, G, kappa, b["du"]);
-  ProjectionBounds pb = projection_bounds(x.p(), w.p(), tp.dk, e_dk, rows, d_in, G);
-  b["dx"] = std::move(pb.dx);
-  b["dw"] = std::move(pb.dw);
-  b["dbias"] = std::move(pb.dbias);
+  add_projection_bounds(b, x.p(), w.p(), tp.dk, e_dk, rows, d_in, G);
   return b;
 }
 
