@@ -37,6 +37,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/float_vectors.hpp"
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/norm_backward_cuda.hpp"
@@ -62,28 +63,6 @@ struct Args {
   std::int64_t rows;
   int cols;
 };
-
-template <int VEC>
-__device__ __forceinline__ void load_vec(const float* __restrict__ p, float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
-    v[0] = t.x;
-    v[1] = t.y;
-    v[2] = t.z;
-    v[3] = t.w;
-  } else {
-    v[0] = *p;
-  }
-}
-
-template <int VEC>
-__device__ __forceinline__ void store_vec(float* __restrict__ p, const float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
-  } else {
-    *p = v[0];
-  }
-}
 
 // Sums a and b over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the
 // same sums bit for bit (each warp reduces the warps' partials in the same order). `slot` (32

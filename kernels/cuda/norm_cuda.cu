@@ -33,6 +33,7 @@
 #include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
 // clang-format on
 #include "harness/device.hpp"
+#include "kernels/cuda/float_vectors.hpp"
 #include "kernels/cuda/launch_stream.hpp"
 #include "kernels/cuda/norm_cuda.hpp"
 
@@ -43,28 +44,6 @@ constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kWarpPathBlock = 128;  // threads per block of the lane-group kernels
 constexpr int kMaxRowBlock = 512;    // most threads per block of the block-per-row kernels
 constexpr int kLoopBlock = 512;      // threads per block of the looping kernel
-
-template <int VEC>
-__device__ __forceinline__ void load_vec(const float* __restrict__ p, float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
-    v[0] = t.x;
-    v[1] = t.y;
-    v[2] = t.z;
-    v[3] = t.w;
-  } else {
-    v[0] = *p;
-  }
-}
-
-template <int VEC>
-__device__ __forceinline__ void store_vec(float* __restrict__ p, const float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
-  } else {
-    *p = v[0];
-  }
-}
 
 // Sums over aligned groups of LANES lanes (a power of two <= 32); every lane of the warp takes
 // part and every lane of a group gets the group's sums.
