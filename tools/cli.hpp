@@ -32,6 +32,9 @@ struct SelectionOptions {
   ShardSpec shard_spec() const;
 };
 
+// "a,b" given once or several times -> {"a", "b"} (empty items dropped).
+std::vector<std::string> split_commas(const std::vector<std::string>& values);
+
 int cmd_list(const Args& args);
 int cmd_run(const Args& args, bool time);
 int cmd_report(const Args& args);

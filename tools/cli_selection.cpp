@@ -6,8 +6,6 @@
 
 namespace opbench::cli {
 
-namespace {
-// "a,b" given once or several times -> {"a", "b"}.
 std::vector<std::string> split_commas(const std::vector<std::string>& values) {
   std::vector<std::string> out;
   for (const auto& v : values) {
@@ -19,6 +17,8 @@ std::vector<std::string> split_commas(const std::vector<std::string>& values) {
   }
   return out;
 }
+
+namespace {
 
 std::pair<std::string, std::string> split_assignment(const std::string& option,
                                                      const std::string& text) {

@@ -127,18 +127,7 @@ int cmd_claims(const Args& args) {
     std::cout << desc << "\n";
     return kExitOk;
   }
-  std::vector<std::string> split_ids;
-  for (const std::string& s : ids) {
-    std::size_t start = 0;
-    while (start <= s.size()) {
-      const auto comma = s.find(',', start);
-      const std::string id = s.substr(start, comma == std::string::npos ? s.npos : comma - start);
-      if (!id.empty()) split_ids.push_back(id);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-  const std::vector<PaperClaim> claims = chosen_claims(split_ids);
+  const std::vector<PaperClaim> claims = chosen_claims(split_commas(ids));
   if (list) {
     list_claims(claims);
     return kExitOk;
