@@ -11,8 +11,9 @@
 #include "kernels/cpu/norm_fast_half.hpp"
 #include "kernels/cpu/norm_plain.hpp"
 #include "suites/common.hpp"
-#include "suites/norm_common.hpp"
 #include "suites/norm_backward.hpp"
+#include "suites/norm_common.hpp"
+#include "suites/norm_papers.hpp"
 #include "suites/suites.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -396,6 +397,7 @@ void register_norm_suite(Registry& reg) {
   register_online_norm(reg);
   register_weight_std(reg);
   register_fused_add(reg);
+  register_norm_srmsnorm_deepnorm(reg);
   register_norm_backward_ops(reg);
 }
 

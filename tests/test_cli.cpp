@@ -364,6 +364,8 @@ TEST_F(Cli, ListShowsBackendsSuiteOpsAndImpls) {
                                         "weight_std",
                                         "add_layernorm",
                                         "add_rmsnorm",
+                                        "srmsnorm",
+                                        "deepnorm",
                                         "layernorm_backward",
                                         "rmsnorm_backward",
                                         "add_layernorm_backward",
