@@ -398,6 +398,7 @@ void register_norm_suite(Registry& reg) {
   register_weight_std(reg);
   register_fused_add(reg);
   register_norm_srmsnorm_deepnorm(reg);
+  register_norm_msgnorm_powernorm(reg);
   register_norm_backward_ops(reg);
 }
 
