@@ -369,6 +369,8 @@ TEST_F(Cli, ListShowsBackendsSuiteOpsAndImpls) {
                                         "msgnorm",
                                         "powernorm",
                                         "powernorm_infer",
+                                        "unified_norm",
+                                        "unified_norm_infer",
                                         "layernorm_backward",
                                         "rmsnorm_backward",
                                         "add_layernorm_backward",
