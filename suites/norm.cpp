@@ -400,6 +400,7 @@ void register_norm_suite(Registry& reg) {
   register_norm_srmsnorm_deepnorm(reg);
   register_norm_msgnorm_powernorm(reg);
   register_norm_unified(reg);
+  register_norm_fourier(reg);
   register_norm_backward_ops(reg);
 }
 

@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
   cmake g++ make git pkg-config
   libbenchmark-dev libopenblas-dev nlohmann-json3-dev libboost-program-options-dev libgtest-dev
+  libfftw3-dev                                 # FFTW, the Fourier-domain norms' CPU FFTs
   libdnnl-dev                                  # optional peer (oneDNN), found automatically
   ocl-icd-opencl-dev                           # oneDNN's CMake config requires OpenCL; libdnnl-dev
                                                # only recommends it, and we skip recommends
