@@ -1,10 +1,13 @@
-// The normalization family's backward ops: LayerNorm and RMSNorm backward, each with its saved
-// statistics made by the forward pass (GradientOf::save) and its gradients proven against
-// finite differences of the forward reference (harness/gradient_check.hpp).
+// The normalization family's backward ops (LayerNorm, RMSNorm, their residual-add forms, DyT,
+// SimpleRMSNorm, DeepNorm, BatchNorm, GroupNorm), each with its saved statistics made by the
+// forward pass (GradientOf::save) and its gradients proven against finite differences of the
+// forward reference (harness/gradient_check.hpp).
 #include "suites/norm_backward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "harness/agreement.hpp"
@@ -13,7 +16,10 @@
 #include "kernels/cpu/dyt_backward.hpp"
 #include "kernels/cpu/norm_backward_fast.hpp"
 #include "kernels/cpu/norm_backward_plain.hpp"
+#include "kernels/cpu/norm_srmsnorm_deepnorm_backward.hpp"
 #include "reference/norm_backward.hpp"
+#include "reference/norm_srmsnorm_deepnorm.hpp"
+#include "reference/norm_srmsnorm_deepnorm_backward.hpp"
 #include "suites/common.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
@@ -81,52 +87,71 @@ Sets row_sets(const Params& p) {
           [](std::int64_t, std::int64_t k) { return k; }};
 }
 
-// The allowance of every output element, from the float64 inputs. `normalized` is the tensor the
-// norm ran on ("x", or "sum" after a residual add); a fused add's dx also adds the residual's
-// gradient dsum, one more rounding.
-Allowance allowance(const TensorMap& in, const Sets& sets, bool centered,
-                    const char* normalized = "x") {
-  const F64 dy(in.at("dy")), x(in.at(normalized)), gamma(in.at("gamma")), rstd(in.at("rstd"));
-  const std::vector<double> zeros(static_cast<std::size_t>(sets.sets), 0.0);
-  const std::vector<double> mean = centered ? F64(in.at("mean")).v : zeros;
+// The float64 values an allowance is made of: the incoming gradient dy, the normalized tensor x
+// (LayerNorm's x, the residual sum, DeepNorm's alpha x + fx), gamma (empty: a norm without gain,
+// gamma = 1), per set the mean (empty: uncentered, 0) and rstd, and `projection`, a factor per set
+// on the xhat mean(g xhat) term (empty: 1; SimpleRMSNorm's r / rho, register_srmsnorm_backward).
+struct NormValues {
+  std::vector<double> dy, x, gamma, mean, rstd, projection;
+};
+
+// The allowance of every output element.
+Allowance allowance(const NormValues& v, const Sets& sets, bool centered) {
   const double u = unit_roundoff(DType::f32), n = static_cast<double>(sets.size);
   Allowance a;
-  a.dx.resize(dy.v.size());
+  a.dx.resize(v.dy.size());
   a.dgamma.assign(static_cast<std::size_t>(sets.channels), 0.0);
   a.dbeta.assign(a.dgamma.size(), 0.0);
   std::vector<double> xhat(static_cast<std::size_t>(sets.size)), g(xhat.size());
   for (std::int64_t s = 0; s < sets.sets; ++s) {
     const std::size_t us = static_cast<std::size_t>(s);
+    const double mean = v.mean.empty() ? 0.0 : v.mean[us];
+    const double proj = v.projection.empty() ? 1.0 : v.projection[us];
     double sum_g = 0, sum_gx = 0, abs_g = 0, abs_gx = 0;
     for (std::int64_t k = 0; k < sets.size; ++k) {
       const std::size_t at = static_cast<std::size_t>(sets.at(s, k)),
                         uk = static_cast<std::size_t>(k);
       const std::size_t ch = static_cast<std::size_t>(sets.channel(s, k));
-      xhat[uk] = (x.v[at] - mean[us]) * rstd.v[us];
-      g[uk] = dy.v[at] * gamma.v[ch];
+      xhat[uk] = (v.x[at] - mean) * v.rstd[us];
+      g[uk] = v.dy[at] * (v.gamma.empty() ? 1.0 : v.gamma[ch]);
       sum_g += g[uk];
       sum_gx += g[uk] * xhat[uk];
       abs_g += std::abs(g[uk]);
       abs_gx += std::abs(g[uk] * xhat[uk]);
-      a.dgamma[ch] += std::abs(dy.v[at] * xhat[uk]);
-      a.dbeta[ch] += std::abs(dy.v[at]);
+      a.dgamma[ch] += std::abs(v.dy[at] * xhat[uk]);
+      a.dbeta[ch] += std::abs(v.dy[at]);
     }
     const double mg = centered ? sum_g / n : 0.0;
     for (std::int64_t k = 0; k < sets.size; ++k) {
       const std::size_t uk = static_cast<std::size_t>(k);
-      const double terms = std::abs(g[uk]) + std::abs(mg) + std::abs(xhat[uk] * sum_gx / n);
-      const double sums = (centered ? abs_g / n : 0.0) + std::abs(xhat[uk]) * abs_gx / n;
+      const double terms = std::abs(g[uk]) + std::abs(mg) + proj * std::abs(xhat[uk] * sum_gx / n);
+      const double sums = (centered ? abs_g / n : 0.0) + proj * std::abs(xhat[uk]) * abs_gx / n;
       a.dx[static_cast<std::size_t>(sets.at(s, k))] =
-          rstd.v[us] * u * (4 * terms + std::sqrt(n) * sums);
+          v.rstd[us] * u * (4 * terms + std::sqrt(n) * sums);
     }
-  }
-  if (in.count("dsum")) {
-    const F64 dsum(in.at("dsum"));
-    for (std::size_t k = 0; k < a.dx.size(); ++k) a.dx[k] += 2 * u * std::abs(dsum.v[k]);
   }
   const double spread = std::sqrt(static_cast<double>(sets.per_channel)) * u;
   for (double& m : a.dgamma) m *= spread;
   for (double& m : a.dbeta) m *= spread;
+  return a;
+}
+
+// The same from a case's inputs. `normalized` is the tensor the norm ran on ("x", or "sum" after
+// a residual add); a fused add's dx also adds the residual's gradient dsum, one more rounding.
+Allowance allowance(const TensorMap& in, const Sets& sets, bool centered,
+                    const char* normalized = "x") {
+  NormValues v;
+  v.dy = F64(in.at("dy")).v;
+  v.x = F64(in.at(normalized)).v;
+  v.gamma = F64(in.at("gamma")).v;
+  if (centered) v.mean = F64(in.at("mean")).v;
+  v.rstd = F64(in.at("rstd")).v;
+  Allowance a = allowance(v, sets, centered);
+  if (in.count("dsum")) {
+    const double u = unit_roundoff(DType::f32);
+    const F64 dsum(in.at("dsum"));
+    for (std::size_t k = 0; k < a.dx.size(); ++k) a.dx[k] += 2 * u * std::abs(dsum.v[k]);
+  }
   return a;
 }
 
@@ -586,6 +611,212 @@ void register_groupnorm_backward(Registry& reg) {
   reg.add_op(std::move(op));
 }
 
+// --- srmsnorm_backward and deepnorm_backward ----------------------------------------------
+
+// SimpleRMSNorm's eps, the value its forward op hands the kernels and the reference (1e-8 rounded
+// to float), in the saved divisor and in the backward alike. (Its eps / rho part of the gradient
+// is below any finite difference at 1e-8: tests/test_norm_srmsnorm_deepnorm_backward.cpp checks
+// it at eps = 0.3 and by hand.)
+const float kSrmsEps = static_cast<float>(ref::kSrmsnormEps);
+
+// The zero-row scenario of the forward op srmsnorm (suites/norm_srmsnorm_deepnorm.cpp): x normal
+// with every third row (0, 3, 6, ...) exactly zero, where dx = dy / eps (the reference's rule).
+const char* const kZeroRows = "zero_rows";
+
+std::string srmsnorm_input_dist(const TensorDecl& t, const std::string& dist, DType) {
+  return dist == kZeroRows && t.dist == "$dist" ? "normal" : "";
+}
+
+void srmsnorm_zero_rows(TensorMap& in, const Params& p) {
+  if (p.str("dist") != kZeroRows) return;
+  const std::int64_t rows = p.i("rows"), cols = p.i("cols");
+  for (std::int64_t r = 0; r < rows; r += 3) {
+    for (std::int64_t j = 0; j < cols; ++j) store_double(in.at("x"), r * cols + j, 0.0);
+  }
+}
+
+// SimpleRMSNorm's dx = (dy - xhat mean(xhat dy) r / rho) / r (xhat = x / r) is RMSNorm's with
+// gamma = 1 and rstd = 1 / r, its projection term grown by r / rho = 1 + eps / rho: the family
+// rule with that factor on the term's own rounding and on its row sum's (x . dy, whose float32
+// error the kernels multiply by 1 / (d r^2 rho)). On a zero row (rho = 0) the term is 0 and so is
+// its allowance: dx = dy / eps, 1e8 |dy|, within 4 u of it. A kernel without the projection term
+// (plain dy / r) is off by |xhat mean(xhat dy)| / rho, far outside (a planted kernel in the tests).
+// (The float64 copies of the inputs are freed before the comparison: at 16384 x 4097 each is
+// 0.5 GB.)
+Allowance srmsnorm_allowance(const TensorMap& i, const Params& p) {
+  NormValues v;
+  v.dy = F64(i.at("dy")).v;
+  v.x = F64(i.at("x")).v;
+  for (const double d : F64(i.at("divisor")).v) {
+    const double rho = d - static_cast<double>(kSrmsEps);
+    v.rstd.push_back(1.0 / d);
+    v.projection.push_back(rho > 0 ? d / rho : 0.0);
+  }
+  return allowance(v, row_sets(p), false);
+}
+
+Agreement compare_srmsnorm(const TensorMap& i, const TensorMap& o, const TensorMap& r,
+                           const Params& p, Tolerance tol) {
+  return compare_within("dx", o.at("dx"), r.at("dx"), srmsnorm_allowance(i, p).dx, tol);
+}
+
+void register_srmsnorm_backward(Registry& reg) {
+  Op op = make_backward_op(
+      "srmsnorm_backward",
+      "SimpleRMSNorm backward: dx from dy and the saved divisor ||x|| / sqrt(d) + eps (no gain)",
+      "Qin et al. 2022 (The Devil in Linear Transformer), SRMSNorm with the authors' eps outside "
+      "the root, differentiated (reference/norm_srmsnorm_deepnorm_backward.hpp)",
+      {in("dy", {"rows", "cols"}, "normal(0,1)"), in("x", {"rows", "cols"}),
+       in_f32("divisor", {"rows"}, "normal(0,1)"), out("dx", {"rows", "cols"})},
+      4);
+  // The forward op's scenarios: zero rows in the quick sweep, where this op divides by eps alone.
+  op.axes.back() =
+      dist_axis({"normal", kZeroRows},
+                {"normal", "uniform", "llm_outliers", "offset", "constant_rows", kZeroRows},
+                "distribution of x (dy is N(0, 1)); zero_rows: normal with every third row zero");
+  op.input_dist = srmsnorm_input_dist;
+  op.prepare_inputs = srmsnorm_zero_rows;
+  GradientOf g;
+  g.forward = "srmsnorm";
+  g.same = {{"x", "x"}};
+  g.incoming = {{"dy", "y"}};
+  g.gradients = {{"dx", "x"}};
+  g.saved = {{"divisor", ""}};
+  g.check_point = {{"rows", "5"}, {"cols", "33"}, {"dist", "normal"}};
+  g.save = [](TensorMap& in, const Params& p) {
+    const std::int64_t rows = p.i("rows");
+    std::vector<double> r(static_cast<std::size_t>(rows));
+    ref::srmsnorm_divisor(F64(in.at("x")).p(), r.data(), rows, p.i("cols"),
+                          static_cast<double>(kSrmsEps));
+    for (std::int64_t k = 0; k < rows; ++k) {
+      store_double(in.at("divisor"), k, r[static_cast<std::size_t>(k)]);
+    }
+  };
+  op.gradient = std::move(g);
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::srmsnorm_backward(F64(i.at("dy")).p(), F64(i.at("x")).p(), F64(i.at("divisor")).p(),
+                           out64(o, "dx"), p.i("rows"), p.i("cols"), static_cast<double>(kSrmsEps));
+  };
+  op.compare = compare_srmsnorm;
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "dy"), in32(i, "x"), in32(i, "divisor"), out32(o, "dx"), p.i("rows"), p.i("cols"),
+         kSrmsEps);
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(OVERLOADS(cpu::plain::srmsnorm_backward))));
+  op.impls.push_back(host_impl("cpu.fast", call(OVERLOADS(cpu::fast::srmsnorm_backward))));
+  reg.add_op(std::move(op));
+}
+
+// DeepNorm's alpha = (2 layers)^(1/4) rounded once to float, the value its forward op hands the
+// kernels and the reference (suites/norm_srmsnorm_deepnorm.cpp, deepnorm_alpha_f).
+float deepnorm_alpha(const Params& p) {
+  return static_cast<float>(ref::deepnorm_alpha(p.i("layers")));
+}
+
+// s = alpha x + fx of every element, in float64 (as the reference recomputes it), fx read in
+// pieces rather than copied whole.
+std::vector<double> deepnorm_sum(const TensorMap& in, const Params& p) {
+  const Tensor &x = in.at("x"), &fx = in.at("fx");
+  const double alpha = deepnorm_alpha(p);
+  const std::int64_t n = x.numel(), piece = 1 << 16;
+  std::vector<double> s(static_cast<std::size_t>(n)), f(static_cast<std::size_t>(piece));
+  x.values_as_double(0, n, s.data());
+  for (std::int64_t k0 = 0; k0 < n; k0 += piece) {
+    const std::int64_t m = std::min(piece, n - k0);
+    fx.values_as_double(k0, m, f.data());
+    for (std::int64_t k = 0; k < m; ++k) {
+      s[static_cast<std::size_t>(k0 + k)] =
+          alpha * s[static_cast<std::size_t>(k0 + k)] + f[static_cast<std::size_t>(k)];
+    }
+  }
+  return s;
+}
+
+// LayerNorm's allowance at s (its float64 inputs freed on return).
+Allowance deepnorm_allowance(const TensorMap& i, const Params& p) {
+  NormValues v;
+  v.dy = F64(i.at("dy")).v;
+  v.x = deepnorm_sum(i, p);
+  v.gamma = F64(i.at("gamma")).v;
+  v.mean = F64(i.at("mean")).v;
+  v.rstd = F64(i.at("rstd")).v;
+  return allowance(v, row_sets(p), true);
+}
+
+// LayerNorm's rule at s: dfx = ds takes it as it is, dx = alpha ds the same scaled by alpha (its
+// one more rounding, u |dx|, is inside the rtol). The kernels' s - mean, rounded once from a
+// wider sum, adds u |shat| per element, which the rule's 4 u terms cover.
+Agreement compare_deepnorm(const TensorMap& i, const TensorMap& o, const TensorMap& r,
+                           const Params& p, Tolerance tol) {
+  Allowance extra = deepnorm_allowance(i, p);
+  Agreement a = compare_within("dfx", o.at("dfx"), r.at("dfx"), extra.dx, tol);
+  const double alpha = deepnorm_alpha(p);
+  for (double& e : extra.dx) e *= alpha;  // now dx's
+  merge_agreement(a, compare_within("dx", o.at("dx"), r.at("dx"), extra.dx, tol));
+  merge_agreement(a, compare_within("dgamma", o.at("dgamma"), r.at("dgamma"), extra.dgamma, tol));
+  merge_agreement(a, compare_within("dbeta", o.at("dbeta"), r.at("dbeta"), extra.dbeta, tol));
+  return a;
+}
+
+void register_deepnorm_backward(Registry& reg) {
+  Op op = make_backward_op(
+      "deepnorm_backward",
+      "DeepNorm backward: dx = alpha ds, dfx = ds, dgamma, dbeta; ds LayerNorm's at "
+      "s = alpha x + fx (recomputed) from the saved mean and rstd",
+      "Wang et al. 2022 (DeepNet), Sec. 3 and Fig. 2; Ba et al. 2016 differentiated "
+      "(reference/norm_srmsnorm_deepnorm_backward.hpp)",
+      {in("dy", {"rows", "cols"}, "normal(0,1)"), in("x", {"rows", "cols"}),
+       in("fx", {"rows", "cols"}), in("gamma", {"cols"}, kScale),
+       in_f32("mean", {"rows"}, "normal(0,1)"), in_f32("rstd", {"rows"}, "normal(0,1)"),
+       out("dx", {"rows", "cols"}), out("dfx", {"rows", "cols"}), out("dgamma", {"cols"}),
+       out("dbeta", {"cols"})},
+      18);
+  // The forward op's axis (suites/norm_srmsnorm_deepnorm.cpp).
+  op.axes.push_back(
+      int_axis("layers", {"100"}, {"6", "18", "100", "1000"},
+               "N, layers of an encoder-only or decoder-only stack: alpha = (2N)^(1/4)"));
+  op.validate = [](const Params& p) -> std::string {
+    return p.i("layers") >= 1 ? "" : "layers must be at least 1 (alpha = (2 layers)^(1/4))";
+  };
+  GradientOf g;
+  g.forward = "deepnorm";
+  g.same = {{"x", "x"}, {"fx", "fx"}, {"gamma", "gamma"}};
+  g.incoming = {{"dy", "y"}};
+  g.gradients = {{"dx", "x"}, {"dfx", "fx"}, {"dgamma", "gamma"}, {"dbeta", "beta"}};
+  g.saved = {{"mean", ""}, {"rstd", ""}};
+  g.check_point = {{"rows", "5"}, {"cols", "33"}, {"dist", "normal"}, {"layers", "6"}};
+  g.save = [](TensorMap& in, const Params& p) {
+    const std::int64_t rows = p.i("rows");
+    std::vector<double> mean(static_cast<std::size_t>(rows)), rstd(mean.size());
+    ref::deepnorm_stats(F64(in.at("x")).p(), F64(in.at("fx")).p(), mean.data(), rstd.data(), rows,
+                        p.i("cols"), deepnorm_alpha(p), kEps);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      store_double(in.at("mean"), r, mean[static_cast<std::size_t>(r)]);
+      store_double(in.at("rstd"), r, rstd[static_cast<std::size_t>(r)]);
+    }
+  };
+  op.gradient = std::move(g);
+  op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
+    ref::deepnorm_backward(F64(i.at("dy")).p(), F64(i.at("x")).p(), F64(i.at("fx")).p(),
+                           F64(i.at("gamma")).p(), F64(i.at("mean")).p(), F64(i.at("rstd")).p(),
+                           out64(o, "dx"), out64(o, "dfx"), out64(o, "dgamma"), out64(o, "dbeta"),
+                           p.i("rows"), p.i("cols"), deepnorm_alpha(p));
+  };
+  op.compare = compare_deepnorm;
+  auto call = [](auto fn) {
+    return [fn](const TensorMap& i, TensorMap& o, const Params& p) {
+      fn(in32(i, "dy"), in32(i, "x"), in32(i, "fx"), in32(i, "gamma"), in32(i, "mean"),
+         in32(i, "rstd"), out32(o, "dx"), out32(o, "dfx"), out32(o, "dgamma"), out32(o, "dbeta"),
+         p.i("rows"), p.i("cols"), deepnorm_alpha(p));
+    };
+  };
+  op.impls.push_back(host_impl("cpu.plain", call(OVERLOADS(cpu::plain::deepnorm_backward))));
+  op.impls.push_back(host_impl("cpu.fast", call(OVERLOADS(cpu::fast::deepnorm_backward))));
+  reg.add_op(std::move(op));
+}
+
 }  // namespace
 
 void register_norm_backward_ops(Registry& reg) {
@@ -593,6 +824,8 @@ void register_norm_backward_ops(Registry& reg) {
   register_rmsnorm_backward(reg);
   register_add_layernorm_backward(reg);
   register_add_rmsnorm_backward(reg);
+  register_srmsnorm_backward(reg);
+  register_deepnorm_backward(reg);
   register_dyt_backward(reg);
   register_batchnorm_train_backward(reg);
   register_groupnorm_backward(reg);

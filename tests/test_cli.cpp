@@ -380,7 +380,9 @@ TEST_F(Cli, ListShowsBackendsSuiteOpsAndImpls) {
                                         "add_rmsnorm_backward",
                                         "dyt_backward",
                                         "batchnorm_train_backward",
-                                        "groupnorm_backward"};
+                                        "groupnorm_backward",
+                                        "srmsnorm_backward",
+                                        "deepnorm_backward"};
   for (const auto& op : ops) {
     EXPECT_TRUE(contains(r.out, "  " + op + ":")) << op << "\n" << r;
   }

@@ -206,10 +206,10 @@ TEST(BackwardOps, ModeSelectsForwardOrBackwardOps) {
   sel.modes = {"bwd"};
   std::set<std::string> ops;
   for (const auto& c : plan_cases(reg, sel, data)) ops.insert(c.op->name);
-  EXPECT_EQ(ops,
-            (std::set<std::string>{"layernorm_backward", "rmsnorm_backward",
-                                   "add_layernorm_backward", "add_rmsnorm_backward", "dyt_backward",
-                                   "batchnorm_train_backward", "groupnorm_backward"}));
+  EXPECT_EQ(ops, (std::set<std::string>{
+                     "layernorm_backward", "rmsnorm_backward", "add_layernorm_backward",
+                     "add_rmsnorm_backward", "dyt_backward", "batchnorm_train_backward",
+                     "groupnorm_backward", "srmsnorm_backward", "deepnorm_backward"}));
   sel.modes = {"fwd"};
   ops.clear();
   for (const auto& c : plan_cases(reg, sel, data)) ops.insert(c.op->name);
