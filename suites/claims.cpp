@@ -11,6 +11,9 @@
 // - Lample et al. 2019 (PKM): |K| = 512^2 keys, k = 32, 4 heads; the key dimension 256 is
 //   XLM's memory.py default (--mem_k_dim). The paper gives the complexity of the search, not a
 //   timing: exhaustive O(|K| d_q) against product keys O((sqrt|K| + k^2) d_q).
+// - Yang et al. 2022 (Unified Normalization): "about 31% inference speedup" (abstract) of whole
+//   Transformers on a GPU, UN folded into the linear layers beside it; LayerNorm computes its
+//   statistics on the fly. Here the two norms alone, side by side: the op-level part of the claim.
 #include "suites/claims.hpp"
 
 #include <cmath>
@@ -128,6 +131,27 @@ std::vector<PaperClaim> build_claims() {
   pkm.fast = side("pkm_topk", "cpu.fast", pkm_axes);
   pkm.baseline = side("bruteforce_topk", "cpu.fast", pkm_axes);
   claims.push_back(pkm);
+
+  PaperClaim un;
+  un.id = "unified_norm_vs_layernorm";
+  un.paper =
+      "Yang et al. 2022, Unified Normalization for Accelerating and Stabilizing Transformers";
+  un.statement =
+      "Unified Normalization infers faster than LayerNorm: its statistics are fixed, so it is "
+      "an affine map per feature";
+  un.paper_figure = 1.31;
+  un.paper_figure_source = "abstract (\"about 31% inference speedup\")";
+  un.paper_conditions =
+      "GPU, whole Transformers with UN in place of LayerNorm, UN fused with the linear "
+      "operations beside it at inference; the normalization alone is not timed in the paper";
+  un.conditions_here =
+      "the norms alone, unfused, float32, 16384 tokens x 4096 features; unified_norm_infer "
+      "cpu.fast (y = x a + b, a and b folded once after training) against layernorm cpu.fast";
+  const std::map<std::string, std::string> norm_axes = {
+      {"rows", "16384"}, {"cols", "4096"}, {"dist", "normal"}};
+  un.fast = side("unified_norm_infer", "cpu.fast", norm_axes);
+  un.baseline = side("layernorm", "cpu.fast", norm_axes);
+  claims.push_back(un);
   return claims;
 }
 
