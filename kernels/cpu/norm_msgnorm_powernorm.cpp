@@ -22,39 +22,13 @@
 #include "kernels/cpu/norm_fast_common.hpp"
 #include "kernels/cpu/norm_fast_half_detail.hpp"
 #include "kernels/cpu/norm_fast_simd.hpp"
+#include "kernels/cpu/storage.hpp"
 
 namespace opbench::cpu {
 
 // --- cpu.plain -----------------------------------------------------------------------------------
 
 namespace plain {
-namespace {
-
-// Every float, bf16 and f16 value is exactly a double.
-inline double ld(float v) {
-  return v;
-}
-inline double ld(bf16_t v) {
-  return to_float(v);
-}
-inline double ld(f16_t v) {
-  return to_float(v);
-}
-
-// One rounding from double into T (double -> float -> half would round twice).
-template <typename T>
-T st(double d) {
-  if constexpr (std::is_same_v<T, float>) {
-    return static_cast<float>(d);
-  } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return bf16_from_double(d);
-  } else {
-    return f16_from_double(d);
-  }
-}
-
-}  // namespace
-
 template <typename T>
 void msgnorm(const T* x, const T* m, float s, T* y, std::int64_t rows, std::int64_t cols,
              float norm_floor) {
@@ -64,13 +38,13 @@ void msgnorm(const T* x, const T* m, float s, T* y, std::int64_t rows, std::int6
     T* yr = y + r * cols;
     double sx = 0.0, sm = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      sx += ld(xr[j]) * ld(xr[j]);
-      sm += ld(mr[j]) * ld(mr[j]);
+      sx += widen_double(xr[j]) * widen_double(xr[j]);
+      sm += widen_double(mr[j]) * widen_double(mr[j]);
     }
     const double x_norm = std::sqrt(sx);
     const double m_den = std::max(std::sqrt(sm), static_cast<double>(norm_floor));
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = st<T>(ld(xr[j]) + ld(mr[j]) / m_den * x_norm * s);
+      yr[j] = narrow_double<T>(widen_double(xr[j]) + widen_double(mr[j]) / m_den * x_norm * s);
   }
 }
 
@@ -80,7 +54,8 @@ void powernorm(const T* x, const float* running_phi, const T* gamma, const T* be
                float eps) {
   std::vector<double> q(cols, 0.0);
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t j = 0; j < cols; ++j) q[j] += ld(x[r * cols + j]) * ld(x[r * cols + j]);
+    for (std::int64_t j = 0; j < cols; ++j)
+      q[j] += widen_double(x[r * cols + j]) * widen_double(x[r * cols + j]);
   powernorm_infer(x, running_phi, gamma, beta, y, rows, cols, eps);
   for (std::int64_t j = 0; j < cols; ++j) {
     running_phi_new[j] = static_cast<float>(alpha * static_cast<double>(running_phi[j]) +
@@ -97,7 +72,8 @@ void powernorm_infer(const T* x, const float* running_phi, const T* gamma, const
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j) {
       const std::int64_t i = r * cols + j;
-      y[i] = st<T>(ld(gamma[j]) * ld(x[i]) * rstd[j] + ld(beta[j]));
+      y[i] = narrow_double<T>(widen_double(gamma[j]) * widen_double(x[i]) * rstd[j] +
+                              widen_double(beta[j]));
     }
 }
 

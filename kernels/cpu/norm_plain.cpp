@@ -12,34 +12,10 @@
 #include <vector>
 
 #include "harness/half.hpp"
+#include "kernels/cpu/storage.hpp"
 
 namespace opbench::cpu::plain {
 namespace {
-
-// Load: every float, bf16 and f16 value is exactly a double.
-inline double ld(float v) {
-  return v;
-}
-inline double ld(bf16_t v) {
-  return to_float(v);
-}
-inline double ld(f16_t v) {
-  return to_float(v);
-}
-
-// Store: one rounding from double into T. For float this is the cast the float-only code always
-// did, so float results stay bit-identical.
-template <typename T>
-T st(double d) {
-  if constexpr (std::is_same_v<T, float>) {
-    return static_cast<float>(d);
-  } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return bf16_from_double(d);
-  } else {
-    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
-    return f16_from_double(d);
-  }
-}
 
 struct Stats {
   double mean;
@@ -49,11 +25,11 @@ struct Stats {
 template <typename T>
 Stats row_stats(const T* x, std::int64_t n) {
   double sum = 0.0;
-  for (std::int64_t j = 0; j < n; ++j) sum += ld(x[j]);
+  for (std::int64_t j = 0; j < n; ++j) sum += widen_double(x[j]);
   const double mean = sum / static_cast<double>(n);
   double sq = 0.0;
   for (std::int64_t j = 0; j < n; ++j) {
-    const double d = ld(x[j]) - mean;
+    const double d = widen_double(x[j]) - mean;
     sq += d * d;
   }
   return {mean, sq / static_cast<double>(n)};
@@ -62,7 +38,7 @@ Stats row_stats(const T* x, std::int64_t n) {
 template <typename T>
 double sum_squares(const T* x, std::int64_t n) {
   double sq = 0.0;
-  for (std::int64_t j = 0; j < n; ++j) sq += ld(x[j]) * ld(x[j]);
+  for (std::int64_t j = 0; j < n; ++j) sq += widen_double(x[j]) * widen_double(x[j]);
   return sq;
 }
 
@@ -77,7 +53,8 @@ void layernorm(const T* x, const T* gamma, const T* beta, T* y, std::int64_t row
     const Stats s = row_stats(xr, cols);
     const double rstd = 1.0 / std::sqrt(s.var + eps);
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = st<T>((ld(xr[j]) - s.mean) * rstd * ld(gamma[j]) + ld(beta[j]));
+      yr[j] = narrow_double<T>((widen_double(xr[j]) - s.mean) * rstd * widen_double(gamma[j]) +
+                               widen_double(beta[j]));
   }
 }
 
@@ -87,7 +64,8 @@ void rmsnorm(const T* x, const T* gamma, T* y, std::int64_t rows, std::int64_t c
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     const double rstd = 1.0 / std::sqrt(sum_squares(xr, cols) / static_cast<double>(cols) + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(ld(xr[j]) * rstd * ld(gamma[j]));
+    for (std::int64_t j = 0; j < cols; ++j)
+      yr[j] = narrow_double<T>(widen_double(xr[j]) * rstd * widen_double(gamma[j]));
   }
 }
 
@@ -98,9 +76,10 @@ void crmsnorm(const T* x, const T* gamma, T* y, std::int64_t rows, std::int64_t 
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += ld(xr[j]);
+    for (std::int64_t j = 0; j < cols; ++j) sum += widen_double(xr[j]);
     const double rstd = 1.0 / std::sqrt((sum_squares(xr, cols) + sum * sum) / d + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(ld(xr[j]) * rstd * ld(gamma[j]));
+    for (std::int64_t j = 0; j < cols; ++j)
+      yr[j] = narrow_double<T>(widen_double(xr[j]) * rstd * widen_double(gamma[j]));
   }
 }
 
@@ -113,10 +92,10 @@ void dyt(const T* x, float alpha, const T* gamma, const T* beta, T* y, std::int6
     // In float, as the float32 code always was (float tanh); the casts back to float are exact.
     // The float result is a double exactly, so st rounds it once into T.
     for (std::int64_t j = 0; j < cols; ++j) {
-      const float xv = static_cast<float>(ld(xr[j]));
-      const float g = static_cast<float>(ld(gamma[j]));
-      const float b = static_cast<float>(ld(beta[j]));
-      yr[j] = st<T>(g * std::tanh(alpha * xv) + b);
+      const float xv = static_cast<float>(widen_double(xr[j]));
+      const float g = static_cast<float>(widen_double(gamma[j]));
+      const float b = static_cast<float>(widen_double(beta[j]));
+      yr[j] = narrow_double<T>(g * std::tanh(alpha * xv) + b);
     }
   }
 }
@@ -132,8 +111,9 @@ void batchnorm_infer(const T* x, const float* running_mean, const float* running
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = st<T>((ld(xr[j]) - static_cast<double>(running_mean[j])) * rstd[j] * ld(gamma[j]) +
-                    ld(beta[j]));
+      yr[j] = narrow_double<T>((widen_double(xr[j]) - static_cast<double>(running_mean[j])) *
+                                   rstd[j] * widen_double(gamma[j]) +
+                               widen_double(beta[j]));
   }
 }
 
@@ -142,18 +122,19 @@ void batchnorm_train(const T* x, const T* gamma, const T* beta, T* y, std::int64
                      std::int64_t cols, float eps) {
   std::vector<double> mean(cols, 0.0), var(cols, 0.0);
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t j = 0; j < cols; ++j) mean[j] += ld(x[r * cols + j]);
+    for (std::int64_t j = 0; j < cols; ++j) mean[j] += widen_double(x[r * cols + j]);
   for (std::int64_t j = 0; j < cols; ++j) mean[j] /= static_cast<double>(rows);
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double d = ld(x[r * cols + j]) - mean[j];
+      const double d = widen_double(x[r * cols + j]) - mean[j];
       var[j] += d * d;
     }
   for (std::int64_t j = 0; j < cols; ++j) var[j] = 1.0 / std::sqrt(var[j] / rows + eps);  // rstd
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t j = 0; j < cols; ++j)
-      y[r * cols + j] =
-          st<T>((ld(x[r * cols + j]) - mean[j]) * var[j] * ld(gamma[j]) + ld(beta[j]));
+      y[r * cols + j] = narrow_double<T>((widen_double(x[r * cols + j]) - mean[j]) * var[j] *
+                                             widen_double(gamma[j]) +
+                                         widen_double(beta[j]));
 }
 
 template <typename T>
@@ -171,7 +152,8 @@ void groupnorm(const T* x, const T* gamma, const T* beta, T* y, std::int64_t n, 
         const T* xc = x + off + k * hw;
         T* yc = y + off + k * hw;
         for (std::int64_t j = 0; j < hw; ++j)
-          yc[j] = st<T>((ld(xc[j]) - s.mean) * rstd * ld(gamma[ch]) + ld(beta[ch]));
+          yc[j] = narrow_double<T>((widen_double(xc[j]) - s.mean) * rstd * widen_double(gamma[ch]) +
+                                   widen_double(beta[ch]));
       }
     }
 }
@@ -191,9 +173,10 @@ void evonorm_s0(const T* x, const T* v, const T* gamma, const T* beta, T* y, std
         const T* xc = x + off + k * hw;
         T* yc = y + off + k * hw;
         for (std::int64_t j = 0; j < hw; ++j) {
-          const double xv = ld(xc[j]);
-          const double sig = 1.0 / (1.0 + std::exp(-ld(v[ch]) * xv));
-          yc[j] = st<T>(xv * sig * rstd * ld(gamma[ch]) + ld(beta[ch]));
+          const double xv = widen_double(xc[j]);
+          const double sig = 1.0 / (1.0 + std::exp(-widen_double(v[ch]) * xv));
+          yc[j] =
+              narrow_double<T>(xv * sig * rstd * widen_double(gamma[ch]) + widen_double(beta[ch]));
         }
       }
     }
@@ -206,12 +189,12 @@ void evonorm_b0(const T* x, const T* v, const T* gamma, const T* beta, T* y, std
     // Batch statistics of channel ch over n and hw, two passes.
     double sum = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < hw; ++j) sum += ld(x[(i * c + ch) * hw + j]);
+      for (std::int64_t j = 0; j < hw; ++j) sum += widen_double(x[(i * c + ch) * hw + j]);
     const double bmean = sum / static_cast<double>(n * hw);
     double sq = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < hw; ++j) {
-        const double d = ld(x[(i * c + ch) * hw + j]) - bmean;
+        const double d = widen_double(x[(i * c + ch) * hw + j]) - bmean;
         sq += d * d;
       }
     const double bstd = std::sqrt(sq / static_cast<double>(n * hw) + eps);
@@ -221,8 +204,9 @@ void evonorm_b0(const T* x, const T* v, const T* gamma, const T* beta, T* y, std
       const Stats s = row_stats(xc, hw);
       const double istd = std::sqrt(s.var + eps);
       for (std::int64_t j = 0; j < hw; ++j) {
-        const double den = std::max(bstd, ld(v[ch]) * ld(xc[j]) + istd);
-        yc[j] = st<T>(ld(xc[j]) / den * ld(gamma[ch]) + ld(beta[ch]));
+        const double den = std::max(bstd, widen_double(v[ch]) * widen_double(xc[j]) + istd);
+        yc[j] = narrow_double<T>(widen_double(xc[j]) / den * widen_double(gamma[ch]) +
+                                 widen_double(beta[ch]));
       }
     }
   }
@@ -241,7 +225,8 @@ void online_norm(const T* x, const float* mu0, const float* var0, const T* gamma
       const Stats s = row_stats(xc, hw);  // before writing y, so y may alias x
       const double rstd = 1.0 / std::sqrt(var + eps);
       for (std::int64_t j = 0; j < hw; ++j)
-        yc[j] = st<T>((ld(xc[j]) - mu) * rstd * ld(gamma[ch]) + ld(beta[ch]));
+        yc[j] = narrow_double<T>((widen_double(xc[j]) - mu) * rstd * widen_double(gamma[ch]) +
+                                 widen_double(beta[ch]));
       const double dm = s.mean - mu;
       var = a * var + (1.0 - a) * s.var + a * (1.0 - a) * dm * dm;
       mu = a * mu + (1.0 - a) * s.mean;
@@ -256,7 +241,8 @@ void weight_std(const T* w, T* y, std::int64_t rows, std::int64_t cols, float ep
     T* yr = y + r * cols;
     const Stats s = row_stats(wr, cols);
     const double rstd = 1.0 / std::sqrt(s.var + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>((ld(wr[j]) - s.mean) * rstd);
+    for (std::int64_t j = 0; j < cols; ++j)
+      yr[j] = narrow_double<T>((widen_double(wr[j]) - s.mean) * rstd);
   }
 }
 
@@ -271,8 +257,8 @@ void add_layernorm(const T* x, const T* residual, const T* gamma, const T* beta,
     T* yr = y + r * cols;
     double total = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      s[j] = ld(xr[j]) + ld(rr[j]);
-      sr[j] = st<T>(s[j]);
+      s[j] = widen_double(xr[j]) + widen_double(rr[j]);
+      sr[j] = narrow_double<T>(s[j]);
       total += s[j];
     }
     const double mean = total / static_cast<double>(cols);
@@ -280,7 +266,8 @@ void add_layernorm(const T* x, const T* residual, const T* gamma, const T* beta,
     for (std::int64_t j = 0; j < cols; ++j) sq += (s[j] - mean) * (s[j] - mean);
     const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
     for (std::int64_t j = 0; j < cols; ++j)
-      yr[j] = st<T>((s[j] - mean) * rstd * ld(gamma[j]) + ld(beta[j]));
+      yr[j] =
+          narrow_double<T>((s[j] - mean) * rstd * widen_double(gamma[j]) + widen_double(beta[j]));
   }
 }
 
@@ -295,12 +282,13 @@ void add_rmsnorm(const T* x, const T* residual, const T* gamma, T* sum, T* y, st
     T* yr = y + r * cols;
     double sq = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      s[j] = ld(xr[j]) + ld(rr[j]);
-      sr[j] = st<T>(s[j]);
+      s[j] = widen_double(xr[j]) + widen_double(rr[j]);
+      sr[j] = narrow_double<T>(s[j]);
       sq += s[j] * s[j];
     }
     const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = st<T>(s[j] * rstd * ld(gamma[j]));
+    for (std::int64_t j = 0; j < cols; ++j)
+      yr[j] = narrow_double<T>(s[j] * rstd * widen_double(gamma[j]));
   }
 }
 

@@ -10,54 +10,28 @@
 
 #include "harness/half.hpp"
 #include "kernels/cpu/norm_srmsnorm_deepnorm.hpp"
-
-namespace opbench::cpu::plain::srms_deep {
-
-// Every float, bf16 and f16 value is exactly a double.
-inline double ld(float v) {
-  return v;
-}
-inline double ld(bf16_t v) {
-  return to_float(v);
-}
-inline double ld(f16_t v) {
-  return to_float(v);
-}
-
-template <typename T>
-T st(double d) {
-  if constexpr (std::is_same_v<T, float>) {
-    return static_cast<float>(d);
-  } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return bf16_from_double(d);
-  } else {
-    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
-    return f16_from_double(d);
-  }
-}
-
-}  // namespace opbench::cpu::plain::srms_deep
+#include "kernels/cpu/storage.hpp"
 
 namespace opbench::cpu::plain {
 
 template <typename T>
 void srmsnorm(const T* x, T* y, std::int64_t rows, std::int64_t cols, float eps) {
-  using srms_deep::ld;
+  using cpu::widen_double;
   const double sqrt_d = std::sqrt(static_cast<double>(cols));
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     double ss = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) ss += ld(xr[j]) * ld(xr[j]);
+    for (std::int64_t j = 0; j < cols; ++j) ss += widen_double(xr[j]) * widen_double(xr[j]);
     const double denom = std::sqrt(ss) / sqrt_d + eps;  // eps outside the root (authors' code)
-    for (std::int64_t j = 0; j < cols; ++j) yr[j] = srms_deep::st<T>(ld(xr[j]) / denom);
+    for (std::int64_t j = 0; j < cols; ++j) yr[j] = narrow_double<T>(widen_double(xr[j]) / denom);
   }
 }
 
 template <typename T>
 void deepnorm(const T* x, const T* fx, const T* gamma, const T* beta, T* y, std::int64_t rows,
               std::int64_t cols, float alpha, float eps) {
-  using srms_deep::ld;
+  using cpu::widen_double;
   const double a = alpha;
   const double n = static_cast<double>(cols);
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -66,17 +40,17 @@ void deepnorm(const T* x, const T* fx, const T* gamma, const T* beta, T* y, std:
     T* yr = y + r * cols;
     // alpha * x + fx in double (alpha * x is exact there), recomputed in each pass.
     double sum = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += a * ld(xr[j]) + ld(fr[j]);
+    for (std::int64_t j = 0; j < cols; ++j) sum += a * widen_double(xr[j]) + widen_double(fr[j]);
     const double mean = sum / n;
     double q = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double d = a * ld(xr[j]) + ld(fr[j]) - mean;
+      const double d = a * widen_double(xr[j]) + widen_double(fr[j]) - mean;
       q += d * d;
     }
     const double rstd = 1.0 / std::sqrt(q / n + eps);
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double d = a * ld(xr[j]) + ld(fr[j]) - mean;
-      yr[j] = srms_deep::st<T>(d * rstd * ld(gamma[j]) + ld(beta[j]));
+      const double d = a * widen_double(xr[j]) + widen_double(fr[j]) - mean;
+      yr[j] = narrow_double<T>(d * rstd * widen_double(gamma[j]) + widen_double(beta[j]));
     }
   }
 }

@@ -33,19 +33,6 @@ namespace {
 
 using i64 = std::int64_t;
 
-// One rounding from double into T (cpu.plain computes in double).
-template <typename T>
-T round_to(double d) {
-  if constexpr (std::is_same_v<T, float>) {
-    return static_cast<float>(d);
-  } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return bf16_from_double(d);
-  } else {
-    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
-    return f16_from_double(d);
-  }
-}
-
 // M times the unbiased variance of sqrt(window) over its n = M * cols entries, two passes in
 // double, as the reference (cpu.plain; cpu.fast takes one vectorized pass, fast_threshold).
 double window_threshold(const float* window, i64 window_size, i64 cols) {
@@ -121,8 +108,8 @@ void unified_norm(const T* x, const T* gamma, const T* beta, const float* window
   for (i64 r = 0; r < rows; ++r)
     for (i64 j = 0; j < cols; ++j) {
       const i64 i = r * cols + j;
-      y[i] = round_to<T>(static_cast<double>(widen(x[i])) * rstd[j] * widen(gamma[j]) +
-                         widen(beta[j]));
+      y[i] = narrow_double<T>(static_cast<double>(widen(x[i])) * rstd[j] * widen(gamma[j]) +
+                              widen(beta[j]));
     }
   write_state(
       window, running_var, window_out, running_var_out, filtered_out, filtered, cols, M, momentum,
@@ -135,7 +122,7 @@ void unified_norm_infer(const T* x, const T* a, const T* b, T* y, std::int64_t r
   for (i64 r = 0; r < rows; ++r)
     for (i64 j = 0; j < cols; ++j) {
       const i64 i = r * cols + j;
-      y[i] = round_to<T>(static_cast<double>(widen(x[i])) * widen(a[j]) + widen(b[j]));
+      y[i] = narrow_double<T>(static_cast<double>(widen(x[i])) * widen(a[j]) + widen(b[j]));
     }
 }
 

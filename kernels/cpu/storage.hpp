@@ -31,4 +31,23 @@ T narrow(float f) {
   }
 }
 
+// The same for code that computes in double (the norm family's cpu.plain): a load is exact, a
+// store rounds the double result once into T (double -> float -> bf16 would round twice).
+template <class T>
+double widen_double(T v) {
+  return static_cast<double>(widen(v));
+}
+
+template <class T>
+T narrow_double(double d) {
+  if constexpr (std::is_same_v<T, float>) {
+    return static_cast<float>(d);
+  } else if constexpr (std::is_same_v<T, bf16_t>) {
+    return bf16_from_double(d);
+  } else {
+    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
+    return f16_from_double(d);
+  }
+}
+
 }  // namespace opbench::cpu
