@@ -7,7 +7,9 @@
 // the streamed stores, in place, on seeded normal inputs, a large common offset, constant rows and
 // (MsgNorm) zero rows. Outputs are poisoned with NaN first, so an element a kernel does not write
 // fails. Agreement, as the suite's: |out - ref| <= 1e-5 + (1e-4 + u) |ref|, u the unit roundoff
-// of the output's dtype (0 for float32, whose rule covers its own rounding).
+// of the output's dtype (0 for float32, whose rule covers its own rounding). Last, the suite
+// through opbench check in-process: every scenario and dtype at edge shapes, the zero-rows
+// scenario's inputs, and PowerNorm's float32 running statistic held to float32's rule.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,10 +23,20 @@
 #include <type_traits>
 #include <vector>
 
+// clang-format off
+#include "harness/registry.hpp"  // first: harness/device.hpp uses BackendStatus
+// clang-format on
+#include "datasets/distributions.hpp"
 #include "harness/half.hpp"
+#include "harness/op.hpp"
+#include "harness/runner.hpp"
+#include "harness/tensor.hpp"
 #include "kernels/cpu/norm_msgnorm_powernorm.hpp"
 #include "reference/norm_msgnorm_powernorm.hpp"
+#include "suites/suites.hpp"
+#include "tests/agreement_expectations.hpp"
 #include "tests/aligned_vector.hpp"
+#include "tests/check_support.hpp"
 
 namespace opbench {
 namespace {
@@ -487,6 +499,108 @@ TYPED_TEST(KernelsByDtype, FastKernelsInPlace) {
     expect_agree(y, want_pn, Dtype<T>::kU, "powernorm in place");
     expect_agree(phi_new, want_phi, 0.0, "powernorm in place, running_phi_new");
   }
+}
+
+// ---- the suite: opbench check in-process (planner, seeded inputs, scenarios, agreement) -------
+
+TEST(SuiteMsgNormPowerNorm, EveryImplementationAgreesInEveryScenario) {
+  Registry reg;
+  register_all_suites(reg);
+  const std::string dists = "normal,uniform,llm_outliers,offset,constant_rows";
+  for (const std::string op : {"msgnorm", "powernorm", "powernorm_infer"}) {
+    Selection sel;
+    sel.ops = {op};
+    sel.axis_overrides = {{"rows", "1,33"}, {"cols", "1,17,4097"}};
+    sel.axis_overrides["dist"] = op == "msgnorm" ? dists + ",zero_rows" : dists;
+    sel.dtypes = {"f32", "bf16", "f16"};
+    const RunResult r = test_support::check_selection(reg, sel);
+    EXPECT_GT(test_support::expect_all_agree_or_listed(r), 0) << op;
+  }
+}
+
+TEST(SuiteMsgNorm, ZeroRowsScenarioZeroesMessagesFeaturesAndBoth) {
+  // Drawn as normal, then rows r % 4 == 0 get a zero message, 1 zero features, 2 both, 3 neither;
+  // the reference gives y = x on those rows (x = 0 on the last two kinds), no NaN.
+  Registry reg;
+  register_all_suites(reg);
+  const Op* op = reg.find_op("msgnorm");
+  ASSERT_NE(op, nullptr);
+  ASSERT_TRUE(op->input_dist && op->prepare_inputs);
+  const i64 rows = 9, cols = 5;
+  for (const DType dt : {DType::f32, DType::bf16, DType::f16}) {
+    TensorMap in{
+        {"x", Tensor(dt, {rows, cols})}, {"m", Tensor(dt, {rows, cols})}, {"s", Tensor(dt, {1})}};
+    for (const char* name : {"x", "m"}) {
+      const std::string spec = op->input_dist(*op->find_tensor(name), "zero_rows", dt);
+      EXPECT_EQ(spec, "normal") << name;
+      datasets::fill_distribution(in.at(name), spec, name[0] == 'x' ? 3 : 4);
+    }
+    EXPECT_EQ(op->input_dist(*op->find_tensor("s"), "zero_rows", dt), "");  // s keeps its own
+    datasets::fill_distribution(in.at("s"), "constant(1)", 5);
+    Params p;
+    p.set("rows", std::to_string(rows));
+    p.set("cols", std::to_string(cols));
+    p.set("dist", "zero_rows");
+    op->prepare_inputs(in, p);
+    TensorMap out{{"y", Tensor(DType::f64, {rows, cols})}};
+    op->reference(in, out, p);
+    for (i64 r = 0; r < rows; ++r) {
+      const bool zero_m = r % 4 == 0 || r % 4 == 2, zero_x = r % 4 == 1 || r % 4 == 2;
+      double sx = 0.0, sm = 0.0;
+      for (i64 j = 0; j < cols; ++j) {
+        sx += std::abs(in.at("x").value_as_double(r * cols + j));
+        sm += std::abs(in.at("m").value_as_double(r * cols + j));
+        if (zero_m || zero_x) {
+          EXPECT_EQ(out.at("y").value_as_double(r * cols + j),
+                    in.at("x").value_as_double(r * cols + j))
+              << dtype_name(dt) << " row " << r;
+        }
+      }
+      EXPECT_EQ(sx == 0.0, zero_x) << dtype_name(dt) << " row " << r;
+      EXPECT_EQ(sm == 0.0, zero_m) << dtype_name(dt) << " row " << r;
+    }
+  }
+}
+
+TEST(SuitePowerNorm, RunningStatisticIsHeldToFloat32sRuleInEveryCase) {
+  // running_phi_new is float32 in a bfloat16 case too, and compared by float32's rule: a planted
+  // kernel, cpu.plain with its running statistic rounded through bfloat16 (off by up to 2^-9 of
+  // itself, inside the bfloat16 rule for y), is rejected there, on that output.
+  Registry reg;
+  register_all_suites(reg);
+  Impl planted;
+  planted.name = "cpu.bf16phi";
+  planted.backend = "cpu";
+  planted.dtypes = {DType::bf16};
+  planted.bind = bind_host([](const TensorMap& i, TensorMap& o, const Params& p) {
+    const i64 cols = p.i("cols");
+    float* phi_new = o.at("running_phi_new").data<float>();
+    cpu::plain::powernorm(i.at("x").data<bf16_t>(), i.at("running_phi").data<float>(),
+                          i.at("gamma").data<bf16_t>(), i.at("beta").data<bf16_t>(),
+                          o.at("y").data<bf16_t>(), phi_new, p.i("rows"), cols,
+                          static_cast<float>(kAlpha), static_cast<float>(kEps));
+    for (i64 j = 0; j < cols; ++j) phi_new[j] = to_float(bf16_from_float(phi_new[j]));
+  });
+  reg.add_impl("norm", "powernorm", planted);
+  Selection sel;
+  sel.ops = {"powernorm"};
+  sel.impls = {"ref", "cpu.plain", "cpu.bf16phi"};
+  sel.dtypes = {"bf16"};
+  sel.axis_overrides = {{"rows", "64"}, {"cols", "256"}, {"dist", "normal"}};
+  const RunResult r = test_support::check_selection(reg, sel);
+  int seen = 0;
+  for (const auto& c : r.cases) {
+    if (c.is_reference) continue;
+    ++seen;
+    if (c.impl == "cpu.bf16phi") {
+      EXPECT_FALSE(c.agreement.passed) << c.name;
+      EXPECT_NE(c.agreement.first_mismatch.find("running_phi_new"), std::string::npos)
+          << c.agreement.first_mismatch;
+    } else {
+      EXPECT_TRUE(c.agreement.passed) << c.name << ": " << c.agreement.first_mismatch;
+    }
+  }
+  EXPECT_EQ(seen, 2);
 }
 
 }  // namespace
