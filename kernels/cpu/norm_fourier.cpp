@@ -18,8 +18,6 @@
 namespace opbench::cpu {
 
 using fourier::i64;
-using fourier::narrow;
-using fourier::widen;
 
 // --- cpu.plain -----------------------------------------------------------------------------------
 
@@ -50,7 +48,7 @@ void compose(const fourier::ComplexPlans& plan, i64 hw, const float* amp, const 
   plan.inverse();
   const fftwf_complex* out = plan.out();
   const double scale = gamma / static_cast<double>(hw);
-  for (i64 k = 0; k < hw; ++k) y[k] = narrow<T>(out[k][0] * scale + beta);
+  for (i64 k = 0; k < hw; ++k) y[k] = narrow_double<T>(out[k][0] * scale + beta);
 }
 
 // plan.in = (x - shift) * scale (computed in double, rounded to float), imaginary parts 0.

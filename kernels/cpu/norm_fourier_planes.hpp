@@ -1,8 +1,8 @@
 #pragma once
 // What the Fourier-domain norm kernels (norm_fourier.cpp) do outside the transforms: widening
-// float, bf16_t or f16_t to float32 and rounding results once into T, and the statistics, in
-// double: a plane's sum and its squared deviations, and BatchNorm's training statistics of every
-// channel from those of its planes.
+// float, bf16_t or f16_t to float32 in blocks (one value's widen and narrow_double are
+// storage.hpp's), and the statistics, in double: a plane's sum and its squared deviations, and
+// BatchNorm's training statistics of every channel from those of its planes.
 #include <omp.h>
 
 #include <algorithm>
@@ -12,33 +12,11 @@
 #include <vector>
 
 #include "harness/half.hpp"
+#include "kernels/cpu/storage.hpp"
 
 namespace opbench::cpu::fourier {
 
 using i64 = std::int64_t;
-
-inline float widen(float v) {
-  return v;
-}
-inline float widen(bf16_t v) {
-  return to_float(v);
-}
-inline float widen(f16_t v) {
-  return to_float(v);
-}
-
-// One rounding into T from double (the plain kernels compute their outputs in double).
-template <class T>
-T narrow(double v) {
-  if constexpr (std::is_same_v<T, float>) {
-    return static_cast<float>(v);
-  } else if constexpr (std::is_same_v<T, bf16_t>) {
-    return bf16_from_double(v);
-  } else {
-    static_assert(std::is_same_v<T, f16_t>, "T is float, bf16_t or f16_t");
-    return f16_from_double(v);
-  }
-}
 
 // Sums in double over 8 interleaved accumulators: independent addition chains, which the
 // compiler keeps in one vector register (one chain would wait on each addition's latency;
