@@ -540,8 +540,8 @@ void check_infer() {
     i64 rows, cols, misalign;
     Dist dist;
   };
-  // Small and odd shapes in both distributions; two large enough for the streamed writes (16 MiB
-  // of y), one aligned, one not.
+  // Small and odd shapes in both distributions; three large enough for the streamed writes (16 MiB
+  // of y): rows on cache lines (interleaved rows, with and without rows left over) and not.
   std::vector<C> cases;
   for (Dist d : {Dist::normal, Dist::offset})
     for (auto [rows, cols, mis] :
@@ -549,6 +549,7 @@ void check_infer() {
       cases.push_back({rows, cols, mis, d});
   const i64 big_rows = std::is_same_v<T, float> ? 1024 : 2048;
   cases.push_back({big_rows, 4096, 0, Dist::normal});
+  cases.push_back({big_rows + 3, 4096, 0, Dist::offset});  // rows left over by the interleaving
   cases.push_back({big_rows + 3, 4097, 1, Dist::offset});
   std::uint64_t seed = 500;
   for (const C& c : cases) {

@@ -1,8 +1,8 @@
 #pragma once
 // Internals of cpu.fast Unified Normalization (norm_unified.cpp), on top of the norm family's
 // engine: the per-feature affine pass y = x * scale + shift in float32 (columnwise of
-// norm_fast_rows.hpp) and in 16-bit storage (the conversions of half_vec.hpp, rows shared out as
-// in norm_fast_half_detail.hpp), the per-feature sums of x^2 down the columns, and the sums of a
+// norm_fast_rows.hpp) and in 16-bit storage (the conversions of half_vec.hpp, 64-byte streamed
+// lines), the per-feature sums of x^2 down the columns, and the sums of a
 // window and of its square roots for the outlier threshold.
 #include <omp.h>
 
@@ -56,9 +56,49 @@ inline void stream_narrowed(T* o, vf f) {
 #endif
 }
 
-// One row of y = x * scale + shift in 16-bit storage, rounded once per element. With `nt`,
-// vectors go out with streaming stores from the first kW-element boundary of y on (a scalar head
-// before it), so that a 4096-column row fills whole cache lines without reading them first.
+// With AVX-512: a whole 64-byte line (two vectors of 16) rounded in registers and written by one
+// streaming store. Two 32-byte halves through nv's buffer cannot be joined without a store
+// forwarding stall, and two 32-byte streaming stores per line took 1.05-1.15 times as long as one
+// (measurements below). The rounding is half_vec::nv's, kept in a register: bfloat16 ties to even
+// with NaN made quiet, binary16 by vcvtps2ph. (A 64-byte line helper in half_vec.hpp would serve
+// every 16-bit kernel; kept here for now.)
+#if OPBENCH_HAVE_STREAM && OPBENCH_SIMD_W == 16
+constexpr bool kLineStores = true;
+inline __m256i rounded_bits(bf16_t, vf f) {
+  const half_vec::vu b = reinterpret_cast<half_vec::vu>(f);
+  const half_vec::vu r = b + 0x7FFFu + ((b >> 16) & 1u);
+  const half_vec::vu q = f != f ? (b | 0x00400000u) : r;
+  return reinterpret_cast<__m256i>(__builtin_convertvector(q >> 16, half_vec::vh));
+}
+inline __m256i rounded_bits(f16_t, vf f) {
+  return _mm512_cvtps_ph(reinterpret_cast<__m512>(f), _MM_FROUND_TO_NEAREST_INT);
+}
+template <class T>
+inline void stream_line(T* o, vf lo, vf hi) {
+  const __m512i line =
+      _mm512_inserti64x4(_mm512_castsi256_si512(rounded_bits(T{}, lo)), rounded_bits(T{}, hi), 1);
+  _mm512_stream_si512(reinterpret_cast<__m512i*>(o), line);
+}
+#else
+constexpr bool kLineStores = false;
+template <class T>
+inline void stream_line(T* o, vf lo, vf hi) {
+  stream_narrowed(o, lo);
+  stream_narrowed(o + kW, hi);
+}
+#endif
+
+// One row of y = x * scale + shift in 16-bit storage, rounded once per element: the path of rows
+// that do not start on a cache line (or small outputs). With `nt`, from the first 64-byte boundary
+// of y on (a scalar head before it) whole lines go out with streaming stores, so that a row fills
+// its cache lines without reading them first, and x is prefetched kPrefetch elements ahead (past
+// the row's end: the next row's; past x's end nothing faults), as the 16-bit LayerNorm does
+// (norm_fast_half.cpp). At 16384 x 4096 bf16, alternating calls on this shared 2-core VM (median
+// of 15, three runs, OMP_WAIT_POLICY=active as opbench sets it), one row at a time: rows from a
+// shared counter, two 32-byte streaming stores per line, no prefetch 13.9-14.6 ms; contiguous
+// rows per thread with the prefetch 11.9-12.3; with one 64-byte store per line as well
+// 10.7-11.5; LayerNorm's cpu.fast 9.7-11.8.
+constexpr i64 kPrefetch = 512;
 template <class T>
 inline void affine_row_half(const T* x, const float* scale, const float* shift, T* y, i64 cols,
                             bool nt) {
@@ -66,13 +106,20 @@ inline void affine_row_half(const T* x, const float* scale, const float* shift, 
   const auto fs = [=](i64 j) { return to_float(x[j]) * scale[j] + shift[j]; };
   i64 j = 0;
   if (nt) {
-    constexpr std::uintptr_t kAlign = kW * sizeof(T);
-    const auto mis = reinterpret_cast<std::uintptr_t>(y) % kAlign;
-    const i64 head =
-        mis % sizeof(T) != 0
-            ? cols  // not even element-aligned: no vector stores
-            : std::min<i64>(cols, static_cast<i64>((kAlign - mis) % kAlign / sizeof(T)));
+    constexpr i64 kLine = 64 / sizeof(T);
+    const auto mis = reinterpret_cast<std::uintptr_t>(y) % 64;
+    const i64 head = mis % sizeof(T) != 0
+                         ? cols  // not even element-aligned: no vector stores
+                         : std::min<i64>(cols, static_cast<i64>((64 - mis) % 64 / sizeof(T)));
     for (; j < head; ++j) half_detail::put(y[j], fs(j));
+    for (; j + kLine <= cols; j += kLine) {
+      __builtin_prefetch(x + j + kPrefetch, 0, 3);
+      if constexpr (kLineStores) {
+        stream_line(y + j, fv(j), fv(j + kW));
+      } else {
+        for (i64 k = 0; k < kLine; k += kW) stream_narrowed(y + j + k, fv(j + k));
+      }
+    }
     for (; j + kW <= cols; j += kW) stream_narrowed(y + j, fv(j));
   } else {
     for (; j + kW <= cols; j += kW) half_vec::nv(y + j, fv(j));
@@ -80,12 +127,94 @@ inline void affine_row_half(const T* x, const float* scale, const float* shift, 
   for (; j < cols; ++j) half_detail::put(y[j], fs(j));
 }
 
+// One 64-byte line of y = x * scale + shift (16 floats, or 32 16-bit values) to o = y + j from
+// x + j, with the line's parameters in registers (sv, tv: kVecs vectors each), written with
+// streaming stores; o is 64-byte aligned.
+template <class T>
+constexpr i64 kLineElems = 64 / static_cast<i64>(sizeof(T));
+template <class T>
+constexpr i64 kLineVecs = kLineElems<T> / kW;
+inline void affine_line(float* o, const float* x, const vf* sv, const vf* tv) {
+  for (i64 k = 0; k < kLineVecs<float>; ++k)
+    simd::stream(o + k * kW, load(x + k * kW) * sv[k] + tv[k]);
+}
+template <class T>
+inline void affine_line(T* o, const T* x, const vf* sv, const vf* tv) {
+  const auto fv = [=](i64 k) { return half_vec::wv(x + k * kW) * sv[k] + tv[k]; };
+  if constexpr (kLineStores) {
+    stream_line(o, fv(0), fv(1));
+  } else {
+    for (i64 k = 0; k < kLineVecs<T>; ++k) stream_narrowed(o + k * kW, fv(k));
+  }
+}
+
+// Large outputs whose rows all start on a cache line (y aligned, a row a whole number of lines):
+// each thread takes a contiguous range of rows and goes through them kRowsInterleaved at a time,
+// one line of each row in turn (the line's parameters loaded once for them), x prefetched
+// kPrefetch elements ahead in every row. One row at a time (affine_row_half) read x at about 0.7
+// of a copy's rate and took 1.1-1.25 times LayerNorm's time: one read stream per thread is
+// followed short of a copy's rate, as the 16-bit LayerNorm found for its rows
+// (norm_fast_half.cpp). Interleaved, at 16384 x 4096 bf16 (median of 12 alternating calls, three
+// runs, 2-core VM shared with other jobs): 9.2-10.6 ms, LayerNorm's cpu.fast 9.9-13.1, a parallel
+// memcpy of x into y 8.9-11.5.
+constexpr i64 kRowsInterleaved = 4;
+// Rows [r, r1) of one thread. Its own function, arguments by value: inside the threads' closure
+// every pointer was read again through the closure after each streaming store (the store may
+// write any memory the compiler cannot prove private, as norm_fast_rows.hpp notes).
+template <class T>
+void affine_rows_part(const T* x, const float* scale, const float* shift, T* y, i64 r, i64 r1,
+                      i64 cols) {
+  constexpr i64 kLine = kLineElems<T>;
+  vf sv[kLineVecs<T>], tv[kLineVecs<T>];
+  const auto params = [&](i64 j) {
+    for (i64 k = 0; k < kLineVecs<T>; ++k) {
+      sv[k] = load(scale + j + k * kW);
+      tv[k] = load(shift + j + k * kW);
+    }
+  };
+  for (; r + kRowsInterleaved <= r1; r += kRowsInterleaved) {
+    for (i64 j = 0; j < cols; j += kLine) {
+      params(j);  // once for the rows of the block
+      for (i64 i = 0; i < kRowsInterleaved; ++i) {
+        const T* xr = x + (r + i) * cols;
+        __builtin_prefetch(xr + j + kPrefetch, 0, 3);
+        affine_line(y + (r + i) * cols + j, xr + j, sv, tv);
+      }
+    }
+  }
+  for (; r < r1; ++r) {
+    for (i64 j = 0; j < cols; j += kLine) {
+      params(j);
+      affine_line(y + r * cols + j, x + r * cols + j, sv, tv);
+    }
+  }
+}
+template <class T>
+void affine_rows_interleaved(const T* x, const float* scale, const float* shift, T* y, i64 rows,
+                             i64 cols) {
+  const i64 parts = std::min<i64>(rows, omp_get_max_threads());
+  detail::for_each_index(
+      parts, rows * cols, rows * cols * static_cast<i64>(sizeof(T)), [=](i64 part, bool) {
+        affine_rows_part(x, scale, shift, y, rows * part / parts, rows * (part + 1) / parts, cols);
+      });
+}
+
+template <class T>
+bool rows_interleavable(const T* y, i64 rows, i64 cols) {
+  const i64 bytes = rows * cols * static_cast<i64>(sizeof(T));
+  return OPBENCH_HAVE_STREAM && detail::use_stream(bytes) && rows > 1 &&
+         reinterpret_cast<std::uintptr_t>(y) % 64 == 0 &&
+         cols * static_cast<i64>(sizeof(T)) % 64 == 0;
+}
+
 // y[r, j] = x[r, j] * scale[j] + shift[j] over x[rows, cols], the parameters in float32: the
-// inference form, and the output pass of the training step. float32: columnwise of the norm
-// engine (batchnorm_infer's path). 16-bit: rows taken from a shared counter (Work), streaming
-// stores for outputs of kStreamMinBytes and more, as the other 16-bit norms.
+// inference form, and the output pass of the training step. Large aligned outputs: interleaved
+// rows (above). Otherwise float32 takes columnwise of the norm engine (batchnorm_infer's path),
+// 16-bit contiguous rows per thread, streamed lines for outputs of kStreamMinBytes and more.
 inline void affine_columns(const float* x, const float* scale, const float* shift, float* y,
                            i64 rows, i64 cols) {
+  if (rows_interleavable(y, rows, cols))
+    return affine_rows_interleaved(x, scale, shift, y, rows, cols);
   detail::columnwise<2>(
       x, y, rows, cols, {scale, shift},
       [](vf xv, const std::array<vf, 2>& p) { return xv * p[0] + p[1]; },
@@ -93,13 +222,11 @@ inline void affine_columns(const float* x, const float* scale, const float* shif
 }
 template <class T>
 void affine_columns(const T* x, const float* scale, const float* shift, T* y, i64 rows, i64 cols) {
-  const bool nt = detail::use_stream(rows * cols * static_cast<i64>(sizeof(T)));
-  half_detail::for_rows(rows, cols, [&](half_detail::Work& wk) {
-    for (i64 r0, r1; wk.take(r0, r1);)
-      for (i64 r = r0; r < r1; ++r)
-        affine_row_half(x + r * cols, scale, shift, y + r * cols, cols, nt);
-    if (nt) simd::stream_fence();
-  });
+  if (rows_interleavable(y, rows, cols))
+    return affine_rows_interleaved(x, scale, shift, y, rows, cols);
+  detail::for_each_index(
+      rows, rows * cols, rows * cols * static_cast<i64>(sizeof(T)),
+      [&](i64 r, bool nt) { affine_row_half(x + r * cols, scale, shift, y + r * cols, cols, nt); });
 }
 
 // Per-feature sums of x[r, j]^2 over rows [r0, r1), added to s2[j]: float32 vector accumulators
