@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -45,10 +45,15 @@ inline void nv(bf16_t* o, vf f) {
   const vh v = __builtin_convertvector(q >> 16, vh);
   std::memcpy(o, &v, sizeof v);
 }
-// binary16 by F16C's 8-lane conversions (kW is 8 or 16 wherever F16C is: it comes with AVX).
+// binary16 by F16C's 8-lane conversions (kW is 8 or 16 wherever F16C is: it comes with AVX), or
+// with AVX-512 by one 16-lane conversion: two 8-lane halves joined through memory (the memcpy into
+// f) made f16 PowerNorm a third as fast as bf16 (5 against 15 GB/s at 16384x4096).
 inline vf wv(const f16_t* h) {
   vf f;
-#if defined(__F16C__)
+#if defined(__AVX512F__) && OPBENCH_SIMD_W == 16
+  const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+  std::memcpy(&f, &v, sizeof v);
+#elif defined(__F16C__)
   static_assert(kW % 8 == 0);
   for (int k = 0; k < kW; k += 8) {
     const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + k)));
@@ -60,7 +65,11 @@ inline vf wv(const f16_t* h) {
   return f;
 }
 inline void nv(f16_t* o, vf f) {
-#if defined(__F16C__)
+#if defined(__AVX512F__) && OPBENCH_SIMD_W == 16
+  __m512 v;
+  std::memcpy(&v, &f, sizeof v);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+#elif defined(__F16C__)
   for (int k = 0; k < kW; k += 8) {
     __m256 v;
     std::memcpy(&v, reinterpret_cast<const float*>(&f) + k, sizeof v);
