@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/cpu/norm_backward_rows.hpp"
 #include "kernels/cpu/norm_fast_common.hpp"
 #include "kernels/cpu/norm_fast_simd.hpp"
 
@@ -54,22 +55,8 @@ using simd::vf;
 constexpr int kRows = 4;
 // Columns per float32 accumulator chunk of the row sums.
 constexpr i64 kSumChunk = 512;
-// Below this many elements the kernel runs on the calling thread only.
-constexpr i64 kParallelMinElems = i64{1} << 14;
 
-// a * b + c rounded once, stated rather than left to the compiler's contraction: the accuracy of
-// dx on constant rows depends on it.
-inline vf fmadd(vf a, vf b, vf c) {
-#if defined(__AVX512F__) && OPBENCH_SIMD_W == 16
-  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#elif defined(__FMA__) && OPBENCH_SIMD_W == 8
-  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-  vf r;
-  for (int i = 0; i < kW; ++i) r[i] = std::fma(a[i], b[i], c[i]);
-  return r;
-#endif
-}
+using simd::fmadd;
 
 // Pointers and statistics of one call; LN = false is RMSNorm (mean 0, no dbeta, no mean(g)).
 struct Args {
@@ -205,52 +192,15 @@ void rows_range(const Args& a, i64 r0, i64 r1, float* pdg, float* pdb, bool nt) 
   for (; r < r1; ++r) block<1, LN, ADD>(a, r, pdg, pdb, nt, false);
 }
 
+// One partial dgamma and dbeta per thread (detail::over_rows), summed in thread order.
 template <bool LN, bool ADD>
 void backward(const Args& a, float* dgamma, float* dbeta, i64 rows) {
-  const i64 cols = a.cols;
-  const int nthreads =
-      rows > 1 && rows * cols >= kParallelMinElems ? std::max(1, omp_get_max_threads()) : 1;
-  const bool nt = detail::use_stream(rows * cols * static_cast<i64>(sizeof(float)));
-  // One partial dgamma and dbeta per thread, each padded to whole cache lines (no false sharing).
-  const i64 stride = (cols + 15) / 16 * 16;
-  const std::size_t count = static_cast<std::size_t>(stride) * 2 * nthreads;
-  // Uninitialized: each thread zeroes its own (first touch on the thread that uses it).
-  const std::unique_ptr<float[]> storage(new float[count + 16]);
-  float* const base = storage.get() + (64 - reinterpret_cast<std::uintptr_t>(storage.get()) % 64) %
-                                          64 / sizeof(float);
-  const auto run = [&](int t, int threads) {
-    float* pdg = base + static_cast<std::size_t>(stride) * 2 * t;
-    float* pdb = pdg + stride;
-    std::fill(pdg, pdg + 2 * stride, 0.0f);
-    const i64 r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
-    rows_range<LN, ADD>(a, r0, r1, pdg, pdb, nt);
-    if (nt) simd::stream_fence();
-  };
-  // Second stage: columns [c0, c1) of dgamma and dbeta, the partials summed in thread order.
-  const auto reduce = [&](int threads, i64 c0, i64 c1) {
-    for (i64 j = c0; j < c1; ++j) {
-      double g = 0.0, b = 0.0;
-      for (int t = 0; t < threads; ++t) {
-        const float* p = base + static_cast<std::size_t>(stride) * 2 * t;
-        g += p[j];
-        b += p[stride + j];
-      }
-      dgamma[j] = static_cast<float>(g);
-      if constexpr (LN) dbeta[j] = static_cast<float>(b);
-    }
-  };
-  if (nthreads == 1) {
-    run(0, 1);
-    reduce(1, 0, cols);
-    return;
-  }
-#pragma omp parallel num_threads(nthreads)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    run(t, T);
-#pragma omp barrier
-    reduce(T, cols * t / T, cols * (t + 1) / T);
-  }
+  const bool nt = detail::use_stream(rows * a.cols * static_cast<i64>(sizeof(float)));
+  detail::over_rows<2>(rows, a.cols, {dgamma, LN ? dbeta : nullptr},
+                       [&](i64 r0, i64 r1, float* part, i64 stride) {
+                         rows_range<LN, ADD>(a, r0, r1, part, part + stride, nt);
+                         if (nt) simd::stream_fence();
+                       });
 }
 
 }  // namespace

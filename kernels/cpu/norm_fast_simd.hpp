@@ -2,6 +2,7 @@
 // Private helpers of norm_fast.cpp: a fixed-width float vector (GCC/Clang vector extensions, so the
 // same code compiles to AVX-512, AVX2 or SSE depending on -march), unaligned loads and stores,
 // non-temporal stores, horizontal sums and vectorized exp / tanh / sigmoid.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -86,6 +87,20 @@ inline float hsum(vf v) {
   for (int w = kW / 2; w >= 1; w /= 2)
     for (int i = 0; i < w; ++i) v[i] += v[i + w];
   return v[0];
+#endif
+}
+
+// a * b + c rounded once, stated rather than left to the compiler's contraction (the accuracy of
+// the backward kernels' dx on constant rows depends on it).
+inline vf fmadd(vf a, vf b, vf c) {
+#if defined(__AVX512F__) && OPBENCH_SIMD_W == 16
+  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__FMA__) && OPBENCH_SIMD_W == 8
+  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  vf r;
+  for (int i = 0; i < kW; ++i) r[i] = std::fma(a[i], b[i], c[i]);
+  return r;
 #endif
 }
 

@@ -29,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu/norm_backward_rows.hpp"
 #include "kernels/cpu/norm_fast_common.hpp"
 #include "kernels/cpu/norm_fast_simd.hpp"
 
@@ -108,65 +109,10 @@ using simd::vf;
 // and prefetcht0 measured best at 16384 x 4096 on a 2-core AMD EPYC VM).
 constexpr int kRows = 4;
 constexpr i64 kSumChunk = 512;  // columns per float32 accumulator chunk of the row sums
-constexpr i64 kParallelMinElems = detail::kParallelMinElems;
 
-// a * b + c rounded once, stated rather than left to the compiler's contraction.
-inline vf fmadd(vf a, vf b, vf c) {
-#if defined(__AVX512F__) && OPBENCH_SIMD_W == 16
-  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#elif defined(__FMA__) && OPBENCH_SIMD_W == 8
-  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-  vf r;
-  for (int i = 0; i < kW; ++i) r[i] = std::fma(a[i], b[i], c[i]);
-  return r;
-#endif
-}
+using simd::fmadd;
 
-// Rows [0, rows) split into one contiguous range per thread: range(r0, r1, partial, stride) runs
-// on each, with NS zeroed float32 partial column sums of the thread (partial + k * stride, k < NS,
-// each padded to whole cache lines); then sums[k][j] = the partials summed in thread order, in
-// double.
-template <int NS, class Range>
-void over_rows(i64 rows, i64 cols, const std::array<float*, NS>& sums, Range range) {
-  const int nthreads =
-      rows > 1 && rows * cols >= kParallelMinElems ? std::max(1, omp_get_max_threads()) : 1;
-  const i64 stride = (cols + 15) / 16 * 16;
-  const std::size_t per_thread = static_cast<std::size_t>(stride) * NS;
-  // Uninitialized: each thread zeroes its own (first touch on the thread that uses it).
-  const std::unique_ptr<float[]> storage(new float[per_thread * nthreads + 16]);
-  float* const base = storage.get() + (64 - reinterpret_cast<std::uintptr_t>(storage.get()) % 64) %
-                                          64 / sizeof(float);
-  const auto run = [&](int t, int threads) {
-    float* part = base + per_thread * static_cast<std::size_t>(t);
-    std::fill(part, part + per_thread, 0.0f);
-    range(rows * t / threads, rows * (t + 1) / threads, part, stride);
-  };
-  const auto reduce = [&](int threads, i64 c0, i64 c1) {
-    for (int k = 0; k < NS; ++k) {
-      for (i64 j = c0; j < c1; ++j) {
-        double acc = 0.0;
-        for (int t = 0; t < threads; ++t) {
-          acc += base[per_thread * static_cast<std::size_t>(t) +
-                      static_cast<std::size_t>(k * stride + j)];
-        }
-        sums[static_cast<std::size_t>(k)][j] = static_cast<float>(acc);
-      }
-    }
-  };
-  if (nthreads == 1) {
-    run(0, 1);
-    reduce(1, 0, cols);
-    return;
-  }
-#pragma omp parallel num_threads(nthreads)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    run(t, T);
-#pragma omp barrier
-    reduce(T, cols * t / T, cols * (t + 1) / T);
-  }
-}
+using detail::over_rows;
 
 // Rows [r0, r1): block4(r, prefetch) for each block of kRows rows from r, `prefetch` true when
 // rows r + kRows .. r + 2 kRows - 1 are the range's next block; then block1(r) for each row left.
