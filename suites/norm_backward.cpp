@@ -21,6 +21,7 @@
 #include "reference/norm_srmsnorm_deepnorm.hpp"
 #include "reference/norm_srmsnorm_deepnorm_backward.hpp"
 #include "suites/common.hpp"
+#include "suites/norm_common.hpp"
 
 #ifdef OPBENCH_HAVE_ONEDNN
 #include "kernels/cpu/onednn_norm_backward.hpp"
@@ -619,21 +620,8 @@ void register_groupnorm_backward(Registry& reg) {
 // it at eps = 0.3 and by hand.)
 const float kSrmsEps = static_cast<float>(ref::kSrmsnormEps);
 
-// The zero-row scenario of the forward op srmsnorm (suites/norm_srmsnorm_deepnorm.cpp): x normal
-// with every third row (0, 3, 6, ...) exactly zero, where dx = dy / eps (the reference's rule).
-const char* const kZeroRows = "zero_rows";
-
-std::string srmsnorm_input_dist(const TensorDecl& t, const std::string& dist, DType) {
-  return dist == kZeroRows && t.dist == "$dist" ? "normal" : "";
-}
-
-void srmsnorm_zero_rows(TensorMap& in, const Params& p) {
-  if (p.str("dist") != kZeroRows) return;
-  const std::int64_t rows = p.i("rows"), cols = p.i("cols");
-  for (std::int64_t r = 0; r < rows; r += 3) {
-    for (std::int64_t j = 0; j < cols; ++j) store_double(in.at("x"), r * cols + j, 0.0);
-  }
-}
+// The zero-row scenario of the forward op srmsnorm (suites/norm_common.hpp): x normal with every
+// third row exactly zero, where dx = dy / eps (the reference's rule).
 
 // SimpleRMSNorm's dx = (dy - xhat mean(xhat dy) r / rho) / r (xhat = x / r) is RMSNorm's with
 // gamma = 1 and rstd = 1 / r, its projection term grown by r / rho = 1 + eps / rho: the family
@@ -671,11 +659,11 @@ void register_srmsnorm_backward(Registry& reg) {
       4);
   // The forward op's scenarios: zero rows in the quick sweep, where this op divides by eps alone.
   op.axes.back() =
-      dist_axis({"normal", kZeroRows},
-                {"normal", "uniform", "llm_outliers", "offset", "constant_rows", kZeroRows},
+      dist_axis({"normal", norm::kZeroRows},
+                {"normal", "uniform", "llm_outliers", "offset", "constant_rows", norm::kZeroRows},
                 "distribution of x (dy is N(0, 1)); zero_rows: normal with every third row zero");
-  op.input_dist = srmsnorm_input_dist;
-  op.prepare_inputs = srmsnorm_zero_rows;
+  op.input_dist = norm::zero_rows_input_dist;
+  op.prepare_inputs = norm::zero_every_third_row_of_x;
   GradientOf g;
   g.forward = "srmsnorm";
   g.same = {{"x", "x"}};

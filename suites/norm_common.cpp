@@ -33,6 +33,18 @@ std::vector<Axis> nchw_axes(bool grouped) {
   return a;
 }
 
+std::string zero_rows_input_dist(const TensorDecl& t, const std::string& dist, DType) {
+  return dist == kZeroRows && t.dist == "$dist" ? "normal" : "";
+}
+
+void zero_every_third_row_of_x(TensorMap& in, const Params& p) {
+  if (p.str("dist") != kZeroRows) return;
+  Tensor& x = in.at("x");
+  const std::int64_t rows = p.i("rows"), cols = p.i("cols");
+  for (std::int64_t r = 0; r < rows; r += 3)
+    for (std::int64_t j = 0; j < cols; ++j) store_double(x, r * cols + j, 0.0);
+}
+
 std::string groups_valid(const Params& p) {
   if (p.i("groups") > p.i("c")) return "groups must be at most c";
   if (p.i("c") % p.i("groups") != 0) return "groups must divide c";

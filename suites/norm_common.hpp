@@ -41,6 +41,13 @@ std::vector<Axis> nchw_axes(bool grouped);
 // "" when groups divides c, else the reason (an Op::validate).
 std::string groups_valid(const Params& p);
 
+// The zero-norm scenario (`dist=zero_rows`) of the ops that divide by a row's norm: the inputs
+// that follow `dist` are drawn `normal` (zero_rows_input_dist, an Op::input_dist), then whole
+// rows are set to exactly zero by the op's prepare_inputs.
+inline const char* const kZeroRows = "zero_rows";
+std::string zero_rows_input_dist(const TensorDecl& t, const std::string& dist, DType dt);
+// SimpleRMSNorm's forward and backward ops: every third row of x (0, 3, 6, ...) zero.
+void zero_every_third_row_of_x(TensorMap& in, const Params& p);
 // Tolerance of the whole family (norm.cpp explains the budget): {1e-5, 1e-4 + u(dt)}.
 Tolerance norm_tolerance(DType dt);
 

@@ -32,7 +32,6 @@ constexpr double kPowerAlpha = 0.9;
 // MsgNorm's zero-norm scenario: x and m drawn as `normal`, then whole rows set to zero
 // (prepare_zero_rows), where ||m|| = 0 meets the code's floor and ||x|| = 0 scales the message
 // to nothing. Every implementation must give the reference's defined result, y = x, there.
-constexpr const char* kZeroRows = "zero_rows";
 
 TensorDecl out_f32(const char* name, std::vector<std::string> dims) {
   TensorDecl t = out(name, std::move(dims));
@@ -66,9 +65,7 @@ void register_msgnorm(Registry& reg) {
       {in("x", {"rows", "cols"}), in("m", {"rows", "cols"}), in("s", {"1"}, kScale),
        out("y", {"rows", "cols"})},
       6);
-  op.input_dist = [](const TensorDecl& t, const std::string& dist, DType) -> std::string {
-    return dist == kZeroRows && t.dist == "$dist" ? "normal" : "";
-  };
+  op.input_dist = zero_rows_input_dist;
   op.prepare_inputs = prepare_zero_rows;
   op.reference = [](const TensorMap& i, TensorMap& o, const Params& p) {
     ref::msgnorm(F64(i.at("x")).p(), F64(i.at("m")).p(), i.at("s").value_as_double(0),

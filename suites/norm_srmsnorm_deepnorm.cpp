@@ -28,28 +28,9 @@ using namespace suite::norm;
 // --- srmsnorm ------------------------------------------------------------------------------------
 
 // The scenario where SimpleRMSNorm divides by eps alone: x drawn normal, then every third row
-// (rows 0, 3, 6, ...) set to exactly zero, in every dtype. There y = 0 / eps = 0, where a kernel
-// that drops eps or computes 1 / ||x|| first gives 0 / 0 or 0 * inf = NaN; every implementation
-// must give the reference's 0 there.
-const char* const kZeroRows = "zero_rows";
-
-bool is_zero_row(std::int64_t r) {
-  return r % 3 == 0;
-}
-
-std::string srmsnorm_input_dist(const TensorDecl& t, const std::string& dist, DType) {
-  return dist == kZeroRows && t.dist == "$dist" ? "normal" : "";
-}
-
-void srmsnorm_prepare(TensorMap& in, const Params& p) {
-  if (p.str("dist") != kZeroRows) return;
-  Tensor& x = in.at("x");
-  const std::int64_t rows = p.i("rows"), cols = p.i("cols");
-  for (std::int64_t r = 0; r < rows; ++r) {
-    if (!is_zero_row(r)) continue;
-    for (std::int64_t j = 0; j < cols; ++j) store_double(x, r * cols + j, 0.0);
-  }
-}
+// set to exactly zero (zero_every_third_row_of_x), in every dtype. There y = 0 / eps = 0, where a
+// kernel that drops eps or computes 1 / ||x|| first gives 0 / 0 or 0 * inf = NaN; every
+// implementation must give the reference's 0 there.
 
 // Rows and cols of the family; the quick sweep keeps the normal inputs and the zero-row scenario,
 // the one where this op can break (a large common offset or constant rows take no subtraction
@@ -68,8 +49,8 @@ void register_srmsnorm(Registry& reg) {
                   "Qin et al. 2022 (The Devil in Linear Transformer), NormAttention; formula as "
                   "SRMSNorm in Qin et al. 2023 (TransNormerLLM); eps placement: authors' code",
                   srmsnorm_axes(), {in("x", {"rows", "cols"}), out("y", {"rows", "cols"})}, 3);
-  op.input_dist = srmsnorm_input_dist;
-  op.prepare_inputs = srmsnorm_prepare;
+  op.input_dist = zero_rows_input_dist;
+  op.prepare_inputs = zero_every_third_row_of_x;
   // The kernels take eps as a float, and the reference the same float value.
   const float eps = static_cast<float>(ref::kSrmsnormEps);
   op.reference = [eps](const TensorMap& i, TensorMap& o, const Params& p) {
