@@ -37,14 +37,14 @@
 #include "tests/agreement_expectations.hpp"
 #include "tests/aligned_vector.hpp"
 #include "tests/check_support.hpp"
+#include "tests/reference_test_support.hpp"
 
 namespace opbench {
 namespace {
 
 using i64 = std::int64_t;
-using Vec = std::vector<double>;
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using test_support::kNaN;
+using test_support::Vec;
 constexpr double kFloor = 1e-12;  // F.normalize's eps
 constexpr double kAlpha = 0.9;
 constexpr double kEps = 1e-5;
@@ -52,17 +52,8 @@ constexpr double kEps = 1e-5;
 // ---- references: hand-computed values and identities
 // ---------------------------------------------
 
-void expect_all_near(const Vec& got, const Vec& want, double tol) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
-Vec seeded(std::size_t n, std::uint64_t seed, double lo = -2.0, double hi = 2.0) {
-  std::mt19937_64 g(seed);
-  Vec v(n);
-  for (auto& e : v) e = lo + (hi - lo) * static_cast<double>(g() >> 11) * 0x1.0p-53;
-  return v;
-}
+using test_support::expect_all_near;
+using test_support::seeded;
 
 double norm(const double* v, i64 n) {
   double s = 0.0;

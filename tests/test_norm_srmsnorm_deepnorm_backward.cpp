@@ -28,31 +28,17 @@
 #include "suites/suites.hpp"
 #include "tests/agreement_expectations.hpp"
 #include "tests/check_support.hpp"
+#include "tests/reference_test_support.hpp"
 
 namespace opbench {
 namespace {
 
 using i64 = std::int64_t;
-using Vec = std::vector<double>;
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-Vec poisoned(std::size_t n) {
-  return Vec(n, kNaN);
-}
-
-// Deterministic values in [lo, hi).
-Vec seeded(std::size_t n, std::uint64_t seed, double lo = -2.0, double hi = 2.0) {
-  std::mt19937_64 g(seed);
-  Vec v(n);
-  for (auto& e : v) e = lo + (hi - lo) * static_cast<double>(g() >> 11) * 0x1.0p-53;
-  return v;
-}
-
-void expect_all_near(const Vec& got, const Vec& want, double tol) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
+using test_support::expect_all_near;
+using test_support::kNaN;
+using test_support::poisoned;
+using test_support::seeded;
+using test_support::Vec;
 
 // ---- SimpleRMSNorm backward reference ---------------------------------------------------------
 

@@ -27,32 +27,24 @@
 #include "reference/norm.hpp"
 #include "reference/norm_unified.hpp"
 #include "suites/suites.hpp"
+#include "tests/reference_test_support.hpp"
 
 namespace opbench {
 namespace {
 
 using i64 = std::int64_t;
-using Vec = std::vector<double>;
+using test_support::kNaN;
+using test_support::poisoned;
+using test_support::Vec;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-Vec poisoned(std::size_t n) {
-  return Vec(n, kNaN);
-}
-
+// Relative to the wanted value's magnitude (absolute below 1), unlike test_support's.
 void expect_all_near(const Vec& got, const Vec& want, double tol) {
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], want[i], tol * std::max(1.0, std::fabs(want[i]))) << "at " << i;
 }
 
-// Deterministic values in [lo, hi).
-Vec seeded(std::size_t n, std::uint64_t seed, double lo, double hi) {
-  std::mt19937_64 g(seed);
-  Vec v(n);
-  for (auto& e : v) e = lo + (hi - lo) * static_cast<double>(g() >> 11) * 0x1.0p-53;
-  return v;
-}
+using test_support::seeded;
 
 // ---- references: hand-computed values
 // ------------------------------------------------------------

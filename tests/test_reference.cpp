@@ -15,36 +15,19 @@
 
 #include "reference/norm.hpp"
 #include "reference/norm_backward.hpp"
+#include "tests/reference_test_support.hpp"
 
 namespace {
 
-using Vec = std::vector<double>;
 namespace ref = opbench::ref;
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-Vec poisoned(std::size_t n) {
-  return Vec(n, kNaN);
-}
+using opbench::test_support::expect_all_near;
+using opbench::test_support::kNaN;
+using opbench::test_support::poisoned;
+using opbench::test_support::seeded;
+using opbench::test_support::Vec;
 
 Vec filled(std::size_t n, double v) {
   return Vec(n, v);
-}
-
-// Deterministic values in [lo, hi), independent of the standard library's distributions.
-Vec seeded(std::size_t n, std::uint64_t seed, double lo = -2.0, double hi = 2.0) {
-  std::mt19937_64 g(seed);
-  Vec v(n);
-  for (auto& e : v) e = lo + (hi - lo) * static_cast<double>(g() >> 11) * 0x1.0p-53;
-  return v;
-}
-
-// Checks every element (a NaN left in the output fails EXPECT_NEAR).
-void expect_all_near(const Vec& got, const Vec& want, double tol) {
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-  }
 }
 
 // Population mean and variance computed the other way round from the reference (one pass,
