@@ -167,40 +167,44 @@ inline Sums row_sums(const C& c, i64 cols, DV dv, DS ds) {
   return s;
 }
 
+// The rows whose sums a context c of pipelined_rows takes, for their software prefetch: the
+// standardized rows' xr, RMSNorm's row pointer, and the second row of the ops that sum two (the
+// residual rr of add_*, DeepNorm's fr); nullptr where there is none.
+template <class C>
+inline std::array<const float*, 2> summed_rows(const C& c) {
+  std::array<const float*, 2> rows{nullptr, nullptr};
+  if constexpr (std::is_same_v<C, const float*>) rows[0] = c;
+  if constexpr (requires { c.xr; }) rows[0] = c.xr;
+  if constexpr (requires { c.rr; }) rows[1] = c.rr;
+  if constexpr (requires { c.fr; }) rows[1] = c.fr;
+  return rows;
+}
+// How far ahead (elements) each summed row is prefetched: 1 KiB, 16 lines per row. At 16384 x 4096
+// float32, against the hardware prefetchers alone (alternating runs of 5 repetitions on this
+// 2-core VM, copy at 58-75 GB/s; the spread between runs is about 10%): layernorm 9.8-11.0 ->
+// 8.6-9.3 ms, rmsnorm 9.3-10.4 -> 7.9-8.9, weight_std 9.6-10.1 -> 8.2-9.7, srmsnorm 10.9-11.6 ->
+// 8.5-8.7; with both rows of the two-row ops prefetched, add_layernorm 21.2-21.7 -> 17.1-17.7,
+// add_rmsnorm 21.7-22.0 -> 16.9-17.4, deepnorm 20.0-20.7 -> 14.4-14.9 (their first row alone
+// gained about half of that). 512 elements ahead was about as good as 256; 1024 slower again.
+constexpr i64 kSummedPrefetch = 256;
+
 // Writes columns [c0, c1) of the N rows r + i (parameters p[i]) with streaming stores and, in
 // the same loop, adds to s[i] the sums of d over those columns of N other rows (contexts c[i]):
 // reads from memory and streaming writes are then in flight together, as in a copy, and each
 // gamma/beta vector is loaded from L2 once for N rows. The summed rows are prefetched
 // kSummedPrefetch elements ahead.
-// The row whose sums a context c of pipelined_rows takes (the standardized rows' xr, RMSNorm's row
-// pointer), for its software prefetch; nullptr where the context is several rows (add_*).
-template <class C>
-inline const float* summed_row(const C& c) {
-  if constexpr (std::is_same_v<C, const float*>) {
-    return c;
-  } else if constexpr (requires { c.xr; }) {
-    return c.xr;
-  } else {
-    return nullptr;
-  }
-}
-// How far ahead (elements) each summed row is prefetched: 1 KiB, 16 lines per row, 64 lines for
-// the 4 rows in flight. At 16384 x 4096 (three alternating runs of 5 repetitions, copy at
-// 58-75 GB/s on this 2-core VM) the hardware prefetchers alone gave layernorm 9.8-11.0 ms,
-// rmsnorm 9.3-10.4, weight_std 9.6-10.1; 256 elements ahead 8.6-9.3, 7.9-8.9, 8.2-9.7; 512 about
-// as 256; 1024 slower again.
-constexpr i64 kSummedPrefetch = 256;
 template <bool kS1, i64 N, class Outs, class C, class P, class DV, class YV>
 inline void write_and_sum(const Outs& outs, i64 cols, i64 r, const P* p, const C* c, i64 c0, i64 c1,
                           const DV& dv, const YV& yv, Sums* s) {
   vf a[N], q[N];
   for (i64 i = 0; i < N; ++i) a[i] = q[i] = splat(0.0f);
-  const float* pf[N];
-  for (i64 i = 0; i < N; ++i) pf[i] = summed_row(c[i]);
+  std::array<const float*, 2> pf[N];
+  for (i64 i = 0; i < N; ++i) pf[i] = summed_rows(c[i]);
   for (i64 j = c0; j < c1; j += kW) {
 #pragma GCC unroll 8
     for (i64 i = 0; i < N; ++i) {
-      if (pf[i]) __builtin_prefetch(pf[i] + j + kSummedPrefetch, 0, 3);
+      for (const float* row : pf[i])
+        if (row) __builtin_prefetch(row + j + kSummedPrefetch, 0, 3);
       const vf d = dv(c[i], j);
       if constexpr (kS1) a[i] += d;
       q[i] += d * d;
