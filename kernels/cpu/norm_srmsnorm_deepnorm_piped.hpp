@@ -138,6 +138,28 @@ double sum_squares_lines(const T* xr, i64 cols) {
   return ss;
 }
 
+// One chunk [c0, c1) of a block: by lines, out(i, j) writes line j of the i-th of n rows written
+// and sum(i, j) adds line j of the i-th of nn rows summed, the two interleaved row by row when
+// both blocks are whole (kRowsPiped rows).
+template <class Sum, class Out>
+inline void write_and_sum_lines(i64 n, i64 nn, i64 c0, i64 c1, Sum& sum, Out& out) {
+  constexpr i64 R = kRowsPiped;
+  if (n == R && nn == R) {
+    for (i64 j = c0; j < c1; j += kLine) {
+#pragma GCC unroll 4
+      for (i64 i = 0; i < R; ++i) {
+        sum(i, j);
+        out(i, j);
+      }
+    }
+  } else {  // the last blocks of a range
+    for (i64 j = c0; j < c1; j += kLine) {
+      for (i64 i = 0; i < nn; ++i) sum(i, j);
+      for (i64 i = 0; i < n; ++i) out(i, j);
+    }
+  }
+}
+
 // Rows [r0, r1) of y = x * factor: block b0 written while the next block is summed.
 template <class T>
 void srmsnorm_range_piped(const T* x, T* y, i64 r0, i64 r1, i64 cols, double sqrt_d, float eps) {
@@ -167,20 +189,7 @@ void srmsnorm_range_piped(const T* x, T* y, i64 r0, i64 r1, i64 cols, double sqr
         const vf fv = splat(f[i]);
         stream_line(yw + i * cols + j, Codec<T>::join(a * fv, b * fv));
       };
-      if (n == R && nn == R) {
-        for (i64 j = c0; j < c1; j += kLine) {
-#pragma GCC unroll 4
-          for (i64 i = 0; i < R; ++i) {
-            sum(i, j);
-            out(i, j);
-          }
-        }
-      } else {  // the last blocks of a range
-        for (i64 j = c0; j < c1; j += kLine) {
-          for (i64 i = 0; i < nn; ++i) sum(i, j);
-          for (i64 i = 0; i < n; ++i) out(i, j);
-        }
-      }
+      write_and_sum_lines(n, nn, c0, c1, sum, out);
       for (i64 i = 0; i < nn; ++i) ss[i] += simd::hsum(acc[i]);
     }
     for (i64 i = 0; i < nn; ++i) f[i] = srms_factor(ss[i], sqrt_d, eps);
@@ -314,20 +323,7 @@ void deepnorm_range_piped(const DeepArgs<T>& k, i64 r0, i64 r1) {
                     Codec<T>::join((d0 - vm) * vr * load(k.g + j) + load(k.b + j),
                                    (d1 - vm) * vr * load(k.g + j + kW) + load(k.b + j + kW)));
       };
-      if (n == R && nn == R) {
-        for (i64 j = c0; j < c1; j += kLine) {
-#pragma GCC unroll 4
-          for (i64 i = 0; i < R; ++i) {
-            sum(i, j);
-            out(i, j);
-          }
-        }
-      } else {  // the last blocks of a range
-        for (i64 j = c0; j < c1; j += kLine) {
-          for (i64 i = 0; i < nn; ++i) sum(i, j);
-          for (i64 i = 0; i < n; ++i) out(i, j);
-        }
-      }
+      write_and_sum_lines(n, nn, c0, c1, sum, out);
       for (i64 i = 0; i < nn; ++i) {
         s[i].s1 += simd::hsum(a[i]);
         s[i].s2 += simd::hsum(q[i]);
