@@ -267,6 +267,9 @@ void register_layernorm_backward(Registry& reg) {
   op.impls.push_back(
       peer_impl("onednn", onednn::bind_layernorm_backward(static_cast<float>(kEps))));
 #endif
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("layernorm_backward", {DType::f32}, kEps));
+#endif
 #ifdef OPBENCH_HAVE_CUDA
   Impl gpu =
       cuda_impl("cuda.fast", [](const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
@@ -550,6 +553,9 @@ void register_batchnorm_train_backward(Registry& reg) {
   };
   op.impls.push_back(host_impl("cpu.plain", call(OVERLOADS(cpu::plain::batchnorm_train_backward))));
   op.impls.push_back(host_impl("cpu.fast", call(OVERLOADS(cpu::fast::batchnorm_train_backward))));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("batchnorm_train_backward", {DType::f32}, kEps));
+#endif
   reg.add_op(std::move(op));
 }
 
@@ -609,6 +615,9 @@ void register_groupnorm_backward(Registry& reg) {
   };
   op.impls.push_back(host_impl("cpu.plain", call(OVERLOADS(cpu::plain::groupnorm_backward))));
   op.impls.push_back(host_impl("cpu.fast", call(OVERLOADS(cpu::fast::groupnorm_backward))));
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl("groupnorm_backward", {DType::f32}, kEps));
+#endif
   reg.add_op(std::move(op));
 }
 
