@@ -16,9 +16,10 @@
 // the form only changes how the scans round. The plain form is the one whose error rule is derived
 // below.
 //
-// Implementations: ref, cpu.plain, cpu.fast (kernels/cpu/scan_train.hpp), and oneDNN's
+// Implementations: ref, cpu.plain, cpu.fast (kernels/cpu/scan_train.hpp), oneDNN's
 // vanilla_gru and vanilla_lstm forward_training + backward as the GRU's and the LSTM's peers
-// (kernels/cpu/onednn_rnn_train.hpp).
+// (kernels/cpu/onednn_rnn_train.hpp), and PyTorch's autograd (`torch`, with libtorch): the
+// paper's log-space minGRU/minLSTM code and nn.LSTM, forward then backward().
 // float32 only: the 16-bit training step (mixed precision with float32 master weights) is not
 // declared yet.
 //
@@ -186,6 +187,11 @@ void register_min_train(Registry& reg, const TrainDecl& decl, const char* fwd, R
   };
   op.impls.push_back(host_impl("cpu.plain", call(plain)));
   op.impls.push_back(host_impl("cpu.fast", call(fast)));
+#ifdef OPBENCH_HAVE_TORCH
+  // The paper's own log-space PyTorch code, recorded by autograd
+  // (kernels/cpu/torch_plugin_scan.cpp).
+  op.impls.push_back(torch_impl(decl.name, {DType::f32}));
+#endif
   reg.add_op(std::move(op));
 }
 
@@ -270,6 +276,9 @@ void register_lstm_train(Registry& reg) {
   op.impls.push_back(host_impl("cpu.fast", call(cpu::fast::lstm_train)));
 #ifdef OPBENCH_HAVE_ONEDNN
   op.impls.push_back(peer_impl("onednn", onednn::bind_lstm_train()));
+#endif
+#ifdef OPBENCH_HAVE_TORCH
+  op.impls.push_back(torch_impl(decl.name, {DType::f32}));  // nn.LSTM's training step
 #endif
   reg.add_op(std::move(op));
 }

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -77,12 +78,23 @@ void one_line_errors(F f) {
   }
 }
 
+// `t` as a leaf tensor whose gradient autograd accumulates (a module's parameter, an input with
+// requires_grad=True), over the same memory.
+inline at::Tensor leaf(const at::Tensor& t) {
+  return t.detach().requires_grad_(true);
+}
+
 // The eager chain `body` (what run() times), whose results are copied, in order, into the case's
-// outputs named `outputs` by fetch().
+// outputs named `outputs` by fetch(). Without `leaves` it runs as a forward pass under
+// torch.inference_mode(); with them, as a training step: autograd records the chain, which ends
+// in backward() and returns the leaves' gradients, and each run starts with the leaves' .grad set
+// to None (optimizer.zero_grad(set_to_none=True)), so a step's gradients are its own.
 class Eager final : public Kernel {
  public:
   using Body = std::function<std::vector<at::Tensor>()>;
-  Eager(const Call& call, std::vector<std::string> outputs, Body body) : body_(std::move(body)) {
+  Eager(const Call& call, std::vector<std::string> outputs, Body body,
+        std::vector<at::Tensor> leaves = {})
+      : body_(std::move(body)), leaves_(std::move(leaves)) {
     for (const std::string& name : outputs) {
       auto it = call.outputs.find(name);
       if (it == call.outputs.end()) fail("missing output tensor \"" + name + "\"");
@@ -92,7 +104,9 @@ class Eager final : public Kernel {
   void run() override {
     one_line_errors([&] {
       // What a user timing a forward pass writes (torch.inference_mode()): no autograd records.
-      c10::InferenceMode no_autograd;
+      std::optional<c10::InferenceMode> no_autograd;
+      if (leaves_.empty()) no_autograd.emplace();
+      for (at::Tensor& t : leaves_) t.mutable_grad().reset();
       results_ = body_();
     });
   }
@@ -107,6 +121,7 @@ class Eager final : public Kernel {
 
  private:
   Body body_;
+  std::vector<at::Tensor> leaves_;
   std::vector<at::Tensor> outputs_;
   std::vector<at::Tensor> results_;
 };

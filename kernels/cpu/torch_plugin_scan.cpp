@@ -8,6 +8,11 @@
 // lstm: torch.nn.LSTM's call, at::lstm with flat weights (PyTorch's gate order i, f, g, o is the
 // reference's; our single bias is b_ih, b_hh is zero).
 // gru: not bound: PyTorch's GRU resets after the recurrent product (suites/scan.cpp says why).
+// Training steps (suites/scan_train.cpp; float32): the same chains recorded by autograd, then
+// h.backward(dh), as a PyTorch training loop runs them: mingru_train and minlstm_train through
+// the paper's log-space code, lstm_train through at::lstm(train=True). x, the weights, the bias
+// and the initial states are leaves; PyTorch's weights are w^T and u^T (made once, untimed), so
+// their gradients are transposed back.
 //
 // Dtypes (what suites/scan.cpp declares for `torch`): float32 and bfloat16. PyTorch 1.13 has none
 // of these in float16 on the CPU, and its bfloat16 chains round after every op, far beyond the
@@ -55,33 +60,50 @@ MinLayer min_layer(const Call& c) {
 }
 
 // minGRU, log-space (Feng et al. 2024, appendix): k and h~ are w's first and second D columns.
-std::unique_ptr<Kernel> mingru(const Call& c) {
-  const MinLayer m = min_layer(c);
-  return std::make_unique<Eager>(c, std::vector<std::string>{"h"}, [m] {
-    std::vector<at::Tensor> kh = at::linear(m.x, m.weight, m.bias).chunk(2, -1);
-    const at::Tensor& k = kh[0];
-    at::Tensor log_z = -at::softplus(-k);
-    at::Tensor log_coeffs = -at::softplus(k);
-    at::Tensor log_h_0 = at::log(m.h0);
-    at::Tensor log_tilde_h = log_g(kh[1]);
-    return std::vector<at::Tensor>{
-        parallel_scan_log(log_coeffs, at::cat({log_h_0, log_z + log_tilde_h}, 1))};
-  });
+at::Tensor mingru_h(const MinLayer& m) {
+  std::vector<at::Tensor> kh = at::linear(m.x, m.weight, m.bias).chunk(2, -1);
+  const at::Tensor& k = kh[0];
+  at::Tensor log_z = -at::softplus(-k);
+  at::Tensor log_coeffs = -at::softplus(k);
+  at::Tensor log_h_0 = at::log(m.h0);
+  at::Tensor log_tilde_h = log_g(kh[1]);
+  return parallel_scan_log(log_coeffs, at::cat({log_h_0, log_z + log_tilde_h}, 1));
 }
 
 // minLSTM, log-space (Feng et al. 2024, appendix): f, i and h~ are w's D-column thirds in order.
-std::unique_ptr<Kernel> minlstm(const Call& c) {
+at::Tensor minlstm_h(const MinLayer& m) {
+  std::vector<at::Tensor> fih = at::linear(m.x, m.weight, m.bias).chunk(3, -1);
+  at::Tensor diff = at::softplus(-fih[0]) - at::softplus(-fih[1]);
+  at::Tensor log_f = -at::softplus(diff);
+  at::Tensor log_i = -at::softplus(-diff);
+  at::Tensor log_h_0 = at::log(m.h0);
+  at::Tensor log_tilde_h = log_g(fih[2]);
+  return parallel_scan_log(log_f, at::cat({log_h_0, log_i + log_tilde_h}, 1));
+}
+
+std::unique_ptr<Kernel> min_forward(const Call& c, at::Tensor (*h_of)(const MinLayer&)) {
   const MinLayer m = min_layer(c);
-  return std::make_unique<Eager>(c, std::vector<std::string>{"h"}, [m] {
-    std::vector<at::Tensor> fih = at::linear(m.x, m.weight, m.bias).chunk(3, -1);
-    at::Tensor diff = at::softplus(-fih[0]) - at::softplus(-fih[1]);
-    at::Tensor log_f = -at::softplus(diff);
-    at::Tensor log_i = -at::softplus(-diff);
-    at::Tensor log_h_0 = at::log(m.h0);
-    at::Tensor log_tilde_h = log_g(fih[2]);
-    return std::vector<at::Tensor>{
-        parallel_scan_log(log_f, at::cat({log_h_0, log_i + log_tilde_h}, 1))};
-  });
+  return std::make_unique<Eager>(c, std::vector<std::string>{"h"},
+                                 [m, h_of] { return std::vector<at::Tensor>{h_of(m)}; });
+}
+
+// A minimal layer's training step: h, then dx, dw, dbias, dh0 from h.backward(dh).
+std::unique_ptr<Kernel> min_train(const Call& c, at::Tensor (*h_of)(const MinLayer&)) {
+  MinLayer m;
+  m.x = leaf(input(c, "x"));
+  m.weight = leaf(input(c, "w").t().contiguous());
+  m.bias = leaf(input(c, "bias"));
+  m.h0 = leaf(input(c, "h0").unsqueeze(1));
+  const at::Tensor dh = input(c, "dh");
+  return std::make_unique<Eager>(
+      c, std::vector<std::string>{"h", "dx", "dw", "dbias", "dh0"},
+      [m, dh, h_of] {
+        at::Tensor h = h_of(m);
+        h.backward(dh);
+        return std::vector<at::Tensor>{h.detach(), m.x.grad(), m.weight.grad().t(), m.bias.grad(),
+                                       m.h0.grad()};
+      },
+      std::vector<at::Tensor>{m.x, m.weight, m.bias, m.h0});
 }
 
 // torch.nn.LSTM(d_in, D, batch_first=True)(x, (h0, c0))[0]: its forward is this at::lstm call
@@ -101,12 +123,38 @@ std::unique_ptr<Kernel> lstm(const Call& c) {
   });
 }
 
+// The LSTM's training step: nn.LSTM's forward in training mode, then h.backward(dh).
+std::unique_ptr<Kernel> lstm_train(const Call& c) {
+  at::Tensor x = leaf(input(c, "x"));
+  at::Tensor h0 = leaf(input(c, "h0").unsqueeze(0)), c0 = leaf(input(c, "c0").unsqueeze(0));
+  at::Tensor w_ih = leaf(input(c, "w").t().contiguous()),
+             w_hh = leaf(input(c, "u").t().contiguous());
+  at::Tensor b_ih = leaf(input(c, "bias"));
+  at::Tensor b_hh = at::zeros_like(b_ih);
+  const at::Tensor dh = input(c, "dh");
+  return std::make_unique<Eager>(
+      c, std::vector<std::string>{"h", "dx", "dw", "du", "dbias", "dh0", "dc0"},
+      [=] {
+        auto out = at::lstm(x, {h0, c0}, {w_ih, w_hh, b_ih, b_hh}, /*has_biases=*/true,
+                            /*num_layers=*/1, /*dropout=*/0.0, /*train=*/true,
+                            /*bidirectional=*/false, /*batch_first=*/true);
+        at::Tensor h = std::get<0>(out);
+        h.backward(dh);
+        return std::vector<at::Tensor>{h.detach(),  x.grad(),  w_ih.grad().t(), w_hh.grad().t(),
+                                       b_ih.grad(), h0.grad(), c0.grad()};
+      },
+      std::vector<at::Tensor>{x, h0, c0, w_ih, w_hh, b_ih});
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> bind_scan(const Call& c) {
-  if (c.op == "mingru") return mingru(c);
-  if (c.op == "minlstm") return minlstm(c);
+  if (c.op == "mingru") return min_forward(c, mingru_h);
+  if (c.op == "minlstm") return min_forward(c, minlstm_h);
   if (c.op == "lstm") return lstm(c);
+  if (c.op == "mingru_train") return min_train(c, mingru_h);
+  if (c.op == "minlstm_train") return min_train(c, minlstm_h);
+  if (c.op == "lstm_train") return lstm_train(c);
   return nullptr;
 }
 
