@@ -19,7 +19,19 @@ namespace {
 
 using namespace cli_test;
 
-using TorchPeer = TorchPeerTest;
+// `opbench check` of the torch peer on norm ops over small shapes with a ragged row (33 columns,
+// 7 spatial elements), into check.json.
+class TorchPeer : public TorchPeerTest {
+ protected:
+  Outcome check_norm_ops(const std::string& ops, const std::string& dtypes,
+                         const std::string& dists) {
+    return opbench(
+        dir_, {"check",  "--op",      ops,      "--impl",  "torch",    "--dtype", dtypes,
+               "--axis", "rows=5",    "--axis", "cols=33", "--axis",   "n=2",     "--axis",
+               "c=8",    "--axis",    "hw=7",   "--axis",  "groups=4", "--axis",  "dist=" + dists,
+               "--json", "check.json"});
+  }
+};
 
 // Every norm op the peer binds, in every dtype it claims, over shapes with a ragged row (33
 // columns, 7 spatial elements) and the distributions without a large common offset. PyTorch 1.13's
@@ -27,15 +39,8 @@ using TorchPeer = TorchPeerTest;
 // the measured errors, in suites/known_failures.json): they may be xfail, never fail; every other
 // case must pass.
 TEST_F(TorchPeer, NormOpsAgreeWithTheReferenceInEveryDtypeTheyClaim) {
-  Outcome r = opbench(
-      dir_, {"check",    "--op",      "layernorm,rmsnorm,batchnorm_infer,batchnorm_train,groupnorm",
-             "--impl",   "torch",     "--dtype",
-             "f32,bf16", "--axis",    "rows=5",
-             "--axis",   "cols=33",   "--axis",
-             "n=2",      "--axis",    "c=8",
-             "--axis",   "hw=7",      "--axis",
-             "groups=4", "--axis",    "dist=normal,uniform,llm_outliers",
-             "--json",   "check.json"});
+  Outcome r = check_norm_ops("layernorm,rmsnorm,batchnorm_infer,batchnorm_train,groupnorm",
+                             "f32,bf16", "normal,uniform,llm_outliers");
   ASSERT_TRUE(fs::exists(dir_ / "check.json")) << r;
   const json doc = report("check.json");
   const std::set<std::string> listed = {"layernorm", "groupnorm", "batchnorm_train"};
@@ -74,16 +79,8 @@ TEST_F(TorchPeer, NormOpsAgreeWithTheReferenceInEveryDtypeTheyClaim) {
 // (known failures, with the measured errors, in suites/known_failures.json): those may be xfail,
 // never fail; every other case must pass.
 TEST_F(TorchPeer, NormBackwardOpsAgreeWithTheReference) {
-  Outcome r = opbench(
-      dir_,
-      {"check",    "--op",      "layernorm_backward,groupnorm_backward,batchnorm_train_backward",
-       "--impl",   "torch",     "--dtype",
-       "f32",      "--axis",    "rows=5",
-       "--axis",   "cols=33",   "--axis",
-       "n=2",      "--axis",    "c=8",
-       "--axis",   "hw=7",      "--axis",
-       "groups=4", "--axis",    "dist=normal,uniform,llm_outliers,offset,constant_rows",
-       "--json",   "check.json"});
+  Outcome r = check_norm_ops("layernorm_backward,groupnorm_backward,batchnorm_train_backward",
+                             "f32", "normal,uniform,llm_outliers,offset,constant_rows");
   ASSERT_TRUE(fs::exists(dir_ / "check.json")) << r;
   const json doc = report("check.json");
   const std::set<std::string> listed = {

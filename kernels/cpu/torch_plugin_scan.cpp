@@ -47,10 +47,6 @@ struct MinLayer {
 };
 
 MinLayer min_layer(const Call& c) {
-  const std::string& form = text_param(c, "form");
-  if (form != "log") {
-    fail("form=" + form + ": the paper's PyTorch code is the log-space form (form=log)");
-  }
   MinLayer m;
   m.x = input(c, "x");
   m.weight = input(c, "w").t().contiguous();
@@ -82,6 +78,10 @@ at::Tensor minlstm_h(const MinLayer& m) {
 }
 
 std::unique_ptr<Kernel> min_forward(const Call& c, at::Tensor (*h_of)(const MinLayer&)) {
+  const std::string& form = text_param(c, "form");
+  if (form != "log") {
+    fail("form=" + form + ": the paper's PyTorch code is the log-space form (form=log)");
+  }
   const MinLayer m = min_layer(c);
   return std::make_unique<Eager>(c, std::vector<std::string>{"h"},
                                  [m, h_of] { return std::vector<at::Tensor>{h_of(m)}; });
@@ -89,11 +89,8 @@ std::unique_ptr<Kernel> min_forward(const Call& c, at::Tensor (*h_of)(const MinL
 
 // A minimal layer's training step: h, then dx, dw, dbias, dh0 from h.backward(dh).
 std::unique_ptr<Kernel> min_train(const Call& c, at::Tensor (*h_of)(const MinLayer&)) {
-  MinLayer m;
-  m.x = leaf(input(c, "x"));
-  m.weight = leaf(input(c, "w").t().contiguous());
-  m.bias = leaf(input(c, "bias"));
-  m.h0 = leaf(input(c, "h0").unsqueeze(1));
+  MinLayer m = min_layer(c);
+  for (at::Tensor* t : {&m.x, &m.weight, &m.bias, &m.h0}) *t = leaf(*t);
   const at::Tensor dh = input(c, "dh");
   return std::make_unique<Eager>(
       c, std::vector<std::string>{"h", "dx", "dw", "dbias", "dh0"},
