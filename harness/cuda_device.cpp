@@ -3,6 +3,7 @@
 // kernels here), so it compiles with the host compiler.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -165,11 +166,18 @@ constexpr ScratchAllocator kCudaScratch{scratch_alloc, scratch_release};
 
 // Device copies of one case's tensors; the inputs are uploaded once at bind time, the outputs are
 // poisoned (all bytes 0xFF: NaN for floats, -1 for integers) and fetched back into the host
-// tensors given at bind time. Scratch lives in its arena, sealed after the first run.
+// tensors given at bind time; accumulate-into outputs are uploaded instead (their base), and
+// zeroed on the stream by reset_accumulators(). Scratch lives in its arena, sealed after the first
+// run.
 class DeviceBoundKernel final : public BoundKernel {
  public:
-  DeviceBoundKernel(DeviceLaunchFn launch, const Params& params, cudaStream_t stream)
-      : launch_(std::move(launch)), params_(params), stream_(stream), scratch_(kCudaScratch) {}
+  DeviceBoundKernel(DeviceLaunchFn launch, const Params& params, cudaStream_t stream,
+                    const std::vector<std::string>& accumulate_into)
+      : launch_(std::move(launch)),
+        params_(params),
+        stream_(stream),
+        accumulate_into_(accumulate_into),
+        scratch_(kCudaScratch) {}
 
   ~DeviceBoundKernel() override {
     // Wait for work still in flight on these buffers; errors cannot be thrown from here, and a
@@ -203,8 +211,40 @@ class DeviceBoundKernel final : public BoundKernel {
     const std::size_t bytes = tensor_bytes(d.dtype, d.shape);
     if (bytes == 0) return;
     check(cudaMalloc(&d.ptr, bytes), ("cudaMalloc for output '" + name + "'").c_str());
-    check(cudaMemsetAsync(d.ptr, 0xFF, bytes, stream_),
-          ("poisoning output '" + name + "'").c_str());
+    if (!accumulated(name)) {
+      check(cudaMemsetAsync(d.ptr, 0xFF, bytes, stream_),
+            ("poisoning output '" + name + "'").c_str());
+      return;
+    }
+    if (host.raw() == nullptr || host.bytes() != bytes) {
+      throw std::runtime_error("bind_device: accumulate-into output '" + name +
+                               "' has no host storage of its size to start from");
+    }
+    check(cudaMemcpyAsync(d.ptr, host.raw(), bytes, cudaMemcpyHostToDevice, stream_),
+          ("cudaMemcpyAsync of accumulate-into output '" + name + "' to the device").c_str());
+  }
+
+  // Each accumulate-into output must be one of the case's outputs: a misspelt name would leave a
+  // buffer accumulating over the timed runs.
+  void check_accumulated_names() const {
+    for (const auto& name : accumulate_into_) {
+      if (out_.find(name) == out_.end()) {
+        throw std::logic_error("bind_device: accumulate-into output '" + name +
+                               "' is not an output of the case");
+      }
+    }
+  }
+
+  bool accumulates() const override { return !accumulate_into_.empty(); }
+
+  void reset_accumulators() override {
+    for (const auto& name : accumulate_into_) {
+      const DeviceTensor& d = out_.at(name);
+      const std::size_t bytes = tensor_bytes(d.dtype, d.shape);
+      if (bytes == 0) continue;
+      check(cudaMemsetAsync(d.ptr, 0, bytes, stream_),
+            ("zeroing accumulate-into output '" + name + "'").c_str());
+    }
   }
 
   void finish_bind() {
@@ -253,7 +293,13 @@ class DeviceBoundKernel final : public BoundKernel {
  private:
   DeviceLaunchFn launch_;
   Params params_;
+  bool accumulated(const std::string& name) const {
+    return std::find(accumulate_into_.begin(), accumulate_into_.end(), name) !=
+           accumulate_into_.end();
+  }
+
   cudaStream_t stream_;
+  std::vector<std::string> accumulate_into_;
   DeviceTensorMap in_, out_;
   std::vector<std::pair<std::string, Tensor>> host_out_;
   DeviceScratch scratch_;
@@ -316,18 +362,20 @@ void check_cuda(int err, const char* what) {
   check(static_cast<cudaError_t>(err), what);
 }
 
-BindFn bind_device(DeviceLaunchFn launch) {
+BindFn bind_device(DeviceLaunchFn launch, std::vector<std::string> accumulate_into) {
   if (!launch) throw std::invalid_argument("bind_device: no launch function");
-  return [launch = std::move(launch)](const TensorMap& inputs, TensorMap& outputs,
-                                      const Params& p) -> std::unique_ptr<BoundKernel> {
+  return [launch = std::move(launch), accumulate_into = std::move(accumulate_into)](
+             const TensorMap& inputs, TensorMap& outputs,
+             const Params& p) -> std::unique_ptr<BoundKernel> {
     const BackendStatus& st = device_info().status;
     if (!st.available) throw std::runtime_error("CUDA backend: " + st.detail);
     // Constructed first, so that its destructor frees whatever was allocated if a later step
     // throws.
-    auto kernel =
-        std::make_unique<DeviceBoundKernel>(launch, p, static_cast<cudaStream_t>(device_stream()));
+    auto kernel = std::make_unique<DeviceBoundKernel>(
+        launch, p, static_cast<cudaStream_t>(device_stream()), accumulate_into);
     for (const auto& [name, t] : inputs) kernel->upload(name, t);
     for (const auto& [name, t] : outputs) kernel->allocate_output(name, t);
+    kernel->check_accumulated_names();
     kernel->finish_bind();
     return kernel;
   };

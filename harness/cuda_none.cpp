@@ -56,7 +56,7 @@ void check_cuda(int err, const char* what) {
   }
 }
 
-BindFn bind_device(DeviceLaunchFn /*launch*/) {
+BindFn bind_device(DeviceLaunchFn /*launch*/, std::vector<std::string> /*accumulate_into*/) {
   return [](const TensorMap&, TensorMap&, const Params&) -> std::unique_ptr<BoundKernel> {
     throw std::runtime_error("CUDA backend not built");
   };

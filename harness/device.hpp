@@ -42,7 +42,11 @@ using DeviceLaunchFn =
 // (DeviceScratch) that its launch function reaches through device_scratch(): allocated during the
 // first run (the runner's untimed check run, or a timing's warm-up), never grown after it, freed
 // with the bound kernel.
-BindFn bind_device(DeviceLaunchFn launch);
+//
+// `accumulate_into` names the op's accumulate-into outputs (TensorDecl::accumulate): those are not
+// poisoned but uploaded from the host tensors (the base the runner put there, which the kernel adds
+// to), and reset_accumulators() zeroes them on the kernel's stream before each timed run.
+BindFn bind_device(DeviceLaunchFn launch, std::vector<std::string> accumulate_into = {});
 
 // How a DeviceScratch gets and gives back memory: cudaMalloc and cudaFree on a device; anything
 // in a test. `alloc` throws on failure; `release` must not throw.

@@ -5,6 +5,7 @@
 // test_kernels_cuda_backend.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -288,6 +289,44 @@ TEST(DeviceStream, UnboundItIsTheBackendsOwnStreamOrAnErrorSayingWhyThereIsNone)
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(st.detail), std::string::npos)
         << e.what() << " / " << st.detail;
+  }
+}
+
+// ---- accumulate-into outputs on the device ------------------------------------------------------
+
+// A launch that writes nothing: what fetch() brings back is what the binding put on the device.
+TEST(DeviceAccumulators, UploadedFromTheHostAndZeroedByTheReset) {
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  TensorMap in, out;
+  out["acc"] = Tensor(DType::f32, {3});
+  out["written"] = Tensor(DType::f32, {2});
+  std::fill(out["acc"].data<float>(), out["acc"].data<float>() + 3, 5.0f);
+  std::fill(out["written"].data<float>(), out["written"].data<float>() + 2, 2.0f);
+  const BindFn bind =
+      bind_device([](const DeviceTensorMap&, DeviceTensorMap&, const Params&) {}, {"acc"});
+  auto kernel = bind(in, out, Params{});
+  EXPECT_TRUE(kernel->accumulates());
+  kernel->run();
+  kernel->fetch();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(out["acc"].data<float>()[i], 5.0f);  // the host's base
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(std::isnan(out["written"].data<float>()[i]));  // poison
+  kernel->reset_accumulators();
+  kernel->run();
+  kernel->fetch();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(out["acc"].data<float>()[i], 0.0f);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(std::isnan(out["written"].data<float>()[i]));
+
+  // Without names nothing accumulates; a name that is no output of the case is refused.
+  EXPECT_FALSE(
+      bind_device([](const DeviceTensorMap&, DeviceTensorMap&, const Params&) {})(in, out, Params{})
+          ->accumulates());
+  try {
+    bind_device([](const DeviceTensorMap&, DeviceTensorMap&, const Params&) {}, {"acc", "acc2"})(
+        in, out, Params{});
+    FAIL() << "an accumulate-into name that is no output was accepted";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'acc2'"), std::string::npos) << e.what();
   }
 }
 
