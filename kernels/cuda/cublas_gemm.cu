@@ -87,4 +87,38 @@ void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows,
   }
 }
 
+void gemm_row_major(const float* a, bool transpose_a, const float* b, bool transpose_b, float* c,
+                    std::int64_t rows, std::int64_t inner, std::int64_t cols, const char* what) {
+  if (rows < 0 || inner < 0 || cols < 0) {
+    throw std::invalid_argument(std::string(what) + ": negative GEMM size");
+  }
+  if (rows == 0 || cols == 0) return;
+  const std::int64_t widest = std::max({rows, inner, cols});
+  if (widest > kMaxBlasInt || rows * inner > kMaxBlasInt || inner * cols > kMaxBlasInt ||
+      rows * cols > kMaxBlasInt) {
+    throw std::invalid_argument(std::string(what) + ": a transposed GEMM of " +
+                                std::to_string(rows) + " x " + std::to_string(inner) + " x " +
+                                std::to_string(cols) +
+                                ", an operand beyond cuBLAS's 32-bit sizes (2^31 - 1)");
+  }
+  if (inner == 0) {
+    check_cuda(cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float),
+                               launch_stream()),
+               what);
+    return;
+  }
+  const cublasHandle_t h = handle_on(launch_stream());
+  const float one = 1.0f, zero = 0.0f;
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T. A row-major matrix is its
+  // transpose in column-major, so an operand read as stored takes CUBLAS_OP_N and a transposed one
+  // CUBLAS_OP_T, each with its stored row length as leading dimension.
+  const int ldb = static_cast<int>(transpose_b ? inner : cols);
+  const int lda = static_cast<int>(transpose_a ? rows : inner);
+  check_cublas(cublasSgemm(h, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(cols),
+                           static_cast<int>(rows), static_cast<int>(inner), &one, b, ldb, a, lda,
+                           &zero, c, static_cast<int>(cols)),
+               what);
+}
+
 }  // namespace opbench::cuda

@@ -16,4 +16,11 @@ namespace opbench::cuda {
 void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows, std::int64_t inner,
                     std::int64_t cols, const char* what);
 
+// The same with either operand read transposed: c[rows, cols] = op(a) op(b), op(a) [rows, inner]
+// and op(b) [inner, cols]; a transposed a is stored [inner, rows], a transposed b [cols, inner]
+// (row-major, leading dimension the stored row length). One cuBLAS call: every size must be at
+// most 2^31 - 1 and every operand under 2^31 elements (std::invalid_argument naming `what`).
+void gemm_row_major(const float* a, bool transpose_a, const float* b, bool transpose_b, float* c,
+                    std::int64_t rows, std::int64_t inner, std::int64_t cols, const char* what);
+
 }  // namespace opbench::cuda
