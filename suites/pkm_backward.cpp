@@ -17,6 +17,11 @@
 #include "suites/common.hpp"
 #include "suites/pkm_shapes.hpp"
 
+#ifdef OPBENCH_HAVE_CUDA
+#include "harness/device.hpp"
+#include "kernels/cuda/pkm_backward_cuda.hpp"
+#endif
+
 namespace opbench {
 
 namespace {
@@ -254,6 +259,24 @@ class FastKernel final : public BoundKernel {
   TensorMap& out_;
 };
 
+#ifdef OPBENCH_HAVE_CUDA
+// cuda.fast: the same pointer bundles, on the device.
+void run_on_device(const DeviceTensorMap& i, DeviceTensorMap& o, const Params& p) {
+  auto f = [&i](const char* name) -> const float* { return i.at(name).data<float>(); };
+  auto g = [&o](const char* name) { return o.at(name).data<float>(); };
+  const cpu::PkmBackwardInputs in{f("x"),
+                                  {f("w"), f("b"), f("bn_mean"), f("bn_var"), f("bn_gamma"),
+                                   f("bn_beta"), f("k1"), f("k2"), f("values")},
+                                  f("dy"),
+                                  i.at("indices").data<std::int64_t>(),
+                                  f("weights"),
+                                  f("zhat")};
+  const cpu::PkmBackwardGrads grads{g("dx"),       g("dw"),  g("db"),  g("dbn_gamma"),
+                                    g("dbn_beta"), g("dk1"), g("dk2"), g("dvalues")};
+  cuda::pkm_layer_backward(in, grads, dims_of(p), p.i("din"), p.i("dv"), static_cast<float>(kEps));
+}
+#endif
+
 TensorDecl accumulated(const char* name, std::vector<std::string> dims) {
   TensorDecl t = out(name, std::move(dims));
   t.accumulate = true;
@@ -367,6 +390,18 @@ void register_pkm_layer_backward(Registry& reg) {
     return std::make_unique<FastKernel>(i, o, p);
   };
   op.impls.push_back(std::move(fast));
+#ifdef OPBENCH_HAVE_CUDA
+  Impl gpu = cuda_impl("cuda.fast", run_on_device);
+  // The accumulate-into outputs start from the base on the device too, zeroed before timed runs.
+  gpu.bind = bind_device(run_on_device, {"dk1", "dk2", "dvalues"});
+  gpu.unsupported = [](const Params& p) {
+    return cuda::pkm_layer_backward_unsupported(dims_of(p));
+  };
+  gpu.scratch_bytes = [](const Params& p) {
+    return cuda::pkm_layer_backward_scratch_bytes(dims_of(p));
+  };
+  op.impls.push_back(std::move(gpu));
+#endif
   reg.add_op(std::move(op));
 }
 

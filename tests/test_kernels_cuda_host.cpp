@@ -18,6 +18,7 @@
 #include "kernels/cuda/launch_geometry.hpp"
 #include "kernels/cuda/log_scan_combine.hpp"
 #include "kernels/cuda/norm_backward_cuda.hpp"
+#include "kernels/cuda/pkm_backward_cuda.hpp"
 #include "kernels/cuda/pkm_scratch.hpp"
 #include "kernels/cuda/pkm_select.hpp"
 #include "kernels/cuda/pkm_tiles.hpp"
@@ -517,6 +518,30 @@ TEST(CudaHostScratch, ThePkmSearchAndLayerCountTheirBuffers) {
   EXPECT_EQ(pkm_layer_scratch_bytes(d), 10.0 * 4 * (64 + 32) * 4 + pkm_topk_scratch_bytes(d));
   EXPECT_EQ(pkm_topk_scratch_bytes({0, 4, 512, 64, 32}), 0.0);
   EXPECT_EQ(pkm_layer_scratch_bytes({10, 0, 512, 64, 32}), 0.0);
+}
+
+// ---- pkm layer backward (pkm_backward_cuda.hpp) -------------------------------------------------
+
+TEST(CudaHostPkmBackward, ColumnSumSlicesTakeEveryTokenOnceWithinGridY) {
+  for (const std::int64_t tokens : {1LL, 63LL, 64LL, 65LL, 4096LL, 64LL * 65535 + 1, 1LL << 30}) {
+    const std::int64_t per = pkm_bwd::slice_tokens(tokens), n = pkm_bwd::slices(tokens);
+    EXPECT_LE(n, pkm_bwd::kMaxSlices) << tokens;
+    EXPECT_GE(per, pkm_bwd::kTokensPerSlice) << tokens;
+    EXPECT_GE(n * per, tokens) << tokens;        // every token in a slice
+    EXPECT_LT((n - 1) * per, tokens) << tokens;  // no slice without tokens
+  }
+  EXPECT_EQ(pkm_bwd::slices(4096), 64);
+  EXPECT_EQ(pkm_bwd::slices(65), 2);
+  EXPECT_EQ(pkm_bwd::slices(0), 0);
+}
+
+TEST(CudaHostPkmBackward, ScratchCountsEveryBuffer) {
+  // 10 tokens, 4 heads, 512 sub-keys, dk 64, k 32: q and dq 10 x 256, ds 10 x 4 x 32, partials of
+  // one slice, seven sort buffers of 2 x 1280 items and the run count.
+  const pkm::Dims d{10, 4, 512, 64, 32};
+  EXPECT_EQ(pkm_bwd::explicit_scratch_bytes(d),
+            4.0 * (2 * 10 * 256 + 1280 + 3 * 1 * 256 + 7 * 2560 + 1));
+  EXPECT_EQ(pkm_bwd::explicit_scratch_bytes({0, 4, 512, 64, 32}), 0.0);
 }
 
 // ---- norm backward (norm_backward_cuda.hpp) ----------------------------------------------------

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -22,6 +24,7 @@
 #include "datasets/provider.hpp"
 #include "harness/device.hpp"
 #include "harness/runner.hpp"
+#include "kernels/cuda/pkm_backward_cuda.hpp"
 #include "kernels/cuda/pkm_cuda.hpp"
 #include "suites/suites.hpp"
 
@@ -77,6 +80,28 @@ TEST(CudaPkm, BadShapesThrowBeforeTouchingTheDevice) {
   EXPECT_THROW(cuda::pkm_layer(nullptr, w, nullptr, nullptr, {4, 4, 512, 256, 32}, 8, -1, 1e-5f),
                std::invalid_argument);
   EXPECT_NO_THROW(cuda::pkm_layer(nullptr, w, nullptr, nullptr, {0, 4, 512, 256, 32}, 8, 8, 1e-5f));
+}
+
+TEST(CudaPkm, LayerBackwardUnsupportedShapesAreExplained) {
+  EXPECT_EQ(cuda::pkm_layer_backward_unsupported({4096, 4, 512, 256, 32}), "");
+  EXPECT_NE(cuda::pkm_layer_backward_unsupported({4, 4, 512, 256, 257}).find("k <= 256"),
+            std::string::npos);
+  // 2 * tokens * heads * k sort items: 2^30 of them are fine, 2^31 are not.
+  EXPECT_EQ(cuda::pkm_layer_backward_unsupported({1 << 22, 4, 512, 8, 32}), "");
+  EXPECT_NE(cuda::pkm_layer_backward_unsupported({1 << 23, 4, 512, 8, 32}).find("< 2^31"),
+            std::string::npos);
+}
+
+TEST(CudaPkm, LayerBackwardBadShapesThrowBeforeTouchingTheDevice) {
+  const cpu::PkmBackwardInputs in{};
+  const cpu::PkmBackwardGrads g{};
+  EXPECT_THROW(cuda::pkm_layer_backward(in, g, {4, 4, 512, 256, 300}, 8, 8, 1e-5f),
+               std::invalid_argument);
+  EXPECT_THROW(cuda::pkm_layer_backward(in, g, {4, 4, 512, 256, 32}, 8, -1, 1e-5f),
+               std::invalid_argument);
+  EXPECT_THROW(cuda::pkm_layer_backward(in, g, {4, 4, 512, 7, 2}, 8, 8, 1e-5f),
+               std::invalid_argument);  // dk odd
+  EXPECT_NO_THROW(cuda::pkm_layer_backward(in, g, {0, 4, 512, 256, 32}, 8, 8, 1e-5f));
 }
 
 RunResult check(const char* op, const Axes& axes) {
@@ -146,6 +171,45 @@ TEST(CudaPkm, BruteforceMatchesTheReference) {
        {{"keys", "16384"}, {"tokens", "20"}, {"heads", "4"}, {"dk", "96"}, {"k", "128"}},
        {{"keys", "65536"}, {"tokens", "3"}, {"heads", "2"}, {"dk", "8"}, {"k", "256"}}},
       "normal,ties,large_norm", 3);
+}
+
+TEST(CudaPkm, LayerBackwardMatchesTheReference) {
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  // dv across the 128-column scatter chunks (70, 300) and dk halves below and across one chunk
+  // (4, 20, 160); k = 1 and k = 256; tokens beyond one 64-token column-sum slice (70, 200); odd
+  // GEMM sizes; and both scenarios, shared_rows putting every token on the same rows (runs of
+  // `tokens` contributions, split over the scatter block's warps).
+  expect_agreement("pkm_layer_backward",
+                   {{{"keys", "4096"},
+                     {"tokens", "37"},
+                     {"heads", "4"},
+                     {"dk", "40"},
+                     {"k", "32"},
+                     {"din", "33"},
+                     {"dv", "70"}},
+                    {{"keys", "256"},
+                     {"tokens", "5"},
+                     {"heads", "1"},
+                     {"dk", "8"},
+                     {"k", "1"},
+                     {"din", "16"},
+                     {"dv", "300"}},
+                    {{"keys", "1024"},
+                     {"tokens", "200"},
+                     {"heads", "2"},
+                     {"dk", "320"},
+                     {"k", "8"},
+                     {"din", "100"},
+                     {"dv", "257"}},
+                    {{"keys", "65536"},
+                     {"tokens", "70"},
+                     {"heads", "2"},
+                     {"dk", "16"},
+                     {"k", "256"},
+                     {"din", "8"},
+                     {"dv", "33"}}},
+                   "normal,shared_rows", 2);
 }
 
 TEST(CudaPkm, LayerMatchesTheReference) {
@@ -417,6 +481,88 @@ TEST(CudaPkm, LayerReadoutWithMoreColumnChunksThanGridY) {
   }
   EXPECT_EQ(bad, 0);
   for (std::int64_t i : indices.fetch()) EXPECT_EQ(i, 0);
+}
+
+// The scatter-adds sort before they add: two runs on the same inputs give the same bits, and a
+// run into buffers that hold a first run's gradients adds to them (2x exactly, since the second
+// run's sums are the first run's) while the written gradients are written again.
+TEST(CudaPkm, LayerBackwardIsDeterministicAndAccumulates) {
+  const BackendStatus st = cuda_status();
+  if (!st.available) GTEST_SKIP() << st.detail;
+  const pkm::Dims d{300, 2, 16, 8, 8};
+  const std::int64_t din = 5, dv = 300, hdk = d.heads * d.dk, entries = d.tokens * d.heads * d.k;
+  std::mt19937 rng(18);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f), pos(0.5f, 2.0f), prob(0.01f, 0.2f);
+  auto draw = [&](std::int64_t count, auto& dist) {
+    std::vector<float> v(static_cast<std::size_t>(count));
+    for (float& x : v) x = dist(rng);
+    return v;
+  };
+  // Three token groups, each on its own k rows per head: runs of 100 contributions.
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(entries));
+  for (std::int64_t e = 0; e < entries; ++e) {
+    const std::int64_t t = e / (d.heads * d.k), h = (e / d.k) % d.heads, m = e % d.k;
+    idx[static_cast<std::size_t>(e)] = (m * 37 + h * 5 + (t % 3) * 11) % d.keys();
+  }
+  DeviceVec<float> x(draw(d.tokens * din, u)), w(draw(din * hdk, u)), b(draw(hdk, u)),
+      mean(draw(hdk, u)), var(draw(hdk, pos)), gamma(draw(hdk, u)), beta(draw(hdk, u)),
+      k1(draw(d.heads * d.n * d.half(), u)), k2(draw(d.heads * d.n * d.half(), u)),
+      values(draw(d.keys() * dv, u)), dy(draw(d.tokens * dv, u)), p(draw(entries, prob)),
+      zhat(draw(d.tokens * hdk, u));
+  DeviceVec<std::int64_t> indices(idx);
+  const cpu::PkmBackwardInputs in{x.get(),
+                                  {w.get(), b.get(), mean.get(), var.get(), gamma.get(), beta.get(),
+                                   k1.get(), k2.get(), values.get()},
+                                  dy.get(),
+                                  indices.get(),
+                                  p.get(),
+                                  zhat.get()};
+  const std::vector<std::size_t> sizes = {static_cast<std::size_t>(d.tokens * din),
+                                          static_cast<std::size_t>(din * hdk),
+                                          static_cast<std::size_t>(hdk),
+                                          static_cast<std::size_t>(hdk),
+                                          static_cast<std::size_t>(hdk),
+                                          static_cast<std::size_t>(d.heads * d.n * d.half()),
+                                          static_cast<std::size_t>(d.heads * d.n * d.half()),
+                                          static_cast<std::size_t>(d.keys() * dv)};
+  // Written gradients poisoned, accumulate-into ones (the last three) zeroed.
+  struct Grads {
+    std::vector<std::unique_ptr<DeviceVec<float>>> v;
+    explicit Grads(const std::vector<std::size_t>& sizes) {
+      for (std::size_t i = 0; i < sizes.size(); ++i) {
+        v.push_back(i < 5 ? std::make_unique<DeviceVec<float>>(sizes[i])
+                          : std::make_unique<DeviceVec<float>>(std::vector<float>(sizes[i], 0.0f)));
+      }
+    }
+    cpu::PkmBackwardGrads view() const {
+      return {v[0]->get(), v[1]->get(), v[2]->get(), v[3]->get(),
+              v[4]->get(), v[5]->get(), v[6]->get(), v[7]->get()};
+    }
+  };
+  Grads first(sizes), second(sizes);
+  cuda::pkm_layer_backward(in, first.view(), d, din, dv, 1e-5f);
+  cuda::pkm_layer_backward(in, second.view(), d, din, dv, 1e-5f);
+  std::vector<std::vector<float>> once;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    once.push_back(first.v[i]->fetch());
+    const std::vector<float> again = second.v[i]->fetch();
+    int nan = 0, differ = 0;
+    for (std::size_t j = 0; j < again.size(); ++j) {
+      nan += std::isnan(once[i][j]) ? 1 : 0;
+      differ += std::memcmp(&once[i][j], &again[j], sizeof(float)) != 0 ? 1 : 0;
+    }
+    EXPECT_EQ(nan, 0) << "gradient " << i << " has unwritten (NaN) elements";
+    EXPECT_EQ(differ, 0) << "gradient " << i << " differs between two runs";
+  }
+  cuda::pkm_layer_backward(in, first.view(), d, din, dv, 1e-5f);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::vector<float> twice = first.v[i]->fetch();
+    const float scale = i < 5 ? 1.0f : 2.0f;
+    int bad = 0;
+    for (std::size_t j = 0; j < twice.size(); ++j) bad += twice[j] != scale * once[i][j] ? 1 : 0;
+    EXPECT_EQ(bad, 0) << "gradient " << i << " after a second run: expected " << scale
+                      << " x the first";
+  }
 }
 
 }  // namespace
