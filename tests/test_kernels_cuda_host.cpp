@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/launch_geometry.hpp"
@@ -542,6 +543,114 @@ TEST(CudaHostPkmBackward, ScratchCountsEveryBuffer) {
   EXPECT_EQ(pkm_bwd::explicit_scratch_bytes(d),
             4.0 * (2 * 10 * 256 + 1280 + 3 * 1 * 256 + 7 * 2560 + 1));
   EXPECT_EQ(pkm_bwd::explicit_scratch_bytes({0, 4, 512, 64, 32}), 0.0);
+}
+
+// The scatter-adds as the kernels do them, on the host: pairs (row, item) from the index
+// functions, sorted stably by row, each run's items added into the row the target function
+// names; against cpu.plain's straight loops (kernels/cpu/pkm_backward.cpp), which add each
+// contribution where the equations put it. A wrong sub-key half, head or row offset moves terms
+// to another row: far outside the float tolerance.
+TEST(CudaHostPkmBackward, ScatterIndexArithmeticPutsEveryContributionInItsRow) {
+  const pkm::Dims d{5, 3, 6, 8, 4};  // 36 product keys, 4 of them per (token, head)
+  const std::int64_t din = 3, dv = 7, hdk = d.heads * d.dk, half = d.half();
+  const std::int64_t entries = d.tokens * d.heads * d.k, per_token = d.heads * d.k;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f), pos(0.5f, 2.0f);
+  auto draw = [&](std::int64_t count, auto& dist) {
+    std::vector<float> v(static_cast<std::size_t>(count));
+    for (float& x : v) x = dist(rng);
+    return v;
+  };
+  const std::vector<float> x = draw(d.tokens * din, u), w = draw(din * hdk, u), b = draw(hdk, u),
+                           mean = draw(hdk, u), var = draw(hdk, pos), gamma = draw(hdk, pos),
+                           beta = draw(hdk, u), k1 = draw(d.heads * d.n * half, u),
+                           k2 = draw(d.heads * d.n * half, u), values = draw(d.keys() * dv, u),
+                           dy = draw(d.tokens * dv, u), p = draw(entries, pos),
+                           zhat = draw(d.tokens * hdk, u);
+  // Distinct keys per (token, head), shared between tokens so that rows take several terms.
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(entries));
+  for (std::int64_t e = 0; e < entries; ++e) {
+    idx[static_cast<std::size_t>(e)] =
+        (e % d.k * 7 + e / per_token % 2 * 5 + e / d.k % d.heads) % d.keys();
+  }
+  std::vector<float> dx(static_cast<std::size_t>(d.tokens * din)),
+      dw(static_cast<std::size_t>(din * hdk)), db(static_cast<std::size_t>(hdk)), dgamma(db.size()),
+      dbeta(db.size()), dk1(k1.size(), 0.0f), dk2(k2.size(), 0.0f), dvalues(values.size(), 0.0f);
+  const cpu::PkmBackwardInputs in{x.data(),
+                                  {w.data(), b.data(), mean.data(), var.data(), gamma.data(),
+                                   beta.data(), k1.data(), k2.data(), values.data()},
+                                  dy.data(),
+                                  idx.data(),
+                                  p.data(),
+                                  zhat.data()};
+  cpu::plain::pkm_layer_backward(in,
+                                 {dx.data(), dw.data(), db.data(), dgamma.data(), dbeta.data(),
+                                  dk1.data(), dk2.data(), dvalues.data()},
+                                 d, din, dv, 1e-5f);
+
+  // ds and q as the first kernel forms them (in double here).
+  std::vector<double> ds(static_cast<std::size_t>(entries)), q(zhat.size());
+  for (std::int64_t r = 0; r < d.tokens * d.heads; ++r) {
+    const std::int64_t t = r / d.heads;
+    std::vector<double> dp(static_cast<std::size_t>(d.k));
+    double mean_dp = 0;
+    for (std::int64_t m = 0; m < d.k; ++m) {
+      const std::int64_t e = r * d.k + m;
+      for (std::int64_t j = 0; j < dv; ++j) {
+        dp[m] += static_cast<double>(dy[t * dv + j]) * values[idx[e] * dv + j];
+      }
+      mean_dp += p[e] * dp[m];
+    }
+    for (std::int64_t m = 0; m < d.k; ++m) ds[r * d.k + m] = p[r * d.k + m] * (dp[m] - mean_dp);
+  }
+  for (std::int64_t at = 0; at < d.tokens * hdk; ++at) {
+    q[at] = static_cast<double>(zhat[at]) * gamma[at % hdk] + beta[at % hdk];
+  }
+
+  // The kernels' path: pairs, a stable sort by row, runs, row targets.
+  auto scatter = [](std::int64_t items, auto row_of, auto add) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+    for (std::int64_t item = 0; item < items; ++item) pairs.emplace_back(row_of(item), item);
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [](const auto& a, const auto& c) { return a.first < c.first; });
+    for (const auto& [row, item] : pairs) add(row, item);
+  };
+  std::vector<double> got_values(values.size(), 0.0), got_k1(k1.size(), 0.0),
+      got_k2(k2.size(), 0.0);
+  scatter(
+      entries, [&](std::int64_t e) { return idx[e]; },
+      [&](std::int64_t row, std::int64_t e) {
+        const std::int64_t src = pkm_bwd::value_source(e, per_token, dv);
+        for (std::int64_t j = 0; j < dv; ++j) got_values[row * dv + j] += p[e] * dy[src + j];
+      });
+  scatter(
+      2 * entries,
+      [&](std::int64_t item) {
+        return pkm_bwd::sub_key_row(item, entries, idx[item % entries], d.heads, d.k, d.n);
+      },
+      [&](std::int64_t row, std::int64_t item) {
+        bool second = false;
+        const std::int64_t at = pkm_bwd::sub_key_target(row, d.heads, d.n, half, second);
+        const std::int64_t src = pkm_bwd::sub_key_source(item, entries, d.k, d.heads, d.dk);
+        std::vector<double>& dst = second ? got_k2 : got_k1;
+        for (std::int64_t c = 0; c < half; ++c) dst[at + c] += ds[item % entries] * q[src + c];
+      });
+  auto expect_near_all = [](const std::vector<double>& got, const std::vector<float>& want,
+                            const char* name) {
+    ASSERT_EQ(got.size(), want.size());
+    int bad = 0, nonzero = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      nonzero += want[i] != 0.0f ? 1 : 0;
+      if (!(std::abs(got[i] - want[i]) <= 1e-5 * (1 + std::abs(got[i]))) && ++bad <= 3) {
+        ADD_FAILURE() << name << "[" << i << "] = " << got[i] << ", cpu.plain " << want[i];
+      }
+    }
+    EXPECT_EQ(bad, 0) << name;
+    EXPECT_GT(nonzero, 0) << name;
+  };
+  expect_near_all(got_values, dvalues, "dvalues");
+  expect_near_all(got_k1, dk1, "dk1");
+  expect_near_all(got_k2, dk2, "dk2");
 }
 
 // ---- norm backward (norm_backward_cuda.hpp) ----------------------------------------------------

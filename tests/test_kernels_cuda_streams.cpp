@@ -104,6 +104,9 @@ TEST_F(CudaStreams, EveryCudaKernelQueuesOnlyOnItsBoundStreamAndNeverSynchronize
     StreamScope scope(stream_);
     auto kernel = c.impl->bind(d.inputs, out, c.params);
     ASSERT_EQ(kernel->stream(), static_cast<void*>(stream_));
+    // Accumulate-into outputs (pkm_layer_backward's) start from zero before each of the two runs
+    // compared, so that the replay's sums are the first run's, not added to them.
+    if (kernel->accumulates()) kernel->reset_accumulators();
     kernel->run();  // the untimed first run: scratch is allocated here, not under capture
     kernel->fetch();
     const TensorMap plain = copy_of(out);
@@ -116,6 +119,7 @@ TEST_F(CudaStreams, EveryCudaKernelQueuesOnlyOnItsBoundStreamAndNeverSynchronize
     cudaGraphExec_t exec = nullptr;
     EXPECT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
     if (exec) {
+      if (kernel->accumulates()) kernel->reset_accumulators();
       EXPECT_EQ(cudaGraphLaunch(exec, stream_), cudaSuccess);
       kernel->fetch();
       cudaGraphExecDestroy(exec);

@@ -164,10 +164,8 @@ __global__ void key_pairs(const std::int64_t* __restrict__ indices, unsigned* __
                           long long n) {
   const long long item = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (item >= 2 * entries) return;
-  const long long second = item >= entries ? 1 : 0, e = item - second * entries;
-  const long long h = (e / k) % heads, idx = indices[e];
-  const long long sub = second ? idx % n : idx / n;
-  rows[item] = static_cast<unsigned>((second * heads + h) * n + sub);
+  const long long e = item < entries ? item : item - entries;
+  rows[item] = static_cast<unsigned>(pkm_bwd::sub_key_row(item, entries, indices[e], heads, k, n));
   ids[item] = static_cast<unsigned>(item);
 }
 
@@ -179,7 +177,9 @@ struct ValueRows {
   float* dvalues;
   long long per_token, dv;  // heads * k contributions per token
   __device__ float coef(unsigned id) const { return p[id]; }
-  __device__ const float* source(unsigned id) const { return dy + id / per_token * dv; }
+  __device__ const float* source(unsigned id) const {
+    return dy + pkm_bwd::value_source(id, per_token, dv);
+  }
   __device__ float* target(unsigned row) const { return dvalues + row * dv; }
 };
 
@@ -188,15 +188,15 @@ struct SubKeyRows {
   const float* q;
   float* dk1;
   float* dk2;
-  long long entries, per_token, k, heads, hdk, dk, rows_per_side;
+  long long entries, k, heads, dk, n;
   __device__ float coef(unsigned id) const { return ds[id % entries]; }
   __device__ const float* source(unsigned id) const {
-    const long long second = id >= entries ? 1 : 0, e = id - second * entries;
-    return q + e / per_token * hdk + (e / k) % heads * dk + second * (dk / 2);
+    return q + pkm_bwd::sub_key_source(id, entries, k, heads, dk);
   }
   __device__ float* target(unsigned row) const {
-    const long long half = dk / 2;
-    return row < rows_per_side ? dk1 + row * half : dk2 + (row - rows_per_side) * half;
+    bool second = false;
+    const long long at = pkm_bwd::sub_key_target(row, heads, n, dk / 2, second);
+    return (second ? dk2 : dk1) + at;
   }
 };
 
@@ -423,7 +423,7 @@ void pkm_layer_backward(const cpu::PkmBackwardInputs& in, const cpu::PkmBackward
                 stream>>>(in.indices, s.keys_a, s.ids_a, entries, static_cast<int>(H),
                           static_cast<int>(K), d.n);
     check_cuda(cudaGetLastError(), "cuda pkm_layer_backward sub-key pairs launch");
-    const SubKeyRows rows{ds, q, g.dk1, g.dk2, entries, H * K, K, H, hdk, d.dk, H * d.n};
+    const SubKeyRows rows{ds, q, g.dk1, g.dk2, entries, K, H, d.dk, d.n};
     sort_and_scatter(s, items, key_bits, 2 * H * d.n, rows, half,
                      "cuda pkm_layer_backward sub-key rows");
   }

@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/pkm_backward.hpp"  // PkmBackwardInputs, PkmBackwardGrads
 #include "kernels/cpu/pkm_types.hpp"
+#include "kernels/cuda/host_device.hpp"
 
 namespace opbench::cuda {
 
@@ -45,6 +46,36 @@ inline double explicit_scratch_bytes(const pkm::Dims& d) {
   const double t = static_cast<double>(d.tokens);
   return 4.0 * (2.0 * t * hdk + static_cast<double>(d.tokens * d.heads * d.k) +
                 3.0 * static_cast<double>(slices(d.tokens)) * hdk + 7.0 * entries + 1.0);
+}
+
+// Where the scatter-adds' contributions come from and go, the index arithmetic the kernels run
+// (tested on the host against the plain loops). Contribution e = (t * heads + h) * k + m, of
+// `entries` = tokens * heads * k; per_token = heads * k.
+//
+// The value rows: contribution e adds p_e dy_t to row indices[e]; dy_t starts at:
+OPBENCH_HD long long value_source(long long e, long long per_token, long long dv) {
+  return e / per_token * dv;
+}
+// The sub-keys, both halves in one sort of 2 * entries items: item s * entries + e (s = 0: k1,
+// s = 1: k2) adds ds_e times half s of e's query to sub-key row s * heads * n + h * n + sub, sub
+// = i for k1 and j for k2 of product key indices[e] = i * n + j.
+OPBENCH_HD long long sub_key_row(long long item, long long entries, long long index,
+                                 long long heads, long long k, long long n) {
+  const long long second = item >= entries ? 1 : 0, e = item - second * entries;
+  const long long h = e / k % heads;
+  return (second * heads + h) * n + (second ? index % n : index / n);
+}
+// The start of that half of e's query q[tokens, heads * dk].
+OPBENCH_HD long long sub_key_source(long long item, long long entries, long long k, long long heads,
+                                    long long dk) {
+  const long long second = item >= entries ? 1 : 0, e = item - second * entries;
+  return e / (heads * k) * heads * dk + e / k % heads * dk + second * (dk / 2);
+}
+// The sorted row's place: in dk2 (true) or dk1, at the offset returned.
+OPBENCH_HD long long sub_key_target(long long row, long long heads, long long n, long long half,
+                                    bool& second) {
+  second = row >= heads * n;
+  return (second ? row - heads * n : row) * half;
 }
 }  // namespace pkm_bwd
 
