@@ -39,12 +39,13 @@ void pkm_layer_backward(const PkmBackwardInputs& in, const PkmBackwardGrads& g, 
 }  // namespace plain
 
 namespace fast {
-// OpenMP over tokens for the softmax and query gradients; the three scatter-adds (value rows,
-// both sub-key sets) without atomics: the (row, contribution) pairs are bucketed by row (a
-// counting sort, stable, so each row sums in token order whatever the thread count), then each
-// thread owns whole (row, column block) tasks and adds a row's contributions in registers before
-// one read-modify-write of the row. Rows many tokens share (contention) split by column blocks.
-// dW and dx are SGEMMs (OpenBLAS).
+// OpenMP over tokens for the softmax and query gradients (the value rows gathered with software
+// prefetch a few rows ahead); the three scatter-adds (value rows, both sub-key sets) without
+// atomics: the (row, contribution) pairs are bucketed by row (a counting sort, stable, so each row
+// sums in token order whatever the thread count), then each thread owns whole rows, in ascending
+// order, and adds a row's contributions in order into it. Too few rows to share among the threads
+// (a row every token picks, the contention case) split by column blocks. dW and dx are SGEMMs
+// (OpenBLAS).
 class PkmLayerBackward {
  public:
   PkmLayerBackward(const pkm::Dims& d, std::int64_t din, std::int64_t dv, float eps);
@@ -58,12 +59,16 @@ class PkmLayerBackward {
     std::vector<std::int64_t> rows;     // the rows that have contributions, ascending
   };
   template <class RowOf>
-  void bucket(std::int64_t rows, RowOf row_of, Buckets& b) const;
+  void bucket(std::int64_t rows, RowOf row_of, Buckets& b);
 
   pkm::Dims d_;
   std::int64_t din_, dv_;
   float eps_;
   std::vector<float> ds_, q_, dq_, dz_;
+  // Per contribution (t, h, m): its value row, its two sub-key rows (h * n + i, h * n + j) and
+  // where its query starts (t * heads * dk + h * dk).
+  std::vector<std::int64_t> value_row_, key1_row_, key2_row_, query_at_;
+  std::vector<std::int64_t> next_;  // the counting sort's cursors, kept between runs
   Buckets values_, keys1_, keys2_;
 };
 }  // namespace fast
