@@ -4,6 +4,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/norm_fast_common.hpp"
@@ -78,6 +80,11 @@ using simd::splat;
 using simd::store;
 using simd::vf;
 
+// Rows BatchNorm's backward sweeps per column vector: at 16384 x 4096 (float32) 8 took it from
+// 47 to 28 ms with streaming stores (1, 2, 4, 8 and 16 rows measured; 16 no faster), the floor of
+// its traffic (x and dy read twice, dx written once) at this machine's bandwidth.
+constexpr i64 kRowGroup = 8;
+
 int threads_for(i64 elements, i64 tasks) {
   return elements >= detail::kParallelMinElems && tasks > 1 ? omp_get_max_threads() : 1;
 }
@@ -90,33 +97,47 @@ void batchnorm_train_backward(const float* dy, const float* x, const float* gamm
                               float* dbeta, std::int64_t rows, std::int64_t cols) {
   using namespace channel_norm_backward_detail;
   const int threads = threads_for(rows * cols, rows);
+  // Streaming stores where dx is large and every row starts on a vector boundary.
+  const bool nt = detail::use_stream(rows * cols * i64{sizeof(float)}) && cols % kW == 0 &&
+                  reinterpret_cast<std::uintptr_t>(dx) % sizeof(vf) == 0;
   std::vector<float> pg(static_cast<std::size_t>(threads * cols), 0.0f), pb(pg.size(), 0.0f);
   std::vector<float> a(static_cast<std::size_t>(cols)), b(a.size()), cc(a.size());
 #pragma omp parallel num_threads(threads)
   {
-    const i64 t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const i64 r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    const i64 t = omp_get_thread_num(), nt_threads = omp_get_num_threads();
+    const i64 r0 = rows * t / nt_threads, r1 = rows * (t + 1) / nt_threads;
     float* g = pg.data() + t * cols;
     float* bb = pb.data() + t * cols;
-    for (i64 r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      const float* dyr = dy + r * cols;
+    // Each column vector sweeps kRowGroup rows at a time: its partial sums and column constants
+    // stay in registers for the group (still added row after row), and the group's rows are as
+    // many streams from memory in flight.
+    for (i64 r = r0; r < r1; r += kRowGroup) {
+      const i64 count = std::min(kRowGroup, r1 - r);
       i64 j = 0;
       for (; j + kW <= cols; j += kW) {
-        const vf d = load(dyr + j);
-        store(g + j, load(g + j) + d * ((load(xr + j) - load(mean + j)) * load(rstd + j)));
-        store(bb + j, load(bb + j) + d);
+        const vf m = load(mean + j), rs = load(rstd + j);
+        vf gv = load(g + j), bv = load(bb + j);
+        for (i64 k = 0; k < count; ++k) {
+          const vf d = load(dy + (r + k) * cols + j);
+          gv = gv + d * ((load(x + (r + k) * cols + j) - m) * rs);
+          bv = bv + d;
+        }
+        store(g + j, gv);
+        store(bb + j, bv);
       }
       for (; j < cols; ++j) {
-        g[j] += dyr[j] * ((xr[j] - mean[j]) * rstd[j]);
-        bb[j] += dyr[j];
+        for (i64 k = 0; k < count; ++k) {
+          const i64 at = (r + k) * cols + j;
+          g[j] += dy[at] * ((x[at] - mean[j]) * rstd[j]);
+          bb[j] += dy[at];
+        }
       }
     }
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (i64 j = 0; j < cols; ++j) {
       double sg = 0.0, sb = 0.0;
-      for (i64 k = 0; k < nt; ++k) {
+      for (i64 k = 0; k < nt_threads; ++k) {
         sg += pg[static_cast<std::size_t>(k * cols + j)];
         sb += pb[static_cast<std::size_t>(k * cols + j)];
       }
@@ -127,22 +148,32 @@ void batchnorm_train_backward(const float* dy, const float* x, const float* gamm
       b[static_cast<std::size_t>(j)] = static_cast<float>(aj * rstd[j] * sg / rows);
       cc[static_cast<std::size_t>(j)] = static_cast<float>(aj * sb / rows);
     }
-    for (i64 r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      const float* dyr = dy + r * cols;
-      float* dxr = dx + r * cols;
+    for (i64 r = r0; r < r1; r += kRowGroup) {
+      const i64 count = std::min(kRowGroup, r1 - r);
       i64 j = 0;
       for (; j + kW <= cols; j += kW) {
-        const vf xc = load(xr + j) - load(mean + j);
-        store(dxr + j,
-              load(a.data() + j) * load(dyr + j) - load(b.data() + j) * xc - load(cc.data() + j));
+        const vf m = load(mean + j), av = load(a.data() + j), bv = load(b.data() + j),
+                 cv = load(cc.data() + j);
+        for (i64 k = 0; k < count; ++k) {
+          const i64 at = (r + k) * cols + j;
+          const vf v = av * load(dy + at) - bv * (load(x + at) - m) - cv;
+          if (nt) {
+            simd::stream(dx + at, v);
+          } else {
+            store(dx + at, v);
+          }
+        }
       }
       for (; j < cols; ++j) {
-        dxr[j] = a[static_cast<std::size_t>(j)] * dyr[j] -
-                 b[static_cast<std::size_t>(j)] * (xr[j] - mean[j]) -
-                 cc[static_cast<std::size_t>(j)];
+        for (i64 k = 0; k < count; ++k) {
+          const i64 at = (r + k) * cols + j;
+          dx[at] = a[static_cast<std::size_t>(j)] * dy[at] -
+                   b[static_cast<std::size_t>(j)] * (x[at] - mean[j]) -
+                   cc[static_cast<std::size_t>(j)];
+        }
       }
     }
+    if (nt) simd::stream_fence();
   }
 }
 

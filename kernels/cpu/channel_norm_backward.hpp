@@ -18,10 +18,10 @@ void groupnorm_backward(const float* dy, const float* x, const float* gamma, con
 
 namespace fast {
 // BatchNorm: the column sums dgamma, dbeta first (OpenMP over row ranges, each thread's float32
-// partial columns, vectorized along the row; partials summed in thread order in double), then
-// dx = A_j dy - B_j (x - mean_j) - C_j per element with A_j = rstd_j gamma_j,
-// B_j = A_j rstd_j dgamma_j / N, C_j = A_j dbeta_j / N. Two passes over x and dy: the column sums
-// must be complete before any dx.
+// partial columns, vectorized along the row, a group of 8 rows per column vector; partials summed
+// in thread order in double), then dx = A_j dy - B_j (x - mean_j) - C_j per element with
+// A_j = rstd_j gamma_j, B_j = A_j rstd_j dgamma_j / N, C_j = A_j dbeta_j / N (streaming stores
+// for a large dx). Two passes over x and dy: the column sums must be complete before any dx.
 void batchnorm_train_backward(const float* dy, const float* x, const float* gamma,
                               const float* mean, const float* rstd, float* dx, float* dgamma,
                               float* dbeta, std::int64_t rows, std::int64_t cols);
