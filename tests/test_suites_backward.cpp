@@ -156,6 +156,23 @@ TEST(BackwardOps, NormImplementationsAgreeOverEveryScenario) {
   EXPECT_GT(test_support::expect_all_agree_or_listed(test_support::check_selection(reg, sel)), 0);
 }
 
+// Tensors of 16 MiB and more take cpu.fast's large-tensor path (8-row groups down each column
+// vector, streaming stores where rows are vector-aligned) in BatchNorm's and DyT's backward: row
+// counts whose thread ranges end in a partial group, with and without vector-aligned rows.
+TEST(BackwardOps, LargeTensorPathsOfColumnSumsAgree) {
+  Registry reg;
+  register_all_suites(reg);
+  for (const auto& [rows, cols] :
+       std::vector<std::pair<const char*, const char*>>{{"1027", "4097"}, {"1029", "4096"}}) {
+    Selection sel;
+    sel.ops = {"batchnorm_train_backward", "dyt_backward"};
+    sel.impls = {"ref", "cpu.fast"};
+    sel.axis_overrides = {{"rows", rows}, {"cols", cols}, {"dist", "normal"}};
+    EXPECT_EQ(test_support::expect_all_agree_or_listed(test_support::check_selection(reg, sel)), 2)
+        << rows << " x " << cols;
+  }
+}
+
 // A planted dgamma that misses one block of 16 rows (of 1024) fails agreement, and cpu.fast on the
 // same dataset passes: the column-sum rule is tight enough to see one row block.
 TEST(BackwardOps, DgammaMissingOneRowBlockFails) {
