@@ -286,6 +286,14 @@ class DeviceVec {
   std::size_t count_;
 };
 
+// `count` floats drawn from `dist`.
+template <class Dist>
+std::vector<float> random_floats(std::mt19937& rng, std::int64_t count, Dist& dist) {
+  std::vector<float> v(static_cast<std::size_t>(count));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
 // The order of every top-k list, made total: larger first, NaN as -inf, equal keys by the smaller
 // index (the order of kernels/cuda/pkm_select.hpp, written here independently).
 bool nan_last_before(double sa, std::int64_t ia, double sb, std::int64_t ib) {
@@ -452,11 +460,7 @@ TEST(CudaPkm, LayerReadoutWithMoreColumnChunksThanGridY) {
   const std::int64_t din = 3, dv = 65536LL * 256 + 44, hdk = d.heads * d.dk;
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f), pos(0.5f, 2.0f);
-  auto draw = [&](std::int64_t count, auto& dist) {
-    std::vector<float> v(static_cast<std::size_t>(count));
-    for (float& x : v) x = dist(rng);
-    return v;
-  };
+  auto draw = [&rng](std::int64_t count, auto& dist) { return random_floats(rng, count, dist); };
   const std::vector<float> x = draw(d.tokens * din, u), w = draw(din * hdk, u), b = draw(hdk, u),
                            mean = draw(hdk, u), var = draw(hdk, pos), gamma = draw(hdk, u),
                            beta = draw(hdk, u), k1 = draw(d.heads * d.n * d.half(), u),
@@ -493,11 +497,7 @@ TEST(CudaPkm, LayerBackwardIsDeterministicAndAccumulates) {
   const std::int64_t din = 5, dv = 300, hdk = d.heads * d.dk, entries = d.tokens * d.heads * d.k;
   std::mt19937 rng(18);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f), pos(0.5f, 2.0f), prob(0.01f, 0.2f);
-  auto draw = [&](std::int64_t count, auto& dist) {
-    std::vector<float> v(static_cast<std::size_t>(count));
-    for (float& x : v) x = dist(rng);
-    return v;
-  };
+  auto draw = [&rng](std::int64_t count, auto& dist) { return random_floats(rng, count, dist); };
   // Three token groups, each on its own k rows per head: runs of 100 contributions.
   std::vector<std::int64_t> idx(static_cast<std::size_t>(entries));
   for (std::int64_t e = 0; e < entries; ++e) {

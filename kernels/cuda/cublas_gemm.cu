@@ -53,23 +53,36 @@ cublasHandle_t handle_on(cudaStream_t stream) {
   return h;
 }
 
-}  // namespace
-
-void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows, std::int64_t inner,
-                    std::int64_t cols, const char* what) {
+// What both GEMMs check before cuBLAS: negative sizes refused, nothing to do for an empty c, then
+// `too_large` (a size cuBLAS cannot take, "" if none) refused, and zeros for inner = 0. Returns
+// whether cuBLAS has work to do.
+bool needs_cublas(float* c, std::int64_t rows, std::int64_t inner, std::int64_t cols,
+                  const std::string& too_large, const char* what) {
   if (rows < 0 || inner < 0 || cols < 0) {
     throw std::invalid_argument(std::string(what) + ": negative GEMM size");
   }
-  if (rows == 0 || cols == 0) return;
-  if (inner > kMaxBlasInt || cols > kMaxBlasInt) {
-    throw std::invalid_argument(std::string(what) + ": a GEMM of inner size " +
-                                std::to_string(inner) + " and " + std::to_string(cols) +
-                                " columns, more than cuBLAS's 32-bit sizes take (2^31 - 1)");
-  }
+  if (rows == 0 || cols == 0) return false;
+  if (!too_large.empty()) throw std::invalid_argument(std::string(what) + ": " + too_large);
   if (inner == 0) {
     check_cuda(cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float),
                                launch_stream()),
                what);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows, std::int64_t inner,
+                    std::int64_t cols, const char* what) {
+  const bool too_large = inner > kMaxBlasInt || cols > kMaxBlasInt;
+  if (!needs_cublas(c, rows, inner, cols,
+                    too_large ? "a GEMM of inner size " + std::to_string(inner) + " and " +
+                                    std::to_string(cols) +
+                                    " columns, more than cuBLAS's 32-bit sizes take (2^31 - 1)"
+                              : "",
+                    what)) {
     return;
   }
   const cublasHandle_t h = handle_on(launch_stream());
@@ -89,22 +102,15 @@ void gemm_row_major(const float* a, const float* b, float* c, std::int64_t rows,
 
 void gemm_row_major(const float* a, bool transpose_a, const float* b, bool transpose_b, float* c,
                     std::int64_t rows, std::int64_t inner, std::int64_t cols, const char* what) {
-  if (rows < 0 || inner < 0 || cols < 0) {
-    throw std::invalid_argument(std::string(what) + ": negative GEMM size");
-  }
-  if (rows == 0 || cols == 0) return;
-  const std::int64_t widest = std::max({rows, inner, cols});
-  if (widest > kMaxBlasInt || rows * inner > kMaxBlasInt || inner * cols > kMaxBlasInt ||
-      rows * cols > kMaxBlasInt) {
-    throw std::invalid_argument(std::string(what) + ": a transposed GEMM of " +
-                                std::to_string(rows) + " x " + std::to_string(inner) + " x " +
-                                std::to_string(cols) +
-                                ", an operand beyond cuBLAS's 32-bit sizes (2^31 - 1)");
-  }
-  if (inner == 0) {
-    check_cuda(cudaMemsetAsync(c, 0, static_cast<std::size_t>(rows * cols) * sizeof(float),
-                               launch_stream()),
-               what);
+  const bool too_large = std::max({rows, inner, cols}) > kMaxBlasInt ||
+                         rows * inner > kMaxBlasInt || inner * cols > kMaxBlasInt ||
+                         rows * cols > kMaxBlasInt;
+  if (!needs_cublas(c, rows, inner, cols,
+                    too_large ? "a transposed GEMM of " + std::to_string(rows) + " x " +
+                                    std::to_string(inner) + " x " + std::to_string(cols) +
+                                    ", an operand beyond cuBLAS's 32-bit sizes (2^31 - 1)"
+                              : "",
+                    what)) {
     return;
   }
   const cublasHandle_t h = handle_on(launch_stream());
