@@ -98,8 +98,8 @@ void batchnorm_train_backward(const float* dy, const float* x, const float* gamm
   using namespace channel_norm_backward_detail;
   const int threads = threads_for(rows * cols, rows);
   // Streaming stores where dx is large and every row starts on a vector boundary.
-  const bool nt = detail::use_stream(rows * cols * i64{sizeof(float)}) && cols % kW == 0 &&
-                  reinterpret_cast<std::uintptr_t>(dx) % sizeof(vf) == 0;
+  const bool nt =
+      detail::use_stream(rows * cols * i64{sizeof(float)}) && detail::rows_vector_aligned(dx, cols);
   std::vector<float> pg(static_cast<std::size_t>(threads * cols), 0.0f), pb(pg.size(), 0.0f);
   std::vector<float> a(static_cast<std::size_t>(cols)), b(a.size()), cc(a.size());
 #pragma omp parallel num_threads(threads)

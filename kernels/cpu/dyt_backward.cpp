@@ -140,7 +140,7 @@ void dyt_backward(const float* dy, const float* x, float alpha, const float* gam
   // Row groups and streaming stores where the tensors are large (the latter where every row starts
   // on a vector boundary).
   const bool large = detail::use_stream(rows * cols * i64{sizeof(float)});
-  const bool nt = large && cols % kW == 0 && reinterpret_cast<std::uintptr_t>(dx) % sizeof(vf) == 0;
+  const bool nt = large && detail::rows_vector_aligned(dx, cols);
 #pragma omp parallel num_threads(threads)
   {
     const i64 t = omp_get_thread_num(), n = omp_get_num_threads();

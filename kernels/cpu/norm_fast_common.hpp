@@ -28,6 +28,11 @@ inline bool use_stream(i64 out_bytes) {
   return OPBENCH_HAVE_STREAM && out_bytes >= kStreamMinBytes;
 }
 
+// Whether every row of y[rows, cols] starts on a vector boundary, as streaming stores need.
+inline bool rows_vector_aligned(const float* y, i64 cols) {
+  return cols % kW == 0 && reinterpret_cast<std::uintptr_t>(y) % sizeof(vf) == 0;
+}
+
 // Runs fn(i, nt) for i in [0, count), statically split over the threads when the work is large
 // enough. `nt` tells fn whether to use non-temporal stores; the stores are fenced before return.
 template <class Fn>
